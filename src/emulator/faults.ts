@@ -1,0 +1,65 @@
+// Scriptable faults (SPEC §7): a prompt carries directives like `[[emu:503x2]]`, so a test can
+// make one exact prompt fail a known number of times — exact, not probabilistic — across a
+// process boundary (the CLI spawns its own client). Parsing is pure; counting is the server's.
+//
+//   [[emu:503x2]]      answer HTTP 503 the first 2 times this prompt arrives, then succeed
+//                      (any of 400 403 404 408 429 500 502 503 504; no `xN`: always)
+//   [[emu:429x1@2s]]   a 429 carrying RetryInfo retryDelay "2s" (the first time)
+//   [[emu:429day]]     a per-day quota 429 (QuotaFailure ...PerDay...), always
+//   [[emu:block]]      promptFeedback.blockReason SAFETY, no candidates
+//   [[emu:nocandidates]]  200 with an empty candidate list
+//   [[emu:hangx1]]     never answer (the first time): the client's timeout must fire
+//   [[emu:malformedx1]]   200 with a body that is not JSON
+//   [[emu:resetx1]]    destroy the connection without answering
+//   [[emu:badjsonx1]]  with JSON output requested, answer text that is not JSON
+//   [[emu:slow=300]]   add 300 ms latency to this prompt
+
+export type FaultKind = 'http' | 'quotaDay' | 'block' | 'nocandidates' | 'hang' | 'malformed' | 'reset' | 'badjson';
+
+export interface Fault {
+  kind: FaultKind;
+  /** HTTP status for kind 'http'. */
+  status?: number;
+  /** How many times (first N arrivals of this prompt); Infinity = always. */
+  times: number;
+  retryDelayS?: number;
+}
+
+export interface Directives {
+  faults: Fault[];
+  slowMs: number;
+}
+
+const RE = /\[\[emu:([^\]]+)\]\]/g;
+
+export function parseDirectives(prompt: string): Directives | undefined {
+  if (!prompt.includes('[[emu:')) return undefined;
+  const d: Directives = { faults: [], slowMs: 0 };
+  for (const m of prompt.matchAll(RE)) {
+    for (const part of m[1].split(',')) {
+      const p = part.trim();
+      let x: RegExpExecArray | null;
+      if ((x = /^slow=(\d+)$/.exec(p))) {
+        d.slowMs += Number(x[1]);
+      } else if ((x = /^(\d{3})(?:x(\d+))?(?:@(\d+(?:\.\d+)?)s)?$/.exec(p))) {
+        d.faults.push({ kind: 'http', status: Number(x[1]), times: x[2] ? Number(x[2]) : Infinity, retryDelayS: x[3] ? Number(x[3]) : undefined });
+      } else if (p === '429day') {
+        d.faults.push({ kind: 'quotaDay', times: Infinity });
+      } else if ((x = /^(block|nocandidates|hang|malformed|reset|badjson)(?:x(\d+))?$/.exec(p))) {
+        d.faults.push({ kind: x[1] as FaultKind, times: x[2] ? Number(x[2]) : Infinity });
+      }
+    }
+  }
+  return d;
+}
+
+/** The fault to play on the `arrival`-th (1-based) arrival of a prompt, if any. */
+export function faultFor(d: Directives, arrival: number): Fault | undefined {
+  let used = 0;
+  for (const f of d.faults) {
+    if (f.times === Infinity) return f;
+    if (arrival <= used + f.times) return f;
+    used += f.times;
+  }
+  return undefined;
+}

@@ -1,0 +1,317 @@
+// startEmulator(): a local server speaking the Gemini REST API for generateContent and
+// countTokens (SPEC §7) — request and response shapes as the real service, errors as
+// {"error":{code,message,status,details}} with RetryInfo / QuotaFailure / ErrorInfo details.
+// Deterministic answers; optional latency and jitter, rpm/tpm/rpd quotas (token buckets that
+// answer 429 like the real quota), a seeded random error rate, and per-prompt scripted faults
+// (faults.ts). It keeps counters tests assert on; GET /emulator/stats serves them as JSON.
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { faultFor, parseDirectives, type Directives } from './faults.js';
+
+export interface EmulatorOptions {
+  /** @default 0 (a free port) */
+  port?: number;
+  /** @default 0 */
+  latencyMs?: number;
+  /** Uniform extra latency in [0, jitterMs). @default 0 */
+  jitterMs?: number;
+  /** Requests per minute (a bucket holding one second's worth); excess: 429. */
+  rpm?: number;
+  /** Input tokens per minute; excess: 429. */
+  tpm?: number;
+  /** Requests per day; excess: a per-day 429. */
+  rpd?: number;
+  /** Fraction of requests answered 503, from a seeded generator. @default 0 */
+  errorRate?: number;
+  /** @default 1 */
+  seed?: number;
+  /** Keep per-prompt success counts (tests: "never answered twice"). @default false */
+  trackPrompts?: boolean;
+  /** Keep a log of every request (arrival ms, status). @default false */
+  log?: boolean;
+}
+
+export interface EmulatorStats {
+  requests: number;
+  ok: number;
+  byStatus: Record<string, number>;
+  http429: number;
+  inFlight: number;
+  maxInFlight: number;
+  promptTokens: number;
+  /** prompt -> successful answers (with trackPrompts). */
+  successes: Map<string, number>;
+  /** arrival time (ms since start) and status, per request (with log). */
+  log: Array<{ t: number; status: number; prompt: string }>;
+}
+
+export interface Emulator {
+  url: string;
+  port: number;
+  stats: EmulatorStats;
+  close(): Promise<void>;
+}
+
+/** A small seeded PRNG (mulberry32): the same seed, the same sequence. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Rough tokens for text: ~4 characters a token, at least 1. */
+export function countTokens(text: string): number {
+  return Math.max(1, Math.ceil(text.length / 4));
+}
+
+function hash(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+/** The deterministic answer to a prompt. */
+export function answerFor(prompt: string): string {
+  const m = /two times (-?\d+)/i.exec(prompt);
+  if (m) return `Two times ${m[1]} is ${2 * Number(m[1])}.`;
+  const short = prompt.length > 80 ? prompt.slice(0, 77) + '...' : prompt;
+  return `Emulated answer #${hash(prompt).toString(16)} to: ${short}`;
+}
+
+class Bucket {
+  #tokens: number;
+  #last: number;
+  constructor(readonly capacity: number, readonly perMs: number, now: number) {
+    this.#tokens = capacity;
+    this.#last = now;
+  }
+  /** Takes n, or returns ms until n would be available. */
+  take(n: number, now: number): number {
+    this.#tokens = Math.min(this.capacity, this.#tokens + (now - this.#last) * this.perMs);
+    this.#last = now;
+    if (this.#tokens >= n) {
+      this.#tokens -= n;
+      return 0;
+    }
+    return Math.ceil((Math.min(n, this.capacity) - this.#tokens) / this.perMs);
+  }
+}
+
+interface GoogleError {
+  code: number;
+  status: string;
+  message: string;
+  details?: unknown[];
+}
+
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const o = { latencyMs: 0, jitterMs: 0, errorRate: 0, seed: 1, ...options };
+  const rnd = seededRandom(o.seed);
+  const t0 = Date.now();
+  const stats: EmulatorStats = {
+    requests: 0, ok: 0, byStatus: {}, http429: 0, inFlight: 0, maxInFlight: 0, promptTokens: 0,
+    successes: new Map(), log: [],
+  };
+  const arrivals = new Map<string, number>(); // scripted prompts only
+  const rpmBucket = o.rpm ? new Bucket(Math.max(1, o.rpm / 60), o.rpm / 60_000, t0) : undefined;
+  const tpmBucket = o.tpm ? new Bucket(Math.max(1, o.tpm / 60), o.tpm / 60_000, t0) : undefined;
+  let dayCount = 0;
+  const sockets = new Set<Socket>();
+
+  function send(res: ServerResponse, status: number, body: unknown, prompt: string): void {
+    stats.byStatus[status] = (stats.byStatus[status] ?? 0) + 1;
+    if (status === 429) stats.http429++;
+    if (o.log) stats.log.push({ t: Date.now() - t0, status, prompt });
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  function sendError(res: ServerResponse, e: GoogleError, prompt = ''): void {
+    send(res, e.code, { error: e }, prompt);
+  }
+
+  function quota429(kind: 'minute' | 'tokens' | 'day', retryMs: number): GoogleError {
+    const quotaId = kind === 'day' ? 'GenerateRequestsPerDayPerProjectPerModel-FreeTier'
+      : kind === 'tokens' ? 'GenerateContentInputTokensPerModelPerMinute-FreeTier'
+        : 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier';
+    const metric = kind === 'tokens' ? 'generativelanguage.googleapis.com/generate_content_free_tier_input_token_count'
+      : 'generativelanguage.googleapis.com/generate_content_free_tier_requests';
+    const what = kind === 'day' ? 'requests per day' : kind === 'tokens' ? 'input tokens per minute' : 'requests per minute';
+    const secs = (retryMs / 1000).toFixed(3).replace(/\.?0+$/, '');
+    return {
+      code: 429, status: 'RESOURCE_EXHAUSTED',
+      message: `You exceeded your current quota (${what}), please check your plan and billing details. Please retry in ${secs}s.`,
+      details: [
+        { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaMetric: metric, quotaId, quotaDimensions: { location: 'global', model: 'emulated' } }] },
+        { '@type': 'type.googleapis.com/google.rpc.Help', links: [{ description: 'Learn more about Gemini API quotas', url: 'https://ai.google.dev/gemini-api/docs/rate-limits' }] },
+        ...(kind === 'day' ? [] : [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${secs}s` }]),
+      ],
+    };
+  }
+
+  function httpFault(status: number, retryDelayS?: number): GoogleError {
+    switch (status) {
+      case 400: return { code: 400, status: 'INVALID_ARGUMENT', message: 'Request contains an invalid argument.' };
+      case 403: return { code: 403, status: 'PERMISSION_DENIED', message: 'The caller does not have permission' };
+      case 404: return { code: 404, status: 'NOT_FOUND', message: 'Requested entity was not found.' };
+      case 408: return { code: 408, status: 'DEADLINE_EXCEEDED', message: 'Request timed out.' };
+      case 429: return retryDelayS !== undefined ? quota429('minute', retryDelayS * 1000)
+        : { code: 429, status: 'RESOURCE_EXHAUSTED', message: 'Resource has been exhausted (e.g. check quota).' };
+      case 500: return { code: 500, status: 'INTERNAL', message: 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting' };
+      case 502: return { code: 502, status: 'UNAVAILABLE', message: 'Bad gateway.' };
+      case 504: return { code: 504, status: 'DEADLINE_EXCEEDED', message: 'The request timed out. Please try again.' };
+      default: return { code: status, status: 'UNAVAILABLE', message: 'The model is overloaded. Please try again later.' };
+    }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (req.method === 'GET' && url.pathname === '/emulator/stats') {
+      const body = { ...stats, successes: Object.fromEntries(stats.successes), log: undefined };
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const m = /^\/(v1beta|v1|v1alpha)\/models\/([^/:]+):(generateContent|countTokens)$/.exec(url.pathname);
+    if (req.method !== 'POST' || !m) {
+      return sendError(res, { code: 404, status: 'NOT_FOUND', message: `Method not found: ${req.method} ${url.pathname}` });
+    }
+    const model = decodeURIComponent(m[2]);
+    const key = (req.headers['x-goog-api-key'] as string | undefined) ?? url.searchParams.get('key') ?? '';
+    if (!key) {
+      return sendError(res, { code: 403, status: 'PERMISSION_DENIED', message: 'Method doesn\'t allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.' });
+    }
+    if (key.startsWith('invalid')) {
+      return sendError(res, {
+        code: 400, status: 'INVALID_ARGUMENT', message: 'API key not valid. Please pass a valid API key.',
+        details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com', metadata: { service: 'generativelanguage.googleapis.com' } }],
+      });
+    }
+    if (!/^gemini-/.test(model)) {
+      return sendError(res, { code: 404, status: 'NOT_FOUND', message: `models/${model} is not found for API version ${m[1]}, or is not supported for generateContent. Call ListModels to see the list of available models and their supported methods.` });
+    }
+    let body: { contents?: Array<{ parts?: Array<{ text?: string }> }>; generationConfig?: { responseMimeType?: string }; generateContentRequest?: unknown };
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      return sendError(res, { code: 400, status: 'INVALID_ARGUMENT', message: 'Invalid JSON payload received.' });
+    }
+    const prompt = (body.contents ?? []).flatMap((c) => c.parts ?? []).map((p) => p.text ?? '').join('');
+    const promptTokens = countTokens(prompt);
+    if (m[3] === 'countTokens') {
+      res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
+      res.end(JSON.stringify({ totalTokens: promptTokens }));
+      return;
+    }
+
+    stats.requests++;
+    const d: Directives | undefined = parseDirectives(prompt);
+    let arrival = 0;
+    if (d) {
+      arrival = (arrivals.get(prompt) ?? 0) + 1;
+      arrivals.set(prompt, arrival);
+    }
+    // Quotas are checked on arrival, like the real service, before any work.
+    const now = Date.now();
+    if (o.rpd !== undefined && ++dayCount > o.rpd) return sendError(res, quota429('day', 0), prompt);
+    if (rpmBucket) {
+      const wait = rpmBucket.take(1, now);
+      if (wait > 0) return sendError(res, quota429('minute', wait), prompt);
+    }
+    if (tpmBucket) {
+      const wait = tpmBucket.take(promptTokens, now);
+      if (wait > 0) return sendError(res, quota429('tokens', wait), prompt);
+    }
+    const fault = d ? faultFor(d, arrival) : undefined;
+    let delay = o.latencyMs + (o.jitterMs > 0 ? Math.floor(rnd() * o.jitterMs) : 0) + (d?.slowMs ?? 0);
+    if (fault?.kind === 'hang') delay = Infinity;
+    if (fault?.kind === 'reset') {
+      stats.byStatus.reset = (stats.byStatus.reset ?? 0) + 1;
+      req.socket.destroy();
+      return;
+    }
+    stats.inFlight++;
+    stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+    try {
+      if (delay === Infinity) {
+        stats.byStatus.hang = (stats.byStatus.hang ?? 0) + 1;
+        await new Promise<void>((resolve) => res.on('close', resolve));
+        return;
+      }
+      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+      if (res.destroyed) return;
+      const randomError = o.errorRate > 0 && rnd() < o.errorRate;
+      if (fault?.kind === 'http') return sendError(res, httpFault(fault.status!, fault.retryDelayS), prompt);
+      if (fault?.kind === 'quotaDay') return sendError(res, quota429('day', 0), prompt);
+      if (randomError) return sendError(res, httpFault(503), prompt);
+      if (fault?.kind === 'malformed') {
+        stats.byStatus.malformed = (stats.byStatus.malformed ?? 0) + 1;
+        res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
+        res.end('{"candidates": [{"content": {"parts": [{"text": "trunc');
+        return;
+      }
+      const usage = (out: number) => ({
+        promptTokenCount: promptTokens, candidatesTokenCount: out, totalTokenCount: promptTokens + out,
+        promptTokensDetails: [{ modality: 'TEXT', tokenCount: promptTokens }],
+      });
+      if (fault?.kind === 'block') {
+        return send(res, 200, { promptFeedback: { blockReason: 'SAFETY', safetyRatings: [{ category: 'HARM_CATEGORY_DANGEROUS_CONTENT', probability: 'HIGH', blocked: true }] }, usageMetadata: usage(0), modelVersion: model }, prompt);
+      }
+      if (fault?.kind === 'nocandidates') {
+        return send(res, 200, { candidates: [], usageMetadata: usage(0), modelVersion: model }, prompt);
+      }
+      stats.promptTokens += promptTokens;
+      let text = answerFor(prompt);
+      if (body.generationConfig?.responseMimeType === 'application/json') {
+        text = fault?.kind === 'badjson' ? `not json: ${text}` : JSON.stringify({ answer: text });
+      }
+      stats.ok++;
+      if (o.trackPrompts) stats.successes.set(prompt, (stats.successes.get(prompt) ?? 0) + 1);
+      const out = countTokens(text);
+      send(res, 200, {
+        candidates: [{ content: { parts: [{ text }], role: 'model' }, finishReason: 'STOP', index: 0 }],
+        usageMetadata: usage(out),
+        modelVersion: model,
+        responseId: hash(prompt + ':' + stats.requests).toString(36),
+      }, prompt);
+    } finally {
+      stats.inFlight--;
+    }
+  }
+
+  const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    handle(req, res).catch((err: Error) => {
+      if (!res.headersSent) sendError(res, { code: 500, status: 'INTERNAL', message: `emulator error: ${err.message}` });
+      else res.destroy();
+    });
+  });
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    stats,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

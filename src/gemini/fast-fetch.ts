@@ -1,0 +1,108 @@
+// createFastFetch(): a `fetch` for the SDK's httpOptions.fetch built on an undici Pool per
+// origin (keep-alive, one connection per request in flight). Node's global fetch is the SDK's
+// bottleneck on a fast link (~4.3k requests/s here vs ~13k/s through a Pool; STYLE "Facts that
+// bite"). It reads the whole body before resolving — the abort signal (the SDK's per-attempt
+// timeout) covers the body too — and returns the small part of Response the SDK uses.
+
+import { Pool } from 'undici';
+
+export interface FastFetchOptions {
+  /** Connections per origin: the most requests in flight. */
+  connections: number;
+}
+
+class LiteHeaders {
+  readonly #h: Record<string, string | string[] | undefined>;
+  constructor(h: Record<string, string | string[] | undefined>) {
+    this.#h = h;
+  }
+  get(name: string): string | null {
+    const v = this.#h[name.toLowerCase()];
+    return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+  }
+  has(name: string): boolean {
+    return this.#h[name.toLowerCase()] !== undefined;
+  }
+  *entries(): IterableIterator<[string, string]> {
+    for (const k of Object.keys(this.#h)) {
+      const v = this.get(k);
+      if (v !== null) yield [k, v];
+    }
+  }
+  [Symbol.iterator]() {
+    return this.entries();
+  }
+  forEach(fn: (value: string, key: string) => void): void {
+    for (const [k, v] of this.entries()) fn(v, k);
+  }
+}
+
+function flatHeaders(h: unknown): string[] {
+  const out: string[] = [];
+  if (!h) return out;
+  if (typeof (h as Headers).forEach === 'function' && typeof (h as Headers).get === 'function') {
+    (h as Headers).forEach((v, k) => out.push(k, v));
+  } else if (Array.isArray(h)) {
+    for (const [k, v] of h as Array<[string, string]>) out.push(k, v);
+  } else {
+    for (const [k, v] of Object.entries(h as Record<string, string>)) out.push(k, String(v));
+  }
+  return out;
+}
+
+export function createFastFetch(options: FastFetchOptions): { fetch: typeof fetch; close(): Promise<void> } {
+  const { connections } = { ...options };
+  const pools = new Map<string, Pool>();
+  const poolFor = (origin: string) => {
+    let p = pools.get(origin);
+    if (!p) {
+      p = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
+      pools.set(origin, p);
+    }
+    return p;
+  };
+
+  const liteFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+    const method = (init?.method ?? 'GET').toUpperCase() as 'GET' | 'POST';
+    let body = init?.body as string | Uint8Array | undefined | null;
+    if (body !== undefined && body !== null && typeof body !== 'string' && !(body instanceof Uint8Array)) {
+      body = new Uint8Array(await new Response(init!.body).arrayBuffer());
+    }
+    const res = await poolFor(url.origin).request({
+      path: url.pathname + url.search,
+      method,
+      headers: flatHeaders(init?.headers),
+      body: body ?? undefined,
+      signal: init?.signal ?? undefined,
+    });
+    const text = await res.body.text();
+    const status = res.statusCode;
+    const headers = new LiteHeaders(res.headers);
+    const lite = {
+      ok: status >= 200 && status < 300,
+      status,
+      statusText: '',
+      url: url.href,
+      redirected: false,
+      type: 'basic',
+      headers,
+      bodyUsed: false,
+      text: async () => text,
+      json: async () => JSON.parse(text) as unknown,
+      clone() {
+        return lite;
+      },
+    };
+    return lite as unknown as Response;
+  };
+
+  return {
+    fetch: liteFetch as typeof fetch,
+    async close() {
+      const all = [...pools.values()];
+      pools.clear();
+      await Promise.all(all.map((p) => p.destroy().catch(() => undefined)));
+    },
+  };
+}

@@ -1,0 +1,23 @@
+// The library (SPEC §9): each stage is a factory usable on its own with stream.pipeline or
+// stream-chain, plus run() (what the CLI does) and createPipeline() (stages + per-stage
+// concurrency, like seed 001's Layer(work, 8)).
+
+export { run, defaultInputs, type RunIO, type RunResult } from './run.js';
+export { createPipeline, layer, type PipelineStage } from './pipeline.js';
+export { parseOptions, DEFAULTS, type Options, type RawOptions } from './options.js';
+export { UsageError, FatalRunError, OutputStateError, ExitCode, exitCodeFor } from './errors.js';
+export * from './records.js';
+export { createStats, summarize, formatSummary, type RunStats, type Summary } from './stats.js';
+export { createInputReader, resolveInputs, parseTextLine, createJsonlParser, type InputSource, type InputReaderOptions, type LineParser } from './stages/read-inputs.js';
+export { createLineSplitter, type SplitLine, type LineSplitterOptions } from './stages/line-splitter.js';
+export { createParallelStage, type ParallelStageOptions } from './stages/parallel.js';
+export { createGenerateStage, createGenerateWork, type GenerateStageOptions } from './stages/generate.js';
+export { createRotatingWriter, shardName, FAILURES_FILE, type RotatingWriterOptions } from './stages/rotating-writer.js';
+export { createStdoutWriter, type StdoutWriterOptions } from './stages/stdout-writer.js';
+export { createGeminiClient, toResult, type GeminiClientOptions, type GenerateFn, type GenerateResult } from './gemini/client.js';
+export { createFastFetch } from './gemini/fast-fetch.js';
+export { createLimiter, type Limiter, type LimiterOptions } from './gemini/limiter.js';
+export { classifyError, decideRetry, RETRY_DEFAULTS, type RetryPolicy, type ClassifiedError, type RetryDecision } from './gemini/retry-policy.js';
+export { loadOutputState, compactFailures, type OutputState } from './resume/output-state.js';
+export { IdSet } from './resume/id-set.js';
+export { startEmulator, type Emulator, type EmulatorOptions, type EmulatorStats } from './emulator/server.js';

@@ -1,0 +1,223 @@
+// The run's options: one typed object with its defaults in one block, and one parseOptions()
+// that turns raw CLI strings into it, validating at the edge (before any file is opened or any
+// request is sent) with messages that name the option and the value at fault.
+
+import { UsageError } from './errors.js';
+
+export type InputFormat = 'text' | 'jsonl';
+export type OutputFormat = 'jsonl' | 'text';
+export type FsyncPolicy = 'none' | 'close' | 'always';
+
+export interface Options {
+  /** Files, directories or `-`. Empty: stdin if not a terminal, else `./inputs`. */
+  inputs: string[];
+  /** Output directory, or `-` for stdout. @default "outputs" */
+  out: string;
+  /** @default 8 */
+  openFiles: number;
+  /** @default "text" */
+  inputFormat: InputFormat;
+  /** jsonl: the field holding the prompt. @default "prompt" */
+  promptField: string;
+  /** jsonl: render the prompt from fields, e.g. `Classify: {{text}}`. */
+  template?: string;
+  /** jsonl: input fields copied into the output record. @default [] */
+  keep: string[];
+  /** @default 1048576 */
+  maxLineBytes: number;
+  /** @default "gemini-flash-latest" */
+  model: string;
+  system?: string;
+  temperature?: number;
+  maxOutputTokens?: number;
+  thinkingBudget?: number;
+  /** Parsed JSON schema from --json-schema FILE. */
+  jsonSchema?: unknown;
+  /** @default 16 */
+  concurrency: number;
+  rpm?: number;
+  tpm?: number;
+  /** @default 6 */
+  maxAttempts: number;
+  /** Per attempt, ms. @default 120000 */
+  timeoutMs: number;
+  baseUrl?: string;
+  apiKey?: string;
+  /** Start an in-process emulator and point the client at it. @default false */
+  emulator: boolean;
+  /** @default 1000 */
+  shardSize: number;
+  shardBytes?: number;
+  /** @default false */
+  ordered: boolean;
+  /** @default "jsonl" */
+  format: OutputFormat;
+  /** @default false */
+  retryFailed: boolean;
+  /** @default false */
+  overwrite: boolean;
+  /** Seconds between status lines when stderr is not a terminal. @default 10 */
+  progressIntervalSec: number;
+  /** @default false */
+  quiet: boolean;
+  summaryJson?: string;
+  /** Seconds in-flight requests get to finish after SIGINT/SIGTERM. @default 30 */
+  drainTimeoutSec: number;
+  /** @default "close" */
+  fsync: FsyncPolicy;
+}
+
+export const DEFAULTS = {
+  out: 'outputs',
+  openFiles: 8,
+  inputFormat: 'text',
+  promptField: 'prompt',
+  keep: [] as string[],
+  maxLineBytes: 1024 * 1024,
+  model: 'gemini-flash-latest',
+  concurrency: 16,
+  maxAttempts: 6,
+  timeoutMs: 120_000,
+  emulator: false,
+  shardSize: 1000,
+  ordered: false,
+  format: 'jsonl',
+  retryFailed: false,
+  overwrite: false,
+  progressIntervalSec: 10,
+  quiet: false,
+  drainTimeoutSec: 30,
+  fsync: 'close',
+} as const satisfies Partial<Options>;
+
+/** Raw option values as the CLI parser hands them over: strings, booleans, or absent. */
+export type RawOptions = Record<string, string | boolean | string[] | undefined>;
+
+function int(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const s = String(v).trim();
+  const n = /^[0-9]+$/.test(s) ? Number(s) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`Expected \`--${name}\` to be an integer ${range}, got \`${String(v)}\``);
+  }
+  return n;
+}
+
+function num(name: string, v: unknown, min: number, max: number): number {
+  const s = String(v).trim();
+  const n = s === '' ? NaN : Number(s);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    throw new UsageError(`Expected \`--${name}\` to be a number from ${min} to ${max}, got \`${String(v)}\``);
+  }
+  return n;
+}
+
+function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[]): T {
+  if (!allowed.includes(v as T)) {
+    throw new UsageError(`Expected \`--${name}\` to be one of ${allowed.join(', ')}, got \`${String(v)}\``);
+  }
+  return v as T;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+export interface ParseContext {
+  env: Record<string, string | undefined>;
+  /** Reads a file named by an option value (`--system @FILE`, `--json-schema FILE`). */
+  readFile: (path: string) => string;
+}
+
+/**
+ * Validates raw CLI values into Options. Throws UsageError naming the option.
+ * Never touches the network; reads only files an option names.
+ */
+export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseContext): Options {
+  const has = (k: string) => raw[k] !== undefined && raw[k] !== false;
+  const readOptFile = (name: string, path: string) => {
+    try {
+      return ctx.readFile(path);
+    } catch (e) {
+      throw new UsageError(`Cannot read the file given to \`--${name}\`: ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  };
+
+  const o: Options = {
+    ...DEFAULTS,
+    keep: [],
+    inputs: [...positional],
+    out: str(raw.out) ?? DEFAULTS.out,
+    model: str(raw.model) ?? ctx.env.GEMINI_MODEL ?? DEFAULTS.model,
+    apiKey: ctx.env.GEMINI_API_KEY || ctx.env.GOOGLE_API_KEY || undefined,
+    baseUrl: str(raw.baseUrl) ?? (ctx.env.GEMINI_BASE_URL || undefined),
+  };
+  if (o.out === '') throw new UsageError('Expected `--out` to be a directory or `-`, got an empty string');
+  if (o.model.trim() === '') throw new UsageError('Expected `--model` to be a model name, got an empty string');
+
+  if (has('openFiles')) o.openFiles = int('open-files', raw.openFiles, 1, 4096);
+  if (has('inputFormat')) o.inputFormat = oneOf('input-format', raw.inputFormat, ['text', 'jsonl'] as const);
+  if (has('promptField')) o.promptField = String(raw.promptField);
+  if (has('template')) o.template = String(raw.template);
+  if (has('keep')) o.keep = String(raw.keep).split(',').map((s) => s.trim()).filter(Boolean);
+  if ((o.template !== undefined || o.keep.length > 0 || has('promptField')) && o.inputFormat !== 'jsonl') {
+    throw new UsageError('`--template`, `--prompt-field` and `--keep` need `--input-format jsonl`');
+  }
+  if (has('maxLineBytes')) o.maxLineBytes = int('max-line-bytes', raw.maxLineBytes, 16, 1024 ** 3);
+  if (has('system')) {
+    const s = String(raw.system);
+    o.system = s.startsWith('@') ? readOptFile('system', s.slice(1)) : s;
+  }
+  if (has('temperature')) o.temperature = num('temperature', raw.temperature, 0, 2);
+  if (has('maxOutputTokens')) o.maxOutputTokens = int('max-output-tokens', raw.maxOutputTokens, 1);
+  if (has('thinkingBudget')) {
+    const v = String(raw.thinkingBudget).trim();
+    o.thinkingBudget = v === '-1' ? -1 : int('thinking-budget', v, 0);
+  }
+  if (has('jsonSchema')) {
+    const path = String(raw.jsonSchema);
+    const text = readOptFile('json-schema', path);
+    try {
+      o.jsonSchema = JSON.parse(text);
+    } catch (e) {
+      throw new UsageError(`The file given to \`--json-schema\` is not valid JSON: ${path} (${(e as Error).message})`);
+    }
+    if (typeof o.jsonSchema !== 'object' || o.jsonSchema === null || Array.isArray(o.jsonSchema)) {
+      throw new UsageError(`The file given to \`--json-schema\` must hold a JSON object: ${path}`);
+    }
+  }
+  if (has('concurrency')) o.concurrency = int('concurrency', raw.concurrency, 1, 10_000);
+  if (has('rpm')) o.rpm = int('rpm', raw.rpm, 1);
+  if (has('tpm')) o.tpm = int('tpm', raw.tpm, 1);
+  if (has('maxAttempts')) o.maxAttempts = int('max-attempts', raw.maxAttempts, 1, 100);
+  if (has('timeout')) o.timeoutMs = int('timeout', raw.timeout, 1);
+  if (o.baseUrl !== undefined) {
+    try {
+      const u = new URL(o.baseUrl);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
+    } catch {
+      throw new UsageError(`Expected \`--base-url\` (or GEMINI_BASE_URL) to be an http(s) URL, got \`${o.baseUrl}\``);
+    }
+  }
+  o.emulator = raw.emulator === true || (raw.emulatorIfNoKey === true && !o.apiKey);
+  if (has('shardSize')) o.shardSize = int('shard-size', raw.shardSize, 1);
+  if (has('shardBytes')) o.shardBytes = int('shard-bytes', raw.shardBytes, 1);
+  o.ordered = raw.ordered === true;
+  if (has('format')) o.format = oneOf('format', raw.format, ['jsonl', 'text'] as const);
+  o.retryFailed = raw.retryFailed === true;
+  o.overwrite = raw.overwrite === true;
+  if (o.retryFailed && o.overwrite) throw new UsageError('`--retry-failed` and `--overwrite` cannot be used together');
+  if (o.out === '-' && (o.retryFailed || o.overwrite)) {
+    throw new UsageError('`--retry-failed` and `--overwrite` apply to an output directory, not to `--out -`');
+  }
+  if (has('progressInterval')) o.progressIntervalSec = num('progress-interval', raw.progressInterval, 0.1, 86_400);
+  o.quiet = raw.quiet === true;
+  if (has('summaryJson')) o.summaryJson = String(raw.summaryJson);
+  if (has('drainTimeout')) o.drainTimeoutSec = num('drain-timeout', raw.drainTimeout, 0, 86_400);
+  if (has('fsync')) o.fsync = oneOf('fsync', raw.fsync, ['none', 'close', 'always'] as const);
+
+  if (!o.apiKey && !o.emulator) {
+    throw new UsageError('No API key: set GEMINI_API_KEY (or GOOGLE_API_KEY), or pass `--emulator` to run against the local emulator');
+  }
+  return o;
+}

@@ -1,0 +1,103 @@
+// createProgress(): what the user sees on stderr while a run goes (SPEC §6). On a terminal, a
+// live cli-progress bar (done/total when known, rate, ETA, in flight, retries, failures,
+// tokens, and what is binding: the limiter's pause or rate); otherwise one status line every
+// `intervalSec`. Reads RunStats on a timer; never touches the hot path.
+
+import cliProgress from 'cli-progress';
+import type { Limiter } from './gemini/limiter.js';
+import type { RunStats } from './stats.js';
+
+export interface ProgressOptions {
+  stream: NodeJS.WritableStream & { isTTY?: boolean };
+  stats: RunStats;
+  limiter?: Limiter;
+  concurrency: number;
+  intervalSec: number;
+  quiet: boolean;
+  now?: () => number;
+}
+
+export interface Progress {
+  stop(): void;
+  /** Prints a line above the bar (or plainly when there is none). */
+  log(line: string): void;
+}
+
+/** What limits throughput right now, in words. */
+export function bindingConstraint(stats: RunStats, limiter: Limiter | undefined, concurrency: number, now: number): string {
+  const st = limiter?.state();
+  if (st?.pausedUntil) return `429 cool-down ${Math.ceil((st.pausedUntil - now) / 1000)}s`;
+  if (st && st.waitingForRequests > 0) return `rpm ${st.rpm}`;
+  if (st && st.waitingForTokens > 0) return `tpm ${st.tpm}`;
+  if (stats.inFlight >= concurrency) return `concurrency ${concurrency}`;
+  return 'input/API';
+}
+
+export function createProgress(o: ProgressOptions): Progress {
+  const now = o.now ?? Date.now;
+  if (o.quiet) return { stop() {}, log() {} };
+  const s = o.stats;
+  const rate = () => {
+    const secs = Math.max(0.001, (now() - s.startedAt) / 1000);
+    return (s.succeeded + s.failed) / secs;
+  };
+  if (o.stream.isTTY) {
+    const bar = new cliProgress.SingleBar(
+      {
+        stream: o.stream as NodeJS.WritableStream,
+        format: (_opts, params, payload: Record<string, string>) => {
+          const total = params.total > 0 ? `/${params.total}` : '';
+          const pct = params.total > 0 ? ` ${Math.floor(params.progress * 100)}%` : '';
+          const barText = params.total > 0 ? `${'█'.repeat(Math.round(params.progress * 20)).padEnd(20, '░')} ` : '';
+          return `${barText}${params.value}${total}${pct} | ${payload.rate}/s | ETA ${payload.eta} | in flight ${payload.inflight} | retries ${payload.retries} | failed ${payload.failed} | tokens ${payload.tokens} | ${payload.binding}`;
+        },
+        hideCursor: true,
+        clearOnComplete: false,
+        fps: 5,
+        noTTYOutput: false,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    const payload = () => {
+      const done = s.succeeded + s.failed;
+      const r = rate();
+      const left = s.total !== undefined ? s.total - s.skipped - done : undefined;
+      const eta = left !== undefined && r > 0 ? `${Math.ceil(left / r)}s` : '?';
+      return {
+        rate: r.toFixed(1), eta, inflight: String(s.inFlight), retries: String(s.retries), failed: String(s.failed),
+        tokens: `${s.tokensIn}/${s.tokensOut}`, binding: bindingConstraint(s, o.limiter, o.concurrency, now()),
+      };
+    };
+    bar.start(0, 0, payload());
+    const timer = setInterval(() => {
+      if (s.total !== undefined) bar.setTotal(s.total - s.skipped);
+      bar.update(s.succeeded + s.failed, payload());
+    }, 200);
+    timer.unref?.();
+    return {
+      stop() {
+        clearInterval(timer);
+        if (s.total !== undefined) bar.setTotal(s.total - s.skipped);
+        bar.update(s.succeeded + s.failed, payload());
+        bar.stop();
+      },
+      log(line) {
+        o.stream.write('\r\x1b[K' + line + '\n');
+      },
+    };
+  }
+  const line = () => {
+    const total = s.total !== undefined ? `/${s.total - s.skipped}` : '';
+    return `gempipe: ${s.succeeded + s.failed}${total} done (${s.failed} failed, ${s.skipped} skipped), ${rate().toFixed(1)}/s, ${s.inFlight} in flight, ${s.retries} retries, ${s.http429} 429s, tokens ${s.tokensIn}/${s.tokensOut}, bound by ${bindingConstraint(s, o.limiter, o.concurrency, now())}\n`;
+  };
+  const timer = setInterval(() => o.stream.write(line()), o.intervalSec * 1000);
+  timer.unref?.();
+  return {
+    stop() {
+      clearInterval(timer);
+    },
+    log(l) {
+      o.stream.write(l + '\n');
+    },
+  };
+}

@@ -1,0 +1,73 @@
+// The record shapes that flow between stages and land in the output (SPEC §4).
+// Identity fields come first in every output record so a line's id is readable at a glance
+// and resume can rely on `id` alone.
+
+/** One prompt read from an input: what the reader emits. */
+export interface InputRecord {
+  /** `<source>:<line>` — stable across runs; resume relies on it. */
+  id: string;
+  source: string;
+  /** 1-based physical line number. */
+  line: number;
+  prompt: string;
+  /** Input fields copied into the output (`--keep`, jsonl inputs). */
+  kept?: Record<string, unknown>;
+  /** Set when the line itself is bad (too long, not JSON): it becomes a failure record. */
+  invalid?: { code: string; message: string };
+}
+
+export interface Usage {
+  promptTokens: number;
+  responseTokens: number;
+  totalTokens: number;
+}
+
+export interface SuccessRecord {
+  id: string;
+  source: string;
+  line: number;
+  prompt: string;
+  response: string;
+  model: string;
+  finishReason: string;
+  usage: Usage;
+  attempts: number;
+  latencyMs: number;
+  json?: unknown;
+  [kept: string]: unknown;
+}
+
+export interface RecordError {
+  /** BLOCKED, INVALID_INPUT, RESOURCE_EXHAUSTED, UNAVAILABLE, DEADLINE_EXCEEDED, ... */
+  status: string;
+  /** HTTP status where there was one, else 0. */
+  code: number;
+  message: string;
+}
+
+export interface FailureRecord {
+  id: string;
+  source: string;
+  line: number;
+  prompt: string;
+  attempts: number;
+  error: RecordError;
+  [kept: string]: unknown;
+}
+
+export type OutputRecord = SuccessRecord | FailureRecord;
+
+export function isFailure(r: OutputRecord): r is FailureRecord {
+  return (r as FailureRecord).error !== undefined && (r as SuccessRecord).response === undefined;
+}
+
+/** The `--format text` layout: `<prompt> - <response>`, newlines inside escaped. */
+export function formatTextLine(r: OutputRecord): string {
+  const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/\r?\n/g, '\\n');
+  const right = isFailure(r) ? `[${r.error.status}] ${r.error.message}` : r.response;
+  return `${esc(r.prompt)} - ${esc(right)}\n`;
+}
+
+export function formatJsonLine(r: OutputRecord): string {
+  return JSON.stringify(r) + '\n';
+}

@@ -1,0 +1,227 @@
+// What the output directory already holds (SPEC §5). loadOutputState() reads every shard and
+// failures.jsonl once, streaming, into two compact IdSets (succeeded / failed), repairs a torn
+// tail left by a crash (truncates the partial last line — that record is simply redone), and
+// finds the next shard number once. compactFailures() rewrites failures.jsonl atomically
+// (tmp + fsync + rename) so each id appears once: the last failure wins, a success beats it.
+
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OutputStateError } from '../errors.js';
+import { FAILURES_FILE } from '../stages/rotating-writer.js';
+import { IdSet } from './id-set.js';
+
+const SHARD_RE = /^shard-(\d{5,})\.jsonl$/;
+const CHUNK = 1 << 20;
+
+export interface OutputState {
+  succeeded: IdSet;
+  failed: IdSet;
+  /** Number for the next shard: one above the highest existing. */
+  nextShard: number;
+  /** Human notes about repairs made (torn tails truncated, stale temp files removed). */
+  repairs: string[];
+  /** failures.jsonl holds an id twice, or an id that also succeeded: compaction is due. */
+  failuresNeedCompaction: boolean;
+  /** Output records read. */
+  records: number;
+  bytesScanned: number;
+}
+
+interface LineRef {
+  source: string;
+  line: number;
+}
+
+function idOf(text: string): LineRef | undefined {
+  let rec: unknown;
+  try {
+    rec = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof rec !== 'object' || rec === null) return undefined;
+  const { source, line } = rec as { source?: unknown; line?: unknown };
+  if (typeof source !== 'string' || typeof line !== 'number' || !Number.isSafeInteger(line) || line < 1) return undefined;
+  return { source, line };
+}
+
+/**
+ * Streams one JSONL file, calling onRecord for each valid line. A partial last line, and any
+ * invalid lines after the last valid one, are torn: the file is truncated to drop them. An
+ * invalid line followed by valid ones is not a crash artefact: OutputStateError.
+ */
+export async function scanJsonl(path: string, onRecord: (r: LineRef) => void, repair = true): Promise<{ records: number; bytes: number; truncatedBytes: number }> {
+  const fh = await open(path, repair ? 'r+' : 'r');
+  try {
+    const size = (await fh.stat()).size;
+    const buf = Buffer.allocUnsafe(CHUNK);
+    let carry: Buffer | null = null;
+    let pos = 0; // file offset of buf[0] / carry[0]
+    let lineNo = 0;
+    let records = 0;
+    let firstBad: { line: number; offset: number } | null = null;
+    let goodEnd = 0; // offset just past the last valid line
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, CHUNK, pos + (carry?.length ?? 0));
+      if (bytesRead === 0) break;
+      const data: Buffer = carry ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+      let start = 0;
+      for (;;) {
+        const nl = data.indexOf(0x0a, start);
+        if (nl === -1) break;
+        lineNo++;
+        const ref = idOf(data.toString('utf8', start, nl));
+        if (ref) {
+          if (firstBad) {
+            throw new OutputStateError(`${path} line ${firstBad.line} is not a valid gempipe record, but later lines are: the file was changed by something else; fix or move it, then rerun`);
+          }
+          onRecord(ref);
+          records++;
+          goodEnd = pos + nl + 1;
+        } else {
+          firstBad ??= { line: lineNo, offset: pos + start };
+        }
+        start = nl + 1;
+      }
+      // Keep the unfinished line (copied: buf is reused) for the next read.
+      carry = start < data.length ? Buffer.from(data.subarray(start)) : null;
+      pos += start;
+    }
+    const truncatedBytes = size - goodEnd;
+    if (truncatedBytes > 0 && repair) {
+      await fh.truncate(goodEnd);
+      await fh.datasync();
+    }
+    return { records, bytes: size, truncatedBytes };
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function loadOutputState(dir: string, opts: { overwrite?: boolean } = {}): Promise<OutputState> {
+  await mkdir(dir, { recursive: true });
+  const state: OutputState = {
+    succeeded: new IdSet(), failed: new IdSet(), nextShard: 0, repairs: [],
+    failuresNeedCompaction: false, records: 0, bytesScanned: 0,
+  };
+  const names = await readdir(dir);
+  const shards: Array<{ n: number; name: string }> = [];
+  for (const name of names) {
+    const m = SHARD_RE.exec(name);
+    if (m) shards.push({ n: Number(m[1]), name });
+  }
+  shards.sort((a, b) => a.n - b.n);
+  if (opts.overwrite) {
+    for (const s of shards) await rm(join(dir, s.name));
+    await rm(join(dir, FAILURES_FILE), { force: true });
+    await rm(join(dir, FAILURES_FILE + '.tmp'), { force: true });
+    return state;
+  }
+  if (names.includes(FAILURES_FILE + '.tmp')) {
+    // A compaction was cut short before its rename: the original is intact.
+    await rm(join(dir, FAILURES_FILE + '.tmp'), { force: true });
+    state.repairs.push(`removed an unfinished ${FAILURES_FILE}.tmp`);
+  }
+  for (const s of shards) {
+    const path = join(dir, s.name);
+    const r = await scanJsonl(path, (ref) => {
+      if (!state.succeeded.add(ref.source, ref.line)) {
+        throw new OutputStateError(`${path} holds ${ref.source}:${ref.line} a second time: the output directory was changed by something else`);
+      }
+    });
+    state.records += r.records;
+    state.bytesScanned += r.bytes;
+    if (r.truncatedBytes > 0) state.repairs.push(`truncated a torn last line (${r.truncatedBytes} bytes) of ${path}`);
+    state.nextShard = s.n + 1;
+  }
+  const fpath = join(dir, FAILURES_FILE);
+  if (await exists(fpath)) {
+    const r = await scanJsonl(fpath, (ref) => {
+      if (state.succeeded.has(ref.source, ref.line) || !state.failed.add(ref.source, ref.line)) state.failuresNeedCompaction = true;
+    });
+    state.records += r.records;
+    state.bytesScanned += r.bytes;
+    if (r.truncatedBytes > 0) state.repairs.push(`truncated a torn last line (${r.truncatedBytes} bytes) of ${fpath}`);
+  }
+  return state;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Rewrites failures.jsonl so each id appears once and no id that succeeded is listed: the
+ * last failure line of an id wins. Atomic: a crash leaves either the old or the new file.
+ * Returns the number of lines dropped.
+ */
+export async function compactFailures(dir: string, succeeded: IdSet): Promise<number> {
+  const path = join(dir, FAILURES_FILE);
+  if (!(await exists(path))) return 0;
+  // Pass 1: the last line number of each failed id.
+  const last = new Map<string, number>();
+  let n = 0;
+  await scanJsonl(path, (ref) => last.set(`${ref.source}\u0000${ref.line}`, ++n));
+  // Pass 2: copy the lines that survive.
+  const tmp = path + '.tmp';
+  const out = await open(tmp, 'w');
+  let kept = 0;
+  let i = 0;
+  const src = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    let carry: Buffer | null = null;
+    let pos = 0;
+    let batch: Buffer[] = [];
+    for (;;) {
+      const { bytesRead } = await src.read(buf, 0, CHUNK, pos);
+      if (bytesRead === 0) break;
+      pos += bytesRead;
+      const data: Buffer = carry ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+      let start = 0;
+      for (;;) {
+        const nl = data.indexOf(0x0a, start);
+        if (nl === -1) break;
+        const ref = idOf(data.toString('utf8', start, nl));
+        if (ref) {
+          i++;
+          if (!succeeded.has(ref.source, ref.line) && last.get(`${ref.source}\u0000${ref.line}`) === i) {
+            batch.push(Buffer.from(data.subarray(start, nl + 1)));
+            kept++;
+          }
+        }
+        start = nl + 1;
+      }
+      carry = start < data.length ? Buffer.from(data.subarray(start)) : null;
+      if (batch.length) {
+        await out.write(Buffer.concat(batch));
+        batch = [];
+      }
+    }
+    await out.datasync();
+  } finally {
+    await src.close();
+    await out.close();
+  }
+  await rename(tmp, path);
+  await syncDir(dir);
+  return n - kept;
+}
+
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const d = await open(dir, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  } catch {
+    /* some filesystems cannot fsync a directory; the rename is still atomic */
+  }
+}

@@ -1,0 +1,235 @@
+// run(): one batch job. Resolves the inputs, reads the resume state of the output directory
+// (repairing a torn tail), starts the emulator if asked, builds the limiter and the client,
+// composes reader -> generate -> writer once with stream.pipeline, and returns the summary.
+// Stopping: `signal` (first SIGINT/SIGTERM) stops reading and lets in-flight requests finish;
+// after `drainTimeoutSec` they are abandoned (not written; resume redoes them). Whole-run
+// faults reject out of the generate stage and end the run with outcome "fatal".
+
+import { writeFileSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import type { Readable, Writable, Duplex } from 'node:stream';
+import { FatalRunError, ExitCode, UsageError, redact } from './errors.js';
+import { startEmulator, type Emulator } from './emulator/server.js';
+import { createGeminiClient, type GenerateFn } from './gemini/client.js';
+import { createFastFetch } from './gemini/fast-fetch.js';
+import { createLimiter, type Limiter } from './gemini/limiter.js';
+import { RETRY_DEFAULTS } from './gemini/retry-policy.js';
+import type { Options } from './options.js';
+import { createProgress } from './progress.js';
+import { isFailure } from './records.js';
+import { IdSet } from './resume/id-set.js';
+import { compactFailures, loadOutputState, type OutputState } from './resume/output-state.js';
+import { createGenerateStage } from './stages/generate.js';
+import { createInputReader, createJsonlParser, parseTextLine, resolveInputs, type InputSource } from './stages/read-inputs.js';
+import { createRotatingWriter } from './stages/rotating-writer.js';
+import { createStdoutWriter } from './stages/stdout-writer.js';
+import { createStats, formatSummary, summarize, type RunStats, type Summary } from './stats.js';
+
+export interface RunIO {
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Graceful stop: stop reading, drain in-flight requests, close shards. */
+  signal?: AbortSignal;
+  /** Replaces the Gemini call (tests, library users with their own backend). */
+  generate?: GenerateFn;
+}
+
+export interface RunResult extends Summary {
+  stats: RunStats;
+}
+
+/** The sources a run reads: the INPUT arguments, else stdin when piped, else ./inputs. */
+export function defaultInputs(inputs: string[], stdinIsTTY: boolean | undefined): string[] {
+  if (inputs.length > 0) return inputs;
+  return stdinIsTTY ? ['inputs'] : ['-'];
+}
+
+function isEpipe(err: unknown): boolean {
+  let e = err as { code?: string; cause?: unknown } | undefined;
+  for (let i = 0; i < 3 && e; i++) {
+    if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
+export async function run(options: Options, io: RunIO): Promise<RunResult> {
+  const o = { ...options };
+  const secrets = [o.apiKey];
+  const stats = createStats();
+  const toStdout = o.out === '-';
+  const say = (line: string) => {
+    if (!o.quiet) io.stderr.write(redact(line, secrets) + '\n');
+  };
+  if (o.format === 'text' && !toStdout) {
+    throw new UsageError('`--format text` writes to stdout only (`-o -`): shards are always JSONL, so that resume can read the ids back');
+  }
+
+  // 1. Inputs and output state — every usage problem surfaces here, before any request.
+  const sources: InputSource[] = resolveInputs(defaultInputs(o.inputs, io.stdin.isTTY));
+  if (sources.some((s) => s.path === null) && io.stdin.isTTY && o.inputs.includes('-')) {
+    say('gempipe: reading prompts from the terminal (end with Ctrl-D)');
+  }
+  let state: OutputState | undefined;
+  if (!toStdout) {
+    try {
+      state = await loadOutputState(o.out, { overwrite: o.overwrite });
+    } catch (e) {
+      if (e instanceof FatalRunError) throw e;
+      const err = e as NodeJS.ErrnoException;
+      throw new UsageError(`Cannot use the output directory \`--out ${o.out}\`: ${err.code ?? err.message}${err.path && err.path !== o.out ? ` (${err.path})` : ''}`);
+    }
+    for (const r of state.repairs) say(`gempipe: resume: ${r}`);
+    if (state.failuresNeedCompaction) {
+      const n = await compactFailures(o.out, state.succeeded);
+      say(`gempipe: resume: removed ${n} superseded line(s) from ${o.out}/failures.jsonl`);
+    }
+    if (state.records > 0) say(`gempipe: resume: ${state.succeeded.size} succeeded and ${state.failed.size} failed record(s) already in ${o.out}/${o.retryFailed ? ' (failed ones will be retried)' : ''}`);
+  }
+
+  // 2. The backend.
+  let emulator: Emulator | undefined;
+  let baseUrl = o.baseUrl;
+  let apiKey = o.apiKey ?? '';
+  if (o.emulator && !io.generate) {
+    emulator = await startEmulator({});
+    baseUrl = emulator.url;
+    apiKey = 'emulator-key'; // a real key never goes to the emulator
+    say(`gempipe: responses are EMULATED (local Gemini emulator at ${emulator.url}); set GEMINI_API_KEY and drop --emulator for real answers`);
+  }
+  const limiter: Limiter = createLimiter({ rpm: o.rpm, tpm: o.tpm });
+  const fastFetch = io.generate ? undefined : createFastFetch({ connections: Math.min(o.concurrency, 256) });
+  const generate: GenerateFn = io.generate ?? createGeminiClient({
+    apiKey, baseUrl, model: o.model, system: o.system, temperature: o.temperature,
+    maxOutputTokens: o.maxOutputTokens, thinkingBudget: o.thinkingBudget, jsonSchema: o.jsonSchema,
+    timeoutMs: o.timeoutMs, fetch: fastFetch?.fetch,
+  });
+
+  // 3. Stop handling: graceful first, hard after the drain timeout.
+  const hard = new AbortController();
+  let interrupted = false;
+  let drainTimer: ReturnType<typeof setTimeout> | undefined;
+  const onStop = () => {
+    interrupted = true;
+    say(`gempipe: stopping — no new prompts; waiting up to ${o.drainTimeoutSec}s for ${stats.inFlight} in flight (Ctrl-C again to quit at once)`);
+    drainTimer = setTimeout(() => {
+      say('gempipe: drain timeout — abandoning requests still in flight (a rerun redoes them)');
+      hard.abort(new Error('drain timeout'));
+    }, o.drainTimeoutSec * 1000);
+    drainTimer.unref?.();
+  };
+  if (io.signal?.aborted) onStop();
+  else io.signal?.addEventListener('abort', onStop, { once: true });
+
+  // 4. The stages.
+  const seen = new IdSet();
+  const skip = state
+    ? (source: string, line: number) => {
+        const ok = state.succeeded.has(source, line);
+        const failed = state.failed.has(source, line);
+        if (ok || failed) seen.add(source, line);
+        return ok || (failed && !o.retryFailed);
+      }
+    : undefined;
+  const reader: Readable = createInputReader({
+    sources,
+    stdin: io.stdin,
+    openFiles: o.ordered ? 1 : o.openFiles,
+    maxLineBytes: o.maxLineBytes,
+    parse: o.inputFormat === 'jsonl' ? createJsonlParser({ promptField: o.promptField, template: o.template, keep: o.keep }) : parseTextLine,
+    skip,
+    onSkip: () => stats.skipped++,
+    onSourceError: (source, err) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      const message = code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'the file vanished before it was read' : code === 'EISDIR' ? 'is a directory' : (code ?? err.message);
+      stats.inputErrors.push({ source, message });
+      io.stderr.write(`gempipe: error: cannot read input ${source}: ${message}; its prompts are not done (rerun to resume)\n`);
+    },
+    signal: io.signal,
+  });
+  reader.on('data', () => stats.read++);
+  reader.on('end', () => {
+    if (!interrupted) stats.total = stats.read + stats.skipped;
+  });
+  const generateStage: Duplex = createGenerateStage({
+    generate, limiter, concurrency: o.concurrency, model: o.model,
+    retry: { ...RETRY_DEFAULTS, maxAttempts: o.maxAttempts },
+    ordered: o.ordered, expectJson: o.jsonSchema !== undefined, signal: hard.signal, stats,
+  });
+  let writer: Writable;
+  const stdoutErrorSink = () => {};
+  if (toStdout) {
+    io.stdout.on('error', stdoutErrorSink);
+    writer = createStdoutWriter({ stream: io.stdout, format: o.format, stats });
+  } else {
+    writer = createRotatingWriter({
+      dir: o.out, shardSize: o.shardSize, shardBytes: o.shardBytes, firstShard: state!.nextShard,
+      fsync: o.fsync, stats,
+      onWritten: (records) => {
+        for (const r of records) {
+          seen.add(r.source, r.line);
+          if (!isFailure(r)) state!.succeeded.add(r.source, r.line);
+        }
+      },
+    });
+  }
+
+  // 5. Run.
+  const progress = createProgress({ stream: io.stderr, stats, limiter, concurrency: o.concurrency, intervalSec: o.progressIntervalSec, quiet: o.quiet });
+  let outcome: Summary['outcome'] = 'completed';
+  let error: string | undefined;
+  let exitCode: number = ExitCode.OK;
+  try {
+    await pipeline(reader, generateStage, writer);
+  } catch (err) {
+    if (toStdout && isEpipe(err)) {
+      // `| head` closed the pipe: a quiet, successful end.
+    } else if (err instanceof FatalRunError) {
+      outcome = 'fatal';
+      error = redact(err.message, secrets);
+    } else {
+      outcome = 'fatal';
+      error = redact(`unexpected error: ${(err as Error)?.stack ?? String(err)}`, secrets);
+    }
+  } finally {
+    progress.stop();
+    if (drainTimer) clearTimeout(drainTimer);
+    io.signal?.removeEventListener('abort', onStop);
+    await limiter.stop();
+    await fastFetch?.close();
+    await emulator?.close();
+    if (toStdout) io.stdout.off('error', stdoutErrorSink);
+  }
+
+  if (outcome === 'completed' && interrupted) outcome = 'interrupted';
+  if (state && outcome === 'completed') {
+    if (o.retryFailed && state.failed.size > 0) {
+      const n = await compactFailures(o.out, state.succeeded);
+      if (n > 0) say(`gempipe: ${n} earlier failure(s) superseded by this run were removed from ${o.out}/failures.jsonl`);
+    }
+    if (stats.inputErrors.length === 0) {
+      const a = state.succeeded.minus(seen);
+      const b = state.failed.minus(seen);
+      stats.orphans = a.count + b.count;
+      if (stats.orphans > 0) {
+        say(`gempipe: warning: ${stats.orphans} record(s) in ${o.out}/ have ids not in the current inputs (e.g. ${[...a.examples, ...b.examples].slice(0, 3).join(', ')}); they are kept, not dropped`);
+      }
+    }
+  }
+  if (outcome === 'fatal') exitCode = ExitCode.FAULT;
+  else if (outcome === 'interrupted') exitCode = ExitCode.INTERRUPTED;
+  else if (stats.failed > 0 || stats.inputErrors.length > 0) exitCode = ExitCode.SOME_FAILED;
+
+  const summary = summarize(stats, outcome, exitCode, Date.now(), error);
+  if (error) io.stderr.write(`gempipe: error: ${error}\n`);
+  if (!o.quiet) io.stderr.write(formatSummary(summary));
+  if (o.summaryJson) {
+    try {
+      writeFileSync(o.summaryJson, JSON.stringify(summary, null, 2) + '\n');
+    } catch (e) {
+      io.stderr.write(`gempipe: error: cannot write --summary-json ${o.summaryJson}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    }
+  }
+  return { ...summary, stats };
+}

@@ -1,0 +1,165 @@
+// createParallelStage(): the generic parallel map behind every "layer" (seed 001's
+// Layer(work, 8)): items in, work(item) results out, at most `concurrency` items in progress.
+// A Duplex rather than a Transform: Transform only holds its write callback when something was
+// pushed synchronously, and results here arrive later, so this stage holds the callback itself
+// while every slot is busy or its readable buffer is full — upstream stops when downstream is
+// slow, and nothing queues without bound. `ordered` emits in input order (a finished item waits
+// for those before it, keeping its slot). work() resolving null drops the item; rejecting
+// destroys the stage (a whole-run fault), aborting the signal every in-progress work() got.
+
+import { setMaxListeners } from 'node:events';
+import { Duplex } from 'node:stream';
+
+export interface ParallelTiming {
+  /** Wall time with free slots and no input to fill them. */
+  readWaitMs: number;
+  /** Wall time held because the readable side was full (downstream slow). */
+  writeWaitMs: number;
+}
+
+export interface ParallelStageOptions<I, O> {
+  work: (item: I, signal: AbortSignal) => Promise<O | null>;
+  /** @default 8 */
+  concurrency?: number;
+  /** @default false */
+  ordered?: boolean;
+  /** Aborting it aborts every work() in progress (their results are then dropped). */
+  signal?: AbortSignal;
+  /** Readable-side buffer, in items. @default 64 */
+  highWaterMark?: number;
+  timing?: ParallelTiming;
+  now?: () => number;
+}
+
+export function createParallelStage<I, O>(options: ParallelStageOptions<I, O>): Duplex {
+  return new ParallelStage<I, O>({ ...options });
+}
+
+class ParallelStage<I, O> extends Duplex {
+  readonly #work: (item: I, signal: AbortSignal) => Promise<O | null>;
+  readonly #concurrency: number;
+  readonly #ordered: boolean;
+  readonly #timing: ParallelTiming;
+  readonly #now: () => number;
+  readonly #abort = new AbortController();
+  #inFlight = 0;
+  #held: ((err?: Error | null) => void) | null = null;
+  #final: ((err?: Error | null) => void) | null = null;
+  #nextSeq = 0;
+  #nextEmit = 0;
+  readonly #done = new Map<number, O | null>();
+  #idleSince: number;
+  #blockedSince = 0;
+
+  constructor(o: ParallelStageOptions<I, O>) {
+    super({ objectMode: true, highWaterMark: o.highWaterMark ?? 64, writableHighWaterMark: 1 });
+    const concurrency = o.concurrency ?? 8;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new TypeError(`Expected \`concurrency\` to be an integer >= 1, got \`${concurrency}\``);
+    }
+    this.#work = o.work;
+    this.#concurrency = concurrency;
+    this.#ordered = o.ordered ?? false;
+    this.#timing = o.timing ?? { readWaitMs: 0, writeWaitMs: 0 };
+    this.#now = o.now ?? Date.now;
+    // Every work item in progress listens on this one signal (the SDK adds one per attempt).
+    setMaxListeners(0, this.#abort.signal);
+    const outer = o.signal;
+    if (outer) {
+      if (outer.aborted) this.#abort.abort(outer.reason);
+      else outer.addEventListener('abort', () => this.#abort.abort(outer.reason), { once: true });
+    }
+    this.#idleSince = this.#now();
+  }
+
+  /** Items accepted and not yet emitted (in progress, or finished and waiting for order). */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  override _write(item: I, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.#idleSince) {
+      this.#timing.readWaitMs += this.#now() - this.#idleSince;
+      this.#idleSince = 0;
+    }
+    const seq = this.#nextSeq++;
+    this.#inFlight++;
+    let p: Promise<O | null>;
+    try {
+      p = this.#work(item, this.#abort.signal);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(
+      (out) => this.#complete(seq, out),
+      (err: Error) => this.destroy(err),
+    );
+    this.#held = cb;
+    this.#release();
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.#idleSince = 0;
+    if (this.#inFlight === 0) {
+      this.push(null);
+      cb();
+    } else {
+      this.#final = cb;
+    }
+  }
+
+  override _read(): void {
+    this.#release();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.#abort.abort(err ?? new Error('parallel stage destroyed'));
+    this.#held = null;
+    this.#final = null;
+    this.#done.clear();
+    cb(err);
+  }
+
+  #release(): void {
+    if (!this.#held || this.#inFlight >= this.#concurrency) return;
+    if (this.readableLength >= this.readableHighWaterMark) {
+      if (!this.#blockedSince) this.#blockedSince = this.#now();
+      return;
+    }
+    if (this.#blockedSince) {
+      this.#timing.writeWaitMs += this.#now() - this.#blockedSince;
+      this.#blockedSince = 0;
+    }
+    const cb = this.#held;
+    this.#held = null;
+    this.#idleSince = this.#now();
+    cb();
+  }
+
+  #complete(seq: number, out: O | null): void {
+    if (this.destroyed) return;
+    if (this.#ordered) {
+      this.#done.set(seq, out);
+      while (this.#done.has(this.#nextEmit)) {
+        const r = this.#done.get(this.#nextEmit)!;
+        this.#done.delete(this.#nextEmit++);
+        this.#emit(r);
+      }
+    } else {
+      this.#emit(out);
+    }
+    if (this.#final && this.#inFlight === 0) {
+      const cb = this.#final;
+      this.#final = null;
+      this.push(null);
+      cb();
+    } else {
+      this.#release();
+    }
+  }
+
+  #emit(r: O | null): void {
+    this.#inFlight--;
+    if (r !== null) this.push(r);
+  }
+}

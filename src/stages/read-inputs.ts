@@ -1,0 +1,265 @@
+// createInputReader(): many files / directories / stdin -> one object stream of InputRecords.
+// At most `openFiles` sources are open at once; their lines are merged as they come. Back-
+// pressure: when push() returns false every open source is paused until _read() asks again,
+// so a slow consumer holds the files, not memory. A source that cannot be opened or read is
+// reported (onSourceError) and the others go on; the reader itself never fails on bad input.
+
+import { createReadStream, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import type { Transform } from 'node:stream';
+import { UsageError } from '../errors.js';
+import type { InputRecord } from '../records.js';
+import { createLineSplitter, type SplitLine } from './line-splitter.js';
+
+/** One input to read: `path` null means stdin. */
+export interface InputSource {
+  source: string;
+  path: string | null;
+}
+
+/**
+ * Expands the INPUT arguments (SPEC §2) into sources, in order. A directory gives its regular,
+ * non-hidden files sorted by name (not recursive). Throws UsageError naming a missing input.
+ */
+export function resolveInputs(inputs: readonly string[]): InputSource[] {
+  const out: InputSource[] = [];
+  let stdinSeen = false;
+  for (const input of inputs) {
+    if (input === '-') {
+      if (stdinSeen) throw new UsageError('`-` (stdin) is given more than once as an INPUT');
+      stdinSeen = true;
+      out.push({ source: 'stdin', path: null });
+      continue;
+    }
+    let st;
+    try {
+      st = statSync(input);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new UsageError(`Cannot read INPUT ${input}: ${code === 'ENOENT' ? 'no such file or directory' : code}`);
+    }
+    if (st.isDirectory()) {
+      let names: string[];
+      try {
+        names = readdirSync(input);
+      } catch (e) {
+        throw new UsageError(`Cannot list INPUT directory ${input}: ${(e as NodeJS.ErrnoException).code}`);
+      }
+      names.sort();
+      for (const name of names) {
+        if (name.startsWith('.')) continue;
+        const p = join(input, name);
+        try {
+          if (!statSync(p).isFile()) continue;
+        } catch {
+          continue; // a dangling link or a file that vanished while listing
+        }
+        out.push({ source: p, path: p });
+      }
+    } else if (st.isFile() || st.isFIFO() || st.isCharacterDevice()) {
+      out.push({ source: input, path: input });
+    } else {
+      throw new UsageError(`INPUT ${input} is neither a file nor a directory`);
+    }
+  }
+  return out;
+}
+
+/** Turns one split line into an InputRecord (text or jsonl), or null to drop it. */
+export type LineParser = (source: string, l: SplitLine) => InputRecord | null;
+
+export interface InputReaderOptions {
+  sources: readonly InputSource[];
+  stdin?: NodeJS.ReadableStream;
+  /** @default 8 */
+  openFiles?: number;
+  maxLineBytes: number;
+  parse: LineParser;
+  /** Lines already done (resume): skipped before any parsing. Counted via onSkip. */
+  skip?: (source: string, line: number) => boolean;
+  onSkip?: () => void;
+  /** A source that could not be opened or read; the run goes on without it. */
+  onSourceError?: (source: string, err: Error) => void;
+  /** Aborting stops reading: open sources are closed and the stream ends normally. */
+  signal?: AbortSignal;
+  /** Called for each source once it has been fully read. */
+  onSourceDone?: (source: string) => void;
+  /** @default 256 */
+  highWaterMark?: number;
+}
+
+interface Active {
+  src: InputSource;
+  splitter: Transform;
+  file?: NodeJS.ReadableStream & { destroy(): void };
+}
+
+export function createInputReader(options: InputReaderOptions): Readable {
+  const opts = { ...options };
+  const openFiles = opts.openFiles ?? 8;
+  const pending = [...opts.sources];
+  const active = new Set<Active>();
+  let wanting = true;
+  let stopped = false;
+
+  const reader = new Readable({
+    objectMode: true,
+    highWaterMark: opts.highWaterMark ?? 256,
+    read() {
+      wanting = true;
+      for (const a of active) a.splitter.resume();
+      fill();
+    },
+    destroy(err, cb) {
+      stopAll();
+      cb(err);
+    },
+  });
+
+  function stopAll() {
+    stopped = true;
+    pending.length = 0;
+    for (const a of active) closeSource(a);
+    active.clear();
+  }
+
+  function closeSource(a: Active) {
+    a.splitter.removeAllListeners('data');
+    a.splitter.removeAllListeners('end');
+    a.splitter.destroy();
+    if (a.file && a.src.path !== null) a.file.destroy();
+    else if (a.file) a.file.unpipe?.(a.splitter as never);
+  }
+
+  function onLine(a: Active, l: SplitLine) {
+    if (stopped) return;
+    const { source } = a.src;
+    if (opts.skip?.(source, l.line)) {
+      opts.onSkip?.();
+      return;
+    }
+    let rec: InputRecord | null;
+    if (l.tooLongBytes !== undefined) {
+      rec = {
+        id: `${source}:${l.line}`, source, line: l.line, prompt: '',
+        invalid: { code: 'LINE_TOO_LONG', message: `line ${l.line} of ${source} is ${l.tooLongBytes} bytes, over --max-line-bytes ${opts.maxLineBytes}` },
+      };
+    } else {
+      rec = opts.parse(source, l);
+    }
+    if (rec && !reader.push(rec)) {
+      wanting = false;
+      for (const x of active) x.splitter.pause();
+    }
+  }
+
+  function fill() {
+    while (!stopped && active.size < openFiles && pending.length > 0) open(pending.shift()!);
+    if (!stopped && active.size === 0 && pending.length === 0) {
+      stopped = true;
+      reader.push(null);
+    }
+  }
+
+  function open(src: InputSource) {
+    const splitter = createLineSplitter({ maxLineBytes: opts.maxLineBytes });
+    const a: Active = { src, splitter };
+    active.add(a);
+    let finished = false;
+    const finish = (err?: Error) => {
+      if (finished) return;
+      finished = true;
+      if (!active.delete(a)) return; // already closed by stop
+      if (err) {
+        closeSource(a);
+        opts.onSourceError?.(src.source, err);
+      } else {
+        opts.onSourceDone?.(src.source);
+      }
+      fill();
+    };
+    let input: NodeJS.ReadableStream;
+    if (src.path === null) {
+      if (!opts.stdin) return finish(new Error('no stdin stream was given'));
+      input = opts.stdin;
+    } else {
+      input = createReadStream(src.path, { highWaterMark: 64 * 1024 });
+    }
+    a.file = input as Active['file'];
+    input.on('error', (err: Error) => finish(err));
+    splitter.on('error', (err: Error) => finish(err));
+    splitter.on('data', (l: SplitLine) => onLine(a, l));
+    splitter.on('end', () => finish());
+    input.pipe(splitter);
+    if (!wanting) splitter.pause();
+  }
+
+  if (opts.signal) {
+    if (opts.signal.aborted) queueMicrotask(() => endEarly());
+    else opts.signal.addEventListener('abort', () => endEarly(), { once: true });
+  }
+  function endEarly() {
+    if (stopped) return;
+    stopAll();
+    reader.push(null);
+  }
+
+  return reader;
+}
+
+/** The text format: each non-blank line is one prompt. */
+export const parseTextLine: LineParser = (source, l) => ({
+  id: `${source}:${l.line}`,
+  source,
+  line: l.line,
+  prompt: l.text,
+});
+
+/**
+ * The jsonl format: each line a JSON object; the prompt is a field or a `{{field}}` template;
+ * `keep` fields are copied into the output. A bad line becomes an invalid record, not an error.
+ */
+export function createJsonlParser(opts: { promptField: string; template?: string; keep: readonly string[] }): LineParser {
+  const { promptField, template, keep } = { ...opts, keep: [...opts.keep] };
+  return (source, l) => {
+    const base = { id: `${source}:${l.line}`, source, line: l.line };
+    let obj: unknown;
+    try {
+      obj = JSON.parse(l.text);
+    } catch (e) {
+      return { ...base, prompt: '', invalid: { code: 'INVALID_JSON', message: `line ${l.line} of ${source} is not valid JSON: ${(e as Error).message}` } };
+    }
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+      return { ...base, prompt: '', invalid: { code: 'INVALID_JSON', message: `line ${l.line} of ${source} is not a JSON object` } };
+    }
+    const rec = obj as Record<string, unknown>;
+    let prompt: string;
+    if (template !== undefined) {
+      let missing: string | undefined;
+      prompt = template.replace(/\{\{\s*([^}\s]+)\s*\}\}/g, (_m, k: string) => {
+        const v = rec[k];
+        if (v === undefined || v === null) {
+          missing ??= k;
+          return '';
+        }
+        return typeof v === 'string' ? v : JSON.stringify(v);
+      });
+      if (missing !== undefined) {
+        return { ...base, prompt: '', invalid: { code: 'MISSING_FIELD', message: `line ${l.line} of ${source} has no field "${missing}" used by --template` } };
+      }
+    } else {
+      const v = rec[promptField];
+      if (typeof v !== 'string' || v.trim() === '') {
+        return { ...base, prompt: '', invalid: { code: 'MISSING_FIELD', message: `line ${l.line} of ${source} has no string field "${promptField}" (--prompt-field)` } };
+      }
+      prompt = v;
+    }
+    const out: InputRecord = { ...base, prompt };
+    if (keep.length > 0) {
+      out.kept = {};
+      for (const k of keep) if (k in rec) out.kept[k] = rec[k];
+    }
+    return out;
+  };
+}

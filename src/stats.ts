@@ -1,0 +1,125 @@
+// RunStats: the counters and clocks every stage adds to, and the summary built from them
+// (SPEC §6: done / skipped / failed by status, rate, tokens, 429s, retries, where the time went).
+// Plain fields, no events: stages increment them on the hot path at the cost of an add.
+
+export interface RunStats {
+  startedAt: number;
+  /** Records read from the inputs this run (not counting skipped ones). */
+  read: number;
+  /** Lines skipped because resume found them done. */
+  skipped: number;
+  /** Total records expected, when known (for the progress bar). */
+  total?: number;
+  succeeded: number;
+  failed: number;
+  failedByStatus: Record<string, number>;
+  inFlight: number;
+  attempts: number;
+  retries: number;
+  http429: number;
+  tokensIn: number;
+  tokensOut: number;
+  /** Sum over attempts of time spent in the HTTP call. */
+  apiMs: number;
+  /** Sum over attempts of time spent waiting for the limiter (rate, tokens, 429 pause). */
+  limiterMs: number;
+  /** Sum over attempts of time spent in retry backoff sleeps. */
+  backoffMs: number;
+  /** Wall time the generate stage had free slots but no input to fill them. */
+  readWaitMs: number;
+  /** Wall time the generate stage was held because the writer had not caught up. */
+  writeWaitMs: number;
+  /** Time the writer spent in file writes (or stdout writes). */
+  writeMs: number;
+  /** Records written to the output. */
+  written: number;
+  /** Inputs that could not be read: source -> message. */
+  inputErrors: Array<{ source: string; message: string }>;
+  /** Output records whose ids are not in the inputs read this run (reported, never dropped). */
+  orphans: number;
+}
+
+export function createStats(now = Date.now()): RunStats {
+  return {
+    startedAt: now, read: 0, skipped: 0, succeeded: 0, failed: 0, failedByStatus: {}, inFlight: 0,
+    attempts: 0, retries: 0, http429: 0, tokensIn: 0, tokensOut: 0, apiMs: 0, limiterMs: 0,
+    backoffMs: 0, readWaitMs: 0, writeWaitMs: 0, writeMs: 0, written: 0, inputErrors: [], orphans: 0,
+  };
+}
+
+export interface Summary {
+  outcome: 'completed' | 'interrupted' | 'fatal';
+  exitCode: number;
+  done: number;
+  succeeded: number;
+  skipped: number;
+  failed: number;
+  failedByStatus: Record<string, number>;
+  inputErrors: Array<{ source: string; message: string }>;
+  orphans: number;
+  wallMs: number;
+  recordsPerSec: number;
+  tokensIn: number;
+  tokensOut: number;
+  attempts: number;
+  retries: number;
+  http429: number;
+  /** Where the time went. `*Ms` are summed over concurrent attempts; `avgInFlight` = apiMs / wall. */
+  time: {
+    apiMs: number;
+    limiterMs: number;
+    backoffMs: number;
+    readWaitMs: number;
+    writeWaitMs: number;
+    writeMs: number;
+    avgInFlight: number;
+  };
+  error?: string;
+}
+
+export function summarize(s: RunStats, outcome: Summary['outcome'], exitCode: number, now = Date.now(), error?: string): Summary {
+  const wallMs = Math.max(1, now - s.startedAt);
+  const done = s.succeeded + s.failed;
+  const r = (x: number) => Math.round(x);
+  return {
+    outcome, exitCode, done, succeeded: s.succeeded, skipped: s.skipped, failed: s.failed,
+    failedByStatus: { ...s.failedByStatus }, inputErrors: [...s.inputErrors], orphans: s.orphans,
+    wallMs, recordsPerSec: Math.round((done / wallMs) * 1000 * 10) / 10,
+    tokensIn: s.tokensIn, tokensOut: s.tokensOut, attempts: s.attempts, retries: s.retries, http429: s.http429,
+    time: {
+      apiMs: r(s.apiMs), limiterMs: r(s.limiterMs), backoffMs: r(s.backoffMs), readWaitMs: r(s.readWaitMs),
+      writeWaitMs: r(s.writeWaitMs), writeMs: r(s.writeMs), avgInFlight: Math.round((s.apiMs / wallMs) * 10) / 10,
+    },
+    ...(error ? { error } : {}),
+  };
+}
+
+function fmtMs(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+/** The human summary printed on stderr at the end of a run. */
+export function formatSummary(x: Summary): string {
+  const lines: string[] = [];
+  const head = x.outcome === 'completed' ? 'gempipe: done' : x.outcome === 'interrupted' ? 'gempipe: interrupted' : 'gempipe: stopped';
+  lines.push(`${head} — ${x.succeeded} succeeded, ${x.failed} failed, ${x.skipped} skipped (already done) in ${fmtMs(x.wallMs)} (${x.recordsPerSec} records/s)`);
+  const fails = Object.entries(x.failedByStatus).map(([k, v]) => `${k} ${v}`).join(', ');
+  if (fails) lines.push(`  failed by status: ${fails}`);
+  for (const e of x.inputErrors) lines.push(`  unreadable input: ${e.source}: ${e.message}`);
+  if (x.orphans > 0) lines.push(`  ${x.orphans} output record(s) have ids not in the current inputs (kept, not dropped)`);
+  lines.push(`  tokens: ${x.tokensIn} in, ${x.tokensOut} out; requests: ${x.attempts} (${x.retries} retries, ${x.http429} answered 429)`);
+  const wall = x.wallMs;
+  const pct = (ms: number) => `${Math.round((ms / wall) * 100)}%`;
+  const t = x.time;
+  lines.push('  where the time went (summed over concurrent requests; % of wall time):');
+  lines.push(`    waiting on the API     ${fmtMs(t.apiMs).padStart(10)}  (${t.avgInFlight} in flight on average)`);
+  lines.push(`    waiting on the limiter ${fmtMs(t.limiterMs).padStart(10)}  (rate limits and 429 pauses)`);
+  lines.push(`    in retry backoff       ${fmtMs(t.backoffMs).padStart(10)}`);
+  lines.push(`    starved for input      ${fmtMs(t.readWaitMs).padStart(10)}  ${pct(t.readWaitMs)} of wall time with free slots and nothing read`);
+  lines.push(`    held by the writer     ${fmtMs(t.writeWaitMs).padStart(10)}  ${pct(t.writeWaitMs)} of wall time`);
+  lines.push(`    writing                ${fmtMs(t.writeMs).padStart(10)}  ${pct(t.writeMs)} of wall time`);
+  if (x.error) lines.push(`  error: ${x.error}`);
+  return lines.join('\n') + '\n';
+}
