@@ -34,6 +34,7 @@ export function buildProgram(): Command {
     .option('--rpm <n>', 'requests per minute (every attempt counts)')
     .option('--tpm <n>', 'input tokens per minute (estimated before, corrected after)')
     .option('--max-attempts <n>', 'attempts per prompt, the first included', String(DEFAULTS.maxAttempts))
+    .option('--retry-base-delay <ms>', 'first backoff ceiling in ms; doubles per attempt, with full jitter', String(DEFAULTS.retryBaseDelayMs))
     .option('--timeout <ms>', 'per-attempt timeout in ms', String(DEFAULTS.timeoutMs))
     .option('--base-url <url>', 'API endpoint (env GEMINI_BASE_URL)')
     .option('--emulator', 'run against an in-process Gemini emulator (no key needed, no cost)')

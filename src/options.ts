@@ -39,6 +39,8 @@ export interface Options {
   tpm?: number;
   /** @default 6 */
   maxAttempts: number;
+  /** First backoff ceiling in ms (doubles per attempt, full jitter). @default 1000 */
+  retryBaseDelayMs: number;
   /** Per attempt, ms. @default 120000 */
   timeoutMs: number;
   baseUrl?: string;
@@ -77,6 +79,7 @@ export const DEFAULTS = {
   model: 'gemini-flash-latest',
   concurrency: 16,
   maxAttempts: 6,
+  retryBaseDelayMs: 1000,
   timeoutMs: 120_000,
   emulator: false,
   shardSize: 1000,
@@ -190,6 +193,7 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
   if (has('rpm')) o.rpm = int('rpm', raw.rpm, 1);
   if (has('tpm')) o.tpm = int('tpm', raw.tpm, 1);
   if (has('maxAttempts')) o.maxAttempts = int('max-attempts', raw.maxAttempts, 1, 100);
+  if (has('retryBaseDelay')) o.retryBaseDelayMs = int('retry-base-delay', raw.retryBaseDelay, 0, 600_000);
   if (has('timeout')) o.timeoutMs = int('timeout', raw.timeout, 1);
   if (o.baseUrl !== undefined) {
     try {

@@ -154,7 +154,7 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
   });
   const generateStage: Duplex = createGenerateStage({
     generate, limiter, concurrency: o.concurrency, model: o.model,
-    retry: { ...RETRY_DEFAULTS, maxAttempts: o.maxAttempts },
+    retry: { ...RETRY_DEFAULTS, maxAttempts: o.maxAttempts, baseDelayMs: o.retryBaseDelayMs },
     ordered: o.ordered, expectJson: o.jsonSchema !== undefined, signal: hard.signal, stats,
   });
   let writer: Writable;

@@ -109,7 +109,9 @@ class ParallelStage<I, O> extends Duplex {
   }
 
   override _read(): void {
-    this.#release();
+    // The consumer wants more. Readable calls _read *before* it takes the chunk out of the
+    // buffer, so the buffer may still look full here: skip that check (as Transform does).
+    this.#release(true);
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
@@ -120,9 +122,9 @@ class ParallelStage<I, O> extends Duplex {
     cb(err);
   }
 
-  #release(): void {
+  #release(consumerAsked = false): void {
     if (!this.#held || this.#inFlight >= this.#concurrency) return;
-    if (this.readableLength >= this.readableHighWaterMark) {
+    if (!consumerAsked && this.readableLength >= this.readableHighWaterMark) {
       if (!this.#blockedSince) this.#blockedSince = this.#now();
       return;
     }

@@ -1,0 +1,86 @@
+// Test helpers: deferred promises (p-defer style), temp dirs, input files, output readers,
+// and in-memory stdio for run().
+
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import type { OutputRecord } from '../../src/records.js';
+
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (v: T) => void;
+  reject: (e: unknown) => void;
+}
+
+export function defer<T = void>(): Deferred<T> {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Lets pending promise callbacks and stream ticks run (no timers involved). */
+export async function flush(rounds = 10): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+export function tempDir(prefix = 'gempipe-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Writes `files` input files of `lines` prompts each; returns their paths. */
+export function writeInputs(dir: string, files: number, lines: number, prompt = (f: number, l: number) => `Prompt ${f}-${l}: what is two times ${f * 1000 + l}?`): string[] {
+  const paths: string[] = [];
+  for (let f = 0; f < files; f++) {
+    const p = join(dir, `in-${String(f).padStart(3, '0')}.txt`);
+    let text = '';
+    for (let l = 1; l <= lines; l++) text += prompt(f, l) + '\n';
+    writeFileSync(p, text);
+    paths.push(p);
+  }
+  return paths;
+}
+
+export function readJsonl(path: string): OutputRecord[] {
+  if (!existsSync(path)) return [];
+  const text = readFileSync(path, 'utf8');
+  if (text === '') return [];
+  if (!text.endsWith('\n')) throw new Error(`${path} does not end with a newline`);
+  return text.slice(0, -1).split('\n').map((l, i) => {
+    try {
+      return JSON.parse(l) as OutputRecord;
+    } catch {
+      throw new Error(`${path} line ${i + 1} is not valid JSON: ${l.slice(0, 100)}`);
+    }
+  });
+}
+
+/** Every record in an output directory: shards (in order) and failures. */
+export function readOutputs(dir: string): { shards: Array<{ name: string; records: OutputRecord[] }>; failures: OutputRecord[]; all: OutputRecord[] } {
+  const names = readdirSync(dir).filter((n) => /^shard-\d+\.jsonl$/.test(n)).sort();
+  const shards = names.map((name) => ({ name, records: readJsonl(join(dir, name)) }));
+  const failures = readJsonl(join(dir, 'failures.jsonl'));
+  return { shards, failures, all: [...shards.flatMap((s) => s.records), ...failures] };
+}
+
+export class Capture extends Writable {
+  text = '';
+  isTTY = false;
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: () => void): void {
+    this.text += chunk.toString();
+    cb();
+  }
+}
+
+/** stdio for run(): a stdin that is a TTY by default (so no input means ./inputs). */
+export function stdio(stdinText?: string) {
+  const stdin = new PassThrough() as PassThrough & { isTTY?: boolean };
+  if (stdinText === undefined) stdin.isTTY = true;
+  else stdin.end(stdinText);
+  return { stdin, stdout: new Capture(), stderr: new Capture() };
+}

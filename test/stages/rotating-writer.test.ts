@@ -1,0 +1,58 @@
+import { readdirSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { OutputRecord } from '../../src/records.js';
+import { createRotatingWriter } from '../../src/stages/rotating-writer.js';
+import { readOutputs, tempDir } from '../helpers/util.js';
+
+const ok = (i: number, response = `answer ${i}`): OutputRecord => ({
+  id: `f:${i}`, source: 'f', line: i, prompt: `p${i}`, response, model: 'm', finishReason: 'STOP',
+  usage: { promptTokens: 1, responseTokens: 1, totalTokens: 2 }, attempts: 1, latencyMs: 1,
+});
+const bad = (i: number): OutputRecord => ({ id: `f:${i}`, source: 'f', line: i, prompt: `p${i}`, attempts: 6, error: { status: 'UNAVAILABLE', code: 503, message: 'x' } });
+
+let cleanup = () => {};
+afterEach(() => cleanup());
+
+describe('createRotatingWriter', () => {
+  it('fills each shard to --shard-size before opening the next, and sends failures to failures.jsonl', async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    const records = Array.from({ length: 2500 }, (_, i) => (i % 10 === 9 ? bad(i + 1) : ok(i + 1)));
+    await pipeline(Readable.from(records), createRotatingWriter({ dir: t.dir, shardSize: 1000 }));
+    const out = readOutputs(t.dir);
+    expect(out.shards.map((s) => s.records.length)).toEqual([1000, 1000, 250]);
+    expect(out.failures.length).toBe(250);
+    expect(out.all.map((r) => r.line).sort((a, b) => a - b)).toEqual(records.map((r) => r.line));
+  });
+
+  it('rotates early by --shard-bytes, never splitting a record', async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    const records = Array.from({ length: 50 }, (_, i) => ok(i + 1, 'x'.repeat(100)));
+    await pipeline(Readable.from(records), createRotatingWriter({ dir: t.dir, shardSize: 1000, shardBytes: 1000 }));
+    const out = readOutputs(t.dir);
+    const lineBytes = JSON.stringify(records[0]).length + 1;
+    expect(out.shards.length).toBe(Math.ceil(50 / Math.floor(1000 / lineBytes)));
+    for (const s of out.shards) expect(s.records.length * lineBytes).toBeLessThanOrEqual(1000 + lineBytes);
+    expect(out.all.length).toBe(50);
+  });
+
+  it('numbers shards on from --first-shard and creates no empty shard', async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    await pipeline(Readable.from([ok(1), ok(2), ok(3)]), createRotatingWriter({ dir: t.dir, shardSize: 2, firstShard: 7 }));
+    expect(readdirSync(t.dir).sort()).toEqual(['shard-00007.jsonl', 'shard-00008.jsonl']);
+    await pipeline(Readable.from([bad(4)]), createRotatingWriter({ dir: t.dir, shardSize: 2, firstShard: 9 }));
+    expect(readdirSync(t.dir).sort()).toEqual(['failures.jsonl', 'shard-00007.jsonl', 'shard-00008.jsonl']);
+  });
+
+  it('fails the pipeline when the directory is not writable, and still releases its handles', async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    const w = createRotatingWriter({ dir: `${t.dir}/missing/dir`, shardSize: 2 });
+    await expect(pipeline(Readable.from([ok(1)]), w)).rejects.toThrow(/ENOENT/);
+    expect(w.destroyed).toBe(true);
+  });
+});
