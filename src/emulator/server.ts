@@ -30,6 +30,10 @@ export interface EmulatorOptions {
   trackPrompts?: boolean;
   /** Keep a log of every request (arrival ms, status). @default false */
   log?: boolean;
+  /** Called for every generateContent request on arrival (tests: "never sent again"). */
+  onRequest?: (prompt: string) => void;
+  /** Called each time a successful answer is sent. */
+  onAnswer?: (prompt: string) => void;
 }
 
 export interface EmulatorStats {
@@ -214,6 +218,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     }
 
     stats.requests++;
+    o.onRequest?.(prompt);
     const d: Directives | undefined = parseDirectives(prompt);
     let arrival = 0;
     if (d) {
@@ -276,6 +281,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       }
       stats.ok++;
       if (o.trackPrompts) stats.successes.set(prompt, (stats.successes.get(prompt) ?? 0) + 1);
+      o.onAnswer?.(prompt);
       const out = countTokens(text);
       send(res, 200, {
         candidates: [{ content: { parts: [{ text }], role: 'model' }, finishReason: 'STOP', index: 0 }],

@@ -1,0 +1,203 @@
+// The built CLI as a user runs it: spawned, with real signals and pipes, against an emulator
+// started here. Needs `npm run build` first (npm test does it).
+
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../src/emulator/server.js';
+import { tempDir, writeInputs, readOutputs } from './helpers/util.js';
+
+const MAIN = resolve(__dirname, '../dist/main.js');
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => ({ dir, cleanup } = tempDir()));
+afterEach(() => cleanup());
+
+function env(url?: string): NodeJS.ProcessEnv {
+  const e: NodeJS.ProcessEnv = { ...process.env, GEMINI_API_KEY: 'cli-test-key-987654321' };
+  delete e.GOOGLE_API_KEY;
+  if (url) e.GEMINI_BASE_URL = url;
+  else delete e.GEMINI_BASE_URL;
+  return e;
+}
+
+function cli(args: string[], opts: { url?: string; input?: string; noKey?: boolean } = {}) {
+  const e = env(opts.url);
+  if (opts.noKey) delete e.GEMINI_API_KEY;
+  return spawnSync(process.execPath, [MAIN, ...args], { env: e, input: opts.input ?? '', encoding: 'utf8', cwd: dir });
+}
+
+/** Complete, valid records on disk right now (a torn last line is not a record). */
+function recordsOnDisk(out: string): Array<{ id: string; prompt: string }> {
+  if (!existsSync(out)) return [];
+  const recs: Array<{ id: string; prompt: string }> = [];
+  for (const name of readdirSync(out)) {
+    if (!name.endsWith('.jsonl')) continue;
+    const text = readFileSync(join(out, name), 'utf8');
+    const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+    for (const l of complete.split('\n')) {
+      if (!l) continue;
+      try {
+        recs.push(JSON.parse(l));
+      } catch {
+        /* an invalid trailing line: resume truncates it */
+      }
+    }
+  }
+  return recs;
+}
+
+describe('the CLI', () => {
+  it('exits 2 naming the culprit for a missing input, an unknown flag, a bad number, and no key', () => {
+    const missing = cli(['--emulator', 'nope.txt']);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain('nope.txt');
+    const flag = cli(['--emulator', '--frobnicate']);
+    expect(flag.status).toBe(2);
+    expect(flag.stderr).toContain('--frobnicate');
+    const zero = cli(['--emulator', '--concurrency', '0', '-']);
+    expect(zero.status).toBe(2);
+    expect(zero.stderr).toContain('Expected `--concurrency` to be an integer from 1 to 10000, got `0`');
+    const nokey = cli(['-'], { noKey: true });
+    expect(nokey.status).toBe(2);
+    expect(nokey.stderr).toContain('GEMINI_API_KEY');
+    expect(cli(['--emulator', '-o', dir, '--format', 'text', '-']).status).toBe(2);
+  });
+
+  it('`| head -n 2` prints two JSON lines and exits 0', () => {
+    writeInputs(dir, 4, 2000);
+    const r = spawnSync('bash', ['-c', `"${process.execPath}" "${MAIN}" --emulator -q -o - . | head -n 2; echo "status=\${PIPESTATUS[0]}"`], { cwd: dir, encoding: 'utf8', env: env() });
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.length).toBe(3);
+    expect(JSON.parse(lines[0]).response).toMatch(/^Two times/);
+    expect(JSON.parse(lines[1]).id).toMatch(/in-\d+\.txt:\d+$/);
+    expect(lines[2]).toBe('status=0');
+  });
+
+  it('reads stdin when piped and writes only records to stdout', () => {
+    const r = cli(['--emulator', '-o', '-', '--format', 'text', '--ordered'], { input: 'What is two times 21?\nWhat is two times 4?\n' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('What is two times 21? - Two times 21 is 42.\nWhat is two times 4? - Two times 4 is 8.\n');
+    expect(r.stderr).toContain('EMULATED');
+  });
+
+  it('SIGINT drains in-flight requests, writes them, prints the summary and exits 130', async () => {
+    const emu = await startEmulator({ latencyMs: 100 });
+    try {
+      writeInputs(dir, 1, 400);
+      const out = join(dir, 'out');
+      const child = spawn(process.execPath, [MAIN, '-o', out, '--concurrency', '8', '--summary-json', join(dir, 's.json'), dir], { env: env(emu.url) });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const exited = new Promise((res) => child.on('exit', (c) => res(c)));
+      await new Promise<void>((res) => {
+        const t = setInterval(() => {
+          if (emu.stats.ok >= 20) {
+            clearInterval(t);
+            child.kill('SIGINT');
+            res();
+          }
+        }, 5);
+      });
+      const code = await exited;
+      expect(code).toBe(130);
+      expect(stderr).toContain('stopping');
+      expect(stderr).toContain('gempipe: interrupted');
+      const summary = JSON.parse(readFileSync(join(dir, 's.json'), 'utf8'));
+      expect(summary.outcome).toBe('interrupted');
+      // Every answer the emulator sent was written: the in-flight ones were drained, not dropped.
+      expect(readOutputs(out).all.length).toBe(emu.stats.ok);
+    } finally {
+      await emu.close();
+    }
+  });
+
+  it('a second SIGINT exits at once, and --drain-timeout abandons hung requests', async () => {
+    writeInputs(dir, 1, 50, (_f, l) => `hang ${l} [[emu:hang]]`);
+    const emu = await startEmulator({});
+    try {
+      const run = async (args: string[], signals: number) => {
+        const child = spawn(process.execPath, [MAIN, '-o', join(dir, 'out'), '--concurrency', '4', ...args, join(dir, 'in-000.txt')], { env: env(emu.url) });
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        const exited = new Promise((res) => child.on('exit', (c) => res(c)));
+        await new Promise<void>((res) => {
+          const t = setInterval(() => {
+            if (emu.stats.inFlight >= 4) {
+              clearInterval(t);
+              res();
+            }
+          }, 5);
+        });
+        for (let i = 0; i < signals; i++) {
+          child.kill('SIGINT');
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        const code = await exited;
+        // the killed run's hung connections close on the emulator side soon after
+        await new Promise<void>((res) => {
+          const t = setInterval(() => {
+            if (emu.stats.inFlight === 0) {
+              clearInterval(t);
+              res();
+            }
+          }, 5);
+        });
+        return { code, stderr };
+      };
+      const twice = await run(['--drain-timeout', '600'], 2);
+      expect(twice.code).toBe(130);
+      expect(twice.stderr).toContain('interrupted again');
+      const drained = await run(['--drain-timeout', '0.2'], 1);
+      expect(drained.code).toBe(130);
+      expect(drained.stderr).toContain('drain timeout');
+    } finally {
+      await emu.close();
+    }
+  });
+
+  it('after SIGKILL at 24 different points, resume ends with every line exactly once and nothing written is sent again', async () => {
+    writeInputs(dir, 3, 120);
+    const out = join(dir, 'out');
+    const onDisk = new Set<string>();
+    const resent: string[] = [];
+    let killAt = Infinity;
+    let child: ReturnType<typeof spawn> | undefined;
+    const emu = await startEmulator({
+      latencyMs: 1,
+      trackPrompts: true,
+      onRequest: (prompt) => {
+        if (onDisk.has(prompt)) resent.push(prompt);
+      },
+      onAnswer: () => {
+        if (emu.stats.ok >= killAt && child && child.exitCode === null) child.kill('SIGKILL');
+      },
+    });
+    try {
+      const args = [MAIN, '-o', out, '--shard-size', '7', '--concurrency', '6', '--fsync', 'none', '-q', dir];
+      let kills = 0;
+      for (let k = 0; k < 24; k++) {
+        killAt = emu.stats.ok + 3 + ((k * 7) % 11);
+        child = spawn(process.execPath, args, { env: env(emu.url), stdio: 'ignore' });
+        const code = await new Promise((res) => child!.on('exit', (c, sig) => res(sig ?? c)));
+        if (code === 'SIGKILL') kills++;
+        for (const r of recordsOnDisk(out)) onDisk.add(r.prompt);
+        if (code === 0) break;
+      }
+      expect(kills).toBeGreaterThanOrEqual(20);
+      killAt = Infinity;
+      // (async spawn: the emulator lives in this process, so spawnSync would deadlock)
+      const last = spawn(process.execPath, args, { env: env(emu.url), stdio: 'ignore' });
+      expect(await new Promise((res) => last.on('exit', (c) => res(c)))).toBe(0);
+      const o = readOutputs(out); // throws on any line that is not valid JSON
+      const ids = o.all.map((r) => r.id);
+      expect(ids.length).toBe(360);
+      expect(new Set(ids).size).toBe(360);
+      expect(resent).toEqual([]);
+      for (const s of o.shards) expect(s.records.length).toBeLessThanOrEqual(7);
+    } finally {
+      await emu.close();
+    }
+  });
+});
