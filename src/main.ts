@@ -31,8 +31,9 @@ export function buildProgram(): Command {
     .option('--thinking-budget <n>', 'thinking tokens (0 off, -1 dynamic)')
     .option('--json-schema <file>', 'structured output: responses must be JSON for this schema (kept as "json")')
     .option('--concurrency <n>', 'most requests in flight', String(DEFAULTS.concurrency))
-    .option('--rpm <n>', 'requests per minute (every attempt counts)')
+    .option('--rpm <n>', 'requests per minute (every attempt counts); auto: find it (AIMD, the default); off: no limit')
     .option('--tpm <n>', 'input tokens per minute (estimated before, corrected after)')
+    .option('--rpd <n>', 'requests per day, counted across runs into the same --out; reaching it ends the run (exit 1)')
     .option('--max-attempts <n>', 'attempts per prompt, the first included', String(DEFAULTS.maxAttempts))
     .option('--retry-base-delay <ms>', 'first backoff ceiling in ms; doubles per attempt, with full jitter', String(DEFAULTS.retryBaseDelayMs))
     .option('--timeout <ms>', 'per-attempt timeout in ms', String(DEFAULTS.timeoutMs))
@@ -47,6 +48,9 @@ export function buildProgram(): Command {
     .option('--overwrite', 'delete existing shards and failures.jsonl and start afresh')
     .addOption(new Option('--fsync <policy>', 'none | close (fsync each file when closed) | always (after every batch)').choices(['none', 'close', 'always']).default(DEFAULTS.fsync))
     .option('--progress-interval <s>', 'seconds between status lines when stderr is not a terminal', String(DEFAULTS.progressIntervalSec))
+    .option('--dry-run', 'no API calls: print the plan (records to do, tokens, duration, cost)')
+    .option('--price-in <usd>', 'USD per million input tokens, for --dry-run (default: built-in table)')
+    .option('--price-out <usd>', 'USD per million output tokens, for --dry-run (default: built-in table)')
     .option('-q, --quiet', 'print only errors')
     .option('--summary-json <file>', 'also write the end summary as JSON')
     .option('--drain-timeout <s>', 'seconds in-flight requests get to finish after SIGINT/SIGTERM', String(DEFAULTS.drainTimeoutSec))
@@ -91,6 +95,7 @@ async function runEmulator(raw: Record<string, string>): Promise<number> {
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   program.exitOverride();
+  program.enablePositionalOptions(); // `emulator --rpm N` belongs to the emulator, not the run
   program.configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `gempipe: ${s}` : s) });
   let action: (() => Promise<number>) | undefined;
   program.action((inputs: string[], raw: RawOptions) => {

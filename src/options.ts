@@ -35,8 +35,18 @@ export interface Options {
   jsonSchema?: unknown;
   /** @default 16 */
   concurrency: number;
+  /** Requests per minute (--rpm N). Absent: see `adaptiveRate`. */
   rpm?: number;
+  /** No --rpm (or `--rpm auto`): find the rate by AIMD; `--rpm off`: no request-rate limit. @default true */
+  adaptiveRate: boolean;
   tpm?: number;
+  /** Requests per day: reaching it ends the run (exit 1), counted across runs into the same --out. */
+  rpd?: number;
+  /** Print the plan (to do, tokens, duration, cost) without calling the API. @default false */
+  dryRun: boolean;
+  /** USD per million input / output tokens for --dry-run (default: the built-in price table). */
+  priceIn?: number;
+  priceOut?: number;
   /** @default 6 */
   maxAttempts: number;
   /** First backoff ceiling in ms (doubles per attempt, full jitter). @default 1000 */
@@ -78,6 +88,8 @@ export const DEFAULTS = {
   maxLineBytes: 1024 * 1024,
   model: 'gemini-flash-latest',
   concurrency: 16,
+  adaptiveRate: true,
+  dryRun: false,
   maxAttempts: 6,
   retryBaseDelayMs: 1000,
   timeoutMs: 120_000,
@@ -190,8 +202,21 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
     }
   }
   if (has('concurrency')) o.concurrency = int('concurrency', raw.concurrency, 1, 10_000);
-  if (has('rpm')) o.rpm = int('rpm', raw.rpm, 1);
+  if (has('rpm')) {
+    const v = String(raw.rpm).trim().toLowerCase();
+    if (v === 'auto') o.adaptiveRate = true;
+    else if (v === 'off') o.adaptiveRate = false;
+    else {
+      if (!/^\d+$/.test(v)) throw new UsageError(`Expected \`--rpm\` to be an integer >= 1, \`auto\` or \`off\`, got \`${String(raw.rpm)}\``);
+      o.rpm = int('rpm', raw.rpm, 1);
+      o.adaptiveRate = false;
+    }
+  }
   if (has('tpm')) o.tpm = int('tpm', raw.tpm, 1);
+  if (has('rpd')) o.rpd = int('rpd', raw.rpd, 1);
+  o.dryRun = raw.dryRun === true;
+  if (has('priceIn')) o.priceIn = num('price-in', raw.priceIn, 0, 1_000_000);
+  if (has('priceOut')) o.priceOut = num('price-out', raw.priceOut, 0, 1_000_000);
   if (has('maxAttempts')) o.maxAttempts = int('max-attempts', raw.maxAttempts, 1, 100);
   if (has('retryBaseDelay')) o.retryBaseDelayMs = int('retry-base-delay', raw.retryBaseDelay, 0, 600_000);
   if (has('timeout')) o.timeoutMs = int('timeout', raw.timeout, 1);
@@ -220,7 +245,7 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
   if (has('drainTimeout')) o.drainTimeoutSec = num('drain-timeout', raw.drainTimeout, 0, 86_400);
   if (has('fsync')) o.fsync = oneOf('fsync', raw.fsync, ['none', 'close', 'always'] as const);
 
-  if (!o.apiKey && !o.emulator) {
+  if (!o.apiKey && !o.emulator && !o.dryRun) {
     throw new UsageError('No API key: set GEMINI_API_KEY (or GOOGLE_API_KEY), or pass `--emulator` to run against the local emulator');
   }
   return o;

@@ -23,20 +23,40 @@ export interface Progress {
   log(line: string): void;
 }
 
-/** What limits throughput right now, in words. */
-export function bindingConstraint(stats: RunStats, limiter: Limiter | undefined, concurrency: number, now: number): string {
+/** Requests per minute over a sliding window of a few seconds (what the API sees now). */
+export class RecentRate {
+  #samples: Array<[number, number]> = [];
+  constructor(readonly windowMs = 5000) {}
+  /** Records the attempt counter at `t`; returns attempts per minute over the window. */
+  sample(attempts: number, t: number): number {
+    this.#samples.push([t, attempts]);
+    while (this.#samples.length > 2 && this.#samples[1][0] <= t - this.windowMs) this.#samples.shift();
+    const [t0, a0] = this.#samples[0];
+    return t > t0 ? ((attempts - a0) / (t - t0)) * 60_000 : 0;
+  }
+}
+
+/** What limits throughput right now, in words, with the current rate against the limit. */
+export function bindingConstraint(stats: RunStats, limiter: Limiter | undefined, concurrency: number, now: number, rpmNow?: number): string {
   const st = limiter?.state();
+  const cur = rpmNow !== undefined ? `${Math.round(rpmNow)}/min` : '';
   if (st?.pausedUntil) return `429 cool-down ${Math.ceil((st.pausedUntil - now) / 1000)}s`;
-  if (st && st.waitingForRequests > 0) return `rpm ${st.rpm}`;
+  if (st && st.waitingForRequests > 0) return `rpm ${cur ? `${cur} of ` : ''}${st.rpm}${st.adaptive ? ' (adaptive)' : ''}`;
   if (st && st.waitingForTokens > 0) return `tpm ${st.tpm}`;
-  if (stats.inFlight >= concurrency) return `concurrency ${concurrency}`;
-  return 'input/API';
+  const limit = st?.rpm ? ` (rpm limit ${st.rpm}${st.adaptive ? ', adaptive' : ''})` : '';
+  if (stats.inFlight >= concurrency) return `concurrency ${concurrency}${cur ? `, ${cur}` : ''}${limit}`;
+  return `input/API${cur ? `, ${cur}` : ''}${limit}`;
 }
 
 export function createProgress(o: ProgressOptions): Progress {
   const now = o.now ?? Date.now;
   if (o.quiet) return { stop() {}, log() {} };
   const s = o.stats;
+  const recent = new RecentRate();
+  const binding = () => {
+    const t = now();
+    return bindingConstraint(s, o.limiter, o.concurrency, t, recent.sample(s.attempts, t));
+  };
   const rate = () => {
     const secs = Math.max(0.001, (now() - s.startedAt) / 1000);
     return (s.succeeded + s.failed) / secs;
@@ -65,7 +85,7 @@ export function createProgress(o: ProgressOptions): Progress {
       const eta = left !== undefined && r > 0 ? `${Math.ceil(left / r)}s` : '?';
       return {
         rate: r.toFixed(1), eta, inflight: String(s.inFlight), retries: String(s.retries), failed: String(s.failed),
-        tokens: `${s.tokensIn}/${s.tokensOut}`, binding: bindingConstraint(s, o.limiter, o.concurrency, now()),
+        tokens: `${s.tokensIn}/${s.tokensOut}`, binding: binding(),
       };
     };
     bar.start(0, 0, payload());
@@ -88,7 +108,7 @@ export function createProgress(o: ProgressOptions): Progress {
   }
   const line = () => {
     const total = s.total !== undefined ? `/${s.total - s.skipped}` : '';
-    return `gempipe: ${s.succeeded + s.failed}${total} done (${s.failed} failed, ${s.skipped} skipped), ${rate().toFixed(1)}/s, ${s.inFlight} in flight, ${s.retries} retries, ${s.http429} 429s, tokens ${s.tokensIn}/${s.tokensOut}, bound by ${bindingConstraint(s, o.limiter, o.concurrency, now())}\n`;
+    return `gempipe: ${s.succeeded + s.failed}${total} done (${s.failed} failed, ${s.skipped} skipped), ${rate().toFixed(1)}/s, ${s.inFlight} in flight, ${s.retries} retries, ${s.http429} 429s, tokens ${s.tokensIn}/${s.tokensOut}, bound by ${binding()}\n`;
   };
   const timer = setInterval(() => o.stream.write(line()), o.intervalSec * 1000);
   timer.unref?.();

@@ -98,7 +98,7 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
     apiKey = 'emulator-key'; // a real key never goes to the emulator
     say(`gempipe: responses are EMULATED (local Gemini emulator at ${emulator.url}); set GEMINI_API_KEY and drop --emulator for real answers`);
   }
-  const limiter: Limiter = createLimiter({ rpm: o.rpm, tpm: o.tpm });
+  const limiter: Limiter = createLimiter({ rpm: o.rpm, tpm: o.tpm, adaptive: o.adaptiveRate });
   const fastFetch = io.generate ? undefined : createFastFetch({ connections: Math.min(o.concurrency, 256) });
   const generate: GenerateFn = io.generate ?? createGeminiClient({
     apiKey, baseUrl, model: o.model, system: o.system, temperature: o.temperature,

@@ -74,6 +74,8 @@ export interface Summary {
     writeMs: number;
     avgInFlight: number;
   };
+  /** This process's own cost: CPU time (user + system) and peak resident memory. */
+  process: { cpuUserMs: number; cpuSystemMs: number; cpuUsPerRecord: number; peakRssMB: number };
   error?: string;
 }
 
@@ -90,7 +92,19 @@ export function summarize(s: RunStats, outcome: Summary['outcome'], exitCode: nu
       apiMs: r(s.apiMs), limiterMs: r(s.limiterMs), backoffMs: r(s.backoffMs), readWaitMs: r(s.readWaitMs),
       writeWaitMs: r(s.writeWaitMs), writeMs: r(s.writeMs), avgInFlight: Math.round((s.apiMs / wallMs) * 10) / 10,
     },
+    process: processCost(done),
     ...(error ? { error } : {}),
+  };
+}
+
+function processCost(done: number): Summary['process'] {
+  const cpu = process.cpuUsage();
+  const ru = process.resourceUsage();
+  return {
+    cpuUserMs: Math.round(cpu.user / 1000),
+    cpuSystemMs: Math.round(cpu.system / 1000),
+    cpuUsPerRecord: done > 0 ? Math.round((cpu.user + cpu.system) / done) : 0,
+    peakRssMB: Math.round(ru.maxRSS / 1024),
   };
 }
 
@@ -120,6 +134,8 @@ export function formatSummary(x: Summary): string {
   lines.push(`    starved for input      ${fmtMs(t.readWaitMs).padStart(10)}  ${pct(t.readWaitMs)} of wall time with free slots and nothing read`);
   lines.push(`    held by the writer     ${fmtMs(t.writeWaitMs).padStart(10)}  ${pct(t.writeWaitMs)} of wall time`);
   lines.push(`    writing                ${fmtMs(t.writeMs).padStart(10)}  ${pct(t.writeMs)} of wall time`);
+  const p = x.process;
+  lines.push(`  this process: CPU ${fmtMs(p.cpuUserMs)} user + ${fmtMs(p.cpuSystemMs)} system${x.done > 0 ? ` (${p.cpuUsPerRecord} µs a record)` : ''}, peak RSS ${p.peakRssMB} MB`);
   if (x.error) lines.push(`  error: ${x.error}`);
   return lines.join('\n') + '\n';
 }

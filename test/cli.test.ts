@@ -175,7 +175,7 @@ describe('the CLI', () => {
       },
     });
     try {
-      const args = [MAIN, '-o', out, '--shard-size', '7', '--concurrency', '6', '--fsync', 'none', '-q', dir];
+      const args = [MAIN, '-o', out, '--shard-size', '7', '--concurrency', '6', '--rpm', 'off', '--fsync', 'none', '-q', dir];
       let kills = 0;
       for (let k = 0; k < 24; k++) {
         killAt = emu.stats.ok + 3 + ((k * 7) % 11);

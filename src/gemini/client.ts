@@ -76,11 +76,20 @@ export function createGeminiClient(options: GeminiClientOptions): GenerateFn {
     config.responseJsonSchema = o.jsonSchema;
   }
   return async (prompt, signal) => {
-    const r = await ai.models.generateContent({
-      model: o.model,
-      contents: prompt,
-      config: signal ? { ...config, abortSignal: signal } : config,
-    });
-    return toResult(r);
+    if (!signal) return toResult(await ai.models.generateContent({ model: o.model, contents: prompt, config }));
+    signal.throwIfAborted();
+    // The SDK adds 'abort' listeners to the signal it is given and never removes them; on the
+    // run's one shared signal they pile up (and Node's addEventListener scans them all: it
+    // was 48% of CPU in a 20k-prompt profile). So each call gets its own signal, linked to the
+    // shared one by a single listener that is removed when the call ends.
+    const ac = new AbortController();
+    const onAbort = () => ac.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const r = await ai.models.generateContent({ model: o.model, contents: prompt, config: { ...config, abortSignal: ac.signal } });
+      return toResult(r);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
   };
 }

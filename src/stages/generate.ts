@@ -97,7 +97,10 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
         stats.apiMs += now() - t1;
         if (signal.aborted) return null;
         const c = classifyError(err, (err as Error)?.name === 'AbortError');
-        if (c.code === 429) stats.http429++;
+        if (c.code === 429) {
+          stats.http429++;
+          if (c.kind !== 'fatal') limiter.feedback('429');
+        }
         if (c.kind === 'fatal') {
           const what = FATAL_MESSAGES[c.fatalCode ?? ''] ?? 'the API refuses every request';
           throw new FatalRunError(c.fatalCode ?? 'FATAL', `${what} (HTTP ${c.code} ${c.status}: ${c.message})`);
@@ -117,6 +120,7 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
       }
       const latencyMs = now() - t1;
       stats.apiMs += latencyMs;
+      limiter.feedback('ok');
       stats.tokensIn += res.usage.promptTokens;
       stats.tokensOut += res.usage.responseTokens;
       if (res.usage.promptTokens > 0) limiter.settle(est, res.usage.promptTokens);

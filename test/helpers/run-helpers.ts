@@ -14,7 +14,7 @@ export async function runAgainst(
   raw: RawOptions,
   opts: { stdin?: string; signal?: AbortSignal; key?: string } = {},
 ): Promise<RunResult & { stdout: string; stderr: string }> {
-  const options = parseOptions({ quiet: false, progressInterval: '3600', ...raw }, inputs, {
+  const options = parseOptions({ quiet: false, progressInterval: '3600', rpm: 'off', ...raw }, inputs, {
     env: { GEMINI_API_KEY: opts.key ?? TEST_KEY, GEMINI_BASE_URL: emu.url },
     readFile: (p) => readFileSync(p, 'utf8'),
   });

@@ -1,0 +1,319 @@
+// npm run bench: gempipe against baselines in the same run, each against its own emulator
+// child process (so the emulator's CPU is not gempipe's). Prints a markdown table (scenario,
+// gempipe, baseline, ratio, target, met?) and writes the same to bench-results.json.
+// Scenarios: issue #5 (overhead, latency hiding, memory, CPU, rate accuracy) and issue #4
+// (unknown quota, adaptive). Figures are medians where a scenario repeats; the machine is
+// noisy, so read ratios, not bare times. `--quick` shrinks every scenario (a smoke run).
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, '..');
+const MAIN = join(ROOT, 'dist/main.js');
+const QUICK = process.argv.includes('--quick');
+const work = mkdtempSync(join(tmpdir(), 'gempipe-bench-'));
+
+interface Row { scenario: string; gempipe: string; baseline: string; ratio: string; target: string; met: boolean | null; note?: string }
+const rows: Row[] = [];
+const raw: Record<string, unknown> = {};
+
+function log(s: string): void {
+  process.stderr.write(`bench: ${s}\n`);
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (x: number, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+interface Emu { url: string; proc: ChildProcess; stats(): Promise<{ requests: number; ok: number; http429: number }>; stop(): Promise<void> }
+
+async function startEmulator(args: string[]): Promise<Emu> {
+  const proc = spawn(process.execPath, [MAIN, 'emulator', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const url = await new Promise<string>((res, rej) => {
+    let buf = '';
+    proc.stdout!.on('data', (d) => {
+      buf += d;
+      const i = buf.indexOf('\n');
+      if (i >= 0) res(buf.slice(0, i).trim());
+    });
+    proc.on('exit', (c) => rej(new Error(`emulator exited ${c}`)));
+  });
+  return {
+    url, proc,
+    async stats() {
+      const r = await fetch(`${url}/emulator/stats`);
+      return (await r.json()) as { requests: number; ok: number; http429: number };
+    },
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+    },
+  };
+}
+
+function procCpuMs(pid: number): number | undefined {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const parts = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return ((Number(parts[11]) + Number(parts[12])) * 1000) / 100; // utime + stime, 100 Hz ticks
+  } catch {
+    return undefined;
+  }
+}
+
+function procRssMB(pid: number): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface ProcResult { code: number | null; wallMs: number; stdout: string; stderr: string; peakRssMB: number }
+
+/** Runs a node script; samples its RSS every 100 ms; SIGINT after `stopAfterMs` if given. */
+function runNode(args: string[], opts: { env?: NodeJS.ProcessEnv; stopAfterMs?: number; onSample?: (pid: number, t: number) => void } = {}): Promise<ProcResult> {
+  const t0 = Date.now();
+  const child = spawn(process.execPath, args, { env: { ...process.env, GEMINI_API_KEY: 'bench-key', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  let peak = 0;
+  const sampler = setInterval(() => {
+    const r = procRssMB(child.pid!);
+    if (r !== undefined) peak = Math.max(peak, r);
+    opts.onSample?.(child.pid!, Date.now() - t0);
+  }, 100);
+  const stopper = opts.stopAfterMs ? setTimeout(() => child.kill('SIGINT'), opts.stopAfterMs) : undefined;
+  return new Promise((res) => {
+    child.on('exit', (code) => {
+      clearInterval(sampler);
+      if (stopper) clearTimeout(stopper);
+      res({ code, wallMs: Date.now() - t0, stdout, stderr, peakRssMB: peak });
+    });
+  });
+}
+
+function writeLines(path: string, from: number, n: number): void {
+  const chunk: string[] = [];
+  const ws: string[] = []; // joined once: 2M short lines are ~50 MB, fine for the bench process
+  for (let i = from; i < from + n; i++) {
+    chunk.push(`What is two times ${i}?`);
+    if (chunk.length === 10_000) {
+      ws.push(chunk.join('\n') + '\n');
+      chunk.length = 0;
+    }
+  }
+  if (chunk.length) ws.push(chunk.join('\n') + '\n');
+  writeFileSync(path, ws.join(''));
+}
+
+function inputs(name: string, files: number, perFile: number): string {
+  const dir = join(work, name);
+  if (!existsSync(dir)) {
+    mkdirSync(dir, { recursive: true });
+    for (let f = 0; f < files; f++) writeLines(join(dir, `part-${String(f).padStart(3, '0')}.txt`), f * perFile, perFile);
+  }
+  return dir;
+}
+
+function gempipeArgs(out: string, extra: string[]): string[] {
+  return [MAIN, '-o', out, '-q', '--summary-json', `${out}.summary.json`, ...extra];
+}
+
+function summaryOf(out: string): { wallMs: number; succeeded: number; attempts: number; http429: number; process: { cpuUserMs: number; cpuSystemMs: number; peakRssMB: number } } {
+  return JSON.parse(readFileSync(`${out}.summary.json`, 'utf8'));
+}
+
+function countShardRecords(out: string): { total: number; unique: number } {
+  const ids = new Set<string>();
+  let total = 0;
+  for (const f of readdirSync(out)) {
+    if (!f.endsWith('.jsonl')) continue;
+    for (const l of readFileSync(join(out, f), 'utf8').split('\n')) {
+      if (!l) continue;
+      total++;
+      ids.add((JSON.parse(l) as { id: string }).id);
+    }
+  }
+  return { total, unique: ids.size };
+}
+
+let seq = 0;
+const outDir = () => join(work, `out-${seq++}`);
+
+// 1. Overhead: latency 0, 20,000 prompts in 10 files, 64 in flight, shards of 1,000.
+async function overhead(): Promise<void> {
+  const per = QUICK ? 200 : 2000;
+  const n = per * 10;
+  const dir = inputs('overhead', 10, per);
+  const emu = await startEmulator([]);
+  const reps = QUICK ? 1 : 3;
+  const g: number[] = [];
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const out = outDir();
+    const r = await runNode(gempipeArgs(out, ['--base-url', emu.url, '--concurrency', '64', '--shard-size', '1000', '--rpm', 'off', dir]));
+    if (r.code !== 0) throw new Error(`gempipe exited ${r.code}: ${r.stderr}`);
+    const c = countShardRecords(out);
+    if (c.total !== n || c.unique !== n) throw new Error(`overhead: ${c.total} records, ${c.unique} unique, expected ${n}`);
+    g.push((n / r.wallMs) * 1000);
+    const files = readdirSync(dir).map((f) => join(dir, f));
+    const ra = await runNode([join(HERE, 'baseline-sdk.js'), emu.url, '64', join(work, `baseline-${i}.jsonl`), ...files]);
+    if (ra.code !== 0) throw new Error(`baseline (a) exited ${ra.code}: ${ra.stderr}`);
+    a.push((n / ra.wallMs) * 1000);
+    const rb = await runNode([join(HERE, 'baseline-raw.js'), emu.url, '64', String(n)]);
+    if (rb.code !== 0) throw new Error(`baseline (b) exited ${rb.code}: ${rb.stderr}`);
+    b.push((n / rb.wallMs) * 1000);
+    log(`overhead rep ${i + 1}: gempipe ${fmt(g[i])}/s, SDK loop ${fmt(a[i])}/s, raw HTTP ${fmt(b[i])}/s`);
+  }
+  await emu.stop();
+  const gm = median(g);
+  const am = median(a);
+  const bm = median(b);
+  raw.overhead = { prompts: n, gempipe: g, baselineSdk: a, rawHttp: b };
+  rows.push({ scenario: `1a. overhead: ${fmt(n)} prompts, latency 0, 64 in flight (records/s, process start to exit)`, gempipe: fmt(gm), baseline: `(a) SDK loop ${fmt(am)}`, ratio: `${(gm / am).toFixed(2)}×`, target: '≥ 2.5×', met: gm / am >= 2.5 });
+  rows.push({ scenario: '1b. overhead vs the ceiling', gempipe: fmt(gm), baseline: `(b) raw HTTP ${fmt(bm)}`, ratio: `${((gm / bm) * 100).toFixed(0)}%`, target: '≥ 60%', met: gm / bm >= 0.6 });
+}
+
+// 2. Latency hiding: latency 200 ms, 5,000 prompts, 200 in flight: wall ≤ 1.10 × ideal.
+async function latencyHiding(): Promise<void> {
+  const n = QUICK ? 1000 : 5000;
+  const dir = inputs('latency', 1, n);
+  const emu = await startEmulator(['--latency-ms', '200']);
+  const out = outDir();
+  const r = await runNode(gempipeArgs(out, ['--base-url', emu.url, '--concurrency', '200', '--rpm', 'off', dir]));
+  await emu.stop();
+  if (r.code !== 0) throw new Error(`gempipe exited ${r.code}: ${r.stderr}`);
+  const s = summaryOf(out);
+  const ideal = (n * 200) / 200;
+  raw.latency = { prompts: n, wallMs: s.wallMs, processWallMs: r.wallMs, idealMs: ideal };
+  rows.push({ scenario: `2. latency hiding: ${fmt(n)} prompts × 200 ms, 200 in flight (run wall time)`, gempipe: `${fmt(s.wallMs / 1000, 2)} s`, baseline: `ideal ${fmt(ideal / 1000, 2)} s`, ratio: `${(s.wallMs / ideal).toFixed(3)}×`, target: '≤ 1.10×', met: s.wallMs / ideal <= 1.1 });
+}
+
+// 3. Memory: 2,000,000 lines (and 200,000), latency 50 ms, 64 in flight, sampled for a window.
+async function memory(): Promise<void> {
+  const big = QUICK ? 200_000 : 2_000_000;
+  const small = big / 10;
+  const windowMs = QUICK ? 4000 : 12_000;
+  const bigDir = inputs('mem-big', 1, big);
+  const smallDir = inputs('mem-small', 1, small);
+  const emu = await startEmulator(['--latency-ms', '50']);
+  const run = async (dir: string) => {
+    const r = await runNode(gempipeArgs(outDir(), ['--base-url', emu.url, '--concurrency', '64', '--rpm', 'off', dir]), { stopAfterMs: windowMs });
+    if (r.code !== 130 && r.code !== 0) throw new Error(`gempipe exited ${r.code}: ${r.stderr}`);
+    return r.peakRssMB;
+  };
+  const gBig = await run(bigDir);
+  const gSmall = await run(smallDir);
+  const a = await runNode([join(HERE, 'baseline-sdk.js'), emu.url, '64', join(work, 'baseline-mem.jsonl'), join(bigDir, 'part-000.txt')], { stopAfterMs: windowMs });
+  await emu.stop();
+  raw.memory = { bigLines: big, smallLines: small, windowMs, gempipeBigMB: gBig, gempipeSmallMB: gSmall, baselineBigMB: a.peakRssMB };
+  rows.push({ scenario: `3a. memory: ${fmt(big)} lines, latency 50 ms, 64 in flight (peak RSS over ${windowMs / 1000} s)`, gempipe: `${fmt(gBig)} MB`, baseline: `(a) SDK loop ${fmt(a.peakRssMB)} MB`, ratio: `${(gBig / a.peakRssMB).toFixed(2)}×`, target: '≤ 150 MB', met: gBig <= 150 });
+  rows.push({ scenario: `3b. memory: ${fmt(big)} vs ${fmt(small)} lines`, gempipe: `${fmt(gBig)} MB`, baseline: `${fmt(gSmall)} MB with ${fmt(small)}`, ratio: `${(gBig / gSmall).toFixed(2)}×`, target: '1.00 ± 0.10', met: Math.abs(gBig / gSmall - 1) <= 0.1 });
+}
+
+// 4. CPU cost at ~500 records/s (latency 200 ms, 100 in flight).
+async function cpuCost(): Promise<void> {
+  const n = QUICK ? 2000 : 7500;
+  const dir = inputs('cpu', 1, n);
+  const emu = await startEmulator(['--latency-ms', '200']);
+  const out = outDir();
+  // Steady state: CPU and answers between 2 s in (start-up done) and the last answer.
+  let first: { cpu: number; ok: number } | undefined;
+  let last: { cpu: number; ok: number } | undefined;
+  let busy = false;
+  const r = await runNode(gempipeArgs(out, ['--base-url', emu.url, '--concurrency', '100', '--rpm', 'off', dir]), {
+    onSample: (pid, t) => {
+      if (busy || t < 2000) return;
+      busy = true;
+      const cpu = procCpuMs(pid);
+      void emu.stats().then((s) => {
+        busy = false;
+        if (cpu === undefined) return;
+        if (!first) first = { cpu, ok: s.ok };
+        else if (s.ok < n) last = { cpu, ok: s.ok };
+      }, () => (busy = false));
+    },
+  });
+  await emu.stop();
+  if (r.code !== 0) throw new Error(`gempipe exited ${r.code}: ${r.stderr}`);
+  const s = summaryOf(out);
+  const whole = ((s.process.cpuUserMs + s.process.cpuSystemMs) * 1000) / s.succeeded;
+  const steady = first && last && last.ok > first.ok ? ((last.cpu - first.cpu) * 1000) / (last.ok - first.ok) : NaN;
+  raw.cpu = { prompts: n, wallMs: s.wallMs, recordsPerSec: (n / s.wallMs) * 1000, wholeProcessUsPerRecord: whole, steadyUsPerRecord: steady, first, last };
+  rows.push({ scenario: `4. CPU per record at ${fmt((n / s.wallMs) * 1000)} records/s (latency 200 ms, 100 in flight), steady state`, gempipe: `${fmt(steady)} µs`, baseline: `whole process incl. start-up ${fmt(whole)} µs`, ratio: '', target: '≤ 100 µs', met: steady <= 100 });
+}
+
+// 5. Rate accuracy: quota 50 req/s, --rpm 3000. 6. The same quota unknown (adaptive).
+async function rate(known: boolean): Promise<void> {
+  const n = QUICK ? 600 : 3000;
+  const dir = inputs('rate', 1, n);
+  const emu = await startEmulator(['--rpm', '3000']);
+  const out = outDir();
+  const series: Array<{ t: number; ok: number }> = [];
+  let busy = false;
+  const r = await runNode(gempipeArgs(out, ['--base-url', emu.url, '--concurrency', '64', ...(known ? ['--rpm', '3000'] : []), dir]), {
+    onSample: (_pid, t) => {
+      if (busy) return;
+      busy = true;
+      void emu.stats().then((s) => {
+        busy = false;
+        series.push({ t, ok: s.ok });
+      }, () => (busy = false));
+    },
+  });
+  const es = await emu.stats();
+  await emu.stop();
+  if (r.code !== 0) throw new Error(`gempipe exited ${r.code}: ${r.stderr}`);
+  const s = summaryOf(out);
+  const c = countShardRecords(out);
+  const lost = n - c.unique;
+  const dup = c.total - c.unique;
+  const pct429 = (es.http429 / es.requests) * 100;
+  if (known) {
+    const achieved = (s.succeeded / s.wallMs) * 1000;
+    raw.rateKnown = { prompts: n, wallMs: s.wallMs, achievedPerSec: achieved, http429: es.http429, requests: es.requests, lost, dup };
+    rows.push({ scenario: '5. rate accuracy: quota 50 req/s, --rpm 3000, 3,000 prompts', gempipe: `${fmt(achieved, 1)} req/s, ${fmt(pct429, 2)}% 429`, baseline: 'quota 50 req/s', ratio: `${((achieved / 50) * 100).toFixed(1)}%`, target: '≥ 97%, < 0.5% 429', met: achieved / 50 >= 0.97 && pct429 < 0.5 && lost === 0 && dup === 0 });
+  } else {
+    // The second half of the run, by time, from the emulator's answer counter.
+    const okSeries = series.filter((p) => p.ok > 0);
+    const tStart = okSeries[0]?.t ?? 0;
+    const tEnd = okSeries.find((p) => p.ok >= n)?.t ?? okSeries[okSeries.length - 1]?.t ?? 0;
+    const tMid = (tStart + tEnd) / 2;
+    const mid = okSeries.find((p) => p.t >= tMid) ?? okSeries[0];
+    const secondHalf = ((n - mid.ok) / Math.max(1, tEnd - mid.t)) * 1000;
+    raw.rateUnknown = { prompts: n, wallMs: s.wallMs, secondHalfPerSec: secondHalf, http429: es.http429, requests: es.requests, lost, dup };
+    rows.push({ scenario: '6. unknown quota (adaptive, no --rpm): quota 50 req/s, 3,000 prompts, second half', gempipe: `${fmt(secondHalf, 1)} req/s, ${fmt(pct429, 2)}% 429`, baseline: 'quota 50 req/s', ratio: `${((secondHalf / 50) * 100).toFixed(1)}%`, target: '≥ 85%, < 3% 429, none lost', met: secondHalf / 50 >= 0.85 && pct429 < 3 && lost === 0 && dup === 0 });
+  }
+}
+
+const t0 = Date.now();
+try {
+  const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+  const all: Array<[string, () => Promise<void>]> = [
+    ['overhead', overhead], ['latency', latencyHiding], ['memory', memory], ['cpu', cpuCost],
+    ['rate', () => rate(true)], ['adaptive', () => rate(false)],
+  ];
+  for (const [name, fn] of all) {
+    if (only && !only.includes(name)) continue;
+    log(`${name}...`);
+    await fn();
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
+const table = [
+  '| scenario | gempipe | baseline | ratio | target | met? |',
+  '|---|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.scenario} | ${r.gempipe} | ${r.baseline} | ${r.ratio} | ${r.target} | ${r.met === null ? '' : r.met ? 'yes' : '**no**'} |`),
+].join('\n');
+process.stdout.write(`\n${table}\n\nmachine: ${machine}; bench took ${fmt((Date.now() - t0) / 1000)} s${QUICK ? ' (--quick)' : ''}\n`);
+if (!QUICK) writeFileSync(join(ROOT, 'bench-results.json'), JSON.stringify({ machine, rows, raw }, null, 2) + '\n');
