@@ -23,6 +23,9 @@ import { createGenerateStage } from './stages/generate.js';
 import { createInputReader, createJsonlParser, parseTextLine, resolveInputs, type InputSource } from './stages/read-inputs.js';
 import { createRotatingWriter } from './stages/rotating-writer.js';
 import { createStdoutWriter } from './stages/stdout-writer.js';
+import { DailyCap, describeReset } from './quota/daily-cap.js';
+import { TokenEstimator } from './gemini/token-estimate.js';
+import { formatPlan, makePlan, readHistory } from './dry-run.js';
 import { createStats, formatSummary, summarize, type RunStats, type Summary } from './stats.js';
 
 export interface RunIO {
@@ -74,55 +77,26 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
   let state: OutputState | undefined;
   if (!toStdout) {
     try {
-      state = await loadOutputState(o.out, { overwrite: o.overwrite });
+      state = await loadOutputState(o.out, { overwrite: o.overwrite, readOnly: o.dryRun });
     } catch (e) {
       if (e instanceof FatalRunError) throw e;
       const err = e as NodeJS.ErrnoException;
       throw new UsageError(`Cannot use the output directory \`--out ${o.out}\`: ${err.code ?? err.message}${err.path && err.path !== o.out ? ` (${err.path})` : ''}`);
     }
     for (const r of state.repairs) say(`gempipe: resume: ${r}`);
-    if (state.failuresNeedCompaction) {
+    if (state.failuresNeedCompaction && !o.dryRun) {
       const n = await compactFailures(o.out, state.succeeded);
       say(`gempipe: resume: removed ${n} superseded line(s) from ${o.out}/failures.jsonl`);
     }
     if (state.records > 0) say(`gempipe: resume: ${state.succeeded.size} succeeded and ${state.failed.size} failed record(s) already in ${o.out}/${o.retryFailed ? ' (failed ones will be retried)' : ''}`);
   }
 
-  // 2. The backend.
-  let emulator: Emulator | undefined;
-  let baseUrl = o.baseUrl;
-  let apiKey = o.apiKey ?? '';
-  if (o.emulator && !io.generate) {
-    emulator = await startEmulator({});
-    baseUrl = emulator.url;
-    apiKey = 'emulator-key'; // a real key never goes to the emulator
-    say(`gempipe: responses are EMULATED (local Gemini emulator at ${emulator.url}); set GEMINI_API_KEY and drop --emulator for real answers`);
-  }
-  const limiter: Limiter = createLimiter({ rpm: o.rpm, tpm: o.tpm, adaptive: o.adaptiveRate });
-  const fastFetch = io.generate ? undefined : createFastFetch({ connections: Math.min(o.concurrency, 256) });
-  const generate: GenerateFn = io.generate ?? createGeminiClient({
-    apiKey, baseUrl, model: o.model, system: o.system, temperature: o.temperature,
-    maxOutputTokens: o.maxOutputTokens, thinkingBudget: o.thinkingBudget, jsonSchema: o.jsonSchema,
-    timeoutMs: o.timeoutMs, fetch: fastFetch?.fetch,
-  });
-
-  // 3. Stop handling: graceful first, hard after the drain timeout.
-  const hard = new AbortController();
-  let interrupted = false;
-  let drainTimer: ReturnType<typeof setTimeout> | undefined;
-  const onStop = () => {
-    interrupted = true;
-    say(`gempipe: stopping — no new prompts; waiting up to ${o.drainTimeoutSec}s for ${stats.inFlight} in flight (Ctrl-C again to quit at once)`);
-    drainTimer = setTimeout(() => {
-      say('gempipe: drain timeout — abandoning requests still in flight (a rerun redoes them)');
-      hard.abort(new Error('drain timeout'));
-    }, o.drainTimeoutSec * 1000);
-    drainTimer.unref?.();
-  };
-  if (io.signal?.aborted) onStop();
-  else io.signal?.addEventListener('abort', onStop, { once: true });
-
-  // 4. The stages.
+  // 2. The reader (a dry run only counts what it reads).
+  const soft = new AbortController(); // stop reading: SIGINT/SIGTERM, or the --rpd cap
+  const stopReading = (reason: unknown) => soft.abort(reason);
+  const onSignal = () => stopReading(io.signal?.reason);
+  io.signal?.addEventListener('abort', onSignal, { once: true });
+  if (io.signal?.aborted) onSignal();
   const seen = new IdSet();
   const skip = state
     ? (source: string, line: number) => {
@@ -146,16 +120,71 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
       stats.inputErrors.push({ source, message });
       io.stderr.write(`gempipe: error: cannot read input ${source}: ${message}; its prompts are not done (rerun to resume)\n`);
     },
-    signal: io.signal,
+    signal: soft.signal,
   });
   reader.on('data', () => stats.read++);
   reader.on('end', () => {
-    if (!interrupted) stats.total = stats.read + stats.skipped;
+    if (!soft.signal.aborted) stats.total = stats.read + stats.skipped;
   });
+
+  if (o.dryRun) {
+    const history = readHistory(toStdout ? undefined : o.out);
+    const plan = await makePlan(reader, o, () => stats.skipped, history);
+    io.stdout.write(formatPlan(plan, o, history));
+    io.signal?.removeEventListener('abort', onSignal);
+    const summary = summarize(stats, soft.signal.aborted ? 'interrupted' : 'completed', soft.signal.aborted ? ExitCode.INTERRUPTED : ExitCode.OK, Date.now());
+    return { ...summary, stats };
+  }
+  // 3. The backend.
+  let emulator: Emulator | undefined;
+  let baseUrl = o.baseUrl;
+  let apiKey = o.apiKey ?? '';
+  if (o.emulator && !io.generate) {
+    emulator = await startEmulator({});
+    baseUrl = emulator.url;
+    apiKey = 'emulator-key'; // a real key never goes to the emulator
+    say(`gempipe: responses are EMULATED (local Gemini emulator at ${emulator.url}); set GEMINI_API_KEY and drop --emulator for real answers`);
+  }
+  const limiter: Limiter = createLimiter({ rpm: o.rpm, tpm: o.tpm, adaptive: o.adaptiveRate });
+  const fastFetch = io.generate ? undefined : createFastFetch({ connections: Math.min(o.concurrency, 256) });
+  const generate: GenerateFn = io.generate ?? createGeminiClient({
+    apiKey, baseUrl, model: o.model, system: o.system, temperature: o.temperature,
+    maxOutputTokens: o.maxOutputTokens, thinkingBudget: o.thinkingBudget, jsonSchema: o.jsonSchema,
+    timeoutMs: o.timeoutMs, fetch: fastFetch?.fetch,
+  });
+
+  // 4. Stop handling: graceful first (stop reading), hard after the drain timeout.
+  const hard = new AbortController();
+  let interrupted = false;
+  let capMessage: string | undefined;
+  let drainTimer: ReturnType<typeof setTimeout> | undefined;
+  const onStop = () => {
+    if (drainTimer) return;
+    if (!capMessage) interrupted = true;
+    say(`gempipe: stopping — no new prompts; waiting up to ${o.drainTimeoutSec}s for ${stats.inFlight} in flight${capMessage ? '' : ' (Ctrl-C again to quit at once)'}`);
+    drainTimer = setTimeout(() => {
+      say('gempipe: drain timeout — abandoning requests still in flight (a rerun redoes them)');
+      hard.abort(new Error('drain timeout'));
+    }, o.drainTimeoutSec * 1000);
+    drainTimer.unref?.();
+  };
+  if (soft.signal.aborted) onStop();
+  else soft.signal.addEventListener('abort', onStop, { once: true });
+  const dailyCap = o.rpd ? new DailyCap(o.rpd, o.model, toStdout ? undefined : o.out) : undefined;
+  const onDailyCapReached = () => {
+    if (capMessage) return;
+    capMessage = `reached --rpd ${o.rpd}: ${dailyCap!.used} requests to ${o.model} today (Pacific time); ${describeReset()}; rerun then to resume`;
+    stopReading(new Error('daily cap'));
+  };
+
+  // 5. The stages.
+
   const generateStage: Duplex = createGenerateStage({
     generate, limiter, concurrency: o.concurrency, model: o.model,
     retry: { ...RETRY_DEFAULTS, maxAttempts: o.maxAttempts, baseDelayMs: o.retryBaseDelayMs },
     ordered: o.ordered, expectJson: o.jsonSchema !== undefined, signal: hard.signal, stats,
+    tokenEstimator: new TokenEstimator(o.system ? Math.ceil(o.system.length / 4) : 0),
+    dailyCap, onDailyCapReached,
   });
   let writer: Writable;
   const stdoutErrorSink = () => {};
@@ -175,7 +204,7 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
     });
   }
 
-  // 5. Run.
+  // 6. Run.
   const progress = createProgress({ stream: io.stderr, stats, limiter, concurrency: o.concurrency, intervalSec: o.progressIntervalSec, quiet: o.quiet });
   let outcome: Summary['outcome'] = 'completed';
   let error: string | undefined;
@@ -195,13 +224,19 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
   } finally {
     progress.stop();
     if (drainTimer) clearTimeout(drainTimer);
-    io.signal?.removeEventListener('abort', onStop);
+    soft.signal.removeEventListener('abort', onStop);
+    io.signal?.removeEventListener('abort', onSignal);
+    dailyCap?.stop();
     await limiter.stop();
     await fastFetch?.close();
     await emulator?.close();
     if (toStdout) io.stdout.off('error', stdoutErrorSink);
   }
 
+  if (outcome === 'completed' && capMessage) {
+    outcome = 'fatal';
+    error = capMessage;
+  }
   if (outcome === 'completed' && interrupted) outcome = 'interrupted';
   if (state && outcome === 'completed') {
     if (o.retryFailed && state.failed.size > 0) {

@@ -98,12 +98,18 @@ export async function scanJsonl(path: string, onRecord: (r: LineRef) => void, re
   }
 }
 
-export async function loadOutputState(dir: string, opts: { overwrite?: boolean } = {}): Promise<OutputState> {
-  await mkdir(dir, { recursive: true });
+/**
+ * @param opts.readOnly look, change nothing (--dry-run): no directory is created, no torn tail
+ *   truncated, nothing deleted; `repairs` says what a real run would do.
+ */
+export async function loadOutputState(dir: string, opts: { overwrite?: boolean; readOnly?: boolean } = {}): Promise<OutputState> {
+  const ro = opts.readOnly === true;
   const state: OutputState = {
     succeeded: new IdSet(), failed: new IdSet(), nextShard: 0, repairs: [],
     failuresNeedCompaction: false, records: 0, bytesScanned: 0,
   };
+  if (ro && !(await exists(dir))) return state;
+  if (!ro) await mkdir(dir, { recursive: true });
   const names = await readdir(dir);
   const shards: Array<{ n: number; name: string }> = [];
   for (const name of names) {
@@ -111,13 +117,17 @@ export async function loadOutputState(dir: string, opts: { overwrite?: boolean }
     if (m) shards.push({ n: Number(m[1]), name });
   }
   shards.sort((a, b) => a.n - b.n);
+  if (opts.overwrite && ro) {
+    if (shards.length) state.repairs.push(`--overwrite would delete ${shards.length} shard(s) and failures.jsonl`);
+    return state;
+  }
   if (opts.overwrite) {
     for (const s of shards) await rm(join(dir, s.name));
     await rm(join(dir, FAILURES_FILE), { force: true });
     await rm(join(dir, FAILURES_FILE + '.tmp'), { force: true });
     return state;
   }
-  if (names.includes(FAILURES_FILE + '.tmp')) {
+  if (names.includes(FAILURES_FILE + '.tmp') && !ro) {
     // A compaction was cut short before its rename: the original is intact.
     await rm(join(dir, FAILURES_FILE + '.tmp'), { force: true });
     state.repairs.push(`removed an unfinished ${FAILURES_FILE}.tmp`);
@@ -128,20 +138,20 @@ export async function loadOutputState(dir: string, opts: { overwrite?: boolean }
       if (!state.succeeded.add(ref.source, ref.line)) {
         throw new OutputStateError(`${path} holds ${ref.source}:${ref.line} a second time: the output directory was changed by something else`);
       }
-    });
+    }, !ro);
     state.records += r.records;
     state.bytesScanned += r.bytes;
-    if (r.truncatedBytes > 0) state.repairs.push(`truncated a torn last line (${r.truncatedBytes} bytes) of ${path}`);
+    if (r.truncatedBytes > 0) state.repairs.push(`${ro ? 'would truncate' : 'truncated'} a torn last line (${r.truncatedBytes} bytes) of ${path}`);
     state.nextShard = s.n + 1;
   }
   const fpath = join(dir, FAILURES_FILE);
   if (await exists(fpath)) {
     const r = await scanJsonl(fpath, (ref) => {
       if (state.succeeded.has(ref.source, ref.line) || !state.failed.add(ref.source, ref.line)) state.failuresNeedCompaction = true;
-    });
+    }, !ro);
     state.records += r.records;
     state.bytesScanned += r.bytes;
-    if (r.truncatedBytes > 0) state.repairs.push(`truncated a torn last line (${r.truncatedBytes} bytes) of ${fpath}`);
+    if (r.truncatedBytes > 0) state.repairs.push(`${ro ? 'would truncate' : 'truncated'} a torn last line (${r.truncatedBytes} bytes) of ${fpath}`);
   }
   return state;
 }

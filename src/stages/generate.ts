@@ -11,6 +11,8 @@ import { FatalRunError } from '../errors.js';
 import type { GenerateFn, GenerateResult } from '../gemini/client.js';
 import type { Limiter } from '../gemini/limiter.js';
 import { classifyError, decideRetry, type RetryPolicy } from '../gemini/retry-policy.js';
+import { TokenEstimator } from '../gemini/token-estimate.js';
+import type { DailyCap } from '../quota/daily-cap.js';
 import type { FailureRecord, InputRecord, OutputRecord, SuccessRecord } from '../records.js';
 import { createStats, type RunStats } from '../stats.js';
 import { sleep } from '../util/sleep.js';
@@ -32,8 +34,12 @@ export interface GenerateStageOptions {
   signal?: AbortSignal;
   stats?: RunStats;
   random?: () => number;
-  /** Input-token estimate for the limiter's token budget. @default ~4 characters a token */
-  estimateTokens?: (prompt: string) => number;
+  /** Input-token estimates for the limiter's token budget, calibrated by reported usage. */
+  tokenEstimator?: TokenEstimator;
+  /** --rpd: every attempt takes one; when it is spent the record is left undone (resume redoes it). */
+  dailyCap?: DailyCap;
+  /** Called (once per record that found it spent) when the daily cap stops the run. */
+  onDailyCapReached?: () => void;
   /** Readable-side buffer, in records. @default 64 */
   highWaterMark?: number;
   now?: () => number;
@@ -44,10 +50,6 @@ const FATAL_MESSAGES: Record<string, string> = {
   MODEL_NOT_FOUND: 'the model was not found; check --model',
   DAILY_QUOTA: 'the daily request quota is exhausted (it resets at midnight Pacific time); rerun later to resume',
 };
-
-export function defaultEstimateTokens(prompt: string): number {
-  return Math.ceil(prompt.length / 4) + 1;
-}
 
 export function createGenerateStage(options: GenerateStageOptions): Duplex {
   const o = { ...options };
@@ -67,7 +69,7 @@ export function createGenerateStage(options: GenerateStageOptions): Duplex {
 export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }) {
   const { stats, limiter, generate, retry } = o;
   const now = o.now ?? Date.now;
-  const estimate = o.estimateTokens ?? defaultEstimateTokens;
+  const estimator = o.tokenEstimator ?? new TokenEstimator();
 
   function fail(rec: InputRecord, attempts: number, error: FailureRecord['error']): FailureRecord {
     stats.failed++;
@@ -78,14 +80,18 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
   }
 
   async function attempts(rec: InputRecord, signal: AbortSignal): Promise<OutputRecord | null> {
-    const est = estimate(rec.prompt);
     for (let attempt = 1; ; attempt++) {
+      const est = estimator.estimate(rec.prompt);
       let t = now();
       try {
         await limiter.acquire(est, signal);
       } catch (err) {
         if (signal.aborted) return null;
         throw err;
+      }
+      if (o.dailyCap && !o.dailyCap.take()) {
+        o.onDailyCapReached?.();
+        return null;
       }
       const t1 = now();
       stats.limiterMs += t1 - t;
@@ -123,7 +129,10 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
       limiter.feedback('ok');
       stats.tokensIn += res.usage.promptTokens;
       stats.tokensOut += res.usage.responseTokens;
-      if (res.usage.promptTokens > 0) limiter.settle(est, res.usage.promptTokens);
+      if (res.usage.promptTokens > 0) {
+        limiter.settle(est, res.usage.promptTokens);
+        estimator.observe(rec.prompt, res.usage.promptTokens);
+      }
       if (res.kind === 'blocked') {
         return fail(rec, attempt, { status: 'BLOCKED', code: 0, message: `${res.reason}: ${res.message}` });
       }

@@ -1,0 +1,32 @@
+// TokenEstimator: input tokens for a prompt before it is sent (the --tpm budget, --dry-run).
+// Starts at ~4 characters a token and calibrates itself from the promptTokenCount the API
+// reports (observe()), so the estimate converges on the real tokenizer's ratio for this job's
+// text (CJK text, code and numbers are far from 4 characters a token). The fixed per-request
+// overhead (system instruction, framing) is learned as part of the ratio.
+
+export class TokenEstimator {
+  #chars = 0;
+  #tokens = 0;
+  #fixed: number;
+
+  /** @param fixedTokens tokens every request carries besides the prompt (system instruction). */
+  constructor(fixedTokens = 0) {
+    this.#fixed = fixedTokens;
+  }
+
+  /** Characters per token seen so far (4 until something was observed). */
+  get charsPerToken(): number {
+    return this.#tokens >= 50 && this.#chars > 0 ? this.#chars / this.#tokens : 4;
+  }
+
+  estimate(prompt: string): number {
+    return Math.ceil(prompt.length / this.charsPerToken) + this.#fixed + 1;
+  }
+
+  /** Feeds one real count (the API's promptTokenCount) for a prompt. */
+  observe(prompt: string, promptTokens: number): void {
+    if (!(promptTokens > 0)) return;
+    this.#chars += prompt.length;
+    this.#tokens += Math.max(1, promptTokens - this.#fixed);
+  }
+}
