@@ -177,7 +177,7 @@ export function formatPlan(p: Plan, o: Options, history: History): string {
   ];
   if (!o.rpm && o.adaptiveRate) lines.push('                        (no --rpm: the rate adapts to the quota; give --rpm/--tpm for a firmer estimate)');
   if (p.costUsd !== undefined) {
-    lines.push(`  cost (est.):          $${p.costUsd >= 1 ? p.costUsd.toFixed(2) : p.costUsd >= 0.01 ? p.costUsd.toFixed(4) : p.costUsd.toPrecision(2)} for ${o.model} at $${p.priceIn}/M in, $${p.priceOut}/M out (${p.priceNote})`);
+    lines.push(`  cost (est.):          $${p.costUsd >= 1 ? p.costUsd.toFixed(2) : p.costUsd >= 0.01 || p.costUsd === 0 ? p.costUsd.toFixed(4) : p.costUsd.toPrecision(2)} for ${o.model} at $${p.priceIn}/M in, $${p.priceOut}/M out (${p.priceNote})`);
   } else {
     lines.push(`  cost (est.):          unknown: ${o.model} is not in the built-in price table (of ${PRICE_TABLE_DATE}); give --price-in and --price-out`);
   }

@@ -156,12 +156,12 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
   // 4. Stop handling: graceful first (stop reading), hard after the drain timeout.
   const hard = new AbortController();
   let interrupted = false;
-  let capMessage: string | undefined;
+  let haltMessage: string | undefined; // a whole-run fault or the --rpd cap: ends the run, exit 1
   let drainTimer: ReturnType<typeof setTimeout> | undefined;
   const onStop = () => {
     if (drainTimer) return;
-    if (!capMessage) interrupted = true;
-    say(`gempipe: stopping — no new prompts; waiting up to ${o.drainTimeoutSec}s for ${stats.inFlight} in flight${capMessage ? '' : ' (Ctrl-C again to quit at once)'}`);
+    if (!haltMessage) interrupted = true;
+    say(`gempipe: stopping — no new prompts; waiting up to ${o.drainTimeoutSec}s for ${stats.inFlight} in flight${haltMessage ? '' : ' (Ctrl-C again to quit at once)'}`);
     drainTimer = setTimeout(() => {
       say('gempipe: drain timeout — abandoning requests still in flight (a rerun redoes them)');
       hard.abort(new Error('drain timeout'));
@@ -171,11 +171,14 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
   if (soft.signal.aborted) onStop();
   else soft.signal.addEventListener('abort', onStop, { once: true });
   const dailyCap = o.rpd ? new DailyCap(o.rpd, o.model, toStdout ? undefined : o.out) : undefined;
-  const onDailyCapReached = () => {
-    if (capMessage) return;
-    capMessage = `reached --rpd ${o.rpd}: ${dailyCap!.used} requests to ${o.model} today (Pacific time); ${describeReset()}; rerun then to resume`;
-    stopReading(new Error('daily cap'));
+  const halt = (message: string) => {
+    if (haltMessage) return;
+    haltMessage = redact(message, secrets);
+    io.stderr.write(`gempipe: error: ${haltMessage}\n`);
+    stopReading(new Error(message));
   };
+  const onDailyCapReached = () => halt(`reached --rpd ${o.rpd}: ${dailyCap!.used} requests to ${o.model} today (Pacific time); ${describeReset()}; rerun then to resume`);
+  const onFatal = (err: FatalRunError) => halt(err.message);
 
   // 5. The stages.
 
@@ -184,7 +187,7 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
     retry: { ...RETRY_DEFAULTS, maxAttempts: o.maxAttempts, baseDelayMs: o.retryBaseDelayMs },
     ordered: o.ordered, expectJson: o.jsonSchema !== undefined, signal: hard.signal, stats,
     tokenEstimator: new TokenEstimator(o.system ? Math.ceil(o.system.length / 4) : 0),
-    dailyCap, onDailyCapReached,
+    dailyCap, onDailyCapReached, onFatal,
   });
   let writer: Writable;
   const stdoutErrorSink = () => {};
@@ -233,9 +236,9 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
     if (toStdout) io.stdout.off('error', stdoutErrorSink);
   }
 
-  if (outcome === 'completed' && capMessage) {
+  if (outcome === 'completed' && haltMessage) {
     outcome = 'fatal';
-    error = capMessage;
+    error = haltMessage;
   }
   if (outcome === 'completed' && interrupted) outcome = 'interrupted';
   if (state && outcome === 'completed') {
@@ -257,7 +260,7 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
   else if (stats.failed > 0 || stats.inputErrors.length > 0) exitCode = ExitCode.SOME_FAILED;
 
   const summary = summarize(stats, outcome, exitCode, Date.now(), error);
-  if (error) io.stderr.write(`gempipe: error: ${error}\n`);
+  if (error && error !== haltMessage) io.stderr.write(`gempipe: error: ${error}\n`);
   if (!o.quiet) io.stderr.write(formatSummary(summary));
   if (o.summaryJson) {
     try {

@@ -16,8 +16,9 @@ export function pacificDay(t = Date.now()): string {
 /** Milliseconds until the next midnight in America/Los_Angeles. */
 export function msUntilPacificMidnight(t = Date.now()): number {
   const parts = new Intl.DateTimeFormat('en-US', { timeZone: 'America/Los_Angeles', hour12: false, hour: '2-digit', minute: '2-digit', second: '2-digit' }).formatToParts(t);
-  const get = (k: string) => Number(parts.find((p) => p.type === k)?.value ?? 0) % 24;
-  const elapsed = ((get('hour') * 60 + get('minute')) * 60 + get('second')) * 1000 + (t % 1000);
+  const get = (k: string) => Number(parts.find((p) => p.type === k)?.value ?? 0);
+  // Some ICU versions print midnight as hour 24 with hour12: false.
+  const elapsed = (((get('hour') % 24) * 60 + get('minute')) * 60 + get('second')) * 1000 + (t % 1000);
   return 86_400_000 - elapsed;
 }
 

@@ -7,6 +7,7 @@
 // resolves null and is not emitted: resume redoes it.
 
 import type { Duplex } from 'node:stream';
+import { setMaxListeners } from 'node:events';
 import { FatalRunError } from '../errors.js';
 import type { GenerateFn, GenerateResult } from '../gemini/client.js';
 import type { Limiter } from '../gemini/limiter.js';
@@ -38,8 +39,15 @@ export interface GenerateStageOptions {
   tokenEstimator?: TokenEstimator;
   /** --rpd: every attempt takes one; when it is spent the record is left undone (resume redoes it). */
   dailyCap?: DailyCap;
-  /** Called (once per record that found it spent) when the daily cap stops the run. */
+  /** Called once when the daily cap is spent; the stage then halts (see onFatal). */
   onDailyCapReached?: () => void;
+  /**
+   * A whole-run fault (bad key, unknown model, per-day quota). Given: the stage halts — no
+   * new attempt starts, requests already sent finish and their records are emitted (an answer
+   * that was paid for is never thrown away), undone records are dropped for a rerun — and the
+   * caller ends the input. Absent: the stage is destroyed with the error.
+   */
+  onFatal?: (err: FatalRunError) => void;
   /** Readable-side buffer, in records. @default 64 */
   highWaterMark?: number;
   now?: () => number;
@@ -70,6 +78,12 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
   const { stats, limiter, generate, retry } = o;
   const now = o.now ?? Date.now;
   const estimator = o.tokenEstimator ?? new TokenEstimator();
+  // Waits (limiter, backoff) end on a halt or on the stage's own abort; requests in flight
+  // end only on the latter.
+  const halt = new AbortController();
+  setMaxListeners(0, halt.signal); // one per waiting record: bounded by --concurrency
+  let linked = false;
+  const haltRun = () => halt.abort(new Error('the run is halting'));
 
   function fail(rec: InputRecord, attempts: number, error: FailureRecord['error']): FailureRecord {
     stats.failed++;
@@ -80,17 +94,22 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
   }
 
   async function attempts(rec: InputRecord, signal: AbortSignal): Promise<OutputRecord | null> {
+    const wait = halt.signal;
     for (let attempt = 1; ; attempt++) {
+      if (wait.aborted) return null;
       const est = estimator.estimate(rec.prompt);
       let t = now();
       try {
-        await limiter.acquire(est, signal);
+        await limiter.acquire(est, wait);
       } catch (err) {
-        if (signal.aborted) return null;
+        if (wait.aborted) return null;
         throw err;
       }
       if (o.dailyCap && !o.dailyCap.take()) {
-        o.onDailyCapReached?.();
+        if (!wait.aborted) {
+          haltRun();
+          o.onDailyCapReached?.();
+        }
         return null;
       }
       const t1 = now();
@@ -109,7 +128,13 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
         }
         if (c.kind === 'fatal') {
           const what = FATAL_MESSAGES[c.fatalCode ?? ''] ?? 'the API refuses every request';
-          throw new FatalRunError(c.fatalCode ?? 'FATAL', `${what} (HTTP ${c.code} ${c.status}: ${c.message})`);
+          const fatal = new FatalRunError(c.fatalCode ?? 'FATAL', `${what} (HTTP ${c.code} ${c.status}: ${c.message})`);
+          if (!o.onFatal) throw fatal;
+          if (!wait.aborted) {
+            haltRun();
+            o.onFatal(fatal);
+          }
+          return null;
         }
         const d = decideRetry(c, attempt, retry, o.random);
         if (!d.retry) return fail(rec, attempt, { status: c.status, code: c.code, message: c.message });
@@ -117,7 +142,7 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
         stats.retries++;
         t = now();
         try {
-          await sleep(d.delayMs, signal);
+          await sleep(d.delayMs, wait);
         } catch {
           return null;
         }
@@ -161,6 +186,12 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
 
   return async (rec: InputRecord, signal: AbortSignal): Promise<OutputRecord | null> => {
     if (rec.invalid) return fail(rec, 0, { status: 'INVALID_INPUT', code: 0, message: rec.invalid.message });
+    if (!linked) {
+      // The parallel stage hands every item the same signal: link it once.
+      linked = true;
+      if (signal.aborted) haltRun();
+      else signal.addEventListener('abort', haltRun, { once: true });
+    }
     stats.inFlight++;
     try {
       return await attempts(rec, signal);

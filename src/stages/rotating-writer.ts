@@ -7,7 +7,6 @@
 // in _destroy whether or not a write failed. Durability: see `fsync`.
 
 import { open, type FileHandle } from 'node:fs/promises';
-import { closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { FsyncPolicy } from '../options.js';
@@ -135,17 +134,13 @@ export function createRotatingWriter(options: RotatingWriterOptions): Writable {
       Promise.all(closing.map(closeFile)).then(() => cb(), (err: Error) => cb(err));
     },
     destroy(err, cb) {
-      // Whatever is still open (a failed write, an abort) is closed synchronously: the data
-      // already written stays; resume repairs a torn last line if the process dies mid-write.
-      for (const fh of handles) {
-        try {
-          closeSync(fh.fd);
-        } catch {
-          /* already closed */
-        }
-      }
+      // Whatever is still open (a failed write, an abort) is closed through its FileHandle
+      // (closing the bare fd instead leaves the handle to close that number again when it is
+      // collected, by then maybe another file's). Data already written stays; resume repairs
+      // a torn last line if the process dies mid-write.
+      const open = [...handles];
       handles.clear();
-      cb(err);
+      Promise.allSettled(open.map((fh) => fh.close())).then(() => cb(err));
     },
   });
 }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createLimiter } from '../../src/gemini/limiter.js';
+import { AdaptiveRate, createLimiter } from '../../src/gemini/limiter.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -71,6 +71,62 @@ describe('createLimiter', () => {
     ctl.abort(new Error('stop'));
     await expect(p).rejects.toThrow('stop');
     expect(limiter.state().waitingForRequests).toBe(0);
+    await limiter.stop();
+  });
+});
+
+describe('AdaptiveRate (no --rpm known)', () => {
+  it('grows only while the rate binds, geometrically until the first 429', () => {
+    const a = new AdaptiveRate({ initialPerSec: 10, slowStartPerSec: 4 }, 0);
+    a.tick(1000, false); // nobody waited on the rate: no evidence that more is possible
+    expect(a.perSec).toBe(10);
+    a.tick(2000, true);
+    expect(a.perSec).toBeCloseTo(40);
+    a.tick(2500, true);
+    expect(a.perSec).toBeCloseTo(80);
+    expect(a.slowStart).toBe(true);
+  });
+
+  it('a 429 cuts to the lower of 0.7 × rate and 0.9 × the rate answered, holds, then grows additively', () => {
+    const a = new AdaptiveRate({ initialPerSec: 100, decrease: 0.7, holdMs: 1000, increasePerSec: 0.03 }, 0);
+    for (let i = 0; i < 50; i++) a.ok(9000 + i * 20); // 50 answers in the last second
+    expect(a.tooMany(10_000)).toBe(true);
+    expect(a.perSec).toBeCloseTo(45); // min(70, 0.9 × 50)
+    expect(a.slowStart).toBe(false);
+    // 429s inside the hold window answer requests sent before the cut: no second cut.
+    expect(a.tooMany(10_500)).toBe(false);
+    a.tick(10_900, true);
+    expect(a.perSec).toBeCloseTo(45); // no growth while holding
+    a.tick(11_900, true); // one second of binding after the hold: + 3% of 45
+    expect(a.perSec).toBeCloseTo(46.35);
+    a.tick(12_900, false);
+    expect(a.perSec).toBeCloseTo(46.35);
+    expect(a.tooMany(13_000)).toBe(true);
+    expect(a.perSec).toBeCloseTo(46.35 * 0.7); // no answers in the last second: the 0.7 cut
+  });
+
+  it('never falls below its floor', () => {
+    const a = new AdaptiveRate({ initialPerSec: 1, minPerSec: 0.5, holdMs: 0 }, 0);
+    for (let t = 1; t < 10; t++) a.tooMany(t * 10);
+    expect(a.perSec).toBe(0.5);
+  });
+
+  it('drives the limiter: the granted rate follows the adaptive rate', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+    const limiter = createLimiter({ adaptive: { initialPerSec: 10, slowStartPerSec: 4 } });
+    expect(limiter.state()).toMatchObject({ adaptive: true, rpm: 600 });
+    const { granted, all } = acquireMany(limiter, 200);
+    await vi.advanceTimersByTimeAsync(1000);
+    const first = granted.length;
+    await vi.advanceTimersByTimeAsync(1000);
+    const second = granted.length - first;
+    expect(second).toBeGreaterThan(first * 2); // slow start while demand exceeds the rate
+    const before = limiter.state().rpm!;
+    expect(before).toBeGreaterThan(600);
+    limiter.feedback('429'); // no answers fed in: the plain multiplicative cut
+    expect(limiter.state().rpm).toBeCloseTo(before * 0.7);
+    await vi.advanceTimersByTimeAsync(20_000);
+    await all;
     await limiter.stop();
   });
 });
