@@ -116,9 +116,11 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
     onSkip: () => stats.skipped++,
     onSourceError: (source, err) => {
       const code = (err as NodeJS.ErrnoException).code;
-      const message = code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'the file vanished before it was read' : code === 'EISDIR' ? 'is a directory' : (code ?? err.message);
+      const message = code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'the file vanished before it was read' : code === 'EISDIR' ? 'is a directory' : code === 'EBINARY' ? err.message : (code ?? err.message);
       stats.inputErrors.push({ source, message });
-      io.stderr.write(`gempipe: error: cannot read input ${source}: ${message}; its prompts are not done (rerun to resume)\n`);
+      io.stderr.write(code === 'EBINARY'
+        ? `gempipe: error: skipped input ${source}: ${message} (give text files, one prompt a line, UTF-8)\n`
+        : `gempipe: error: cannot read input ${source}: ${message}; its prompts are not done (rerun to resume)\n`);
     },
     signal: soft.signal,
   });

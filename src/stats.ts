@@ -16,6 +16,8 @@ export interface RunStats {
   inFlight: number;
   attempts: number;
   retries: number;
+  /** Retries by cause: an HTTP status ("503", "429"), "timeout", "connection", "malformed body", "invalid JSON". */
+  retriesByCause: Record<string, number>;
   http429: number;
   tokensIn: number;
   tokensOut: number;
@@ -42,7 +44,7 @@ export interface RunStats {
 export function createStats(now = Date.now()): RunStats {
   return {
     startedAt: now, read: 0, skipped: 0, succeeded: 0, failed: 0, failedByStatus: {}, inFlight: 0,
-    attempts: 0, retries: 0, http429: 0, tokensIn: 0, tokensOut: 0, apiMs: 0, limiterMs: 0,
+    attempts: 0, retries: 0, retriesByCause: {}, http429: 0, tokensIn: 0, tokensOut: 0, apiMs: 0, limiterMs: 0,
     backoffMs: 0, readWaitMs: 0, writeWaitMs: 0, writeMs: 0, written: 0, inputErrors: [], orphans: 0,
   };
 }
@@ -63,6 +65,7 @@ export interface Summary {
   tokensOut: number;
   attempts: number;
   retries: number;
+  retriesByCause: Record<string, number>;
   http429: number;
   /** Where the time went. `*Ms` are summed over concurrent attempts; `avgInFlight` = apiMs / wall. */
   time: {
@@ -87,7 +90,8 @@ export function summarize(s: RunStats, outcome: Summary['outcome'], exitCode: nu
     outcome, exitCode, done, succeeded: s.succeeded, skipped: s.skipped, failed: s.failed,
     failedByStatus: { ...s.failedByStatus }, inputErrors: [...s.inputErrors], orphans: s.orphans,
     wallMs, recordsPerSec: Math.round((done / wallMs) * 1000 * 10) / 10,
-    tokensIn: s.tokensIn, tokensOut: s.tokensOut, attempts: s.attempts, retries: s.retries, http429: s.http429,
+    tokensIn: s.tokensIn, tokensOut: s.tokensOut, attempts: s.attempts, retries: s.retries,
+    retriesByCause: { ...s.retriesByCause }, http429: s.http429,
     time: {
       apiMs: r(s.apiMs), limiterMs: r(s.limiterMs), backoffMs: r(s.backoffMs), readWaitMs: r(s.readWaitMs),
       writeWaitMs: r(s.writeWaitMs), writeMs: r(s.writeMs), avgInFlight: Math.round((s.apiMs / wallMs) * 10) / 10,
@@ -124,6 +128,8 @@ export function formatSummary(x: Summary): string {
   for (const e of x.inputErrors) lines.push(`  unreadable input: ${e.source}: ${e.message}`);
   if (x.orphans > 0) lines.push(`  ${x.orphans} output record(s) have ids not in the current inputs (kept, not dropped)`);
   lines.push(`  tokens: ${x.tokensIn} in, ${x.tokensOut} out; requests: ${x.attempts} (${x.retries} retries, ${x.http429} answered 429)`);
+  const causes = Object.entries(x.retriesByCause).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ×${v}`).join(', ');
+  if (causes) lines.push(`  retried after: ${causes}`);
   const wall = x.wallMs;
   const pct = (ms: number) => `${Math.round((ms / wall) * 100)}%`;
   const t = x.time;

@@ -2,7 +2,7 @@
 // started here. Needs `npm run build` first (npm test does it).
 
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../src/emulator/server.js';
@@ -196,6 +196,65 @@ describe('the CLI', () => {
       expect(new Set(ids).size).toBe(360);
       expect(resent).toEqual([]);
       for (const s of o.shards) expect(s.records.length).toBeLessThanOrEqual(7);
+    } finally {
+      await emu.close();
+    }
+  });
+  it('bad inputs: an unreadable, a binary, an empty and a vanishing file, and stdin cut mid-line; nothing else is lost', async () => {
+    const emu = await startEmulator({ trackPrompts: true });
+    try {
+      const big = join(dir, 'a-big.txt');
+      writeFileSync(big, Array.from({ length: 5000 }, (_, i) => `big ${i + 1}: two times ${i + 1}`).join('\n') + '\n');
+      const locked = join(dir, 'b-locked.txt');
+      writeFileSync(locked, 'secret prompt 1\nsecret prompt 2\n');
+      chmodSync(locked, 0o000);
+      const binary = join(dir, 'c-binary.dat');
+      writeFileSync(binary, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x0a, 0x41]));
+      const empty = join(dir, 'd-empty.txt');
+      writeFileSync(empty, '');
+      const vanish = join(dir, 'e-vanish.txt');
+      writeFileSync(vanish, 'gone 1\ngone 2\n');
+      chmodSync(dir, 0o777);
+      const out = join(dir, 'out');
+      // Root reads any file whatever its mode: then the CLI runs as `nobody`, as a user would
+      // (if `nobody` can reach the build; else the locked file is simply readable).
+      const root = process.getuid?.() === 0;
+      const nobody = { uid: 65534, gid: 65534 };
+      const nobodyCanRun = root && spawnSync(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(MAIN)}, 4); require('fs').accessSync(${JSON.stringify(dir)}, 2)`], nobody).status === 0;
+      const asUser = nobodyCanRun ? nobody : {};
+      const lockedReadable = root && !nobodyCanRun;
+      const child = spawn(process.execPath, [MAIN, '-o', out, '--open-files', '1', '--concurrency', '4', '--rpm', 'off', '--summary-json', join(dir, 's.json'), big, locked, binary, empty, vanish, '-'],
+        { env: env(emu.url), cwd: dir, ...asUser });
+      child.stdin.end('from stdin 1\nfrom stdin 2 (no newline: the producer died)');
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const exited = new Promise((res) => child.on('exit', (c) => res(c)));
+      // The big file is read first (--open-files 1): the last one vanishes while it is in progress.
+      await new Promise<void>((res) => {
+        const t = setInterval(() => {
+          if (emu.stats.requests > 0) {
+            clearInterval(t);
+            rmSync(vanish);
+            res();
+          }
+        }, 2);
+      });
+      expect(await exited).toBe(3);
+      if (!lockedReadable) expect(stderr).toMatch(/cannot read input .*b-locked\.txt: permission denied; its prompts are not done/);
+      expect(stderr).toMatch(/skipped input .*c-binary\.dat: a NUL byte at offset 8: a binary or UTF-16 file/);
+      expect(stderr).toMatch(/cannot read input .*e-vanish\.txt: the file vanished before it was read/);
+      expect(stderr).not.toContain('cli-test-key-987654321');
+      const recs = readOutputs(out).all;
+      const ids = new Set(recs.map((r) => r.id));
+      expect(ids.size).toBe(recs.length);
+      expect(recs.length).toBe(5002 + (lockedReadable ? 2 : 0));
+      for (let l = 1; l <= 5000; l++) expect(ids.has(`${big}:${l}`)).toBe(true);
+      expect(ids.has('stdin:2')).toBe(true);
+      expect(recs.find((r) => r.id === 'stdin:2')!.prompt).toBe('from stdin 2 (no newline: the producer died)');
+      const summary = JSON.parse(readFileSync(join(dir, 's.json'), 'utf8'));
+      expect(summary.inputErrors.map((e: { source: string }) => e.source)).toEqual(lockedReadable ? [binary, vanish] : [locked, binary, vanish]);
+      expect(JSON.stringify(recs)).not.toContain('cli-test-key-987654321');
+      for (const [, n] of emu.stats.successes) expect(n).toBe(1);
     } finally {
       await emu.close();
     }

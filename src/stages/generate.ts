@@ -93,6 +93,11 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
     return out;
   }
 
+  function retried(cause: string): void {
+    stats.retries++;
+    stats.retriesByCause[cause] = (stats.retriesByCause[cause] ?? 0) + 1;
+  }
+
   async function attempts(rec: InputRecord, signal: AbortSignal): Promise<OutputRecord | null> {
     const wait = halt.signal;
     for (let attempt = 1; ; attempt++) {
@@ -139,7 +144,7 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
         const d = decideRetry(c, attempt, retry, o.random);
         if (!d.retry) return fail(rec, attempt, { status: c.status, code: c.code, message: c.message });
         if (d.pauseAllMs) limiter.pauseFor(d.pauseAllMs);
-        stats.retries++;
+        retried(c.code > 0 ? String(c.code) : c.status === 'DEADLINE_EXCEEDED' ? 'timeout' : c.message.startsWith('malformed') ? 'malformed body' : c.message.startsWith('connection') ? 'connection' : c.status);
         t = now();
         try {
           await sleep(d.delayMs, wait);
@@ -169,7 +174,7 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
           const c = { kind: 'retryable' as const, status: 'INVALID_RESPONSE', code: 0, message: `the response is not valid JSON: ${(e as Error).message}` };
           const d = decideRetry(c, attempt, retry, o.random);
           if (!d.retry) return fail(rec, attempt, { status: c.status, code: 0, message: c.message });
-          stats.retries++;
+          retried('invalid JSON');
           continue;
         }
       }

@@ -24,12 +24,27 @@ export interface LineSplitterOptions {
   keepBlank?: boolean;
   /** Readable-side buffer, in lines. @default 1024 */
   highWaterMark?: number;
+  /**
+   * A NUL byte within this many first bytes means a binary (or UTF-16) file: the stream fails
+   * with an error whose code is 'EBINARY' instead of turning garbage into prompts. 0: no check.
+   * @default 8192
+   */
+  binaryCheckBytes?: number;
+}
+
+/** The error a binary input fails with. */
+export class BinaryInputError extends Error {
+  readonly code = 'EBINARY';
+  constructor(readonly offset: number) {
+    super(`a NUL byte at offset ${offset}: a binary or UTF-16 file, not text`);
+  }
 }
 
 const NL = 0x0a;
 
 export function createLineSplitter(options: LineSplitterOptions): Transform {
-  const { maxLineBytes, keepBlank = false, highWaterMark = 1024 } = { ...options };
+  const { maxLineBytes, keepBlank = false, highWaterMark = 1024, binaryCheckBytes = 8192 } = { ...options };
+  let checked = 0; // bytes looked at for NUL so far
   let parts: Buffer[] = [];
   let partLen = 0; // bytes of the current unfinished line (counted even when dropped)
   let tooLong = false;
@@ -71,6 +86,11 @@ export function createLineSplitter(options: LineSplitterOptions): Transform {
     readableObjectMode: true,
     readableHighWaterMark: highWaterMark,
     transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+      if (checked < binaryCheckBytes) {
+        const nul = chunk.subarray(0, binaryCheckBytes - checked).indexOf(0);
+        if (nul !== -1) return cb(new BinaryInputError(checked + nul));
+        checked += Math.min(chunk.length, binaryCheckBytes - checked);
+      }
       let start = 0;
       for (;;) {
         const nl = chunk.indexOf(NL, start);

@@ -135,7 +135,7 @@ describe('run() against the emulator', () => {
     expect(o.failures).toEqual([expect.objectContaining({ id: 'stdin:5', error: expect.objectContaining({ status: 'INVALID_INPUT' }) })]);
   });
 
-  it('reads a directory: its regular, non-hidden files in name order, not sub-directories', async () => {
+  it('reads a directory: its regular, non-hidden text files in name order, not sub-directories', async () => {
     const d = join(dir, 'in');
     mkdirSync(join(d, 'sub'), { recursive: true });
     writeFileSync(join(d, 'b.txt'), 'b1\n');
@@ -146,7 +146,10 @@ describe('run() against the emulator', () => {
     writeFileSync(join(d, 'binary.bin'), Buffer.from([0, 1, 2, 0xff, 0x0a, 0x80, 0x0a]));
     const r = await runAgainst(emu, [d], { out: '-', ordered: true, concurrency: '1' });
     const ids = r.stdout.trim().split('\n').map((l) => JSON.parse(l).id);
-    expect(ids).toEqual([`${d}/a.txt:1`, `${d}/a.txt:2`, `${d}/b.txt:1`, `${d}/binary.bin:1`, `${d}/binary.bin:2`]);
+    expect(ids).toEqual([`${d}/a.txt:1`, `${d}/a.txt:2`, `${d}/b.txt:1`]);
+    // A binary file is not turned into garbage prompts: it is skipped, named, and the run says so.
+    expect(r.stderr).toContain(`skipped input ${d}/binary.bin: a NUL byte at offset 0`);
+    expect(r.exitCode).toBe(3);
   });
 
   it('stops at once on an invalid key, with one message and exit 1, and never prints the key', async () => {
@@ -213,5 +216,42 @@ describe('run() against the emulator', () => {
     const all = readOutputs(out).all;
     expect(all.length).toBe(1000);
     for (const [, n] of emu.stats.successes) expect(n).toBe(1);
+  });
+  it('5,000 prompts against a faulty emulator (random 503s, resets, hangs, malformed bodies, 429 bursts): nothing lost or duplicated', async () => {
+    await emu.close();
+    emu = await startEmulator({ trackPrompts: true, errorRate: 0.08, seed: 7 });
+    const prompt = (f: number, l: number) => {
+      const base = `F${f} L${l}: two times ${f * 10_000 + l}`;
+      if (l % 97 === 0) return `${base} [[emu:500]]`; // never succeeds: a failure record
+      if (l % 13 === 0) return `${base} [[emu:429x3@0.01s]]`; // a burst of 429s with RetryInfo
+      if (l % 11 === 0) return `${base} [[emu:resetx2]]`;
+      if (l % 7 === 0) return `${base} [[emu:malformedx1]]`;
+      if (l % 43 === 0) return `${base} [[emu:hangx1]]`;
+      return base;
+    };
+    const inputs = writeInputs(dir, 5, 1000, prompt);
+    const out = join(dir, 'out');
+    const r = await runAgainst(emu, inputs, { out, concurrency: '64', shardSize: '500', maxAttempts: '10', retryBaseDelay: '2', timeout: '1000' });
+    expect(r.outcome).toBe('completed');
+    const o = readOutputs(out);
+    const ids = o.all.map((x) => x.id);
+    expect(ids.length).toBe(5000);
+    expect(new Set(ids).size).toBe(5000);
+    // Only the prompts scripted to fail always are failures (random 503s were all retried).
+    expect(o.failures.length).toBe(5 * Math.floor(1000 / 97));
+    for (const f of o.failures) expect(f.prompt).toContain('[[emu:500]]');
+    for (const rec of o.all) if (!isFailure(rec)) expect((rec as SuccessRecord).response).toBe(answerFor(rec.prompt));
+    // Every kind of fault was played, and no prompt was answered twice.
+    expect(emu.stats.byStatus['503']).toBeGreaterThan(200);
+    expect(emu.stats.http429).toBeGreaterThan(3 * 300);
+    expect(emu.stats.byStatus.reset).toBeGreaterThan(2 * 300);
+    expect(emu.stats.byStatus.hang).toBeGreaterThan(50);
+    // A prompt is answered again only when the client gave up on an answer being sent (--timeout
+    // fired: in-process, with other test files on the same 2 cores, a first request can take a
+    // second). Against the emulator as its own process, timeouts = hangs exactly: no repeats.
+    const repeats = [...emu.stats.successes].reduce((a, [, n]) => a + n - 1, 0);
+    expect(repeats).toBeLessThanOrEqual(r.retriesByCause.timeout - emu.stats.byStatus.hang);
+    expect(r.retriesByCause).toMatchObject({ 503: expect.any(Number), 429: expect.any(Number), connection: expect.any(Number), 'malformed body': expect.any(Number), timeout: expect.any(Number) });
+    expect(r.exitCode).toBe(3);
   });
 });

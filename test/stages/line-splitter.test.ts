@@ -5,7 +5,10 @@ async function split(chunks: Buffer[], maxLineBytes = 1024): Promise<SplitLine[]
   const s = createLineSplitter({ maxLineBytes });
   const out: SplitLine[] = [];
   s.on('data', (l: SplitLine) => out.push(l));
-  const done = new Promise((r) => s.on('end', r));
+  const done = new Promise((r, j) => {
+    s.on('end', r);
+    s.on('error', j);
+  });
   for (const c of chunks) s.write(c);
   s.end();
   await done;
@@ -58,5 +61,15 @@ describe('createLineSplitter', () => {
   it('emits nothing for an empty input', async () => {
     expect(await split([])).toEqual([]);
     expect(await split([Buffer.alloc(0)])).toEqual([]);
+  });
+
+  it('fails with EBINARY on a NUL byte in the first 8 KB, whatever the chunking; not after', async () => {
+    const head = Buffer.alloc(8191, 0x61);
+    const bin = Buffer.concat([head, Buffer.from([0, 0x0a])]);
+    for (const chunks of [[bin], [bin.subarray(0, 5000), bin.subarray(5000)], [bin.subarray(0, 8180), ...bytewise(bin.subarray(8180))]]) {
+      await expect(split(chunks, 1 << 20)).rejects.toMatchObject({ code: 'EBINARY', offset: 8191 });
+    }
+    const late = Buffer.concat([Buffer.alloc(8192, 0x61), Buffer.from([0x0a, 0, 0x0a])]);
+    expect((await split([late], 1 << 20)).map((l) => l.line)).toEqual([1, 2]);
   });
 });
