@@ -148,11 +148,11 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
     say(`gempipe: responses are EMULATED (local Gemini emulator at ${emulator.url}); set GEMINI_API_KEY and drop --emulator for real answers`);
   }
   const limiter: Limiter = createLimiter({ rpm: o.rpm, tpm: o.tpm, adaptive: o.adaptiveRate });
-  const fastFetch = io.generate ? undefined : createFastFetch({ connections: Math.min(o.concurrency, 256) });
+  const fastFetch = io.generate ? undefined : createFastFetch({ connections: Math.min(o.concurrency, 256), timeoutMs: o.timeoutMs });
   const generate: GenerateFn = io.generate ?? createGeminiClient({
     apiKey, baseUrl, model: o.model, system: o.system, temperature: o.temperature,
     maxOutputTokens: o.maxOutputTokens, thinkingBudget: o.thinkingBudget, jsonSchema: o.jsonSchema,
-    timeoutMs: o.timeoutMs, fetch: fastFetch?.fetch,
+    timeoutMs: o.timeoutMs, transport: fastFetch,
   });
 
   // 4. Stop handling: graceful first (stop reading), hard after the drain timeout.

@@ -5,6 +5,7 @@
 
 import { GoogleGenAI, type GenerateContentConfig, type GenerateContentResponse } from '@google/genai';
 import type { Usage } from '../records.js';
+import type { FastFetch } from './fast-fetch.js';
 
 export interface GeminiClientOptions {
   apiKey: string;
@@ -20,6 +21,13 @@ export interface GeminiClientOptions {
   timeoutMs: number;
   /** A faster fetch (see fast-fetch.ts); default: the SDK's (Node's global fetch). */
   fetch?: typeof fetch;
+  /**
+   * A transport that enforces `timeoutMs` itself and can fail everything in flight at once
+   * (createFastFetch). Then the SDK gets no timeout and no signal per call (their per-call
+   * cost is most of what the SDK adds), and a call's abort signal, when it fires, aborts the
+   * transport: signals passed here are run-wide stop signals, not per-call cancellation.
+   */
+  transport?: FastFetch;
 }
 
 export type GenerateResult =
@@ -57,12 +65,14 @@ export function toResult(r: GenerateContentResponse): GenerateResult {
 
 export function createGeminiClient(options: GeminiClientOptions): GenerateFn {
   const o = { ...options };
+  const transport = o.transport && o.transport.timeoutMs === o.timeoutMs ? o.transport : undefined;
+  const fetchFn = transport?.fetch ?? o.fetch;
   const ai = new GoogleGenAI({
     apiKey: o.apiKey,
     httpOptions: {
       ...(o.baseUrl ? { baseUrl: o.baseUrl } : {}),
-      timeout: o.timeoutMs,
-      ...(o.fetch ? { fetch: o.fetch } : {}),
+      ...(transport ? {} : { timeout: o.timeoutMs }),
+      ...(fetchFn ? { fetch: fetchFn } : {}),
       // retryOptions left undefined: the SDK then sends exactly one request per call.
     },
   });
@@ -74,6 +84,17 @@ export function createGeminiClient(options: GeminiClientOptions): GenerateFn {
   if (o.jsonSchema !== undefined) {
     config.responseMimeType = 'application/json';
     config.responseJsonSchema = o.jsonSchema;
+  }
+  if (transport) {
+    const linked = new WeakSet<AbortSignal>();
+    return async (prompt, signal) => {
+      if (signal && !linked.has(signal)) {
+        linked.add(signal);
+        signal.throwIfAborted();
+        signal.addEventListener('abort', () => transport.abortAll(signal.reason), { once: true });
+      }
+      return toResult(await ai.models.generateContent({ model: o.model, contents: prompt, config }));
+    };
   }
   return async (prompt, signal) => {
     if (!signal) return toResult(await ai.models.generateContent({ model: o.model, contents: prompt, config }));
