@@ -24,6 +24,8 @@ export interface AdaptiveOptions {
   decrease?: number;
   /** Further 429s within this window do not cut again (they answer requests sent before the cut). @default 1000 */
   holdMs?: number;
+  /** A 429 to a request sent this long after a cut cuts again (when its send time is known). @default 300 */
+  graceMs?: number;
 }
 
 export interface LimiterOptions {
@@ -58,8 +60,12 @@ export interface Limiter {
   settle(estimatedTokens: number, actualTokens: number): void;
   /** Holds every acquire for `ms` (extends a pause in force, never shortens it). */
   pauseFor(ms: number): void;
-  /** Tells the adaptive rate how an attempt ended: answered, or a per-minute 429. */
-  feedback(outcome: 'ok' | '429'): void;
+  /**
+   * Tells the adaptive rate how an attempt ended: answered, or a per-minute 429. `sentAt`
+   * (when the attempt was sent) lets a 429 to a request sent after the last cut cut again at
+   * once: the new rate is still too high. Without it, 429s within `holdMs` of a cut are ignored.
+   */
+  feedback(outcome: 'ok' | '429', sentAt?: number): void;
   state(): LimiterState;
   stop(): Promise<void>;
 }
@@ -231,12 +237,13 @@ export class AdaptiveRate {
   readonly #o: Required<AdaptiveOptions>;
   #cutAtPerSec = 0; // rate at the last cut; 0: still in slow start
   #holdUntil = 0;
+  #cutAt = -Infinity; // when the rate was last cut
   #okTimes: number[] = []; // ring of answer times over the last second
   #okHead = 0;
   #lastTick: number;
 
   constructor(options: AdaptiveOptions, now: number) {
-    this.#o = { initialPerSec: 10, minPerSec: 0.2, slowStartPerSec: 4, increasePerSec: 0.03, decrease: 0.7, holdMs: 1000, ...options };
+    this.#o = { initialPerSec: 10, minPerSec: 0.2, slowStartPerSec: 2, increasePerSec: 0.03, decrease: 0.7, holdMs: 1000, graceMs: 300, ...options };
     this.perSec = this.#o.initialPerSec;
     this.#lastTick = now;
   }
@@ -267,15 +274,20 @@ export class AdaptiveRate {
     }
   }
 
-  /** A per-minute 429: returns true when it cut the rate. */
-  tooMany(now: number): boolean {
-    if (now < this.#holdUntil) return false;
+  /**
+   * A per-minute 429: returns true when it cut the rate. A 429 to a request sent before the
+   * last cut says nothing about the new rate; one sent after it does (cut again, at once).
+   */
+  tooMany(now: number, sentAt?: number): boolean {
+    // (A grace of a few refill ticks after the cut: the server's bucket needs them to see it.)
+    if (sentAt !== undefined ? sentAt < this.#cutAt + this.#o.graceMs : now < this.#holdUntil) return false;
     this.#trim(now);
     const answeredPerSec = this.#okTimes.length - this.#okHead;
     const cut = Math.min(this.perSec * this.#o.decrease, answeredPerSec > 0 ? answeredPerSec * 0.9 : Infinity);
     this.perSec = Math.max(this.#o.minPerSec, cut);
     this.#cutAtPerSec = this.perSec;
     this.#holdUntil = now + this.#o.holdMs;
+    this.#cutAt = now;
     return true;
   }
 }
@@ -313,10 +325,10 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
     pauseFor(ms) {
       pausedUntil = Math.max(pausedUntil, now() + ms);
     },
-    feedback(outcome) {
+    feedback(outcome, sentAt) {
       if (!adaptive || !requests) return;
       if (outcome === 'ok') adaptive.ok(now());
-      else if (adaptive.tooMany(now())) requests.setPerMinute(adaptive.perSec * 60);
+      else if (adaptive.tooMany(now(), sentAt)) requests.setPerMinute(adaptive.perSec * 60);
     },
     state() {
       return {

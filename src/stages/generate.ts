@@ -129,7 +129,7 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
         const c = classifyError(err, (err as Error)?.name === 'AbortError');
         if (c.code === 429) {
           stats.http429++;
-          if (c.kind !== 'fatal') limiter.feedback('429');
+          if (c.kind !== 'fatal') limiter.feedback('429', t1);
         }
         if (c.kind === 'fatal') {
           const what = FATAL_MESSAGES[c.fatalCode ?? ''] ?? 'the API refuses every request';

@@ -105,6 +105,16 @@ describe('AdaptiveRate (no --rpm known)', () => {
     expect(a.perSec).toBeCloseTo(46.35 * 0.7); // no answers in the last second: the 0.7 cut
   });
 
+  it('with send times: a 429 to a request sent before the cut (or just after) is ignored; one sent later cuts again', () => {
+    const a = new AdaptiveRate({ initialPerSec: 100, decrease: 0.5, holdMs: 1000, graceMs: 300 }, 0);
+    expect(a.tooMany(1000, 900)).toBe(true);
+    expect(a.perSec).toBe(50);
+    expect(a.tooMany(1010, 950)).toBe(false); // sent before the cut
+    expect(a.tooMany(1250, 1100)).toBe(false); // sent inside the grace: the server had not seen the cut
+    expect(a.tooMany(1400, 1350)).toBe(true); // sent well after it: 50/s is still too much, no need to wait out the hold
+    expect(a.perSec).toBe(25);
+  });
+
   it('never falls below its floor', () => {
     const a = new AdaptiveRate({ initialPerSec: 1, minPerSec: 0.5, holdMs: 0 }, 0);
     for (let t = 1; t < 10; t++) a.tooMany(t * 10);
