@@ -15,9 +15,13 @@ export { createGenerateStage, createGenerateWork, type GenerateStageOptions } fr
 export { createRotatingWriter, shardName, FAILURES_FILE, type RotatingWriterOptions } from './stages/rotating-writer.js';
 export { createStdoutWriter, type StdoutWriterOptions } from './stages/stdout-writer.js';
 export { createGeminiClient, toResult, type GeminiClientOptions, type GenerateFn, type GenerateResult } from './gemini/client.js';
-export { createFastFetch } from './gemini/fast-fetch.js';
+export { createFastFetch, type FastFetch, type FastFetchOptions } from './gemini/fast-fetch.js';
 export { createLimiter, type Limiter, type LimiterOptions } from './gemini/limiter.js';
 export { classifyError, decideRetry, RETRY_DEFAULTS, type RetryPolicy, type ClassifiedError, type RetryDecision } from './gemini/retry-policy.js';
 export { loadOutputState, compactFailures, type OutputState } from './resume/output-state.js';
 export { IdSet } from './resume/id-set.js';
+export { TokenEstimator } from './gemini/token-estimate.js';
+export { DailyCap, pacificDay, msUntilPacificMidnight, describeReset, USAGE_FILE } from './quota/daily-cap.js';
+export { makePlan, formatPlan, readHistory, priceFor, PRICES, PRICE_TABLE_DATE, type Plan, type History, type Price } from './dry-run.js';
+export { BinaryInputError } from './stages/line-splitter.js';
 export { startEmulator, type Emulator, type EmulatorOptions, type EmulatorStats } from './emulator/server.js';
