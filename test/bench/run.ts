@@ -177,9 +177,12 @@ async function overhead(): Promise<void> {
   const gm = median(g);
   const am = median(a);
   const bm = median(b);
-  raw.overhead = { prompts: n, gempipe: g, baselineSdk: a, rawHttp: b };
-  rows.push({ scenario: `1a. overhead: ${fmt(n)} prompts, latency 0, 64 in flight (records/s, process start to exit)`, gempipe: fmt(gm), baseline: `(a) SDK loop ${fmt(am)}`, ratio: `${(gm / am).toFixed(2)}×`, target: '≥ 2.5×', met: gm / am >= 2.5 });
-  rows.push({ scenario: '1b. overhead vs the ceiling', gempipe: fmt(gm), baseline: `(b) raw HTTP ${fmt(bm)}`, ratio: `${((gm / bm) * 100).toFixed(0)}%`, target: '≥ 60%', met: gm / bm >= 0.6 });
+  // Ratios are paired per repetition (the three programs run back to back), then the median.
+  const ra = median(g.map((x, i) => x / a[i]));
+  const rb = median(g.map((x, i) => x / b[i]));
+  raw.overhead = { prompts: n, gempipe: g, baselineSdk: a, rawHttp: b, ratioSdk: ra, ratioRaw: rb };
+  rows.push({ scenario: `1a. overhead: ${fmt(n)} prompts, latency 0, 64 in flight (records/s, process start to exit; medians of ${reps})`, gempipe: fmt(gm), baseline: `(a) SDK loop ${fmt(am)}`, ratio: `${ra.toFixed(2)}×`, target: '≥ 2.5×', met: ra >= 2.5 });
+  rows.push({ scenario: '1b. overhead vs the ceiling', gempipe: fmt(gm), baseline: `(b) raw HTTP ${fmt(bm)}`, ratio: `${(rb * 100).toFixed(0)}%`, target: '≥ 60%', met: rb >= 0.6 });
 }
 
 // 2. Latency hiding: latency 200 ms, 5,000 prompts, 200 in flight: wall ≤ 1.10 × ideal.
