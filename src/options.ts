@@ -229,6 +229,8 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
     }
   }
   o.emulator = raw.emulator === true || (raw.emulatorIfNoKey === true && !o.apiKey);
+  // The in-process emulator has no quota to find: without an explicit --rpm, do not ramp up.
+  if (o.emulator && !has('rpm')) o.adaptiveRate = false;
   if (has('shardSize')) o.shardSize = int('shard-size', raw.shardSize, 1);
   if (has('shardBytes')) o.shardBytes = int('shard-bytes', raw.shardBytes, 1);
   o.ordered = raw.ordered === true;

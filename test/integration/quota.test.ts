@@ -86,7 +86,8 @@ describe('quota', () => {
     expect(JSON.parse(readFileSync(join(out, USAGE_FILE), 'utf8')).requests['gemini-flash-latest']).toBe(12);
     // The same day, the same cap: nothing is sent.
     const second = await runAgainst(emu, inputs, { out, rpd: '12' });
-    expect(second).toMatchObject({ outcome: 'fatal', exitCode: 1, skipped: 12 });
+    expect(second).toMatchObject({ outcome: 'fatal', exitCode: 1 });
+    expect(second.error).toMatch(/reached --rpd 12/);
     expect(emu.stats.requests).toBe(12);
     // A larger cap (or the next day): the rest, exactly once.
     const third = await runAgainst(emu, inputs, { out, rpd: '100' });

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { parseOptions, type RawOptions } from '../src/options.js';
+import { UsageError } from '../src/errors.js';
+
+const parse = (raw: RawOptions, env: Record<string, string> = { GEMINI_API_KEY: 'k' }) => parseOptions(raw, [], { env, readFile: () => '' });
+
+describe('--rpm', () => {
+  it('takes a number, auto or off; auto is the default against the real API, off against --emulator', () => {
+    const rate = (raw: RawOptions, env?: Record<string, string>) => {
+      const o = parse(raw, env);
+      return [o.adaptiveRate, o.rpm];
+    };
+    expect(rate({})).toEqual([true, undefined]);
+    expect(rate({ rpm: 'auto' })).toEqual([true, undefined]);
+    expect(rate({ rpm: 'off' })).toEqual([false, undefined]);
+    expect(rate({ rpm: '3000' })).toEqual([false, 3000]);
+    expect(parse({ emulator: true }, {})).toMatchObject({ adaptiveRate: false });
+    expect(parse({ emulator: true, rpm: 'auto' }, {})).toMatchObject({ adaptiveRate: true });
+  });
+
+  it('names the option and the value when it is wrong', () => {
+    for (const bad of ['fast', '0', '-5', '1.5', '']) {
+      expect(() => parse({ rpm: bad })).toThrow(UsageError);
+    }
+    expect(() => parse({ rpm: 'fast' })).toThrow('Expected `--rpm` to be an integer >= 1, `auto` or `off`, got `fast`');
+    expect(() => parse({ rpd: '0' })).toThrow('`--rpd`');
+    expect(() => parse({ priceIn: 'cheap' })).toThrow('`--price-in`');
+  });
+
+  it('--dry-run needs no API key', () => {
+    expect(() => parse({}, {})).toThrow('No API key');
+    expect(parse({ dryRun: true }, {})).toMatchObject({ dryRun: true });
+  });
+});
