@@ -17,8 +17,17 @@ export interface FastFetchOptions {
   timeoutMs?: number;
 }
 
+/** A raw answer: status, lower-cased headers, the whole body as text. */
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
 export interface FastFetch {
   fetch: typeof fetch;
+  /** One request without the Response emulation (the client's hot path). `headers` flat: [k, v, k, v, ...]. */
+  send(origin: string, method: 'GET' | 'POST', path: string, headers: string[], body?: string): Promise<RawAnswer>;
   /** The timeout it enforces (the SDK then needs none). */
   timeoutMs?: number;
   /** Fails every request in flight and every later one (a hard stop). */
@@ -54,7 +63,7 @@ class LiteHeaders {
   }
 }
 
-function flatHeaders(h: unknown): string[] {
+export function flatHeaders(h: unknown): string[] {
   const out: string[] = [];
   if (!h) return out;
   if (typeof (h as Headers).forEach === 'function' && typeof (h as Headers).get === 'function') {
@@ -80,28 +89,12 @@ export function createFastFetch(options: FastFetchOptions): FastFetch {
     return p;
   };
 
-  const liteFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
-    const method = (init?.method ?? 'GET').toUpperCase() as 'GET' | 'POST';
-    let body = init?.body as string | Uint8Array | undefined | null;
-    if (body !== undefined && body !== null && typeof body !== 'string' && !(body instanceof Uint8Array)) {
-      body = new Uint8Array(await new Response(init!.body).arrayBuffer());
-    }
+  const send = async (origin: string, method: 'GET' | 'POST', path: string, headers: string[], body?: string | Uint8Array, signal?: AbortSignal): Promise<RawAnswer> => {
     if (aborted) throw aborted.reason;
-    let status: number;
-    let text: string;
-    let rawHeaders: Record<string, string | string[] | undefined>;
     try {
-      const res = await poolFor(url.origin).request({
-        path: url.pathname + url.search,
-        method,
-        headers: flatHeaders(init?.headers),
-        body: body ?? undefined,
-        signal: init?.signal ?? undefined,
-      });
-      text = await res.body.text();
-      status = res.statusCode;
-      rawHeaders = res.headers;
+      const res = await poolFor(origin).request({ path, method, headers, body, signal });
+      const text = await res.body.text();
+      return { status: res.statusCode, headers: res.headers, text };
     } catch (err) {
       const stop = aborted as { reason: unknown } | undefined; // set meanwhile by abortAll()
       if (stop) throw stop.reason;
@@ -110,6 +103,16 @@ export function createFastFetch(options: FastFetchOptions): FastFetch {
       }
       throw err;
     }
+  };
+
+  const liteFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+    const method = (init?.method ?? 'GET').toUpperCase() as 'GET' | 'POST';
+    let body = init?.body as string | Uint8Array | undefined | null;
+    if (body !== undefined && body !== null && typeof body !== 'string' && !(body instanceof Uint8Array)) {
+      body = new Uint8Array(await new Response(init!.body).arrayBuffer());
+    }
+    const { status, text, headers: rawHeaders } = await send(url.origin, method, url.pathname + url.search, flatHeaders(init?.headers), body ?? undefined, init?.signal ?? undefined);
     const headers = new LiteHeaders(rawHeaders);
     const lite = {
       ok: status >= 200 && status < 300,
@@ -131,6 +134,7 @@ export function createFastFetch(options: FastFetchOptions): FastFetch {
 
   return {
     fetch: liteFetch as typeof fetch,
+    send: (origin, method, path, headers, body) => send(origin, method, path, headers, body),
     timeoutMs,
     abortAll(reason?: unknown) {
       if (aborted) return;

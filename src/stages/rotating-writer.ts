@@ -6,6 +6,7 @@
 // closed. A shard file is created only when its first record arrives. Handles are released
 // in _destroy whether or not a write failed. Durability: see `fsync`.
 
+import { writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -68,8 +69,12 @@ export function createRotatingWriter(options: RotatingWriterOptions): Writable {
     }
   }
 
+  // A synchronous write of a ready batch to the page cache: a few µs, where the promise API
+  // costs a thread-pool round trip per batch (~45 µs of CPU each at 500 records/s, when
+  // every answer is its own batch). Looped: a write may be partial.
   async function writeAll(f: OpenFile, text: string): Promise<void> {
-    await f.fh.write(text);
+    const buf = Buffer.from(text);
+    for (let off = 0; off < buf.length; ) off += writeSync(f.fh.fd, buf, off, buf.length - off);
     if (o.fsync === 'always') await f.fh.datasync();
   }
 
