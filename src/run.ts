@@ -81,7 +81,8 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
     } catch (e) {
       if (e instanceof FatalRunError) throw e;
       const err = e as NodeJS.ErrnoException;
-      throw new UsageError(`Cannot use the output directory \`--out ${o.out}\`: ${err.code ?? err.message}${err.path && err.path !== o.out ? ` (${err.path})` : ''}`);
+      const why = err.code === 'EEXIST' || err.code === 'ENOTDIR' ? 'it exists and is not a directory' : err.code === 'EACCES' ? 'permission denied' : (err.code ?? err.message);
+      throw new UsageError(`Cannot use the output directory \`--out ${o.out}\`: ${why}${err.path && err.path !== o.out ? ` (${err.path})` : ''}`);
     }
     for (const r of state.repairs) say(`gempipe: resume: ${r}`);
     if (state.failuresNeedCompaction && !o.dryRun) {
