@@ -57,6 +57,8 @@ export function createProgress(o: ProgressOptions): Progress {
     const t = now();
     return bindingConstraint(s, o.limiter, o.concurrency, t, recent.sample(s.attempts, t));
   };
+  /** Records to do this run: exact once the reader has ended, else the start-up estimate. */
+  const toDo = (): number | undefined => (s.total !== undefined ? s.total - s.skipped : s.expected);
   const rate = () => {
     const secs = Math.max(0.001, (now() - s.startedAt) / 1000);
     return (s.succeeded + s.failed) / secs;
@@ -81,7 +83,8 @@ export function createProgress(o: ProgressOptions): Progress {
     const payload = () => {
       const done = s.succeeded + s.failed;
       const r = rate();
-      const left = s.total !== undefined ? s.total - s.skipped - done : undefined;
+      const todo = toDo();
+      const left = todo !== undefined ? Math.max(0, todo - done) : undefined;
       const eta = left !== undefined && r > 0 ? `${Math.ceil(left / r)}s` : '?';
       return {
         rate: r.toFixed(1), eta, inflight: String(s.inFlight), retries: String(s.retries), failed: String(s.failed),
@@ -90,14 +93,16 @@ export function createProgress(o: ProgressOptions): Progress {
     };
     bar.start(0, 0, payload());
     const timer = setInterval(() => {
-      if (s.total !== undefined) bar.setTotal(s.total - s.skipped);
+      const todo = toDo();
+      if (todo !== undefined) bar.setTotal(Math.max(todo, s.succeeded + s.failed));
       bar.update(s.succeeded + s.failed, payload());
     }, 200);
     timer.unref?.();
     return {
       stop() {
         clearInterval(timer);
-        if (s.total !== undefined) bar.setTotal(s.total - s.skipped);
+        const todo = toDo();
+        if (todo !== undefined) bar.setTotal(Math.max(todo, s.succeeded + s.failed));
         bar.update(s.succeeded + s.failed, payload());
         bar.stop();
       },
@@ -107,7 +112,8 @@ export function createProgress(o: ProgressOptions): Progress {
     };
   }
   const line = () => {
-    const total = s.total !== undefined ? `/${s.total - s.skipped}` : '';
+    const todo = toDo();
+    const total = todo !== undefined ? `/${s.total !== undefined ? '' : '~'}${Math.max(todo, s.succeeded + s.failed)}` : '';
     return `gempipe: ${s.succeeded + s.failed}${total} done (${s.failed} failed, ${s.skipped} skipped), ${rate().toFixed(1)}/s, ${s.inFlight} in flight, ${s.retries} retries, ${s.http429} 429s, tokens ${s.tokensIn}/${s.tokensOut}, bound by ${binding()}\n`;
   };
   const timer = setInterval(() => o.stream.write(line()), o.intervalSec * 1000);

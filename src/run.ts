@@ -20,7 +20,7 @@ import { isFailure } from './records.js';
 import { IdSet } from './resume/id-set.js';
 import { compactFailures, loadOutputState, type OutputState } from './resume/output-state.js';
 import { createGenerateStage } from './stages/generate.js';
-import { createInputReader, createJsonlParser, parseTextLine, resolveInputs, type InputSource } from './stages/read-inputs.js';
+import { countRecords, createInputReader, createJsonlParser, parseTextLine, resolveInputs, type InputSource } from './stages/read-inputs.js';
 import { createRotatingWriter } from './stages/rotating-writer.js';
 import { createStdoutWriter } from './stages/stdout-writer.js';
 import { DailyCap, describeReset } from './quota/daily-cap.js';
@@ -125,6 +125,13 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
     },
     signal: soft.signal,
   });
+  if (!o.quiet && !o.dryRun) {
+    // The progress bar's total before the (back-pressured) reader reaches the end.
+    const done = state ? state.succeeded.size + (o.retryFailed ? 0 : state.failed.size) : 0;
+    void countRecords(sources, undefined, soft.signal).then((n) => {
+      if (n !== undefined) stats.expected = Math.max(0, n - done);
+    });
+  }
   reader.on('data', () => stats.read++);
   reader.on('end', () => {
     if (!soft.signal.aborted) stats.total = stats.read + stats.skipped;

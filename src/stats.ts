@@ -8,8 +8,10 @@ export interface RunStats {
   read: number;
   /** Lines skipped because resume found them done. */
   skipped: number;
-  /** Total records expected, when known (for the progress bar). */
+  /** Total records read + skipped, once the reader has reached the end (for the progress bar). */
   total?: number;
+  /** Records to do, estimated at start from a line count of the inputs minus resume's done ids. */
+  expected?: number;
   succeeded: number;
   failed: number;
   failedByStatus: Record<string, number>;

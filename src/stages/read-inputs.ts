@@ -208,6 +208,55 @@ export function createInputReader(options: InputReaderOptions): Readable {
   return reader;
 }
 
+/**
+ * Counts the records (non-blank lines) of file sources with a plain byte scan, for the progress
+ * bar's total before the reader gets to the end (it is back-pressured, so that can be the end
+ * of the run). Undefined when a source is stdin, cannot be read, or the inputs together are
+ * larger than `maxBytes` (the count would cost a noticeable second read). An estimate: a line
+ * of Unicode-only whitespace counts here and not in the reader.
+ */
+export async function countRecords(sources: readonly InputSource[], maxBytes = 1 << 30, signal?: AbortSignal): Promise<number | undefined> {
+  let bytes = 0;
+  for (const src of sources) {
+    if (src.path === null) return undefined;
+    try {
+      const st = statSync(src.path);
+      if (!st.isFile()) return undefined;
+      bytes += st.size;
+    } catch {
+      return undefined;
+    }
+  }
+  if (bytes > maxBytes) return undefined;
+  let n = 0;
+  for (const src of sources) {
+    let content = false;
+    let first = true;
+    try {
+      for await (const chunk of createReadStream(src.path!, { highWaterMark: 256 * 1024, signal }) as AsyncIterable<Buffer>) {
+        let i = 0;
+        if (first) {
+          first = false;
+          if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) i = 3;
+        }
+        for (; i < chunk.length; i++) {
+          const b = chunk[i];
+          if (b === 0x0a) {
+            if (content) n++;
+            content = false;
+          } else if (!content && b !== 0x20 && b !== 0x09 && b !== 0x0d) {
+            content = true;
+          }
+        }
+      }
+    } catch {
+      return undefined;
+    }
+    if (content) n++;
+  }
+  return n;
+}
+
 /** The text format: each non-blank line is one prompt. */
 export const parseTextLine: LineParser = (source, l) => ({
   id: `${source}:${l.line}`,
