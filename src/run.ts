@@ -150,7 +150,14 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
   let baseUrl = o.baseUrl;
   let apiKey = o.apiKey ?? '';
   if (o.emulator && !io.generate) {
-    emulator = await startEmulator({});
+    try {
+      emulator = await startEmulator({});
+    } catch (e) {
+      // The reader is already reading ahead: release its files before giving up.
+      reader.destroy();
+      io.signal?.removeEventListener('abort', onSignal);
+      throw e;
+    }
     baseUrl = emulator.url;
     apiKey = 'emulator-key'; // a real key never goes to the emulator
     say(`gempipe: responses are EMULATED (local Gemini emulator at ${emulator.url}); set GEMINI_API_KEY and drop --emulator for real answers`);

@@ -147,7 +147,7 @@ export function createGeminiClient(options: GeminiClientOptions): GenerateFn {
         signal.throwIfAborted();
         signal.addEventListener('abort', () => transport.abortAll(signal.reason), { once: true });
       }
-      const t = direct ? await (template ??= captureRequestTemplate(o.apiKey, o.baseUrl, o.model, config)) : undefined;
+      const t = direct ? await (template ??= captureRequestTemplate(o.apiKey, o.baseUrl, o.model, config).catch(() => undefined)) : undefined;
       if (!t) return toResult(await ai.models.generateContent({ model: o.model, contents: prompt, config }));
       const res = await transport.send(t.origin, 'POST', t.path, t.headers, t.prefix + JSON.stringify(prompt) + t.suffix);
       if (res.status < 200 || res.status >= 300) throw apiErrorOf(res);
