@@ -37,6 +37,11 @@ export interface ClassifiedError {
   fatalCode?: string;
   /** A quota violation's id, e.g. GenerateRequestsPerMinutePerProjectPerModel. */
   quotaId?: string;
+  /**
+   * What went wrong, in a word, for counting retries: the HTTP status ("503", "429"), or
+   * "timeout", "malformed body", "connection" when there was no usable answer. Absent: `status`.
+   */
+  cause?: string;
 }
 
 export type RetryDecision = { retry: false } | { retry: true; delayMs: number; pauseAllMs?: number };
@@ -106,7 +111,7 @@ export function classifyError(err: unknown, timedOut = false): ClassifiedError {
         }
       }
     }
-    const base = { status, code, message, retryDelayMs, quotaId };
+    const base = { status, code, message, retryDelayMs, quotaId, cause: String(code) };
     if (reason === 'API_KEY_INVALID' || /API key not valid/i.test(message) || code === 401 || code === 403) {
       return { ...base, kind: 'fatal', fatalCode: 'INVALID_API_KEY' };
     }
@@ -121,14 +126,14 @@ export function classifyError(err: unknown, timedOut = false): ClassifiedError {
   }
 
   if (timedOut || e?.name === 'TimeoutError') {
-    return { kind: 'retryable', status: 'DEADLINE_EXCEEDED', code: 0, message: 'the attempt timed out (--timeout)' };
+    return { kind: 'retryable', status: 'DEADLINE_EXCEEDED', code: 0, message: 'the attempt timed out (--timeout)', cause: 'timeout' };
   }
   if (e?.name === 'SyntaxError') {
-    return { kind: 'retryable', status: 'UNAVAILABLE', code: 0, message: `malformed response body: ${rawMessage.slice(0, 200)}` };
+    return { kind: 'retryable', status: 'UNAVAILABLE', code: 0, message: `malformed response body: ${rawMessage.slice(0, 200)}`, cause: 'malformed body' };
   }
   const errno = errnoCode(err);
   if (errno || e?.name === 'TypeError' || /fetch failed|socket|ECONN|EPIPE|terminated|other side closed/i.test(rawMessage)) {
-    return { kind: 'retryable', status: 'UNAVAILABLE', code: 0, message: `connection error: ${errno ?? rawMessage.slice(0, 200)}` };
+    return { kind: 'retryable', status: 'UNAVAILABLE', code: 0, message: `connection error: ${errno ?? rawMessage.slice(0, 200)}`, cause: 'connection' };
   }
   return { kind: 'permanent', status: 'INTERNAL', code: 0, message: rawMessage.slice(0, 500) };
 }

@@ -144,7 +144,7 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
         const d = decideRetry(c, attempt, retry, o.random);
         if (!d.retry) return fail(rec, attempt, { status: c.status, code: c.code, message: c.message });
         if (d.pauseAllMs) limiter.pauseFor(d.pauseAllMs);
-        retried(c.code > 0 ? String(c.code) : c.status === 'DEADLINE_EXCEEDED' ? 'timeout' : c.message.startsWith('malformed') ? 'malformed body' : c.message.startsWith('connection') ? 'connection' : c.status);
+        retried(c.cause ?? c.status);
         t = now();
         try {
           await sleep(d.delayMs, wait);
@@ -171,10 +171,10 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
         try {
           json = JSON.parse(res.text);
         } catch (e) {
-          const c = { kind: 'retryable' as const, status: 'INVALID_RESPONSE', code: 0, message: `the response is not valid JSON: ${(e as Error).message}` };
+          const c = { kind: 'retryable' as const, status: 'INVALID_RESPONSE', code: 0, message: `the response is not valid JSON: ${(e as Error).message}`, cause: 'invalid JSON' };
           const d = decideRetry(c, attempt, retry, o.random);
           if (!d.retry) return fail(rec, attempt, { status: c.status, code: 0, message: c.message });
-          retried('invalid JSON');
+          retried(c.cause);
           continue;
         }
       }

@@ -53,6 +53,13 @@ describe('classifyError', () => {
     expect(parseDurationMs('0.250s')).toBe(250);
     expect(parseDurationMs('soon')).toBeUndefined();
   });
+
+  it('names the cause of each failure in a word, for counting retries', () => {
+    expect(classifyError(apiError(503, { code: 503, message: 'overloaded' })).cause).toBe('503');
+    expect(classifyError(new DOMException('late', 'TimeoutError')).cause).toBe('timeout');
+    expect(classifyError(new SyntaxError('Unexpected token <')).cause).toBe('malformed body');
+    expect(classifyError(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })).cause).toBe('connection');
+  });
 });
 
 describe('decideRetry', () => {
