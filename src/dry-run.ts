@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
+import { fixedTokensOf } from './gemini/token-estimate.js';
 import type { Options } from './options.js';
 import type { InputRecord } from './records.js';
 
@@ -140,7 +141,7 @@ export async function makePlan(reader: Readable, o: Options, alreadyDone: () => 
   });
   await finished(reader);
   const cpt = history.charsPerToken ?? 4;
-  const systemTokens = o.system ? Math.ceil(o.system.length / 4) : 0;
+  const systemTokens = fixedTokensOf(o.system);
   const inputTokens = Math.ceil(chars / cpt) + toDo * (systemTokens + 1);
   const outputAssumed = history.avgResponseTokens === undefined;
   const perRecordOut = history.avgResponseTokens ?? o.maxOutputTokens ?? 500;

@@ -24,7 +24,7 @@ import { countRecords, createInputReader, createJsonlParser, parseTextLine, reso
 import { createRotatingWriter } from './stages/rotating-writer.js';
 import { createStdoutWriter } from './stages/stdout-writer.js';
 import { DailyCap, describeReset } from './quota/daily-cap.js';
-import { TokenEstimator } from './gemini/token-estimate.js';
+import { fixedTokensOf, TokenEstimator } from './gemini/token-estimate.js';
 import { formatPlan, makePlan, readHistory } from './dry-run.js';
 import { createStats, formatSummary, summarize, type RunStats, type Summary } from './stats.js';
 
@@ -203,7 +203,7 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
     generate, limiter, concurrency: o.concurrency, model: o.model,
     retry: { ...RETRY_DEFAULTS, maxAttempts: o.maxAttempts, baseDelayMs: o.retryBaseDelayMs },
     ordered: o.ordered, expectJson: o.jsonSchema !== undefined, signal: hard.signal, stats,
-    tokenEstimator: new TokenEstimator(o.system ? Math.ceil(o.system.length / 4) : 0),
+    tokenEstimator: new TokenEstimator(fixedTokensOf(o.system)),
     dailyCap, onDailyCapReached, onFatal,
   });
   let writer: Writable;

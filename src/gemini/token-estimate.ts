@@ -4,6 +4,11 @@
 // text (CJK text, code and numbers are far from 4 characters a token). The fixed per-request
 // overhead (system instruction, framing) is learned as part of the ratio.
 
+/** Tokens every request carries besides the prompt: the system instruction, at ~4 characters a token. */
+export function fixedTokensOf(system: string | undefined): number {
+  return system ? Math.ceil(system.length / 4) : 0;
+}
+
 export class TokenEstimator {
   #chars = 0;
   #tokens = 0;
