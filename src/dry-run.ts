@@ -8,7 +8,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { fixedTokensOf } from './gemini/token-estimate.js';
+import { fixedTokensOf, TokenEstimator } from './gemini/token-estimate.js';
+import { SHARD_RE } from './resume/output-state.js';
 import type { Options } from './options.js';
 import type { InputRecord } from './records.js';
 
@@ -64,18 +65,21 @@ export interface History {
   medianLatencyMs?: number;
 }
 
-/** What the records already written say about this job (up to 5,000 of them). */
-export function readHistory(dir: string | undefined): History {
+/**
+ * What the records already written say about this job (up to 5,000 of them). Characters per
+ * token are learnt as the run learns them (TokenEstimator: the system instruction's tokens,
+ * `fixedTokens`, are not the prompt's).
+ */
+export function readHistory(dir: string | undefined, fixedTokens = 0): History {
   const h: History = { records: 0 };
   if (!dir) return h;
   let names: string[];
   try {
-    names = readdirSync(dir).filter((n) => /^shard-\d+\.jsonl$/.test(n)).sort();
+    names = readdirSync(dir).filter((n) => SHARD_RE.test(n)).sort();
   } catch {
     return h;
   }
-  let chars = 0;
-  let tokens = 0;
+  const estimator = new TokenEstimator(fixedTokens);
   let out = 0;
   const lat: number[] = [];
   for (const n of names) {
@@ -85,8 +89,7 @@ export function readHistory(dir: string | undefined): History {
         const r = JSON.parse(line) as { prompt?: string; usage?: { promptTokens?: number; responseTokens?: number }; latencyMs?: number };
         if (typeof r.prompt !== 'string' || !r.usage) continue;
         h.records++;
-        chars += r.prompt.length;
-        tokens += r.usage.promptTokens ?? 0;
+        estimator.observe(r.prompt, r.usage.promptTokens ?? 0);
         out += r.usage.responseTokens ?? 0;
         if (typeof r.latencyMs === 'number') lat.push(r.latencyMs);
       } catch {
@@ -95,10 +98,8 @@ export function readHistory(dir: string | undefined): History {
     }
     if (h.records >= 5000) break;
   }
-  if (h.records > 0 && tokens > 0) {
-    h.charsPerToken = chars / tokens;
-    h.avgResponseTokens = out / h.records;
-  }
+  if (h.records > 0) h.avgResponseTokens = out / h.records;
+  if (estimator.calibrated) h.charsPerToken = estimator.charsPerToken;
   if (lat.length) h.medianLatencyMs = lat.sort((a, b) => a - b)[Math.floor(lat.length / 2)];
   return h;
 }

@@ -138,7 +138,7 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
   });
 
   if (o.dryRun) {
-    const history = readHistory(toStdout ? undefined : o.out);
+    const history = readHistory(toStdout ? undefined : o.out, fixedTokensOf(o.system));
     const plan = await makePlan(reader, o, () => stats.skipped, history);
     io.stdout.write(formatPlan(plan, o, history));
     io.signal?.removeEventListener('abort', onSignal);

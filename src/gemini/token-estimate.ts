@@ -19,9 +19,14 @@ export class TokenEstimator {
     this.#fixed = fixedTokens;
   }
 
-  /** Characters per token seen so far (4 until something was observed). */
+  /** Enough real counts were observed (50 tokens) to trust the ratio. */
+  get calibrated(): boolean {
+    return this.#tokens >= 50 && this.#chars > 0;
+  }
+
+  /** Characters per token seen so far (4 until calibrated). */
   get charsPerToken(): number {
-    return this.#tokens >= 50 && this.#chars > 0 ? this.#chars / this.#tokens : 4;
+    return this.calibrated ? this.#chars / this.#tokens : 4;
   }
 
   estimate(prompt: string): number {

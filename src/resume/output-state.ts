@@ -10,7 +10,8 @@ import { OutputStateError } from '../errors.js';
 import { FAILURES_FILE } from '../stages/rotating-writer.js';
 import { IdSet } from './id-set.js';
 
-const SHARD_RE = /^shard-(\d{5,})\.jsonl$/;
+/** A shard's file name; group 1 is its number. */
+export const SHARD_RE = /^shard-(\d{5,})\.jsonl$/;
 const CHUNK = 1 << 20;
 
 export interface OutputState {
