@@ -203,14 +203,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (!/^gemini-/.test(model)) {
       return sendError(res, { code: 404, status: 'NOT_FOUND', message: `models/${model} is not found for API version ${m[1]}, or is not supported for generateContent. Call ListModels to see the list of available models and their supported methods.` });
     }
-    let body: { contents?: Array<{ parts?: Array<{ text?: string }> }>; generationConfig?: { responseMimeType?: string }; generateContentRequest?: unknown };
+    let body: { contents?: Array<{ parts?: Array<{ text?: string }> }>; systemInstruction?: { parts?: Array<{ text?: string }> }; generationConfig?: { responseMimeType?: string }; generateContentRequest?: unknown };
     try {
       body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
     } catch {
       return sendError(res, { code: 400, status: 'INVALID_ARGUMENT', message: 'Invalid JSON payload received.' });
     }
     const prompt = (body.contents ?? []).flatMap((c) => c.parts ?? []).map((p) => p.text ?? '').join('');
-    const promptTokens = countTokens(prompt);
+    // Like the real service, the input tokens include the system instruction's.
+    const system = (body.systemInstruction?.parts ?? []).map((p) => p.text ?? '').join('');
+    const promptTokens = countTokens(prompt) + (system ? countTokens(system) : 0);
     if (m[3] === 'countTokens') {
       res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
       res.end(JSON.stringify({ totalTokens: promptTokens }));
