@@ -1,7 +1,7 @@
 // The built CLI as a user runs it: spawned, with real signals and pipes, against an emulator
 // started here. Needs `npm run build` first (npm test does it).
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -26,6 +26,27 @@ function cli(args: string[], opts: { url?: string; input?: string; noKey?: boole
   const e = env(opts.url);
   if (opts.noKey) delete e.GEMINI_API_KEY;
   return spawnSync(process.execPath, [MAIN, ...args], { env: e, input: opts.input ?? '', encoding: 'utf8', cwd: dir });
+}
+
+/** Spawns the built CLI; collects its stderr; `exited` resolves to its exit code. */
+function start(args: string[], opts: SpawnOptions = {}) {
+  const child = spawn(process.execPath, [MAIN, ...args], opts);
+  let stderr = '';
+  child.stderr?.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
+  return { child, exited, stderr: () => stderr };
+}
+
+/** Resolves once `cond()` holds, polled every few ms (it reads the in-process emulator's counters). */
+function until(cond: () => boolean, everyMs = 5): Promise<void> {
+  return new Promise((res) => {
+    const t = setInterval(() => {
+      if (cond()) {
+        clearInterval(t);
+        res();
+      }
+    }, everyMs);
+  });
 }
 
 /** Complete, valid records on disk right now (a torn last line is not a record). */
@@ -87,23 +108,13 @@ describe('the CLI', () => {
     try {
       writeInputs(dir, 1, 400);
       const out = join(dir, 'out');
-      const child = spawn(process.execPath, [MAIN, '-o', out, '--concurrency', '8', '--summary-json', join(dir, 's.json'), dir], { env: env(emu.url) });
-      let stderr = '';
-      child.stderr.on('data', (d) => (stderr += d));
-      const exited = new Promise((res) => child.on('exit', (c) => res(c)));
-      await new Promise<void>((res) => {
-        const t = setInterval(() => {
-          if (emu.stats.ok >= 20) {
-            clearInterval(t);
-            child.kill('SIGINT');
-            res();
-          }
-        }, 5);
-      });
+      const { child, exited, stderr } = start(['-o', out, '--concurrency', '8', '--summary-json', join(dir, 's.json'), dir], { env: env(emu.url) });
+      await until(() => emu.stats.ok >= 20);
+      child.kill('SIGINT');
       const code = await exited;
       expect(code).toBe(130);
-      expect(stderr).toContain('stopping');
-      expect(stderr).toContain('gempipe: interrupted');
+      expect(stderr()).toContain('stopping');
+      expect(stderr()).toContain('gempipe: interrupted');
       const summary = JSON.parse(readFileSync(join(dir, 's.json'), 'utf8'));
       expect(summary.outcome).toBe('interrupted');
       // Every answer the emulator sent was written: the in-flight ones were drained, not dropped.
@@ -118,33 +129,16 @@ describe('the CLI', () => {
     const emu = await startEmulator({});
     try {
       const run = async (args: string[], signals: number) => {
-        const child = spawn(process.execPath, [MAIN, '-o', join(dir, 'out'), '--concurrency', '4', ...args, join(dir, 'in-000.txt')], { env: env(emu.url) });
-        let stderr = '';
-        child.stderr.on('data', (d) => (stderr += d));
-        const exited = new Promise((res) => child.on('exit', (c) => res(c)));
-        await new Promise<void>((res) => {
-          const t = setInterval(() => {
-            if (emu.stats.inFlight >= 4) {
-              clearInterval(t);
-              res();
-            }
-          }, 5);
-        });
+        const { child, exited, stderr } = start(['-o', join(dir, 'out'), '--concurrency', '4', ...args, join(dir, 'in-000.txt')], { env: env(emu.url) });
+        await until(() => emu.stats.inFlight >= 4);
         for (let i = 0; i < signals; i++) {
           child.kill('SIGINT');
           await new Promise((r) => setTimeout(r, 50));
         }
         const code = await exited;
         // the killed run's hung connections close on the emulator side soon after
-        await new Promise<void>((res) => {
-          const t = setInterval(() => {
-            if (emu.stats.inFlight === 0) {
-              clearInterval(t);
-              res();
-            }
-          }, 5);
-        });
-        return { code, stderr };
+        await until(() => emu.stats.inFlight === 0);
+        return { code, stderr: stderr() };
       };
       const twice = await run(['--drain-timeout', '600'], 2);
       expect(twice.code).toBe(130);
@@ -223,23 +217,14 @@ describe('the CLI', () => {
       const nobodyCanRun = root && spawnSync(process.execPath, ['-e', `require('fs').accessSync(${JSON.stringify(MAIN)}, 4); require('fs').accessSync(${JSON.stringify(dir)}, 2)`], nobody).status === 0;
       const asUser = nobodyCanRun ? nobody : {};
       const lockedReadable = root && !nobodyCanRun;
-      const child = spawn(process.execPath, [MAIN, '-o', out, '--open-files', '1', '--concurrency', '4', '--rpm', 'off', '--summary-json', join(dir, 's.json'), big, locked, binary, empty, vanish, '-'],
+      const { child, exited, stderr: stderrText } = start(['-o', out, '--open-files', '1', '--concurrency', '4', '--rpm', 'off', '--summary-json', join(dir, 's.json'), big, locked, binary, empty, vanish, '-'],
         { env: env(emu.url), cwd: dir, ...asUser });
-      child.stdin.end('from stdin 1\nfrom stdin 2 (no newline: the producer died)');
-      let stderr = '';
-      child.stderr.on('data', (d) => (stderr += d));
-      const exited = new Promise((res) => child.on('exit', (c) => res(c)));
+      child.stdin!.end('from stdin 1\nfrom stdin 2 (no newline: the producer died)');
       // The big file is read first (--open-files 1): the last one vanishes while it is in progress.
-      await new Promise<void>((res) => {
-        const t = setInterval(() => {
-          if (emu.stats.requests > 0) {
-            clearInterval(t);
-            rmSync(vanish);
-            res();
-          }
-        }, 2);
-      });
+      await until(() => emu.stats.requests > 0, 2);
+      rmSync(vanish);
       expect(await exited).toBe(3);
+      const stderr = stderrText();
       if (!lockedReadable) expect(stderr).toMatch(/cannot read input .*b-locked\.txt: permission denied; its prompts are not done/);
       expect(stderr).toMatch(/skipped input .*c-binary\.dat: a NUL byte at offset 8: a binary or UTF-16 file/);
       expect(stderr).toMatch(/cannot read input .*e-vanish\.txt: the file vanished before it was read/);
