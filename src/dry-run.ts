@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import { fixedTokensOf, TokenEstimator } from './gemini/token-estimate.js';
+import { fixedTokensOf, TokenEstimator } from './quota/token-estimate.js';
 import { SHARD_RE } from './resume/output-state.js';
 import type { Options } from './options.js';
 import type { InputRecord } from './records.js';

@@ -16,11 +16,14 @@ export { createRotatingWriter, shardName, FAILURES_FILE, type RotatingWriterOpti
 export { createStdoutWriter, type StdoutWriterOptions } from './stages/stdout-writer.js';
 export { createGeminiClient, toResult, type GeminiClientOptions, type GenerateFn, type GenerateResult } from './gemini/client.js';
 export { createFastFetch, type FastFetch, type FastFetchOptions } from './gemini/fast-fetch.js';
-export { createLimiter, type Limiter, type LimiterOptions } from './gemini/limiter.js';
-export { classifyError, decideRetry, RETRY_DEFAULTS, type RetryPolicy, type ClassifiedError, type RetryDecision } from './gemini/retry-policy.js';
+export { createLimiter, AIM, type Limiter, type LimiterOptions, type Grant, type AttemptOutcome, type LimiterState, type LearnedLimit } from './quota/limiter.js';
+export { RateController, type RateControllerOptions } from './quota/adaptive-rate.js';
+export { Budget } from './quota/budget.js';
+export { loadLearned, saveLearned, LIMITS_FILE } from './quota/learned.js';
+export { classifyError, decideRetry, fatalMessage, FATAL_MESSAGES, RETRY_DEFAULTS, type RetryPolicy, type ClassifiedError, type RetryDecision } from './gemini/retry-policy.js';
 export { loadOutputState, compactFailures, type OutputState } from './resume/output-state.js';
 export { IdSet } from './resume/id-set.js';
-export { TokenEstimator } from './gemini/token-estimate.js';
+export { TokenEstimator } from './quota/token-estimate.js';
 export { DailyCap, pacificDay, msUntilPacificMidnight, describeReset, USAGE_FILE } from './quota/daily-cap.js';
 export { makePlan, formatPlan, readHistory, priceFor, PRICES, PRICE_TABLE_DATE, type Plan, type History, type Price } from './dry-run.js';
 export { BinaryInputError } from './stages/line-splitter.js';

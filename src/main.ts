@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ExitCode, UsageError, exitCodeFor, redact } from './errors.js';
 import { startEmulator } from './emulator/server.js';
-import { parseOptions, DEFAULTS, type RawOptions } from './options.js';
+import { parseEmulatorOptions, parseOptions, DEFAULTS, type RawOptions } from './options.js';
 import { run } from './run.js';
 
 const VERSION = '0.1.0';
@@ -65,23 +65,22 @@ export function buildProgram(): Command {
     .option('--tpm <n>', 'input tokens per minute before answering 429')
     .option('--rpd <n>', 'requests per day before a per-day 429')
     .option('--error-rate <f>', 'fraction of requests answered 503', '0')
-    .option('--seed <s>', 'seed for jitter and random errors', '1');
+    .option('--seed <s>', 'seed for jitter and random errors', '1')
+    .option('--quota-mode <mode>', 'how --rpm/--tpm are enforced: bucket | fixed-window | sliding-window', 'bucket')
+    .option('--burst-ms <ms>', 'bucket: capacity, in ms of the rate', '1000')
+    .option('--window-ms <ms>', 'windows: length in ms (before --time-scale)', '60000')
+    .option('--time-scale <x>', 'divides --window-ms (60 makes a minute window one second)', '1')
+    .option('--quota-value', 'quota 429s name their limit (QuotaFailure quotaValue, "limit: N")')
+    .option('--capacity-429-rate <f>', 'fraction of requests answered a 429 without details (shared capacity)', '0')
+    .option('--limit-zero', 'no quota for the model: every request is a 429 with "limit: 0"')
+    .option('--location-error', 'every request: 400 FAILED_PRECONDITION "User location is not supported"')
+    .option('--thinking', 'answers carry a thought part and thoughtsTokenCount')
+    .option('--refuse-after <n>', 'stop listening after N requests (connections are then refused)');
   return p;
 }
 
-function num(name: string, v: unknown): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new UsageError(`Expected \`--${name}\` to be a number >= 0, got \`${String(v)}\``);
-  return n;
-}
-
-async function runEmulator(raw: Record<string, string>): Promise<number> {
-  const emu = await startEmulator({
-    port: num('port', raw.port), latencyMs: num('latency-ms', raw.latencyMs), jitterMs: num('jitter-ms', raw.jitterMs),
-    rpm: num('rpm', raw.rpm), tpm: num('tpm', raw.tpm), rpd: num('rpd', raw.rpd),
-    errorRate: num('error-rate', raw.errorRate), seed: num('seed', raw.seed),
-  });
+async function runEmulator(raw: Record<string, string | boolean>): Promise<number> {
+  const emu = await startEmulator(parseEmulatorOptions(raw));
   process.stdout.write(`${emu.url}\n`);
   process.stderr.write(`gempipe emulator: serving the Gemini API at ${emu.url} (GEMINI_BASE_URL=${emu.url}); Ctrl-C to stop\n`);
   await new Promise<void>((resolve) => {
@@ -117,7 +116,7 @@ export async function main(argv: string[]): Promise<number> {
       return result.exitCode;
     };
   });
-  program.commands[0].action((raw: Record<string, string>) => {
+  program.commands[0].action((raw: Record<string, string | boolean>) => {
     action = () => runEmulator(raw);
   });
   try {

@@ -3,6 +3,7 @@
 // request is sent) with messages that name the option and the value at fault.
 
 import { UsageError } from './errors.js';
+import type { EmulatorOptions } from './emulator/server.js';
 
 export type InputFormat = 'text' | 'jsonl';
 export type OutputFormat = 'jsonl' | 'text';
@@ -251,4 +252,32 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
     throw new UsageError('No API key: set GEMINI_API_KEY (or GOOGLE_API_KEY), or pass `--emulator` to run against the local emulator');
   }
   return o;
+}
+
+/** The `emulator` sub-command's options, validated with the same messages as a run's. */
+export function parseEmulatorOptions(raw: RawOptions): EmulatorOptions {
+  const has = (k: string) => raw[k] !== undefined && raw[k] !== false;
+  const opt = <T>(k: string, f: (v: unknown) => T): T | undefined => (has(k) ? f(raw[k]) : undefined);
+  return {
+    port: opt('port', (v) => int('port', v, 0, 65_535)),
+    latencyMs: opt('latencyMs', (v) => num('latency-ms', v, 0, 3_600_000)),
+    jitterMs: opt('jitterMs', (v) => num('jitter-ms', v, 0, 3_600_000)),
+    rpm: opt('rpm', (v) => int('rpm', v, 1)),
+    tpm: opt('tpm', (v) => int('tpm', v, 1)),
+    rpd: opt('rpd', (v) => int('rpd', v, 1)),
+    errorRate: opt('errorRate', (v) => num('error-rate', v, 0, 1)),
+    seed: opt('seed', (v) => int('seed', v, 0)),
+    quota: {
+      mode: opt('quotaMode', (v) => oneOf('quota-mode', v, ['bucket', 'fixed-window', 'sliding-window'] as const)),
+      burstMs: opt('burstMs', (v) => num('burst-ms', v, 1, 3_600_000)),
+      windowMs: opt('windowMs', (v) => num('window-ms', v, 1, 86_400_000)),
+      timeScale: opt('timeScale', (v) => num('time-scale', v, 0.001, 1_000_000)),
+    },
+    quotaValue: raw.quotaValue === true,
+    capacity429Rate: opt('capacity429Rate', (v) => num('capacity-429-rate', v, 0, 1)),
+    limitZero: raw.limitZero === true,
+    locationError: raw.locationError === true,
+    thinking: raw.thinking === true,
+    refuseAfter: opt('refuseAfter', (v) => int('refuse-after', v, 0)),
+  };
 }

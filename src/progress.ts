@@ -4,7 +4,7 @@
 // `intervalSec`. Reads RunStats on a timer; never touches the hot path.
 
 import cliProgress from 'cli-progress';
-import type { Limiter } from './gemini/limiter.js';
+import type { Limiter } from './quota/limiter.js';
 import type { RunStats } from './stats.js';
 
 export interface ProgressOptions {
@@ -43,6 +43,7 @@ export function bindingConstraint(stats: RunStats, limiter: Limiter | undefined,
   if (st?.pausedUntil) return `429 cool-down ${Math.ceil((st.pausedUntil - now) / 1000)}s`;
   if (st && st.waitingForRequests > 0) return `rpm ${cur ? `${cur} of ` : ''}${st.rpm}${st.adaptive ? ' (adaptive)' : ''}`;
   if (st && st.waitingForTokens > 0) return `tpm ${st.tpm}`;
+  if (st && st.waitingForWindow > 0) return `probing the quota (window ${st.window} in flight)`;
   const limit = st?.rpm ? ` (rpm limit ${st.rpm}${st.adaptive ? ', adaptive' : ''})` : '';
   if (stats.inFlight >= concurrency) return `concurrency ${concurrency}${cur ? `, ${cur}` : ''}${limit}`;
   return `input/API${cur ? `, ${cur}` : ''}${limit}`;

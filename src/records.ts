@@ -18,8 +18,11 @@ export interface InputRecord {
 
 export interface Usage {
   promptTokens: number;
+  /** Billed output: the answer's tokens plus the thoughts'. */
   responseTokens: number;
   totalTokens: number;
+  /** Of responseTokens, the thinking model's thoughts (when the API reports them). */
+  thoughtsTokens?: number;
 }
 
 export interface SuccessRecord {

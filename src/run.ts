@@ -12,7 +12,8 @@ import { FatalRunError, ExitCode, UsageError, redact } from './errors.js';
 import { startEmulator, type Emulator } from './emulator/server.js';
 import { createGeminiClient, type GenerateFn } from './gemini/client.js';
 import { createFastFetch } from './gemini/fast-fetch.js';
-import { createLimiter, type Limiter } from './gemini/limiter.js';
+import { createLimiter, type Limiter } from './quota/limiter.js';
+import { loadLearned, saveLearned, LIMITS_FILE } from './quota/learned.js';
 import { RETRY_DEFAULTS } from './gemini/retry-policy.js';
 import type { Options } from './options.js';
 import { createProgress } from './progress.js';
@@ -24,7 +25,7 @@ import { countRecords, createInputReader, createJsonlParser, parseTextLine, reso
 import { createRotatingWriter } from './stages/rotating-writer.js';
 import { createStdoutWriter } from './stages/stdout-writer.js';
 import { DailyCap, describeReset } from './quota/daily-cap.js';
-import { fixedTokensOf, TokenEstimator } from './gemini/token-estimate.js';
+import { fixedTokensOf, TokenEstimator } from './quota/token-estimate.js';
 import { formatPlan, makePlan, readHistory } from './dry-run.js';
 import { createStats, formatSummary, summarize, type RunStats, type Summary } from './stats.js';
 
@@ -162,7 +163,22 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
     apiKey = 'emulator-key'; // a real key never goes to the emulator
     say(`gempipe: responses are EMULATED (local Gemini emulator at ${emulator.url}); set GEMINI_API_KEY and drop --emulator for real answers`);
   }
-  const limiter: Limiter = createLimiter({ rpm: o.rpm, tpm: o.tpm, adaptive: o.adaptiveRate });
+  // What an earlier run into this directory learned about the quota: start there, not from a probe.
+  const learned = toStdout ? {} : loadLearned(o.out, o.model);
+  const limits: string[] = [];
+  if (!o.rpm && learned.rpm && (o.adaptiveRate || learned.rpm.source === 'server')) {
+    limits.push(`started at ${learned.rpm.value.toLocaleString('en-US')} requests/min, ${learned.rpm.source === 'server' ? 'the limit the server named' : 'the rate found'} in an earlier run (${o.out}/${LIMITS_FILE})`);
+    say(`gempipe: ${limits[limits.length - 1]}`);
+  }
+  const limiter: Limiter = createLimiter({
+    rpm: o.rpm, tpm: o.tpm, adaptive: o.adaptiveRate,
+    learned: { rpm: o.adaptiveRate || learned.rpm?.source === 'server' ? learned.rpm : undefined, tpm: o.tpm ? undefined : learned.tpm },
+    onLearn: (what, perMinute) => {
+      const line = `the server says: ${perMinute.toLocaleString('en-US')} ${what === 'rpm' ? 'requests' : 'input tokens'} per minute for ${o.model}; holding that limit from now on`;
+      limits.push(line);
+      say(`gempipe: ${line}`);
+    },
+  });
   const fastFetch = io.generate ? undefined : createFastFetch({ connections: Math.min(o.concurrency, 256), timeoutMs: o.timeoutMs });
   const generate: GenerateFn = io.generate ?? createGeminiClient({
     apiKey, baseUrl, model: o.model, system: o.system, temperature: o.temperature,
@@ -247,6 +263,7 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
     soft.signal.removeEventListener('abort', onStop);
     io.signal?.removeEventListener('abort', onSignal);
     dailyCap?.stop();
+    if (!toStdout) saveLearned(o.out, o.model, limiter.learned());
     await limiter.stop();
     await fastFetch?.close();
     await emulator?.close();
@@ -277,6 +294,9 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
   else if (stats.failed > 0 || stats.inputErrors.length > 0) exitCode = ExitCode.SOME_FAILED;
 
   const summary = summarize(stats, outcome, exitCode, Date.now(), error);
+  const found = limiter.learned().rpm;
+  if (found?.source === 'adaptive' && !toStdout) limits.push(`rate found: ${found.value.toLocaleString('en-US')} requests/min (kept in ${o.out}/${LIMITS_FILE} for the next run)`);
+  if (limits.length > 0) summary.limits = limits;
   if (error && error !== haltMessage) io.stderr.write(`gempipe: error: ${error}\n`);
   if (!o.quiet) io.stderr.write(formatSummary(summary));
   if (o.summaryJson) {

@@ -13,6 +13,8 @@ export interface RunStats {
   /** Records to do, estimated at start from a line count of the inputs minus resume's done ids. */
   expected?: number;
   succeeded: number;
+  /** Successes whose answer was cut at the output-token limit (finishReason MAX_TOKENS, text kept). */
+  truncated: number;
   failed: number;
   failedByStatus: Record<string, number>;
   inFlight: number;
@@ -45,7 +47,7 @@ export interface RunStats {
 
 export function createStats(now = Date.now()): RunStats {
   return {
-    startedAt: now, read: 0, skipped: 0, succeeded: 0, failed: 0, failedByStatus: {}, inFlight: 0,
+    startedAt: now, read: 0, skipped: 0, succeeded: 0, truncated: 0, failed: 0, failedByStatus: {}, inFlight: 0,
     attempts: 0, retries: 0, retriesByCause: {}, http429: 0, tokensIn: 0, tokensOut: 0, apiMs: 0, limiterMs: 0,
     backoffMs: 0, readWaitMs: 0, writeWaitMs: 0, writeMs: 0, written: 0, inputErrors: [], orphans: 0,
   };
@@ -56,6 +58,8 @@ export interface Summary {
   exitCode: number;
   done: number;
   succeeded: number;
+  /** Successes cut at the output-token limit (finishReason MAX_TOKENS). */
+  truncated: number;
   skipped: number;
   failed: number;
   failedByStatus: Record<string, number>;
@@ -81,6 +85,8 @@ export interface Summary {
   };
   /** This process's own cost: CPU time (user + system) and peak resident memory. */
   process: { cpuUserMs: number; cpuSystemMs: number; cpuUsPerRecord: number; peakRssMB: number };
+  /** What was learned about the quota this run, in words ("the server says: ..."). */
+  limits?: string[];
   error?: string;
 }
 
@@ -89,7 +95,7 @@ export function summarize(s: RunStats, outcome: Summary['outcome'], exitCode: nu
   const done = s.succeeded + s.failed;
   const r = (x: number) => Math.round(x);
   return {
-    outcome, exitCode, done, succeeded: s.succeeded, skipped: s.skipped, failed: s.failed,
+    outcome, exitCode, done, succeeded: s.succeeded, truncated: s.truncated, skipped: s.skipped, failed: s.failed,
     failedByStatus: { ...s.failedByStatus }, inputErrors: [...s.inputErrors], orphans: s.orphans,
     wallMs, recordsPerSec: Math.round((done / wallMs) * 1000 * 10) / 10,
     tokensIn: s.tokensIn, tokensOut: s.tokensOut, attempts: s.attempts, retries: s.retries,
@@ -127,6 +133,8 @@ export function formatSummary(x: Summary): string {
   lines.push(`${head} — ${x.succeeded} succeeded, ${x.failed} failed, ${x.skipped} skipped (already done) in ${fmtMs(x.wallMs)} (${x.recordsPerSec} records/s)`);
   const fails = Object.entries(x.failedByStatus).map(([k, v]) => `${k} ${v}`).join(', ');
   if (fails) lines.push(`  failed by status: ${fails}`);
+  if (x.truncated > 0) lines.push(`  ${x.truncated} answer(s) cut at the output-token limit (finishReason MAX_TOKENS; kept as successes)`);
+  for (const l of x.limits ?? []) lines.push(`  ${l}`);
   for (const e of x.inputErrors) lines.push(`  unreadable input: ${e.source}: ${e.message}`);
   if (x.orphans > 0) lines.push(`  ${x.orphans} output record(s) have ids not in the current inputs (kept, not dropped)`);
   lines.push(`  tokens: ${x.tokensIn} in, ${x.tokensOut} out; requests: ${x.attempts} (${x.retries} retries, ${x.http429} answered 429)`);

@@ -13,8 +13,16 @@
 //   [[emu:resetx1]]    destroy the connection without answering
 //   [[emu:badjsonx1]]  with JSON output requested, answer text that is not JSON
 //   [[emu:slow=300]]   add 300 ms latency to this prompt
+//   [[emu:maxtokens]]  a thinking answer whose thoughts used the budget: MAX_TOKENS, no text
+//   [[emu:cut]]        a non-empty answer cut at the limit (MAX_TOKENS)
+//   [[emu:thinking]]   a thought part before the answer, thoughtsTokenCount in usage
+//   [[emu:location]]   400 FAILED_PRECONDITION "User location is not supported ..."
+//   [[emu:limit0]]     429 with "limit: 0" / quotaValue "0": no quota for the model
+//   [[emu:leaked]]     403 "Your API key was reported as leaked ..."
+//   [[emu:disabled]]   403 SERVICE_DISABLED: the API is not enabled for the project
 
-export type FaultKind = 'http' | 'quotaDay' | 'block' | 'nocandidates' | 'hang' | 'malformed' | 'reset' | 'badjson';
+export type FaultKind = 'http' | 'quotaDay' | 'block' | 'nocandidates' | 'hang' | 'malformed' | 'reset' | 'badjson'
+  | 'maxtokens' | 'cut' | 'thinking' | 'location' | 'limit0' | 'leaked' | 'disabled';
 
 export interface Fault {
   kind: FaultKind;
@@ -45,7 +53,7 @@ export function parseDirectives(prompt: string): Directives | undefined {
         d.faults.push({ kind: 'http', status: Number(x[1]), times: x[2] ? Number(x[2]) : Infinity, retryDelayS: x[3] ? Number(x[3]) : undefined });
       } else if (p === '429day') {
         d.faults.push({ kind: 'quotaDay', times: Infinity });
-      } else if ((x = /^(block|nocandidates|hang|malformed|reset|badjson)(?:x(\d+))?$/.exec(p))) {
+      } else if ((x = /^(block|nocandidates|hang|malformed|reset|badjson|maxtokens|cut|thinking|location|limit0|leaked|disabled)(?:x(\d+))?$/.exec(p))) {
         d.faults.push({ kind: x[1] as FaultKind, times: x[2] ? Number(x[2]) : Infinity });
       }
     }

@@ -1,13 +1,16 @@
 // startEmulator(): a local server speaking the Gemini REST API for generateContent and
 // countTokens (SPEC §7) — request and response shapes as the real service, errors as
 // {"error":{code,message,status,details}} with RetryInfo / QuotaFailure / ErrorInfo details.
-// Deterministic answers; optional latency and jitter, rpm/tpm/rpd quotas (token buckets that
-// answer 429 like the real quota), a seeded random error rate, and per-prompt scripted faults
-// (faults.ts). It keeps counters tests assert on; GET /emulator/stats serves them as JSON.
+// Deterministic answers; optional latency and jitter, rpm/tpm/rpd quotas enforced the ways real
+// servers do (quota.ts: bucket, fixed or sliding windows) with the real 429 bodies, shared-capacity
+// 429s without details, whole-run faults (limit 0, location, a refused connection), thinking
+// answers, a seeded random error rate, and per-prompt scripted faults (faults.ts). It keeps
+// counters tests assert on; GET /emulator/stats serves them as JSON.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { faultFor, parseDirectives, type Directives } from './faults.js';
+import { BARE_429, createQuota, quota429, type GoogleError, type QuotaShape } from './quota.js';
 
 export interface EmulatorOptions {
   /** @default 0 (a free port) */
@@ -16,12 +19,26 @@ export interface EmulatorOptions {
   latencyMs?: number;
   /** Uniform extra latency in [0, jitterMs). @default 0 */
   jitterMs?: number;
-  /** Requests per minute (a bucket holding one second's worth); excess: 429. */
+  /** Requests per minute; excess: 429 (enforced as `quota` says). */
   rpm?: number;
   /** Input tokens per minute; excess: 429. */
   tpm?: number;
   /** Requests per day; excess: a per-day 429. */
   rpd?: number;
+  /** How rpm/tpm are enforced: bucket (default, 1 s of burst), fixed or sliding windows. */
+  quota?: QuotaShape;
+  /** Quota 429s name their limit (QuotaFailure quotaValue, "limit: N" in the message). @default false */
+  quotaValue?: boolean;
+  /** Fraction of requests answered a 429 without details (shared capacity), seeded. @default 0 */
+  capacity429Rate?: number;
+  /** The project has no quota for the model: every request is a 429 with "limit: 0". */
+  limitZero?: boolean;
+  /** Every request: 400 FAILED_PRECONDITION "User location is not supported for the API use." */
+  locationError?: boolean;
+  /** Answers carry a thought part and thoughtsTokenCount, like a thinking model. @default false */
+  thinking?: boolean;
+  /** After this many generateContent requests the server stops listening: connections are refused. */
+  refuseAfter?: number;
   /** Fraction of requests answered 503, from a seeded generator. @default 0 */
   errorRate?: number;
   /** @default 1 */
@@ -88,32 +105,6 @@ export function answerFor(prompt: string): string {
   return `Emulated answer #${hash(prompt).toString(16)} to: ${short}`;
 }
 
-class Bucket {
-  #tokens: number;
-  #last: number;
-  constructor(readonly capacity: number, readonly perMs: number, now: number) {
-    this.#tokens = capacity;
-    this.#last = now;
-  }
-  /** Takes n, or returns ms until n would be available. */
-  take(n: number, now: number): number {
-    this.#tokens = Math.min(this.capacity, this.#tokens + (now - this.#last) * this.perMs);
-    this.#last = now;
-    if (this.#tokens >= n) {
-      this.#tokens -= n;
-      return 0;
-    }
-    return Math.ceil((Math.min(n, this.capacity) - this.#tokens) / this.perMs);
-  }
-}
-
-interface GoogleError {
-  code: number;
-  status: string;
-  message: string;
-  details?: unknown[];
-}
-
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const o = { latencyMs: 0, jitterMs: 0, errorRate: 0, seed: 1, ...options };
   const rnd = seededRandom(o.seed);
@@ -123,8 +114,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     successes: new Map(), log: [],
   };
   const arrivals = new Map<string, number>(); // scripted prompts only
-  const rpmBucket = o.rpm ? new Bucket(Math.max(1, o.rpm / 60), o.rpm / 60_000, t0) : undefined;
-  const tpmBucket = o.tpm ? new Bucket(Math.max(1, o.tpm / 60), o.tpm / 60_000, t0) : undefined;
+  const rpmQuota = o.rpm ? createQuota(o.rpm, o.quota) : undefined;
+  const tpmQuota = o.tpm ? createQuota(o.tpm, o.quota) : undefined;
+  let refused = false;
   let dayCount = 0;
   const sockets = new Set<Socket>();
 
@@ -141,33 +133,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     send(res, e.code, { error: e }, prompt);
   }
 
-  function quota429(kind: 'minute' | 'tokens' | 'day', retryMs: number): GoogleError {
-    const quotaId = kind === 'day' ? 'GenerateRequestsPerDayPerProjectPerModel-FreeTier'
-      : kind === 'tokens' ? 'GenerateContentInputTokensPerModelPerMinute-FreeTier'
-        : 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier';
-    const metric = kind === 'tokens' ? 'generativelanguage.googleapis.com/generate_content_free_tier_input_token_count'
-      : 'generativelanguage.googleapis.com/generate_content_free_tier_requests';
-    const what = kind === 'day' ? 'requests per day' : kind === 'tokens' ? 'input tokens per minute' : 'requests per minute';
-    const secs = (retryMs / 1000).toFixed(3).replace(/\.?0+$/, '');
-    return {
-      code: 429, status: 'RESOURCE_EXHAUSTED',
-      message: `You exceeded your current quota (${what}), please check your plan and billing details. Please retry in ${secs}s.`,
-      details: [
-        { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaMetric: metric, quotaId, quotaDimensions: { location: 'global', model: 'emulated' } }] },
-        { '@type': 'type.googleapis.com/google.rpc.Help', links: [{ description: 'Learn more about Gemini API quotas', url: 'https://ai.google.dev/gemini-api/docs/rate-limits' }] },
-        ...(kind === 'day' ? [] : [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${secs}s` }]),
-      ],
-    };
-  }
-
   function httpFault(status: number, retryDelayS?: number): GoogleError {
     switch (status) {
       case 400: return { code: 400, status: 'INVALID_ARGUMENT', message: 'Request contains an invalid argument.' };
       case 403: return { code: 403, status: 'PERMISSION_DENIED', message: 'The caller does not have permission' };
       case 404: return { code: 404, status: 'NOT_FOUND', message: 'Requested entity was not found.' };
       case 408: return { code: 408, status: 'DEADLINE_EXCEEDED', message: 'Request timed out.' };
-      case 429: return retryDelayS !== undefined ? quota429('minute', retryDelayS * 1000)
-        : { code: 429, status: 'RESOURCE_EXHAUSTED', message: 'Resource has been exhausted (e.g. check quota).' };
+      case 429: return retryDelayS !== undefined ? quota429('minute', retryDelayS * 1000, 'emulated') : BARE_429;
       case 500: return { code: 500, status: 'INTERNAL', message: 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting' };
       case 502: return { code: 502, status: 'UNAVAILABLE', message: 'Bad gateway.' };
       case 504: return { code: 504, status: 'DEADLINE_EXCEEDED', message: 'The request timed out. Please try again.' };
@@ -229,16 +201,29 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     }
     // Quotas are checked on arrival, like the real service, before any work.
     const now = Date.now();
-    if (o.rpd !== undefined && ++dayCount > o.rpd) return sendError(res, quota429('day', 0), prompt);
-    if (rpmBucket) {
-      const wait = rpmBucket.take(1, now);
-      if (wait > 0) return sendError(res, quota429('minute', wait), prompt);
-    }
-    if (tpmBucket) {
-      const wait = tpmBucket.take(promptTokens, now);
-      if (wait > 0) return sendError(res, quota429('tokens', wait), prompt);
+    if (o.refuseAfter !== undefined && stats.requests >= o.refuseAfter && !refused) {
+      refused = true; // this one is answered; from now on nothing listens
+      server.close();
+      setImmediate(() => {
+        for (const s of sockets) s.destroy();
+      });
     }
     const fault = d ? faultFor(d, arrival) : undefined;
+    if (o.locationError || fault?.kind === 'location') {
+      return sendError(res, { code: 400, status: 'FAILED_PRECONDITION', message: 'User location is not supported for the API use.' }, prompt);
+    }
+    if (o.limitZero || fault?.kind === 'limit0') return sendError(res, quota429('minute', 37_000, model, 0), prompt);
+    const quotaValue = (perMinute: number | undefined) => (o.quotaValue ? perMinute : undefined);
+    if (o.rpd !== undefined && ++dayCount > o.rpd) return sendError(res, quota429('day', 0, model, quotaValue(o.rpd)), prompt);
+    if (rpmQuota) {
+      const wait = rpmQuota.take(1, now);
+      if (wait > 0) return sendError(res, quota429('minute', wait, model, quotaValue(o.rpm)), prompt);
+    }
+    if (tpmQuota) {
+      const wait = tpmQuota.take(promptTokens, now);
+      if (wait > 0) return sendError(res, quota429('tokens', wait, model, quotaValue(o.tpm)), prompt);
+    }
+    if (o.capacity429Rate && rnd() < o.capacity429Rate) return sendError(res, BARE_429, prompt);
     let delay = o.latencyMs + (o.jitterMs > 0 ? Math.floor(rnd() * o.jitterMs) : 0) + (d?.slowMs ?? 0);
     if (fault?.kind === 'hang') delay = Infinity;
     if (fault?.kind === 'reset') {
@@ -258,7 +243,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       if (res.destroyed) return;
       const randomError = o.errorRate > 0 && rnd() < o.errorRate;
       if (fault?.kind === 'http') return sendError(res, httpFault(fault.status!, fault.retryDelayS), prompt);
-      if (fault?.kind === 'quotaDay') return sendError(res, quota429('day', 0), prompt);
+      if (fault?.kind === 'quotaDay') return sendError(res, quota429('day', 0, model, 250), prompt);
+      if (fault?.kind === 'leaked') return sendError(res, { code: 403, status: 'PERMISSION_DENIED', message: 'Your API key was reported as leaked. Please use another API key.' }, prompt);
+      if (fault?.kind === 'disabled') {
+        return sendError(res, {
+          code: 403, status: 'PERMISSION_DENIED',
+          message: 'Generative Language API has not been used in project 123456789 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/generativelanguage.googleapis.com/overview?project=123456789 then retry.',
+          details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'SERVICE_DISABLED', domain: 'googleapis.com', metadata: { service: 'generativelanguage.googleapis.com', consumer: 'projects/123456789' } }],
+        }, prompt);
+      }
       if (randomError) return sendError(res, httpFault(503), prompt);
       if (fault?.kind === 'malformed') {
         stats.byStatus.malformed = (stats.byStatus.malformed ?? 0) + 1;
@@ -266,9 +259,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         res.end('{"candidates": [{"content": {"parts": [{"text": "trunc');
         return;
       }
-      const usage = (out: number) => ({
-        promptTokenCount: promptTokens, candidatesTokenCount: out, totalTokenCount: promptTokens + out,
+      const usage = (out: number, thoughts = 0) => ({
+        promptTokenCount: promptTokens, candidatesTokenCount: out, totalTokenCount: promptTokens + out + thoughts,
         promptTokensDetails: [{ modality: 'TEXT', tokenCount: promptTokens }],
+        ...(thoughts > 0 ? { thoughtsTokenCount: thoughts } : {}),
       });
       if (fault?.kind === 'block') {
         return send(res, 200, { promptFeedback: { blockReason: 'SAFETY', safetyRatings: [{ category: 'HARM_CATEGORY_DANGEROUS_CONTENT', probability: 'HIGH', blocked: true }] }, usageMetadata: usage(0), modelVersion: model }, prompt);
@@ -281,13 +275,27 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       if (body.generationConfig?.responseMimeType === 'application/json') {
         text = fault?.kind === 'badjson' ? `not json: ${text}` : JSON.stringify({ answer: text });
       }
+      // A thinking model: a thought summary part first (never the answer), thoughtsTokenCount.
+      const thought = o.thinking || fault?.kind === 'maxtokens' || fault?.kind === 'thinking'
+        ? `**Thinking about it**\nThe user asks: ${prompt.slice(0, 60)}. Let me work it out step by step.` : undefined;
+      const thoughts = thought ? 4 * countTokens(thought) : 0;
+      let finishReason = 'STOP';
+      if (fault?.kind === 'maxtokens') {
+        // The thoughts used the whole output budget: no answer text at all.
+        text = '';
+        finishReason = 'MAX_TOKENS';
+      } else if (fault?.kind === 'cut') {
+        text = text.slice(0, Math.max(1, Math.floor(text.length / 2)));
+        finishReason = 'MAX_TOKENS';
+      }
       stats.ok++;
       if (o.trackPrompts) stats.successes.set(prompt, (stats.successes.get(prompt) ?? 0) + 1);
       o.onAnswer?.(prompt);
-      const out = countTokens(text);
+      const out = text ? countTokens(text) : 0;
+      const parts = [...(thought ? [{ text: thought, thought: true }] : []), ...(text ? [{ text }] : [])];
       send(res, 200, {
-        candidates: [{ content: { parts: [{ text }], role: 'model' }, finishReason: 'STOP', index: 0 }],
-        usageMetadata: usage(out),
+        candidates: [{ content: { parts, role: 'model' }, finishReason, index: 0 }],
+        usageMetadata: usage(out, thoughts),
         modelVersion: model,
         responseId: hash(prompt + ':' + stats.requests).toString(36),
       }, prompt);

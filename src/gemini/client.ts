@@ -83,7 +83,8 @@ export function apiErrorOf(res: RawAnswer): Error {
 }
 
 export type GenerateResult =
-  | { kind: 'ok'; text: string; finishReason: string; usage: Usage; modelVersion?: string }
+  /** `text` holds the answer parts only (never thought parts); '' when there were none. */
+  | { kind: 'ok'; text: string; finishReason: string; usage: Usage }
   | { kind: 'blocked'; reason: string; message: string; usage: Usage };
 
 export type GenerateFn = (prompt: string, signal?: AbortSignal) => Promise<GenerateResult>;
@@ -93,8 +94,11 @@ const BLOCKING_FINISH = new Set(['SAFETY', 'PROHIBITED_CONTENT', 'BLOCKLIST', 'S
 function usageOf(r: GenerateContentResponse): Usage {
   const u = r.usageMetadata;
   const promptTokens = u?.promptTokenCount ?? 0;
-  const responseTokens = (u?.candidatesTokenCount ?? 0) + (u?.thoughtsTokenCount ?? 0);
-  return { promptTokens, responseTokens, totalTokens: u?.totalTokenCount ?? promptTokens + responseTokens };
+  const thoughts = u?.thoughtsTokenCount ?? 0;
+  const responseTokens = (u?.candidatesTokenCount ?? 0) + thoughts;
+  const usage: Usage = { promptTokens, responseTokens, totalTokens: u?.totalTokenCount ?? promptTokens + responseTokens };
+  if (thoughts > 0) usage.thoughtsTokens = thoughts;
+  return usage;
 }
 
 /** Reduces a raw response to a result; exported for tests of odd shapes. */
@@ -112,7 +116,7 @@ export function toResult(r: GenerateContentResponse): GenerateResult {
   if (text === '' && BLOCKING_FINISH.has(finishReason)) {
     return { kind: 'blocked', reason: finishReason, message: `response blocked: ${finishReason}`, usage };
   }
-  return { kind: 'ok', text, finishReason, usage, modelVersion: r.modelVersion };
+  return { kind: 'ok', text, finishReason, usage };
 }
 
 export function createGeminiClient(options: GeminiClientOptions): GenerateFn {

@@ -1,13 +1,15 @@
 // What to do after a failed attempt, as pure functions: classifyError() reads an error thrown
-// by the SDK (or fetch) into a fixed shape, decideRetry() turns that shape plus the attempt
-// number into "retry after X ms (and pause everyone for Y)" or "stop". Defaults in one block.
+// by the SDK (or fetch) into a fixed shape — including what a 429 says about the quota and
+// which whole-run faults a body names (by its words, not only its status) — and decideRetry()
+// turns that shape plus the attempt number into "retry after X ms" or "stop". A quota 429's
+// pause of everyone is the limiter's business (quota/limiter.ts). Defaults in one block.
 
 export const RETRY_DEFAULTS = {
   maxAttempts: 6,
   /** First backoff ceiling; doubles per attempt (full jitter: a uniform draw below it). */
   baseDelayMs: 1000,
   maxDelayMs: 60_000,
-  /** A RetryInfo delay longer than this is treated as "not within this run". */
+  /** A RetryInfo delay is honoured up to this long (a longer one is clamped to it). */
   maxHonouredRetryDelayMs: 15 * 60_000,
 } as const;
 
@@ -33,10 +35,14 @@ export interface ClassifiedError {
   message: string;
   /** From google.rpc.RetryInfo, when the server said how long to wait. */
   retryDelayMs?: number;
-  /** For fatal errors: a stable code (INVALID_API_KEY, MODEL_NOT_FOUND, DAILY_QUOTA). */
+  /** For fatal errors: a stable code (FATAL_MESSAGES' keys). */
   fatalCode?: string;
   /** A quota violation's id, e.g. GenerateRequestsPerMinutePerProjectPerModel. */
   quotaId?: string;
+  /** A 429's quota: requests or input tokens per minute; undefined when it has no details. */
+  quota?: 'requests' | 'tokens';
+  /** The limit the 429 names (QuotaFailure quotaValue, or "limit: N" in the message), per its period. */
+  quotaValue?: number;
   /**
    * What went wrong, in a word, for counting retries: the HTTP status ("503", "429"), or
    * "timeout", "malformed body", "connection" when there was no usable answer. Absent: `status`.
@@ -44,7 +50,29 @@ export interface ClassifiedError {
   cause?: string;
 }
 
-export type RetryDecision = { retry: false } | { retry: true; delayMs: number; pauseAllMs?: number };
+export type RetryDecision = { retry: false } | { retry: true; delayMs: number };
+
+/** What a whole-run fault means and how to fix it, by ClassifiedError.fatalCode. */
+export const FATAL_MESSAGES: Record<string, string> = {
+  INVALID_API_KEY: 'the API key was rejected; check GEMINI_API_KEY (or GOOGLE_API_KEY)',
+  LEAKED_API_KEY: 'the API key was reported as leaked and is blocked; create a new key and set GEMINI_API_KEY',
+  LOCATION_NOT_SUPPORTED: 'the Gemini API is not available where this request comes from (user location not supported); run from a supported region, or use Vertex AI',
+  API_NOT_ENABLED: 'the Generative Language API is not enabled, or billing is not set up, for the key\'s project; enable it (and billing) in the Cloud console, then rerun',
+  PERMISSION_DENIED: 'the API refuses this key (permission denied); check the key and its project',
+  FAILED_PRECONDITION: 'the API refuses every request for this project (failed precondition)',
+  MODEL_NOT_FOUND: 'the model was not found; check --model',
+  NO_QUOTA: 'the project has no quota at all for this model (limit 0): enable billing for the project, or pick another --model; waiting will not help',
+  DAILY_QUOTA: 'the daily request quota is exhausted (it resets at midnight Pacific time); rerun then to resume',
+};
+
+/** The one message a whole-run fault ends the run with. */
+export function fatalMessage(c: ClassifiedError, model?: string): string {
+  let what = FATAL_MESSAGES[c.fatalCode ?? ''] ?? 'the API refuses every request';
+  if (c.fatalCode === 'DAILY_QUOTA' && c.quotaValue !== undefined) {
+    what = `the daily quota of ${c.quotaValue.toLocaleString('en-US')} requests${model ? ` for ${model}` : ''} is exhausted (it resets at midnight Pacific time); rerun then to resume`;
+  }
+  return `${what} (HTTP ${c.code} ${c.status}: ${c.message})`;
+}
 
 const STATUS_BY_HTTP: Record<number, string> = {
   400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND',
@@ -99,27 +127,39 @@ export function classifyError(err: unknown, timedOut = false): ClassifiedError {
     const message = typeof body?.message === 'string' ? body.message : rawMessage.slice(0, 500);
     let retryDelayMs: number | undefined;
     let reason: string | undefined;
-    let quotaId: string | undefined;
+    let violation: { quotaId?: string; quotaValue?: number } | undefined;
     for (const d of body?.details ?? []) {
       const type = String(d['@type'] ?? '');
       if (type.endsWith('google.rpc.RetryInfo')) retryDelayMs = parseDurationMs(d.retryDelay);
       if (type.endsWith('google.rpc.ErrorInfo') && typeof d.reason === 'string') reason = d.reason;
       if (type.endsWith('google.rpc.QuotaFailure') && Array.isArray(d.violations)) {
         for (const v of d.violations as Array<Record<string, unknown>>) {
-          if (typeof v.quotaId === 'string') quotaId ??= v.quotaId;
-          if (typeof v.quotaId === 'string' && /PerDay/i.test(v.quotaId)) quotaId = v.quotaId;
+          const quotaId = typeof v.quotaId === 'string' ? v.quotaId : undefined;
+          const value = v.quotaValue !== undefined && /^\d+$/.test(String(v.quotaValue)) ? Number(v.quotaValue) : undefined;
+          // A per-day violation outranks a per-minute one: it decides whether to go on at all.
+          if (!violation || (quotaId && /PerDay/i.test(quotaId))) violation = { quotaId, quotaValue: value };
         }
       }
     }
+    // "Quota exceeded for metric: ..., limit: 20, model: ..." names the limit in words too.
+    const limitInText = /\blimit:\s*(\d+)\b/.exec(message);
+    const quotaValue = violation?.quotaValue ?? (limitInText ? Number(limitInText[1]) : undefined);
+    const quotaId = violation?.quotaId;
     const base = { status, code, message, retryDelayMs, quotaId, cause: String(code) };
-    if (reason === 'API_KEY_INVALID' || /API key not valid/i.test(message) || code === 401 || code === 403) {
-      return { ...base, kind: 'fatal', fatalCode: 'INVALID_API_KEY' };
-    }
-    if (code === 404) return { ...base, kind: 'fatal', fatalCode: 'MODEL_NOT_FOUND' };
+    const fatal = (fatalCode: string): ClassifiedError => ({ ...base, kind: 'fatal', fatalCode });
+    if (/reported as leaked/i.test(message)) return fatal('LEAKED_API_KEY');
+    if (reason === 'API_KEY_INVALID' || /API key (not valid|expired)/i.test(message) || code === 401) return fatal('INVALID_API_KEY');
+    if (/location is not supported/i.test(message)) return fatal('LOCATION_NOT_SUPPORTED');
+    if (reason === 'SERVICE_DISABLED' || /has not been used in project|is disabled|billing/i.test(message) && code !== 429) return fatal('API_NOT_ENABLED');
+    if (code === 403) return fatal('PERMISSION_DENIED');
+    if (code === 404) return fatal('MODEL_NOT_FOUND');
+    if (code === 400 && status === 'FAILED_PRECONDITION') return fatal('FAILED_PRECONDITION');
     if (code === 429) {
+      if (quotaValue === 0) return { ...base, quotaValue, kind: 'fatal', fatalCode: 'NO_QUOTA' };
       const perDay = (quotaId !== undefined && /PerDay/i.test(quotaId)) || /per[ -]?day|daily/i.test(message);
-      if (perDay) return { ...base, kind: 'fatal', fatalCode: 'DAILY_QUOTA' };
-      return { ...base, kind: 'retryable' };
+      if (perDay) return { ...base, quotaValue, kind: 'fatal', fatalCode: 'DAILY_QUOTA' };
+      const quota = !violation && limitInText === null ? undefined : /Token/i.test(quotaId ?? '') || /token/i.test(message.slice(0, 400)) ? 'tokens' as const : 'requests' as const;
+      return { ...base, quota, quotaValue: quota ? quotaValue : undefined, kind: 'retryable' };
     }
     if (code === 408 || code >= 500) return { ...base, kind: 'retryable' };
     return { ...base, kind: 'permanent' };
@@ -146,10 +186,13 @@ export function decideRetry(
   random: () => number = Math.random,
 ): RetryDecision {
   if (c.kind !== 'retryable' || attempt >= policy.maxAttempts) return { retry: false };
+  if (c.code === 429 && c.quota !== undefined) {
+    // A quota 429: the limiter pauses everyone for its RetryInfo and lets this attempt through
+    // again at its pace; sleeping here as well would only add the delay twice.
+    return { retry: true, delayMs: 0 };
+  }
   if (c.retryDelayMs !== undefined && c.retryDelayMs >= 0) {
-    const delay = Math.min(c.retryDelayMs, RETRY_DEFAULTS.maxHonouredRetryDelayMs);
-    // The server's hint is a floor for everyone; a little jitter keeps callers from waking together.
-    return { retry: true, delayMs: delay + Math.floor(random() * Math.min(1000, delay * 0.1 + 50)), pauseAllMs: delay };
+    return { retry: true, delayMs: Math.min(c.retryDelayMs, RETRY_DEFAULTS.maxHonouredRetryDelayMs) + Math.floor(random() * 50) };
   }
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   return { retry: true, delayMs: Math.floor(random() * ceiling) };

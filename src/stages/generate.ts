@@ -1,20 +1,21 @@
 // createGenerateStage(): InputRecords in, success/failure records out — the parallel stage
 // (parallel.ts: bounded in-flight, back-pressure, optional order) running createGenerateWork().
-// The work for one record: every attempt goes through the limiter, then one SDK call; a failed
-// attempt is classified and retried with backoff (a 429's RetryInfo pauses the whole limiter);
-// a per-record failure becomes a failure record; a whole-run fault (bad key, unknown model,
-// daily quota) rejects, which destroys the stage and stops the run. Abandoned work (hard stop)
-// resolves null and is not emitted: resume redoes it.
+// The work for one record: every attempt takes a grant from the limiter, makes one call and
+// gives the grant back with how it ended (the limiter learns the quota from that); a failed
+// attempt is classified and retried with backoff; a per-record failure (blocked, empty answer,
+// a 4xx, retries spent) becomes a failure record; a whole-run fault (bad key, location, no
+// quota, per-day quota, an endpoint that answers nothing) halts the stage: nothing new is
+// sent, answers already on the wire are still emitted. Abandoned work resolves null: resume redoes it.
 
-import type { Duplex } from 'node:stream';
 import { setMaxListeners } from 'node:events';
+import type { Duplex } from 'node:stream';
 import { FatalRunError } from '../errors.js';
 import type { GenerateFn, GenerateResult } from '../gemini/client.js';
-import type { Limiter } from '../gemini/limiter.js';
-import { classifyError, decideRetry, type RetryPolicy } from '../gemini/retry-policy.js';
-import { TokenEstimator } from '../gemini/token-estimate.js';
+import { classifyError, decideRetry, fatalMessage, type ClassifiedError, type RetryPolicy } from '../gemini/retry-policy.js';
+import type { AttemptOutcome, Limiter } from '../quota/limiter.js';
+import { TokenEstimator } from '../quota/token-estimate.js';
 import type { DailyCap } from '../quota/daily-cap.js';
-import type { FailureRecord, InputRecord, OutputRecord, SuccessRecord } from '../records.js';
+import type { FailureRecord, InputRecord, OutputRecord, RecordError, SuccessRecord } from '../records.js';
 import { createStats, type RunStats } from '../stats.js';
 import { sleep } from '../util/sleep.js';
 import { createParallelStage } from './parallel.js';
@@ -34,7 +35,6 @@ export interface GenerateStageOptions {
   /** Hard stop: in-flight requests are abandoned and not emitted (resume redoes them). */
   signal?: AbortSignal;
   stats?: RunStats;
-  random?: () => number;
   /** Input-token estimates for the limiter's token budget, calibrated by reported usage. */
   tokenEstimator?: TokenEstimator;
   /** --rpd: every attempt takes one; when it is spent the record is left undone (resume redoes it). */
@@ -42,22 +42,13 @@ export interface GenerateStageOptions {
   /** Called once when the daily cap is spent; the stage then halts (see onFatal). */
   onDailyCapReached?: () => void;
   /**
-   * A whole-run fault (bad key, unknown model, per-day quota). Given: the stage halts — no
-   * new attempt starts, requests already sent finish and their records are emitted (an answer
-   * that was paid for is never thrown away), undone records are dropped for a rerun — and the
-   * caller ends the input. Absent: the stage is destroyed with the error.
+   * A whole-run fault. Given: the stage halts — no new attempt starts, requests already sent
+   * finish and their records are emitted (an answer that was paid for is never thrown away),
+   * undone records are dropped for a rerun — and the caller ends the input. Absent: the stage
+   * is destroyed with the error.
    */
   onFatal?: (err: FatalRunError) => void;
-  /** Readable-side buffer, in records. @default 64 */
-  highWaterMark?: number;
-  now?: () => number;
 }
-
-const FATAL_MESSAGES: Record<string, string> = {
-  INVALID_API_KEY: 'the API key was rejected; check GEMINI_API_KEY (or GOOGLE_API_KEY)',
-  MODEL_NOT_FOUND: 'the model was not found; check --model',
-  DAILY_QUOTA: 'the daily request quota is exhausted (it resets at midnight Pacific time); rerun later to resume',
-};
 
 export function createGenerateStage(options: GenerateStageOptions): Duplex {
   const o = { ...options };
@@ -67,29 +58,71 @@ export function createGenerateStage(options: GenerateStageOptions): Duplex {
     concurrency: o.concurrency,
     ordered: o.ordered,
     signal: o.signal,
-    highWaterMark: o.highWaterMark,
     timing: stats,
-    now: o.now,
   });
 }
 
-/** The work for one record; resolves to the record to emit, or null when a hard stop abandoned it. */
+/** Copies an input's kept fields into its output record, never over a record field. */
+function copyKept(rec: InputRecord, out: Record<string, unknown>): void {
+  if (rec.kept) for (const k in rec.kept) if (!(k in out)) out[k] = rec.kept[k];
+}
+
+/** A successful call that is still a failure for the record: no answer text, or not JSON. */
+function unusable(res: Extract<GenerateResult, { kind: 'ok' }>, expectJson: boolean): { error: RecordError; retry: boolean; json?: undefined } | { json: unknown } {
+  if (res.text === '') {
+    const maxTokens = res.finishReason === 'MAX_TOKENS';
+    const thoughts = res.usage.thoughtsTokens ? ` (thoughts used ${res.usage.thoughtsTokens} tokens)` : '';
+    return {
+      retry: false,
+      error: maxTokens
+        ? { status: 'MAX_TOKENS', code: 0, message: `the answer hit the output-token limit before any text${thoughts}: give a larger --max-output-tokens or a smaller --thinking-budget` }
+        : { status: 'EMPTY_RESPONSE', code: 0, message: `the answer has no text (finishReason ${res.finishReason})` },
+    };
+  }
+  if (!expectJson) return { json: undefined };
+  try {
+    return { json: JSON.parse(res.text) as unknown };
+  } catch (e) {
+    return { retry: true, error: { status: 'INVALID_RESPONSE', code: 0, message: `the response is not valid JSON: ${(e as Error).message}` } };
+  }
+}
+
+/** The work for one record; resolves to the record to emit, or null when a stop abandoned it. */
 export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }) {
   const { stats, limiter, generate, retry } = o;
-  const now = o.now ?? Date.now;
   const estimator = o.tokenEstimator ?? new TokenEstimator();
   // Waits (limiter, backoff) end on a halt or on the stage's own abort; requests in flight
-  // end only on the latter.
+  // end only on the latter. AbortSignal.any links the stage's signal in once it is known.
   const halt = new AbortController();
-  setMaxListeners(0, halt.signal); // one per waiting record: bounded by --concurrency
-  let linked = false;
-  const haltRun = () => halt.abort(new Error('the run is halting'));
+  let wait: AbortSignal = halt.signal;
+  let lastAnswerAt = 0; // when the endpoint last answered anything at all (HTTP status or body)
 
-  function fail(rec: InputRecord, attempts: number, error: FailureRecord['error']): FailureRecord {
+  function haltRun(err: FatalRunError): null {
+    if (!halt.signal.aborted) {
+      halt.abort(err);
+      if (!o.onFatal) throw err;
+      o.onFatal(err);
+    }
+    return null;
+  }
+
+  function toFailure(rec: InputRecord, attempts: number, error: RecordError): FailureRecord {
     stats.failed++;
     stats.failedByStatus[error.status] = (stats.failedByStatus[error.status] ?? 0) + 1;
     const out: FailureRecord = { id: rec.id, source: rec.source, line: rec.line, prompt: rec.prompt, attempts, error };
-    if (rec.kept) for (const k in rec.kept) if (!(k in out)) out[k] = rec.kept[k];
+    copyKept(rec, out);
+    return out;
+  }
+
+  function toSuccess(rec: InputRecord, attempts: number, res: Extract<GenerateResult, { kind: 'ok' }>, latencyMs: number, json: unknown): SuccessRecord {
+    stats.succeeded++;
+    if (res.finishReason === 'MAX_TOKENS') stats.truncated++;
+    const out: SuccessRecord = {
+      id: rec.id, source: rec.source, line: rec.line, prompt: rec.prompt, response: res.text,
+      model: o.model, finishReason: res.finishReason, usage: res.usage, attempts, latencyMs,
+    };
+    copyKept(rec, out);
+    if (o.expectJson) out.json = json;
     return out;
   }
 
@@ -98,104 +131,101 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
     stats.retriesByCause[cause] = (stats.retriesByCause[cause] ?? 0) + 1;
   }
 
-  async function attempts(rec: InputRecord, signal: AbortSignal): Promise<OutputRecord | null> {
-    const wait = halt.signal;
-    for (let attempt = 1; ; attempt++) {
+  /** One attempt: limiter -> call -> the grant back with how it ended. Null: abandoned. */
+  async function sendOnce(rec: InputRecord, signal: AbortSignal): Promise<{ res: GenerateResult; latencyMs: number } | { err: ClassifiedError } | null> {
+    const est = estimator.estimate(rec.prompt);
+    const asked = Date.now();
+    let grant;
+    try {
+      grant = await limiter.acquire(est, wait);
+    } catch (err) {
       if (wait.aborted) return null;
-      const est = estimator.estimate(rec.prompt);
-      let t = now();
-      try {
-        await limiter.acquire(est, wait);
-      } catch (err) {
-        if (wait.aborted) return null;
-        throw err;
+      throw err;
+    }
+    if (o.dailyCap && !o.dailyCap.take()) {
+      limiter.release(grant, { kind: 'failed' });
+      if (!wait.aborted) {
+        halt.abort(new Error('daily cap'));
+        o.onDailyCapReached?.();
       }
-      if (o.dailyCap && !o.dailyCap.take()) {
-        if (!wait.aborted) {
-          haltRun();
-          o.onDailyCapReached?.();
-        }
-        return null;
-      }
-      const t1 = now();
-      stats.limiterMs += t1 - t;
-      stats.attempts++;
-      let res: GenerateResult;
-      try {
-        res = await generate(rec.prompt, signal);
-      } catch (err) {
-        stats.apiMs += now() - t1;
-        if (signal.aborted) return null;
-        const c = classifyError(err, (err as Error)?.name === 'AbortError');
-        if (c.code === 429) {
-          stats.http429++;
-          if (c.kind !== 'fatal') limiter.feedback('429', t1);
-        }
-        if (c.kind === 'fatal') {
-          const what = FATAL_MESSAGES[c.fatalCode ?? ''] ?? 'the API refuses every request';
-          const fatal = new FatalRunError(c.fatalCode ?? 'FATAL', `${what} (HTTP ${c.code} ${c.status}: ${c.message})`);
-          if (!o.onFatal) throw fatal;
-          if (!wait.aborted) {
-            haltRun();
-            o.onFatal(fatal);
-          }
-          return null;
-        }
-        const d = decideRetry(c, attempt, retry, o.random);
-        if (!d.retry) return fail(rec, attempt, { status: c.status, code: c.code, message: c.message });
-        if (d.pauseAllMs) limiter.pauseFor(d.pauseAllMs);
-        retried(c.cause ?? c.status);
-        t = now();
-        try {
-          await sleep(d.delayMs, wait);
-        } catch {
-          return null;
-        }
-        stats.backoffMs += now() - t;
-        continue;
-      }
-      const latencyMs = now() - t1;
+      return null;
+    }
+    stats.limiterMs += grant.sentAt - asked;
+    stats.attempts++;
+    let outcome: AttemptOutcome = { kind: 'failed' };
+    try {
+      const res = await generate(rec.prompt, signal);
+      const latencyMs = Date.now() - grant.sentAt;
+      lastAnswerAt = Date.now();
       stats.apiMs += latencyMs;
-      limiter.feedback('ok');
       stats.tokensIn += res.usage.promptTokens;
       stats.tokensOut += res.usage.responseTokens;
-      if (res.usage.promptTokens > 0) {
-        limiter.settle(est, res.usage.promptTokens);
-        estimator.observe(rec.prompt, res.usage.promptTokens);
+      outcome = { kind: 'ok', promptTokens: res.usage.promptTokens > 0 ? res.usage.promptTokens : undefined };
+      if (res.usage.promptTokens > 0) estimator.observe(rec.prompt, res.usage.promptTokens);
+      return { res, latencyMs };
+    } catch (err) {
+      stats.apiMs += Date.now() - grant.sentAt;
+      if (signal.aborted) return null;
+      const c = classifyError(err, (err as Error)?.name === 'AbortError');
+      if (c.code > 0) lastAnswerAt = Date.now();
+      if (c.code === 429) {
+        stats.http429++;
+        if (c.kind !== 'fatal') outcome = { kind: 'quota', quota: c.quota, perMinute: c.quotaValue, retryDelayMs: c.retryDelayMs };
       }
-      if (res.kind === 'blocked') {
-        return fail(rec, attempt, { status: 'BLOCKED', code: 0, message: `${res.reason}: ${res.message}` });
-      }
-      let json: unknown;
-      if (o.expectJson) {
-        try {
-          json = JSON.parse(res.text);
-        } catch (e) {
-          const c = { kind: 'retryable' as const, status: 'INVALID_RESPONSE', code: 0, message: `the response is not valid JSON: ${(e as Error).message}`, cause: 'invalid JSON' };
-          const d = decideRetry(c, attempt, retry, o.random);
-          if (!d.retry) return fail(rec, attempt, { status: c.status, code: 0, message: c.message });
-          retried(c.cause);
-          continue;
-        }
-      }
-      stats.succeeded++;
-      const out: SuccessRecord = {
-        id: rec.id, source: rec.source, line: rec.line, prompt: rec.prompt, response: res.text,
-        model: o.model, finishReason: res.finishReason, usage: res.usage, attempts: attempt, latencyMs,
-      };
-      if (rec.kept) for (const k in rec.kept) if (!(k in out)) out[k] = rec.kept[k];
-      if (o.expectJson) out.json = json;
-      return out;
+      return { err: c };
+    } finally {
+      limiter.release(grant, outcome);
     }
   }
 
+  async function attempts(rec: InputRecord, signal: AbortSignal): Promise<OutputRecord | null> {
+    let firstUnansweredAt: number | undefined; // this record's first attempt that got no HTTP answer
+    for (let attempt = 1; ; attempt++) {
+      if (wait.aborted) return null;
+      const r = await sendOnce(rec, signal);
+      if (r === null) return null;
+      if ('res' in r) {
+        const { res, latencyMs } = r;
+        if (res.kind === 'blocked') return toFailure(rec, attempt, { status: 'BLOCKED', code: 0, message: `${res.reason}: ${res.message}` });
+        const u = unusable(res, o.expectJson === true);
+        if ('error' in u && u.error) {
+          if (!u.retry || attempt >= retry.maxAttempts) return toFailure(rec, attempt, u.error);
+          retried('invalid JSON');
+          continue;
+        }
+        return toSuccess(rec, attempt, res, latencyMs, u.json);
+      }
+      const c = r.err;
+      if (c.kind === 'fatal') return haltRun(new FatalRunError(c.fatalCode ?? 'FATAL', fatalMessage(c, o.model)));
+      if (c.code === 0) firstUnansweredAt ??= Date.now() - 1;
+      const d = decideRetry(c, attempt, retry);
+      if (!d.retry) {
+        // Nothing at all answered since this record's first unanswered attempt: the endpoint is
+        // down, not this prompt. End the run (resumable) instead of writing a failure for it.
+        if (c.code === 0 && firstUnansweredAt !== undefined && lastAnswerAt < firstUnansweredAt) {
+          return haltRun(new FatalRunError('UNREACHABLE', `the API cannot be reached: every attempt failed with no answer for ${Math.round((Date.now() - firstUnansweredAt) / 1000)} s (last: ${c.message}); check --base-url and the network, then rerun to resume`));
+        }
+        return toFailure(rec, attempt, { status: c.status, code: c.code, message: c.message });
+      }
+      retried(c.cause ?? c.status);
+      const t = Date.now();
+      try {
+        await sleep(d.delayMs, wait);
+      } catch {
+        return null;
+      }
+      stats.backoffMs += Date.now() - t;
+    }
+  }
+
+  let linked = false;
   return async (rec: InputRecord, signal: AbortSignal): Promise<OutputRecord | null> => {
-    if (rec.invalid) return fail(rec, 0, { status: 'INVALID_INPUT', code: 0, message: rec.invalid.message });
+    if (rec.invalid) return toFailure(rec, 0, { status: 'INVALID_INPUT', code: 0, message: rec.invalid.message });
     if (!linked) {
       // The parallel stage hands every item the same signal: link it once.
       linked = true;
-      if (signal.aborted) haltRun();
-      else signal.addEventListener('abort', haltRun, { once: true });
+      wait = AbortSignal.any([halt.signal, signal]);
+      setMaxListeners(0, wait); // one listener per waiting record: bounded by --concurrency
     }
     stats.inFlight++;
     try {

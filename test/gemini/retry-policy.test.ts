@@ -1,6 +1,6 @@
 import { ApiError } from '@google/genai';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { classifyError, decideRetry, parseDurationMs, RETRY_DEFAULTS } from '../../src/gemini/retry-policy.js';
+import { classifyError, decideRetry, fatalMessage, parseDurationMs, RETRY_DEFAULTS } from '../../src/gemini/retry-policy.js';
 import { sleep } from '../../src/util/sleep.js';
 
 const apiError = (status: number, error: object) => new ApiError({ status, message: JSON.stringify({ error }) });
@@ -32,6 +32,43 @@ describe('classifyError', () => {
     expect(classifyError(apiError(401, { code: 401, message: 'x' })).kind).toBe('fatal');
     expect(classifyError(apiError(403, { code: 403, message: 'x' })).kind).toBe('fatal');
     expect(classifyError(apiError(404, { code: 404, status: 'NOT_FOUND', message: 'models/x is not found' }))).toMatchObject({ kind: 'fatal', fatalCode: 'MODEL_NOT_FOUND' });
+  });
+
+  it('reads the limit a 429 names: quotaValue for requests or input tokens, "limit: N" in the words', () => {
+    const requests = classifyError(apiError(429, {
+      code: 429, status: 'RESOURCE_EXHAUSTED', message: 'You exceeded your current quota ...',
+      details: [
+        { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests', quotaId: 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier', quotaValue: '10' }] },
+        { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '26s' },
+      ],
+    }));
+    expect(requests).toMatchObject({ kind: 'retryable', quota: 'requests', quotaValue: 10, retryDelayMs: 26_000 });
+    const tokens = classifyError(apiError(429, {
+      code: 429, status: 'RESOURCE_EXHAUSTED', message: 'You exceeded your current quota ...',
+      details: [{ '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaId: 'GenerateContentInputTokensPerModelPerMinute-FreeTier', quotaValue: '250000' }] }],
+    }));
+    expect(tokens).toMatchObject({ kind: 'retryable', quota: 'tokens', quotaValue: 250_000 });
+    const words = classifyError(apiError(429, { code: 429, status: 'RESOURCE_EXHAUSTED', message: '* Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, limit: 15, model: gemini-2.5-flash\nPlease retry in 58.821668433s.' }));
+    expect(words).toMatchObject({ quota: 'requests', quotaValue: 15 });
+    // Shared capacity on paid tiers: no details at all. Not a quota: nothing to learn.
+    const bare = classifyError(apiError(429, { code: 429, status: 'RESOURCE_EXHAUSTED', message: 'Resource has been exhausted (e.g. check quota).' }));
+    expect(bare).toMatchObject({ kind: 'retryable', quota: undefined, quotaValue: undefined });
+  });
+
+  it('names the whole-run faults of the real service by what they say', () => {
+    const fatal = (code: number, error: object) => classifyError(apiError(code, { code, ...error }));
+    expect(fatal(400, { status: 'FAILED_PRECONDITION', message: 'User location is not supported for the API use.' })).toMatchObject({ kind: 'fatal', fatalCode: 'LOCATION_NOT_SUPPORTED' });
+    expect(fatal(403, { status: 'PERMISSION_DENIED', message: 'Your API key was reported as leaked. Please use another API key.' })).toMatchObject({ kind: 'fatal', fatalCode: 'LEAKED_API_KEY' });
+    expect(fatal(403, { status: 'PERMISSION_DENIED', message: 'Generative Language API has not been used in project 1 before or it is disabled.', details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'SERVICE_DISABLED' }] })).toMatchObject({ kind: 'fatal', fatalCode: 'API_NOT_ENABLED' });
+    expect(fatal(400, { status: 'INVALID_ARGUMENT', message: 'API key expired. Please renew the API key.' })).toMatchObject({ kind: 'fatal', fatalCode: 'INVALID_API_KEY' });
+    const none = fatal(429, {
+      status: 'RESOURCE_EXHAUSTED', message: 'Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, limit: 0, model: gemini-2.5-pro',
+      details: [{ '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaId: 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier', quotaValue: '0' }] }, { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '37s' }],
+    });
+    expect(none).toMatchObject({ kind: 'fatal', fatalCode: 'NO_QUOTA' });
+    expect(fatalMessage(none)).toMatch(/no quota at all for this model \(limit 0\): enable billing .* or pick another --model; waiting will not help/);
+    const day = fatal(429, { status: 'RESOURCE_EXHAUSTED', message: 'quota', details: [{ '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaId: 'GenerateRequestsPerDayPerProjectPerModel-FreeTier', quotaValue: '20' }] }] });
+    expect(fatalMessage(day, 'gemini-2.5-flash')).toMatch(/^the daily quota of 20 requests for gemini-2.5-flash is exhausted \(it resets at midnight Pacific time\)/);
   });
 
   it('retries 408, 429 and 5xx, but never another 4xx', () => {
@@ -69,7 +106,7 @@ describe('decideRetry', () => {
     expect(decideRetry(c503, 1, policy, () => 0.999)).toEqual({ retry: true, delayMs: 999 });
     expect(decideRetry(c503, 3, policy, () => 0.5)).toEqual({ retry: true, delayMs: 2000 });
     expect(decideRetry(c503, 5, policy, () => 0)).toEqual({ retry: true, delayMs: 0 });
-    expect(decideRetry(c503, 5, { ...policy, maxAttempts: 20 }, () => 0.999).retry && decideRetry(c503, 15, { ...policy, maxAttempts: 20 }, () => 0.999)).toEqual({ retry: true, delayMs: 59_940 });
+    expect(decideRetry(c503, 15, { ...policy, maxAttempts: 20 }, () => 0.999)).toEqual({ retry: true, delayMs: 59_940 });
   });
 
   it('stops after maxAttempts, counting the first try', () => {
@@ -77,10 +114,14 @@ describe('decideRetry', () => {
     expect(decideRetry(c503, 6, policy, () => 0.5)).toEqual({ retry: false });
   });
 
-  it('honours RetryInfo and asks to pause everyone for it', () => {
-    const c = { ...c503, code: 429, retryDelayMs: 7000 };
-    const d = decideRetry(c, 1, policy, () => 0);
-    expect(d).toEqual({ retry: true, delayMs: 7000, pauseAllMs: 7000 });
+  it('a quota 429 is retried at once: the limiter pauses everyone for its RetryInfo, the attempt waits there', () => {
+    const c = { ...c503, code: 429, retryDelayMs: 7000, quota: 'requests' as const };
+    expect(decideRetry(c, 1, policy, () => 0)).toEqual({ retry: true, delayMs: 0 });
+  });
+
+  it('any other error with RetryInfo waits that long itself (no global pause)', () => {
+    expect(decideRetry({ ...c503, retryDelayMs: 7000 }, 1, policy, () => 0)).toEqual({ retry: true, delayMs: 7000 });
+    expect(decideRetry({ ...c503, retryDelayMs: 60 * 60_000 }, 1, policy, () => 0)).toEqual({ retry: true, delayMs: 15 * 60_000 });
   });
 
   it('never retries a permanent or fatal error', () => {

@@ -172,7 +172,7 @@ describe('run() against the emulator', () => {
     expect(bad.error).toMatch(/model was not found/);
     const day = await runAgainst(emu, inputs, { out, concurrency: '2' });
     expect(day).toMatchObject({ outcome: 'fatal', exitCode: 1 });
-    expect(day.error).toMatch(/daily request quota/);
+    expect(day.error).toMatch(/the daily quota of 250 requests for gemini-flash-latest is exhausted/);
     const before = readOutputs(out).all.length;
     expect(before).toBeGreaterThan(0);
     expect(before).toBeLessThan(100);

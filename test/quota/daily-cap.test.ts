@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DailyCap, describeReset, msUntilPacificMidnight, pacificDay, USAGE_FILE } from '../../src/quota/daily-cap.js';
-import { TokenEstimator } from '../../src/gemini/token-estimate.js';
+import { TokenEstimator } from '../../src/quota/token-estimate.js';
 import { priceFor } from '../../src/dry-run.js';
 import { tempDir } from '../helpers/util.js';
 
