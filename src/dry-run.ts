@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { fixedTokensOf, TokenEstimator } from './quota/token-estimate.js';
-import { SHARD_RE } from './resume/output-state.js';
+import { SHARD_RE } from './output-layout.js';
 import type { Options } from './options.js';
 import type { InputRecord } from './records.js';
 

@@ -13,10 +13,11 @@ import { startEmulator, type Emulator } from './emulator/server.js';
 import { createGeminiClient, type GenerateFn } from './gemini/client.js';
 import { createFastFetch } from './gemini/fast-fetch.js';
 import { createLimiter, type Limiter } from './quota/limiter.js';
-import { loadLearned, saveLearned, LIMITS_FILE } from './quota/learned.js';
+import { loadLearned, saveLearned } from './quota/learned.js';
+import { LIMITS_FILE } from './output-layout.js';
 import { RETRY_DEFAULTS } from './gemini/retry-policy.js';
 import type { Options } from './options.js';
-import { createProgress } from './progress.js';
+import { createProgress, type Progress } from './progress.js';
 import { isFailure } from './records.js';
 import { IdSet } from './resume/id-set.js';
 import { compactFailures, loadOutputState, type OutputState } from './resume/output-state.js';
@@ -63,8 +64,16 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
   const secrets = [o.apiKey];
   const stats = createStats();
   const toStdout = o.out === '-';
+  // Messages go above the progress bar while there is one (Progress.log), so they never land
+  // on the bar's line; errors are printed even with --quiet.
+  let progress: Progress | undefined;
+  const shout = (line: string) => {
+    const l = redact(line, secrets);
+    if (progress) progress.log(l);
+    else io.stderr.write(l + '\n');
+  };
   const say = (line: string) => {
-    if (!o.quiet) io.stderr.write(redact(line, secrets) + '\n');
+    if (!o.quiet) shout(line);
   };
   if (o.format === 'text' && !toStdout) {
     throw new UsageError('`--format text` writes to stdout only (`-o -`): shards are always JSONL, so that resume can read the ids back');
@@ -120,9 +129,9 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
       const code = (err as NodeJS.ErrnoException).code;
       const message = code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'the file vanished before it was read' : code === 'EISDIR' ? 'is a directory' : code === 'EBINARY' ? err.message : (code ?? err.message);
       stats.inputErrors.push({ source, message });
-      io.stderr.write(code === 'EBINARY'
-        ? `gempipe: error: skipped input ${source}: ${message} (give text files, one prompt a line, UTF-8)\n`
-        : `gempipe: error: cannot read input ${source}: ${message}; its prompts are not done (rerun to resume)\n`);
+      shout(code === 'EBINARY'
+        ? `gempipe: error: skipped input ${source}: ${message} (give text files, one prompt a line, UTF-8)`
+        : `gempipe: error: cannot read input ${source}: ${message}; its prompts are not done (rerun to resume)`);
     },
     signal: soft.signal,
   });
@@ -207,7 +216,7 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
   const halt = (message: string) => {
     if (haltMessage) return;
     haltMessage = redact(message, secrets);
-    io.stderr.write(`gempipe: error: ${haltMessage}\n`);
+    shout(`gempipe: error: ${haltMessage}`);
     stopReading(new Error(message));
   };
   const onDailyCapReached = () => halt(`reached --rpd ${o.rpd}: ${dailyCap!.used} requests to ${o.model} today (Pacific time); ${describeReset()}; rerun then to resume`);
@@ -241,7 +250,7 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
   }
 
   // 6. Run.
-  const progress = createProgress({ stream: io.stderr, stats, limiter, concurrency: o.concurrency, intervalSec: o.progressIntervalSec, quiet: o.quiet });
+  progress = createProgress({ stream: io.stderr, stats, limiter, concurrency: o.concurrency, intervalSec: o.progressIntervalSec, quiet: o.quiet });
   let outcome: Summary['outcome'] = 'completed';
   let error: string | undefined;
   let exitCode: number = ExitCode.OK;
@@ -259,6 +268,7 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
     }
   } finally {
     progress.stop();
+    progress = undefined;
     if (drainTimer) clearTimeout(drainTimer);
     soft.signal.removeEventListener('abort', onStop);
     io.signal?.removeEventListener('abort', onSignal);

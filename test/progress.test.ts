@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { bindingConstraint, RecentRate } from '../src/progress.js';
+import { bindingConstraint, createProgress, RecentRate } from '../src/progress.js';
 import { createStats } from '../src/stats.js';
-import type { Limiter, LimiterState } from '../src/gemini/limiter.js';
+import type { Limiter, LimiterState } from '../src/quota/limiter.js';
+import { Capture } from './helpers/util.js';
 
 function limiterWith(state: Partial<LimiterState>): Limiter {
-  const st: LimiterState = { pausedUntil: 0, waitingForRequests: 0, waitingForTokens: 0, adaptive: false, ...state };
+  const st: LimiterState = { pausedUntil: 0, waitingForRequests: 0, waitingForTokens: 0, waitingForWindow: 0, adaptive: false, ...state };
   return { state: () => st } as unknown as Limiter;
 }
 
@@ -17,6 +18,7 @@ describe('the binding constraint on the progress line', () => {
     s.inFlight = 8;
     expect(bindingConstraint(s, limiterWith({ rpm: 600 }), 8, 1000, 480)).toBe('concurrency 8, 480/min (rpm limit 600)');
     s.inFlight = 2;
+    expect(bindingConstraint(s, limiterWith({ waitingForWindow: 5, window: 6 }), 8, 1000)).toBe('probing the quota (window 6 in flight)');
     expect(bindingConstraint(s, limiterWith({}), 8, 1000, 120)).toBe('input/API, 120/min');
   });
 
@@ -26,5 +28,16 @@ describe('the binding constraint on the progress line', () => {
     expect(r.sample(50, 1000)).toBe(3000);
     r.sample(100, 6000);
     expect(r.sample(110, 7000)).toBe(600); // the sample at 0 s fell out: (110 - 50) attempts over 6 s
+  });
+});
+
+describe('messages during a run on a terminal', () => {
+  it('go on a line of their own above the bar (Progress.log), never onto the bar', () => {
+    const tty = Object.assign(new Capture(), { isTTY: true, columns: 120 });
+    const p = createProgress({ stream: tty, stats: createStats(), concurrency: 4, intervalSec: 1, quiet: false });
+    p.log('gempipe: stopping — no new prompts');
+    p.stop();
+    // The bar's line is cleared first, then the message and its own newline.
+    expect(tty.text).toContain('\r\x1b[Kgempipe: stopping — no new prompts\n');
   });
 });

@@ -5,7 +5,8 @@
 // SDK uses. It also owns the per-attempt timeout (undici's headers/body timeouts) and the hard
 // stop (abortAll destroys the pools), so the SDK needs neither a timeout nor a signal per call:
 // with them, the SDK 2.32 creates an AbortController, a listener and a timer per request and,
-// on success, leaves the timer armed for the whole timeout (measured: 9% of CPU).
+// on success, leaves the timer armed for the whole timeout (measured: over a third of the CPU
+// of a 20,000-prompt run under the profiler, 9.2 s -> 5.8 s once the transport took it over).
 
 import { Pool } from 'undici';
 

@@ -5,8 +5,8 @@
 
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { USAGE_FILE } from '../output-layout.js';
 
-export const USAGE_FILE = '.gempipe-usage.json';
 
 /** The calendar day in America/Los_Angeles, as YYYY-MM-DD. */
 export function pacificDay(t = Date.now()): string {

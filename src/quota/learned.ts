@@ -6,8 +6,8 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LearnedLimit } from './limiter.js';
+import { LIMITS_FILE } from '../output-layout.js';
 
-export const LIMITS_FILE = '.gempipe-limits.json';
 
 export interface LearnedLimits {
   rpm?: LearnedLimit;

@@ -2,7 +2,8 @@
 // Starts at ~4 characters a token and calibrates itself from the promptTokenCount the API
 // reports (observe()), so the estimate converges on the real tokenizer's ratio for this job's
 // text (CJK text, code and numbers are far from 4 characters a token). The fixed per-request
-// overhead (system instruction, framing) is learned as part of the ratio.
+// tokens (the system instruction's, estimated once) are added to each estimate and subtracted
+// from each reported count before it calibrates the ratio, so the ratio is the prompt's alone.
 
 /** Tokens every request carries besides the prompt: the system instruction, at ~4 characters a token. */
 export function fixedTokensOf(system: string | undefined): number {

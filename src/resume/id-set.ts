@@ -34,21 +34,6 @@ export class IdSet {
     return true;
   }
 
-  delete(source: string, line: number): boolean {
-    const b = this.#bits.get(source);
-    const w = line >>> 5;
-    if (!b || w >= b.length) return false;
-    const m = 1 << (line & 31);
-    if (!(b[w] & m)) return false;
-    b[w] &= ~m;
-    this.#size--;
-    return true;
-  }
-
-  sources(): IterableIterator<string> {
-    return this.#bits.keys();
-  }
-
   /** Ids here and not in `other`, as a count plus a few examples. */
   minus(other: IdSet, examples = 3): { count: number; examples: string[] } {
     let count = 0;

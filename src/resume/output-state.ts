@@ -7,11 +7,9 @@
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OutputStateError } from '../errors.js';
-import { FAILURES_FILE } from '../stages/rotating-writer.js';
+import { FAILURES_FILE, SHARD_RE } from '../output-layout.js';
 import { IdSet } from './id-set.js';
 
-/** A shard's file name; group 1 is its number. */
-export const SHARD_RE = /^shard-(\d{5,})\.jsonl$/;
 const CHUNK = 1 << 20;
 
 export interface OutputState {
@@ -25,7 +23,6 @@ export interface OutputState {
   failuresNeedCompaction: boolean;
   /** Output records read. */
   records: number;
-  bytesScanned: number;
 }
 
 interface LineRef {
@@ -107,7 +104,7 @@ export async function loadOutputState(dir: string, opts: { overwrite?: boolean; 
   const ro = opts.readOnly === true;
   const state: OutputState = {
     succeeded: new IdSet(), failed: new IdSet(), nextShard: 0, repairs: [],
-    failuresNeedCompaction: false, records: 0, bytesScanned: 0,
+    failuresNeedCompaction: false, records: 0,
   };
   if (ro && !(await exists(dir))) return state;
   if (!ro) await mkdir(dir, { recursive: true });
@@ -141,7 +138,6 @@ export async function loadOutputState(dir: string, opts: { overwrite?: boolean; 
       }
     }, !ro);
     state.records += r.records;
-    state.bytesScanned += r.bytes;
     if (r.truncatedBytes > 0) state.repairs.push(`${ro ? 'would truncate' : 'truncated'} a torn last line (${r.truncatedBytes} bytes) of ${path}`);
     state.nextShard = s.n + 1;
   }
@@ -151,7 +147,6 @@ export async function loadOutputState(dir: string, opts: { overwrite?: boolean; 
       if (state.succeeded.has(ref.source, ref.line) || !state.failed.add(ref.source, ref.line)) state.failuresNeedCompaction = true;
     }, !ro);
     state.records += r.records;
-    state.bytesScanned += r.bytes;
     if (r.truncatedBytes > 0) state.repairs.push(`${ro ? 'would truncate' : 'truncated'} a torn last line (${r.truncatedBytes} bytes) of ${fpath}`);
   }
   return state;

@@ -132,7 +132,7 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
   }
 
   /** One attempt: limiter -> call -> the grant back with how it ended. Null: abandoned. */
-  async function sendOnce(rec: InputRecord, signal: AbortSignal): Promise<{ res: GenerateResult; latencyMs: number } | { err: ClassifiedError } | null> {
+  async function sendOnce(rec: InputRecord, signal: AbortSignal): Promise<{ res: GenerateResult; latencyMs: number } | { err: ClassifiedError; sentAt: number } | null> {
     const est = estimator.estimate(rec.prompt);
     const asked = Date.now();
     let grant;
@@ -172,14 +172,14 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
         stats.http429++;
         if (c.kind !== 'fatal') outcome = { kind: 'quota', quota: c.quota, perMinute: c.quotaValue, retryDelayMs: c.retryDelayMs };
       }
-      return { err: c };
+      return { err: c, sentAt: grant.sentAt };
     } finally {
       limiter.release(grant, outcome);
     }
   }
 
   async function attempts(rec: InputRecord, signal: AbortSignal): Promise<OutputRecord | null> {
-    let firstUnansweredAt: number | undefined; // this record's first attempt that got no HTTP answer
+    let firstUnansweredAt: number | undefined; // when this record's first attempt with no HTTP answer was sent
     for (let attempt = 1; ; attempt++) {
       if (wait.aborted) return null;
       const r = await sendOnce(rec, signal);
@@ -197,13 +197,25 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
       }
       const c = r.err;
       if (c.kind === 'fatal') return haltRun(new FatalRunError(c.fatalCode ?? 'FATAL', fatalMessage(c, o.model)));
-      if (c.code === 0) firstUnansweredAt ??= Date.now() - 1;
+      if (c.code === 0) firstUnansweredAt ??= r.sentAt;
       const d = decideRetry(c, attempt, retry);
       if (!d.retry) {
-        // Nothing at all answered since this record's first unanswered attempt: the endpoint is
-        // down, not this prompt. End the run (resumable) instead of writing a failure for it.
-        if (c.code === 0 && firstUnansweredAt !== undefined && lastAnswerAt < firstUnansweredAt) {
-          return haltRun(new FatalRunError('UNREACHABLE', `the API cannot be reached: every attempt failed with no answer for ${Math.round((Date.now() - firstUnansweredAt) / 1000)} s (last: ${c.message}); check --base-url and the network, then rerun to resume`));
+        // The last attempt got no HTTP answer at all. If the endpoint answers nobody else either,
+        // it is down, not this prompt: end the run (resumable) instead of writing a failure that
+        // a rerun would have to be told to retry. Others' answers may still be on their way, so
+        // wait a little for one before deciding.
+        if (c.code === 0 && lastAnswerAt < r.sentAt) {
+          const deadline = Date.now() + Math.min(10_000, Math.max(200, 2 * retry.baseDelayMs));
+          while (lastAnswerAt < r.sentAt && Date.now() < deadline) {
+            try {
+              await sleep(Math.min(50, deadline - Date.now()), wait);
+            } catch {
+              return null;
+            }
+          }
+          if (lastAnswerAt < r.sentAt) {
+            return haltRun(new FatalRunError('UNREACHABLE', `the API cannot be reached: no answer at all for ${Math.round((Date.now() - Math.max(lastAnswerAt, firstUnansweredAt!)) / 1000)} s (last: ${c.message}); check --base-url and the network, then rerun to resume`));
+          }
         }
         return toFailure(rec, attempt, { status: c.status, code: c.code, message: c.message });
       }

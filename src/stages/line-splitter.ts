@@ -1,12 +1,18 @@
-// createLineSplitter(): bytes in, {line, text} objects out — one per non-blank physical line.
-// It splits on raw bytes (Buffer.indexOf) and decodes each complete line once, so a multi-byte
-// character cut across chunks is never mangled and invalid UTF-8 becomes U+FFFD. A line longer
-// than maxLineBytes is not buffered: its bytes are counted and dropped, and one {line, tooLong}
-// object stands for it — memory stays bounded whatever the input holds. Why not split2: its
-// maxLength destroys the stream on the first long line and only checks a chunk's tail (see
-// STYLE "Facts that bite"), and it has no line numbers; both are needed for stable ids.
+// createLineSplitter(): bytes in, {line, text} out, one per non-blank physical line — split2
+// behind a byte guard of ours. split2 splits (CRLF across chunks, invalid UTF-8 as U+FFFD) and
+// its mapper numbers the lines (blank ones reach it as '' and count), strips a BOM on line 1,
+// and drops blank lines. What split2 alone gets wrong for our ids and our memory bound (STYLE
+// "Facts that bite"): `skipOverflow` drops a long line without calling the mapper (numbering
+// shifts), an over-long last line is emitted truncated without error, `maxLength` counts UTF-16
+// units and checks only a chunk's tail. So split2 gets no maxLength; the guard in front passes
+// at most `maxLineBytes` bytes of any line, drops the rest up to the newline (or the end), and
+// tells the mapper which line numbers were cut and how long they were: an over-long line is
+// never buffered whole and still becomes one record with its own number. The guard also
+// rejects a binary input (a NUL byte in the first 8 KB).
 
 import { Transform, type TransformCallback } from 'node:stream';
+import split2 from 'split2';
+import { chainUnchecked } from 'stream-chain';
 
 export interface SplitLine {
   /** 1-based physical line number, blank lines included. */
@@ -20,16 +26,6 @@ export interface SplitLine {
 export interface LineSplitterOptions {
   /** Lines longer than this (bytes, without the terminator) become {tooLongBytes}. */
   maxLineBytes: number;
-  /** Emit whitespace-only lines too. @default false */
-  keepBlank?: boolean;
-  /** Readable-side buffer, in lines. @default 1024 */
-  highWaterMark?: number;
-  /**
-   * A NUL byte within this many first bytes means a binary (or UTF-16) file: the stream fails
-   * with an error whose code is 'EBINARY' instead of turning garbage into prompts. 0: no check.
-   * @default 8192
-   */
-  binaryCheckBytes?: number;
 }
 
 /** The error a binary input fails with. */
@@ -37,75 +33,80 @@ export class BinaryInputError extends Error {
   readonly code = 'EBINARY';
   constructor(readonly offset: number) {
     super(`a NUL byte at offset ${offset}: a binary or UTF-16 file, not text`);
+    this.name = 'BinaryInputError';
   }
 }
 
 const NL = 0x0a;
+/** A NUL byte this early means a binary (or UTF-16) file: garbage must not become prompts. */
+const BINARY_CHECK_BYTES = 8192;
 
-export function createLineSplitter(options: LineSplitterOptions): Transform {
-  const { maxLineBytes, keepBlank = false, highWaterMark = 1024, binaryCheckBytes = 8192 } = { ...options };
-  let checked = 0; // bytes looked at for NUL so far
-  let parts: Buffer[] = [];
-  let partLen = 0; // bytes of the current unfinished line (counted even when dropped)
-  let tooLong = false;
-  let lineNo = 0;
-
-  function emit(stream: Transform, tail: Buffer | undefined): void {
-    lineNo += 1;
-    const total = partLen + (tail ? tail.length : 0);
-    if (tooLong || total > maxLineBytes) {
-      stream.push({ line: lineNo, text: '', tooLongBytes: total } satisfies SplitLine);
-    } else {
-      let buf: Buffer;
-      if (parts.length === 0) buf = tail ?? Buffer.alloc(0);
-      else buf = Buffer.concat(tail ? [...parts, tail] : parts, total);
-      let text = buf.toString('utf8');
-      if (lineNo === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-      if (text.charCodeAt(text.length - 1) === 0x0d) text = text.slice(0, -1);
-      if (keepBlank || text.trim() !== '') stream.push({ line: lineNo, text } satisfies SplitLine);
-    }
-    parts = [];
-    partLen = 0;
-    tooLong = false;
-  }
-
-  function hold(piece: Buffer): void {
-    if (piece.length === 0) return;
-    partLen += piece.length;
-    if (tooLong) return;
-    if (partLen > maxLineBytes) {
-      tooLong = true;
-      parts = [];
-      return;
-    }
-    // Copy: the chunk's memory may be reused by the source (fs read pools).
-    parts.push(Buffer.from(piece));
-  }
-
+/**
+ * The byte guard: passes every line through, but at most `maxLineBytes` bytes of each; records
+ * in `cut` the number and full size of every line it shortened.
+ */
+export function createLineGuard(maxLineBytes: number, cut: Map<number, number>): Transform {
+  let lineNo = 1; // the line the next byte belongs to
+  let lineBytes = 0; // bytes of that line seen so far
+  let checked = 0;
   return new Transform({
-    readableObjectMode: true,
-    readableHighWaterMark: highWaterMark,
     transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
-      if (checked < binaryCheckBytes) {
-        const nul = chunk.subarray(0, binaryCheckBytes - checked).indexOf(0);
+      if (checked < BINARY_CHECK_BYTES) {
+        const nul = chunk.subarray(0, BINARY_CHECK_BYTES - checked).indexOf(0);
         if (nul !== -1) return cb(new BinaryInputError(checked + nul));
-        checked += Math.min(chunk.length, binaryCheckBytes - checked);
+        checked += Math.min(chunk.length, BINARY_CHECK_BYTES - checked);
       }
+      // Fast path: no line of this chunk passes the limit, so it goes through whole.
       let start = 0;
+      let passFrom = 0;
+      const out: Buffer[] = [];
       for (;;) {
         const nl = chunk.indexOf(NL, start);
-        if (nl === -1) {
-          hold(chunk.subarray(start));
-          break;
+        const end = nl === -1 ? chunk.length : nl;
+        const before = lineBytes;
+        lineBytes += end - start;
+        if (lineBytes > maxLineBytes) {
+          // Pass what is left of the allowance, drop the rest of the line (up to its newline).
+          const allowed = Math.max(0, maxLineBytes - before);
+          if (start + allowed > passFrom) out.push(chunk.subarray(passFrom, start + allowed));
+          passFrom = end;
+          cut.set(lineNo, lineBytes);
         }
-        emit(this, chunk.subarray(start, nl));
+        if (nl === -1) break;
+        lineNo++;
+        lineBytes = 0;
         start = nl + 1;
       }
-      cb();
-    },
-    flush(cb: TransformCallback) {
-      if (partLen > 0 || tooLong) emit(this, undefined);
+      if (passFrom < chunk.length) out.push(passFrom === 0 ? chunk : chunk.subarray(passFrom));
+      for (const b of out) if (b.length > 0) this.push(b);
       cb();
     },
   });
+}
+
+/** split2's mapper for one source: numbers lines, strips a BOM and CR, drops blank lines. */
+export function createLineMapper(cut: Map<number, number>): (text: string) => SplitLine | undefined {
+  let line = 0;
+  return (text) => {
+    line++;
+    const tooLong = cut.get(line);
+    if (tooLong !== undefined) {
+      cut.delete(line);
+      return { line, text: '', tooLongBytes: tooLong };
+    }
+    if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    if (text.charCodeAt(text.length - 1) === 0x0d) text = text.slice(0, -1);
+    return text.trim() === '' ? undefined : { line, text };
+  };
+}
+
+/** The splitter's stages, for a source's own chain: [guard, split2(mapper)]. */
+export function lineSplitterStages(options: LineSplitterOptions): [Transform, Transform] {
+  const { maxLineBytes } = { ...options };
+  const cut = new Map<number, number>();
+  return [createLineGuard(maxLineBytes, cut), split2(createLineMapper(cut))];
+}
+
+export function createLineSplitter(options: LineSplitterOptions) {
+  return chainUnchecked<Buffer, SplitLine>(lineSplitterStages(options));
 }

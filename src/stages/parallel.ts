@@ -72,11 +72,6 @@ class ParallelStage<I, O> extends Duplex {
     this.#idleSince = this.#now();
   }
 
-  /** Items accepted and not yet emitted (in progress, or finished and waiting for order). */
-  get inFlight(): number {
-    return this.#inFlight;
-  }
-
   override _write(item: I, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (this.#idleSince) {
       this.#timing.readWaitMs += this.#now() - this.#idleSince;

@@ -1,16 +1,17 @@
 // createInputReader(): many files / directories / stdin -> one object stream of InputRecords.
-// At most `openFiles` sources are open at once; their lines are merged as they come. Back-
-// pressure: when push() returns false every open source is paused until _read() asks again,
-// so a slow consumer holds the files, not memory. A source that cannot be opened or read is
-// reported (onSourceError) and the others go on; the reader itself never fails on bad input.
+// Each source is one stream-chain (read stream -> byte guard -> split2 -> skip + parse), and
+// at most `openFiles` of them are open at once; their records are merged as they come. Back-
+// pressure: when push() returns false every open chain is paused until _read() asks again, so
+// a slow consumer holds the files, not memory. A source that cannot be opened or read is
+// reported (onSourceError), its chain destroyed (file closed), and the others go on.
 
 import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import type { Transform } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
+import { chainUnchecked } from 'stream-chain';
 import { UsageError } from '../errors.js';
 import type { InputRecord } from '../records.js';
-import { createLineSplitter, type SplitLine } from './line-splitter.js';
+import { lineSplitterStages, type SplitLine } from './line-splitter.js';
 
 /** One input to read: `path` null means stdin. */
 export interface InputSource {
@@ -83,32 +84,52 @@ export interface InputReaderOptions {
   onSourceError?: (source: string, err: Error) => void;
   /** Aborting stops reading: open sources are closed and the stream ends normally. */
   signal?: AbortSignal;
-  /** Called for each source once it has been fully read. */
-  onSourceDone?: (source: string) => void;
-  /** @default 256 */
-  highWaterMark?: number;
 }
 
-interface Active {
-  src: InputSource;
-  splitter: Transform;
-  file?: NodeJS.ReadableStream & { destroy(): void };
+/**
+ * One source as one stream-chain: read stream -> byte guard -> split2 (numbering mapper) ->
+ * skip-done + parse (one fused function). Destroying the chain destroys every stage in it,
+ * the file's read stream included (stream-chain 4.4.1).
+ */
+export function createSourceChain(src: InputSource, o: Pick<InputReaderOptions, 'stdin' | 'maxLineBytes' | 'parse' | 'skip' | 'onSkip'>): Duplex {
+  const { source } = src;
+  const toRecord = (l: SplitLine): InputRecord | null => {
+    if (o.skip?.(source, l.line)) {
+      o.onSkip?.();
+      return null;
+    }
+    if (l.tooLongBytes !== undefined) {
+      return {
+        id: `${source}:${l.line}`, source, line: l.line, prompt: '',
+        invalid: { code: 'LINE_TOO_LONG', message: `line ${l.line} of ${source} is ${l.tooLongBytes} bytes, over --max-line-bytes ${o.maxLineBytes}` },
+      };
+    }
+    return o.parse(source, l);
+  };
+  let input: NodeJS.ReadableStream;
+  if (src.path === null) {
+    if (!o.stdin) throw new Error('no stdin stream was given');
+    input = o.stdin;
+  } else {
+    input = createReadStream(src.path, { highWaterMark: 64 * 1024 });
+  }
+  return chainUnchecked<never, InputRecord>([input, ...lineSplitterStages({ maxLineBytes: o.maxLineBytes }), toRecord]);
 }
 
 export function createInputReader(options: InputReaderOptions): Readable {
   const opts = { ...options };
   const openFiles = opts.openFiles ?? 8;
   const pending = [...opts.sources];
-  const active = new Set<Active>();
+  const active = new Set<Duplex>();
   let wanting = true;
   let stopped = false;
 
   const reader = new Readable({
     objectMode: true,
-    highWaterMark: opts.highWaterMark ?? 256,
+    highWaterMark: 256,
     read() {
       wanting = true;
-      for (const a of active) a.splitter.resume();
+      for (const c of active) c.resume();
       fill();
     },
     destroy(err, cb) {
@@ -120,38 +141,8 @@ export function createInputReader(options: InputReaderOptions): Readable {
   function stopAll() {
     stopped = true;
     pending.length = 0;
-    for (const a of active) closeSource(a);
+    for (const c of active) c.destroy();
     active.clear();
-  }
-
-  function closeSource(a: Active) {
-    a.splitter.removeAllListeners('data');
-    a.splitter.removeAllListeners('end');
-    a.splitter.destroy();
-    if (a.file && a.src.path !== null) a.file.destroy();
-    else if (a.file) a.file.unpipe?.(a.splitter as never);
-  }
-
-  function onLine(a: Active, l: SplitLine) {
-    if (stopped) return;
-    const { source } = a.src;
-    if (opts.skip?.(source, l.line)) {
-      opts.onSkip?.();
-      return;
-    }
-    let rec: InputRecord | null;
-    if (l.tooLongBytes !== undefined) {
-      rec = {
-        id: `${source}:${l.line}`, source, line: l.line, prompt: '',
-        invalid: { code: 'LINE_TOO_LONG', message: `line ${l.line} of ${source} is ${l.tooLongBytes} bytes, over --max-line-bytes ${opts.maxLineBytes}` },
-      };
-    } else {
-      rec = opts.parse(source, l);
-    }
-    if (rec && !reader.push(rec)) {
-      wanting = false;
-      for (const x of active) x.splitter.pause();
-    }
   }
 
   function fill() {
@@ -163,36 +154,35 @@ export function createInputReader(options: InputReaderOptions): Readable {
   }
 
   function open(src: InputSource) {
-    const splitter = createLineSplitter({ maxLineBytes: opts.maxLineBytes });
-    const a: Active = { src, splitter };
-    active.add(a);
+    let c: Duplex;
+    try {
+      c = createSourceChain(src, opts);
+    } catch (err) {
+      opts.onSourceError?.(src.source, err as Error);
+      return;
+    }
+    active.add(c);
     let finished = false;
     const finish = (err?: Error) => {
       if (finished) return;
       finished = true;
-      if (!active.delete(a)) return; // already closed by stop
+      if (!active.delete(c)) return; // already closed by a stop
       if (err) {
-        closeSource(a);
+        c.destroy();
         opts.onSourceError?.(src.source, err);
-      } else {
-        opts.onSourceDone?.(src.source);
       }
       fill();
     };
-    let input: NodeJS.ReadableStream;
-    if (src.path === null) {
-      if (!opts.stdin) return finish(new Error('no stdin stream was given'));
-      input = opts.stdin;
-    } else {
-      input = createReadStream(src.path, { highWaterMark: 64 * 1024 });
-    }
-    a.file = input as Active['file'];
-    input.on('error', (err: Error) => finish(err));
-    splitter.on('error', (err: Error) => finish(err));
-    splitter.on('data', (l: SplitLine) => onLine(a, l));
-    splitter.on('end', () => finish());
-    input.pipe(splitter);
-    if (!wanting) splitter.pause();
+    c.on('error', (err: Error) => finish(err));
+    c.on('end', () => finish());
+    c.on('data', (rec: InputRecord) => {
+      if (stopped) return;
+      if (!reader.push(rec)) {
+        wanting = false;
+        for (const x of active) x.pause();
+      }
+    });
+    if (!wanting) c.pause();
   }
 
   if (opts.signal) {

@@ -13,12 +13,8 @@ import { Writable } from 'node:stream';
 import type { FsyncPolicy } from '../options.js';
 import { formatJsonLine, isFailure, type OutputRecord } from '../records.js';
 import type { RunStats } from '../stats.js';
+import { FAILURES_FILE, shardName } from '../output-layout.js';
 
-export const FAILURES_FILE = 'failures.jsonl';
-
-export function shardName(n: number): string {
-  return `shard-${String(n).padStart(5, '0')}.jsonl`;
-}
 
 export interface RotatingWriterOptions {
   dir: string;

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import type { OutputRecord } from '../../src/records.js';
+import { SHARD_RE } from '../../src/output-layout.js';
 
 export interface Deferred<T> {
   promise: Promise<T>;
@@ -62,7 +63,7 @@ export function readJsonl(path: string): OutputRecord[] {
 
 /** Every record in an output directory: shards (in order) and failures. */
 export function readOutputs(dir: string): { shards: Array<{ name: string; records: OutputRecord[] }>; failures: OutputRecord[]; all: OutputRecord[] } {
-  const names = readdirSync(dir).filter((n) => /^shard-\d+\.jsonl$/.test(n)).sort();
+  const names = readdirSync(dir).filter((n) => SHARD_RE.test(n)).sort();
   const shards = names.map((name) => ({ name, records: readJsonl(join(dir, name)) }));
   const failures = readJsonl(join(dir, 'failures.jsonl'));
   return { shards, failures, all: [...shards.flatMap((s) => s.records), ...failures] };

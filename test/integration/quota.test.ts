@@ -1,12 +1,13 @@
 // Quota behaviour against the emulator, asserted on its counters and its own request log
 // (arrival times on the emulator's clock), never on how long the run took.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { countTokens, startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { parseOptions } from '../../src/options.js';
-import { USAGE_FILE } from '../../src/quota/daily-cap.js';
+import { USAGE_FILE } from '../../src/output-layout.js';
+import { LIMITS_FILE } from '../../src/output-layout.js';
 import { run } from '../../src/run.js';
 import { runAgainst } from '../helpers/run-helpers.js';
 import { readOutputs, stdio, tempDir, writeInputs } from '../helpers/util.js';
@@ -128,6 +129,15 @@ describe('quota', () => {
     // but are a minority: measured 20-26% here, where `--rpm off` on the same job gets 88%
     // (and loses records to --max-attempts). The long-run share is a benchmark figure.
     expect(emu.stats.http429).toBeLessThan(emu.stats.requests * 0.4);
+    // The rate found is kept for the next run into the directory, which starts there (no probe).
+    const kept = JSON.parse(readFileSync(join(out, LIMITS_FILE), 'utf8'))['gemini-flash-latest'].rpm;
+    expect(kept.source).toBe('adaptive');
+    expect(kept.value).toBeGreaterThan(0);
+    mkdirSync(join(dir, 'more'));
+    const next = await runAgainst(emu, [...inputs, ...writeInputs(join(dir, 'more'), 1, 20)], { out, concurrency: '32', rpm: 'auto', maxAttempts: '20' });
+    expect(next.exitCode).toBe(0);
+    expect(next.stderr).toContain(`started at ${kept.value.toLocaleString('en-US')} requests/min, the rate found in an earlier run`);
+    expectExactlyOnce(out, 220);
   });
 });
 

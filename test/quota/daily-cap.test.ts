@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DailyCap, describeReset, msUntilPacificMidnight, pacificDay, USAGE_FILE } from '../../src/quota/daily-cap.js';
+import { DailyCap, describeReset, msUntilPacificMidnight, pacificDay } from '../../src/quota/daily-cap.js';
+import { USAGE_FILE } from '../../src/output-layout.js';
 import { TokenEstimator } from '../../src/quota/token-estimate.js';
 import { priceFor } from '../../src/dry-run.js';
 import { tempDir } from '../helpers/util.js';

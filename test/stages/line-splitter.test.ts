@@ -17,7 +17,7 @@ async function split(chunks: Buffer[], maxLineBytes = 1024): Promise<SplitLine[]
 
 const bytewise = (b: Buffer) => [...b].map((x) => Buffer.from([x]));
 
-describe('createLineSplitter', () => {
+describe('createLineSplitter (split2 behind a byte guard)', () => {
   it('numbers physical lines, skipping blank ones but counting them', async () => {
     const out = await split([Buffer.from('a\n\n   \nb\n')]);
     expect(out).toEqual([{ line: 1, text: 'a' }, { line: 4, text: 'b' }]);
@@ -56,6 +56,27 @@ describe('createLineSplitter', () => {
   it('catches a long line that sits wholly inside one chunk (split2 does not)', async () => {
     const out = await split([Buffer.from(`ok\n${'y'.repeat(200)}\nok2\n`)], 100);
     expect(out.map((l) => l.tooLongBytes ?? l.text)).toEqual(['ok', 200, 'ok2']);
+  });
+
+  it('reports an over-long last line without a newline by its size (split2 alone emits it truncated), at any chunking', async () => {
+    const text = Buffer.from(`a\n${'é'.repeat(150)}`); // 300 bytes, 150 UTF-16 units
+    for (const chunks of [[text], bytewise(text)]) {
+      expect(await split(chunks, 200)).toEqual([{ line: 1, text: 'a' }, { line: 2, text: '', tooLongBytes: 300 }]);
+    }
+    // Counted in bytes, not characters: 150 two-byte characters fit 300 bytes, not 299.
+    expect((await split([text], 300))[1]).toEqual({ line: 2, text: 'é'.repeat(150) });
+  });
+
+  it('numbers lines after several over-long ones exactly, whatever their place in the chunks', async () => {
+    const text = Buffer.from(`${'x'.repeat(50)}\nok\n\n${'y'.repeat(70)}\r\nend\r\n`);
+    for (const chunks of [[text], bytewise(text), [text.subarray(0, 30), text.subarray(30, 75), text.subarray(75)]]) {
+      expect(await split(chunks, 20)).toEqual([
+        { line: 1, text: '', tooLongBytes: 50 },
+        { line: 2, text: 'ok' },
+        { line: 4, text: '', tooLongBytes: 71 },
+        { line: 5, text: 'end' },
+      ]);
+    }
   });
 
   it('emits nothing for an empty input', async () => {

@@ -39,7 +39,7 @@ describe('createRotatingWriter', () => {
     expect(out.all.length).toBe(50);
   });
 
-  it('numbers shards on from --first-shard and creates no empty shard', async () => {
+  it('numbers shards on from the first number it is given (one above the highest existing) and creates no empty shard', async () => {
     const t = tempDir();
     cleanup = t.cleanup;
     await pipeline(Readable.from([ok(1), ok(2), ok(3)]), createRotatingWriter({ dir: t.dir, shardSize: 2, firstShard: 7 }));
