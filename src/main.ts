@@ -53,6 +53,9 @@ export function buildProgram(): Command {
     .option('--price-out <usd>', 'USD per million output tokens, for --dry-run (default: built-in table)')
     .option('-q, --quiet', 'print only errors')
     .option('--summary-json <file>', 'also write the end summary as JSON')
+    .option('--post <module>', 'run MODULE[:export] (or builtin:wordcount) on each success record, on worker threads; its fields are merged in')
+    .option('--post-workers <n>', 'worker threads for --post (default: cores - 1, at least 1; 0: on the event loop)')
+    .option('--post-timeout <ms>', 'per record: a --post function still running after this fails the record (POST_FAILED, answer kept)', String(DEFAULTS.postTimeoutMs))
     .option('--drain-timeout <s>', 'seconds in-flight requests get to finish after SIGINT/SIGTERM', String(DEFAULTS.drainTimeoutSec))
     .showHelpAfterError(false)
     .allowExcessArguments(false);

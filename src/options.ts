@@ -2,6 +2,7 @@
 // that turns raw CLI strings into it, validating at the edge (before any file is opened or any
 // request is sent) with messages that name the option and the value at fault.
 
+import { availableParallelism } from 'node:os';
 import { UsageError } from './errors.js';
 import type { EmulatorOptions } from './emulator/server.js';
 
@@ -78,6 +79,12 @@ export interface Options {
   drainTimeoutSec: number;
   /** @default "close" */
   fsync: FsyncPolicy;
+  /** --post MODULE[:export] or builtin:wordcount: a function run on each success record, on worker threads. */
+  post?: string;
+  /** Worker threads for --post. @default cores - 1, at least 1 */
+  postWorkers: number;
+  /** Per record, ms. @default 60000 */
+  postTimeoutMs: number;
 }
 
 export const DEFAULTS = {
@@ -104,6 +111,8 @@ export const DEFAULTS = {
   quiet: false,
   drainTimeoutSec: 30,
   fsync: 'close',
+  postWorkers: Math.max(1, availableParallelism() - 1),
+  postTimeoutMs: 60_000,
 } as const satisfies Partial<Options>;
 
 /** Raw option values as the CLI parser hands them over: strings, booleans, or absent. */
@@ -247,6 +256,9 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
   if (has('summaryJson')) o.summaryJson = String(raw.summaryJson);
   if (has('drainTimeout')) o.drainTimeoutSec = num('drain-timeout', raw.drainTimeout, 0, 86_400);
   if (has('fsync')) o.fsync = oneOf('fsync', raw.fsync, ['none', 'close', 'always'] as const);
+  if (has('post')) o.post = String(raw.post);
+  if (has('postWorkers')) o.postWorkers = int('post-workers', raw.postWorkers, 0, 256);
+  if (has('postTimeout')) o.postTimeoutMs = int('post-timeout', raw.postTimeout, 1, 86_400_000);
 
   if (!o.apiKey && !o.emulator && !o.dryRun) {
     throw new UsageError('No API key: set GEMINI_API_KEY (or GOOGLE_API_KEY), or pass `--emulator` to run against the local emulator');

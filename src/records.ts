@@ -60,8 +60,9 @@ export interface FailureRecord {
 
 export type OutputRecord = SuccessRecord | FailureRecord;
 
+/** A failure has an `error` (a POST_FAILED one also keeps the paid `response`). */
 export function isFailure(r: OutputRecord): r is FailureRecord {
-  return (r as FailureRecord).error !== undefined && (r as SuccessRecord).response === undefined;
+  return (r as FailureRecord).error !== undefined;
 }
 
 /** The `--format text` layout: `<prompt> - <response>`, newlines inside escaped. */

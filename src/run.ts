@@ -24,11 +24,12 @@ import { compactFailures, loadOutputState, type OutputState } from './resume/out
 import { createGenerateStage } from './stages/generate.js';
 import { countRecords, createInputReader, createJsonlParser, parseTextLine, resolveInputs, type InputSource } from './stages/read-inputs.js';
 import { createRotatingWriter } from './stages/rotating-writer.js';
+import { checkPostSpec, createPostStage, parsePostSpec } from './stages/post.js';
 import { createStdoutWriter } from './stages/stdout-writer.js';
 import { DailyCap, describeReset } from './quota/daily-cap.js';
 import { fixedTokensOf, TokenEstimator } from './quota/token-estimate.js';
 import { formatPlan, makePlan, readHistory } from './dry-run.js';
-import { createStats, formatSummary, summarize, type RunStats, type Summary } from './stats.js';
+import { createStats, formatSummary, summarize, watchEventLoop, type RunStats, type Summary } from './stats.js';
 
 export interface RunIO {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
@@ -63,6 +64,7 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
   const o = { ...options };
   const secrets = [o.apiKey];
   const stats = createStats();
+  watchEventLoop();
   const toStdout = o.out === '-';
   // Messages go above the progress bar while there is one (Progress.log), so they never land
   // on the bar's line; errors are printed even with --quiet.
@@ -78,6 +80,10 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
   if (o.format === 'text' && !toStdout) {
     throw new UsageError('`--format text` writes to stdout only (`-o -`): shards are always JSONL, so that resume can read the ids back');
   }
+
+  // A --post module that cannot be loaded (or lacks its export) is a usage error before anything else.
+  const postSpec = o.post !== undefined ? parsePostSpec(o.post) : undefined;
+  if (postSpec) await checkPostSpec(postSpec);
 
   // 1. Inputs and output state — every usage problem surfaces here, before any request.
   const sources: InputSource[] = resolveInputs(defaultInputs(o.inputs, io.stdin.isTTY));
@@ -114,7 +120,8 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
         const ok = state.succeeded.has(source, line);
         const failed = state.failed.has(source, line);
         if (ok || failed) seen.add(source, line);
-        return ok || (failed && !o.retryFailed);
+        // A POST_FAILED record holds its paid answer: --retry-failed does not send it again.
+        return ok || (failed && (!o.retryFailed || state.postFailed.has(source, line)));
       }
     : undefined;
   const reader: Readable = createInputReader({
@@ -231,6 +238,10 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
     tokenEstimator: new TokenEstimator(fixedTokensOf(o.system)),
     dailyCap, onDailyCapReached, onFatal,
   });
+  // --post: the user's function on worker threads, between the answers and the writer.
+  const post = postSpec && !o.dryRun
+    ? createPostStage({ spec: postSpec, workers: o.postWorkers, timeoutMs: o.postTimeoutMs, ordered: o.ordered, signal: hard.signal, stats })
+    : undefined;
   let writer: Writable;
   const stdoutErrorSink = () => {};
   if (toStdout) {
@@ -255,7 +266,8 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
   let error: string | undefined;
   let exitCode: number = ExitCode.OK;
   try {
-    await pipeline(reader, generateStage, writer);
+    if (post) await pipeline(reader, generateStage, post.stage, writer);
+    else await pipeline(reader, generateStage, writer);
   } catch (err) {
     if (toStdout && isEpipe(err)) {
       // `| head` closed the pipe: a quiet, successful end.
@@ -277,6 +289,7 @@ export async function run(options: Options, io: RunIO): Promise<RunResult> {
     await limiter.stop();
     await fastFetch?.close();
     await emulator?.close();
+    await post?.close();
     if (toStdout) io.stdout.off('error', stdoutErrorSink);
   }
 

@@ -2,6 +2,8 @@
 // (SPEC §6: done / skipped / failed by status, rate, tokens, 429s, retries, where the time went).
 // Plain fields, no events: stages increment them on the hot path at the cost of an add.
 
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
 export interface RunStats {
   startedAt: number;
   /** Records read from the inputs this run (not counting skipped ones). */
@@ -37,6 +39,8 @@ export interface RunStats {
   writeWaitMs: number;
   /** Time the writer spent in file writes (or stdout writes). */
   writeMs: number;
+  /** Sum over records of time in the --post step (queued for a worker and running). */
+  postMs: number;
   /** Records written to the output. */
   written: number;
   /** Inputs that could not be read: source -> message. */
@@ -49,7 +53,7 @@ export function createStats(now = Date.now()): RunStats {
   return {
     startedAt: now, read: 0, skipped: 0, succeeded: 0, truncated: 0, failed: 0, failedByStatus: {}, inFlight: 0,
     attempts: 0, retries: 0, retriesByCause: {}, http429: 0, tokensIn: 0, tokensOut: 0, apiMs: 0, limiterMs: 0,
-    backoffMs: 0, readWaitMs: 0, writeWaitMs: 0, writeMs: 0, written: 0, inputErrors: [], orphans: 0,
+    backoffMs: 0, readWaitMs: 0, writeWaitMs: 0, writeMs: 0, postMs: 0, written: 0, inputErrors: [], orphans: 0,
   };
 }
 
@@ -81,16 +85,26 @@ export interface Summary {
     readWaitMs: number;
     writeWaitMs: number;
     writeMs: number;
+    postMs: number;
     avgInFlight: number;
   };
   /** This process's own cost: CPU time (user + system) and peak resident memory. */
-  process: { cpuUserMs: number; cpuSystemMs: number; cpuUsPerRecord: number; peakRssMB: number };
+  process: { cpuUserMs: number; cpuSystemMs: number; cpuUsPerRecord: number; peakRssMB: number; eventLoopDelayP99Ms?: number };
   /** What was learned about the quota this run, in words ("the server says: ..."). */
   limits?: string[];
   error?: string;
 }
 
+/** The main thread's event-loop delay over the run: what a CPU-heavy step on it costs everyone. */
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+/** Starts measuring the event loop's delay (run() calls it at its start). */
+export function watchEventLoop(): void {
+  loopDelay.reset();
+  loopDelay.enable();
+}
+
 export function summarize(s: RunStats, outcome: Summary['outcome'], exitCode: number, now = Date.now(), error?: string): Summary {
+  loopDelay.disable();
   const wallMs = Math.max(1, now - s.startedAt);
   const done = s.succeeded + s.failed;
   const r = (x: number) => Math.round(x);
@@ -102,9 +116,9 @@ export function summarize(s: RunStats, outcome: Summary['outcome'], exitCode: nu
     retriesByCause: { ...s.retriesByCause }, http429: s.http429,
     time: {
       apiMs: r(s.apiMs), limiterMs: r(s.limiterMs), backoffMs: r(s.backoffMs), readWaitMs: r(s.readWaitMs),
-      writeWaitMs: r(s.writeWaitMs), writeMs: r(s.writeMs), avgInFlight: Math.round((s.apiMs / wallMs) * 10) / 10,
+      writeWaitMs: r(s.writeWaitMs), writeMs: r(s.writeMs), postMs: r(s.postMs), avgInFlight: Math.round((s.apiMs / wallMs) * 10) / 10,
     },
-    process: processCost(done),
+    process: { ...processCost(done), ...(loopDelay.count > 0 ? { eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e5) / 10 } : {}) },
     ...(error ? { error } : {}),
   };
 }
@@ -150,8 +164,9 @@ export function formatSummary(x: Summary): string {
   lines.push(`    starved for input      ${fmtMs(t.readWaitMs).padStart(10)}  ${pct(t.readWaitMs)} of wall time with free slots and nothing read`);
   lines.push(`    held by the writer     ${fmtMs(t.writeWaitMs).padStart(10)}  ${pct(t.writeWaitMs)} of wall time`);
   lines.push(`    writing                ${fmtMs(t.writeMs).padStart(10)}  ${pct(t.writeMs)} of wall time`);
+  if (t.postMs > 0) lines.push(`    post-processing (--post) ${fmtMs(t.postMs).padStart(8)}  (summed over records, on worker threads)`);
   const p = x.process;
-  lines.push(`  this process: CPU ${fmtMs(p.cpuUserMs)} user + ${fmtMs(p.cpuSystemMs)} system${x.done > 0 ? ` (${p.cpuUsPerRecord} µs a record)` : ''}, peak RSS ${p.peakRssMB} MB`);
+  lines.push(`  this process: CPU ${fmtMs(p.cpuUserMs)} user + ${fmtMs(p.cpuSystemMs)} system${x.done > 0 ? ` (${p.cpuUsPerRecord} µs a record)` : ''}, peak RSS ${p.peakRssMB} MB${p.eventLoopDelayP99Ms !== undefined ? `, event-loop delay p99 ${p.eventLoopDelayP99Ms} ms` : ''}`);
   if (x.error) lines.push(`  error: ${x.error}`);
   return lines.join('\n') + '\n';
 }

@@ -15,6 +15,8 @@ const CHUNK = 1 << 20;
 export interface OutputState {
   succeeded: IdSet;
   failed: IdSet;
+  /** Of `failed`, the POST_FAILED ones: their paid answer is in the record. */
+  postFailed: IdSet;
   /** Number for the next shard: one above the highest existing. */
   nextShard: number;
   /** Human notes about repairs made (torn tails truncated, stale temp files removed). */
@@ -28,6 +30,8 @@ export interface OutputState {
 interface LineRef {
   source: string;
   line: number;
+  /** A POST_FAILED failure: the answer is in it (it is never sent again, even by --retry-failed). */
+  postFailed?: boolean;
 }
 
 function idOf(text: string): LineRef | undefined {
@@ -38,9 +42,9 @@ function idOf(text: string): LineRef | undefined {
     return undefined;
   }
   if (typeof rec !== 'object' || rec === null) return undefined;
-  const { source, line } = rec as { source?: unknown; line?: unknown };
+  const { source, line, error } = rec as { source?: unknown; line?: unknown; error?: { status?: unknown } };
   if (typeof source !== 'string' || typeof line !== 'number' || !Number.isSafeInteger(line) || line < 1) return undefined;
-  return { source, line };
+  return { source, line, postFailed: error?.status === 'POST_FAILED' };
 }
 
 /**
@@ -103,7 +107,7 @@ export async function scanJsonl(path: string, onRecord: (r: LineRef) => void, re
 export async function loadOutputState(dir: string, opts: { overwrite?: boolean; readOnly?: boolean } = {}): Promise<OutputState> {
   const ro = opts.readOnly === true;
   const state: OutputState = {
-    succeeded: new IdSet(), failed: new IdSet(), nextShard: 0, repairs: [],
+    succeeded: new IdSet(), failed: new IdSet(), postFailed: new IdSet(), nextShard: 0, repairs: [],
     failuresNeedCompaction: false, records: 0,
   };
   if (ro && !(await exists(dir))) return state;
@@ -145,6 +149,7 @@ export async function loadOutputState(dir: string, opts: { overwrite?: boolean; 
   if (await exists(fpath)) {
     const r = await scanJsonl(fpath, (ref) => {
       if (state.succeeded.has(ref.source, ref.line) || !state.failed.add(ref.source, ref.line)) state.failuresNeedCompaction = true;
+      if (ref.postFailed) state.postFailed.add(ref.source, ref.line);
     }, !ro);
     state.records += r.records;
     if (r.truncatedBytes > 0) state.repairs.push(`${ro ? 'would truncate' : 'truncated'} a torn last line (${r.truncatedBytes} bytes) of ${fpath}`);
