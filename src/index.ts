@@ -3,7 +3,8 @@
 // concurrency, like seed 001's Layer(work, 8)).
 
 export { run, defaultInputs, type RunIO, type RunResult } from './run.js';
-export { createPipeline, layer, type PipelineStage } from './pipeline.js';
+export { createPipeline, layer, workerLayer, type PipelineStage, type LayerOptions, type WorkerLayerOptions } from './pipeline.js';
+export { createPostStage, parsePostSpec, checkPostSpec, type PostStageOptions, type PostSpec } from './stages/post.js';
 export { parseOptions, DEFAULTS, type Options, type RawOptions } from './options.js';
 export { UsageError, FatalRunError, OutputStateError, ExitCode, exitCodeFor } from './errors.js';
 export * from './records.js';

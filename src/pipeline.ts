@@ -1,17 +1,58 @@
 // createPipeline(): the library's way to compose stages with per-stage concurrency, like seed
-// 001's `Layer(work, 8)`: a source, any number of layers (async functions run in parallel up
-// to their own concurrency, with back-pressure between them), and a sink, composed once with
-// stream.pipeline so an error or abort tears every stage down.
+// 001's `Layer(work, 8)`: a source, any number of layers, and a sink, composed once with
+// stream.pipeline so an error or abort tears every stage down. A layer runs an async function
+// on the event loop (layer()) or a module's function on a worker-thread pool (workerLayer(),
+// piscina) — CPU-heavy steps belong there. Each holds its write callback while its slots are
+// busy, so back-pressure runs from the sink to the source and nothing queues without bound.
 
 import type { Duplex, Readable, Writable } from 'node:stream';
+import { isAbsolute, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { pathToFileURL } from 'node:url';
+import { Piscina } from 'piscina';
 import { createParallelStage } from './stages/parallel.js';
+import { builtFile } from './stages/post.js';
 
 export type PipelineStage = Readable | Duplex | Writable | NodeJS.ReadWriteStream;
 
-/** One layer: `work` on each item, at most `concurrency` at once; null drops the item. */
-export function layer<I, O>(work: (item: I, signal: AbortSignal) => Promise<O | null> | O | null, concurrency = 8, opts: { ordered?: boolean } = {}): Duplex {
-  return createParallelStage<I, O>({ work: async (item, signal) => work(item, signal), concurrency, ordered: opts.ordered });
+export interface LayerOptions {
+  /** Items in progress at once. @default 8 */
+  concurrency?: number;
+  /** Emit in input order. @default false */
+  ordered?: boolean;
+}
+
+/** One layer on the event loop: `work` on each item, at most `concurrency` at once; null drops the item. */
+export function layer<I, O>(work: (item: I, signal: AbortSignal) => Promise<O | null> | O | null, options: LayerOptions | number = {}): Duplex {
+  const o = typeof options === 'number' ? { concurrency: options } : { ...options };
+  return createParallelStage<I, O>({ work: async (item, signal) => work(item, signal), concurrency: o.concurrency ?? 8, ordered: o.ordered });
+}
+
+export interface WorkerLayerOptions {
+  /** Worker threads (and items in progress). @default 2 */
+  workers?: number;
+  /** The function to run: this named export, else the default export. */
+  exportName?: string;
+  /** Emit in input order. @default false */
+  ordered?: boolean;
+}
+
+/**
+ * One layer on worker threads: `module` (a path, or a file: URL) exports a function of one item
+ * (its result, structured-cloned back, goes on; null drops the item). A throw fails the
+ * pipeline. The pool closes with the stage.
+ */
+export function workerLayer<I, O>(module: string | URL, options: WorkerLayerOptions = {}): Duplex {
+  const o = { workers: 2, ...options };
+  const url = module instanceof URL ? module.href : module.startsWith('file:') ? module : pathToFileURL(isAbsolute(module) ? module : resolve(module)).href;
+  const pool = new Piscina({ filename: builtFile('../post/worker.js'), minThreads: o.workers, maxThreads: o.workers, concurrentTasksPerWorker: 1 });
+  const stage = createParallelStage<I, O>({
+    concurrency: o.workers,
+    ordered: o.ordered,
+    work: async (item, signal) => (await pool.run({ url, exportName: o.exportName, record: item }, { signal })) as O | null,
+  });
+  stage.once('close', () => void pool.destroy());
+  return stage;
 }
 
 /** Runs source -> ...layers -> sink; resolves when the sink has finished. */

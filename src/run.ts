@@ -16,7 +16,7 @@ import { createLimiter, type Limiter } from './quota/limiter.js';
 import { loadLearned, saveLearned } from './quota/learned.js';
 import { LIMITS_FILE } from './output-layout.js';
 import { RETRY_DEFAULTS } from './gemini/retry-policy.js';
-import type { Options } from './options.js';
+import { DEFAULTS, type Options } from './options.js';
 import { createProgress, type Progress } from './progress.js';
 import { isFailure } from './records.js';
 import { IdSet } from './resume/id-set.js';
@@ -60,8 +60,12 @@ function isEpipe(err: unknown): boolean {
   return false;
 }
 
-export async function run(options: Options, io: RunIO): Promise<RunResult> {
-  const o = { ...options };
+/**
+ * Runs one job. `options` may be partial (library use): what is missing takes its default, as
+ * on the command line; `apiKey` defaults to GEMINI_API_KEY / GOOGLE_API_KEY only in the CLI.
+ */
+export async function run(options: Partial<Options>, io: RunIO): Promise<RunResult> {
+  const o: Options = { ...DEFAULTS, keep: [], inputs: [], ...options } as Options;
   const secrets = [o.apiKey];
   const stats = createStats();
   watchEventLoop();

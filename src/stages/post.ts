@@ -19,7 +19,7 @@ import type { RunStats } from '../stats.js';
 import { createParallelStage } from './parallel.js';
 
 /** The built file next to this one (tests run src/ through vitest; worker threads need the built JS). */
-function built(rel: string): string {
+export function builtFile(rel: string): string {
   const here = fileURLToPath(new URL(rel, import.meta.url));
   if (existsSync(here)) return here;
   return fileURLToPath(new URL(`../../dist/${rel.replace(/^\.\.\//, '')}`, import.meta.url));
@@ -38,7 +38,7 @@ export function parsePostSpec(spec: string, cwd = process.cwd()): PostSpec {
   if (spec.startsWith('builtin:')) {
     const name = spec.slice('builtin:'.length);
     if (name !== 'wordcount') throw new UsageError(`Unknown \`--post ${spec}\`: the built-in post functions are builtin:wordcount`);
-    return { url: pathToFileURL(built('../post/wordcount.js')).href, given: spec };
+    return { url: pathToFileURL(builtFile('../post/wordcount.js')).href, given: spec };
   }
   const m = /^(.+?)(?::([A-Za-z_$][\w$]*))?$/.exec(spec);
   if (!m) throw new UsageError(`Expected \`--post\` to be MODULE[:export], got \`${spec}\``);
@@ -77,7 +77,7 @@ function describe(v: unknown): string {
 export function createPostStage(options: PostStageOptions): { stage: Duplex; close(): Promise<void> } {
   const o = { ...options };
   const pool = o.workers > 0
-    ? new Piscina({ filename: built('../post/worker.js'), minThreads: o.workers, maxThreads: o.workers, concurrentTasksPerWorker: 1, idleTimeout: 60_000 })
+    ? new Piscina({ filename: builtFile('../post/worker.js'), minThreads: o.workers, maxThreads: o.workers, concurrentTasksPerWorker: 1, idleTimeout: 60_000 })
     : undefined;
   const inline = pool ? undefined : loadPostFunction(o.spec.url, o.spec.exportName);
   const stats = o.stats;
