@@ -4,12 +4,13 @@
 // promptTokens per character, responseTokens and latency), else ~4 characters a token. The
 // duration is the largest of what --concurrency, --rpm and --tpm each allow.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { fixedTokensOf, TokenEstimator } from './quota/token-estimate.js';
 import { SHARD_RE } from './output-layout.js';
+import { scanLines } from './util/scan-lines.js';
 import type { Options } from './options.js';
 import type { InputRecord } from './records.js';
 
@@ -70,7 +71,7 @@ export interface History {
  * token are learnt as the run learns them (TokenEstimator: the system instruction's tokens,
  * `fixedTokens`, are not the prompt's).
  */
-export function readHistory(dir: string | undefined, fixedTokens = 0): History {
+export async function readHistory(dir: string | undefined, fixedTokens = 0, most = 5000): Promise<History> {
   const h: History = { records: 0 };
   if (!dir) return h;
   let names: string[];
@@ -82,21 +83,23 @@ export function readHistory(dir: string | undefined, fixedTokens = 0): History {
   const estimator = new TokenEstimator(fixedTokens);
   let out = 0;
   const lat: number[] = [];
+  // Line by line, at most `most` records: a large output directory is never read whole.
   for (const n of names) {
-    for (const line of readFileSync(join(dir, n), 'utf8').split('\n')) {
-      if (!line || h.records >= 5000) continue;
+    await scanLines(join(dir, n), (data, start, end, _next, terminated) => {
+      if (!terminated) return; // a torn line: resume repairs it; the plan just skips it
       try {
-        const r = JSON.parse(line) as { prompt?: string; usage?: { promptTokens?: number; responseTokens?: number }; latencyMs?: number };
-        if (typeof r.prompt !== 'string' || !r.usage) continue;
+        const r = JSON.parse(data.toString('utf8', start, end)) as { prompt?: string; usage?: { promptTokens?: number; responseTokens?: number }; latencyMs?: number };
+        if (typeof r.prompt !== 'string' || !r.usage) return;
         h.records++;
         estimator.observe(r.prompt, r.usage.promptTokens ?? 0);
         out += r.usage.responseTokens ?? 0;
         if (typeof r.latencyMs === 'number') lat.push(r.latencyMs);
       } catch {
-        // a torn line: resume repairs it; the plan just skips it
+        return;
       }
-    }
-    if (h.records >= 5000) break;
+      return h.records < most;
+    });
+    if (h.records >= most) break;
   }
   if (h.records > 0) h.avgResponseTokens = out / h.records;
   if (estimator.calibrated) h.charsPerToken = estimator.charsPerToken;
@@ -128,8 +131,8 @@ function fmtDuration(s: number): string {
   return `${(s / 86_400).toFixed(1)} days`;
 }
 
-/** Consumes the reader and works out the plan. */
-export async function makePlan(reader: Readable, o: Options, alreadyDone: () => number, history: History): Promise<Plan> {
+/** Consumes the reader (its listener is attached at once: a flowing reader loses nothing) and works out the plan. */
+export async function makePlan(reader: Readable, o: Options, alreadyDone: () => number, historyP: History | Promise<History>): Promise<Plan> {
   let toDo = 0;
   let invalid = 0;
   let chars = 0;
@@ -141,6 +144,7 @@ export async function makePlan(reader: Readable, o: Options, alreadyDone: () => 
     }
   });
   await finished(reader);
+  const history = await historyP;
   const cpt = history.charsPerToken ?? 4;
   const systemTokens = fixedTokensOf(o.system);
   const inputTokens = Math.ceil(chars / cpt) + toDo * (systemTokens + 1);

@@ -159,8 +159,9 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
   });
 
   if (o.dryRun) {
-    const history = readHistory(toStdout ? undefined : o.out, fixedTokensOf(o.system));
-    const plan = await makePlan(reader, o, () => stats.skipped, history);
+    const historyP = readHistory(toStdout ? undefined : o.out, fixedTokensOf(o.system));
+    const plan = await makePlan(reader, o, () => stats.skipped, historyP);
+    const history = await historyP;
     io.stdout.write(formatPlan(plan, o, history));
     io.signal?.removeEventListener('abort', onSignal);
     const summary = summarize(stats, soft.signal.aborted ? 'interrupted' : 'completed', soft.signal.aborted ? ExitCode.INTERRUPTED : ExitCode.OK, Date.now());

@@ -4,13 +4,14 @@
 // finds the next shard number once. compactFailures() rewrites failures.jsonl atomically
 // (tmp + fsync + rename) so each id appears once: the last failure wins, a success beats it.
 
+import { writeSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OutputStateError } from '../errors.js';
 import { FAILURES_FILE, SHARD_RE } from '../output-layout.js';
 import { IdSet } from './id-set.js';
+import { scanLines } from '../util/scan-lines.js';
 
-const CHUNK = 1 << 20;
 
 export interface OutputState {
   succeeded: IdSet;
@@ -56,39 +57,25 @@ export async function scanJsonl(path: string, onRecord: (r: LineRef) => void, re
   const fh = await open(path, repair ? 'r+' : 'r');
   try {
     const size = (await fh.stat()).size;
-    const buf = Buffer.allocUnsafe(CHUNK);
-    let carry: Buffer | null = null;
-    let pos = 0; // file offset of buf[0] / carry[0]
     let lineNo = 0;
     let records = 0;
-    let firstBad: { line: number; offset: number } | null = null;
+    let firstBad: number | null = null;
     let goodEnd = 0; // offset just past the last valid line
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, CHUNK, pos + (carry?.length ?? 0));
-      if (bytesRead === 0) break;
-      const data: Buffer = carry ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
-      let start = 0;
-      for (;;) {
-        const nl = data.indexOf(0x0a, start);
-        if (nl === -1) break;
-        lineNo++;
-        const ref = idOf(data.toString('utf8', start, nl));
-        if (ref) {
-          if (firstBad) {
-            throw new OutputStateError(`${path} line ${firstBad.line} is not a valid gempipe record, but later lines are: the file was changed by something else; fix or move it, then rerun`);
-          }
-          onRecord(ref);
-          records++;
-          goodEnd = pos + nl + 1;
-        } else {
-          firstBad ??= { line: lineNo, offset: pos + start };
-        }
-        start = nl + 1;
+    await scanLines(fh, (data, start, end, next, terminated) => {
+      if (!terminated) return; // a partial last line: torn, truncated below
+      lineNo++;
+      const ref = idOf(data.toString('utf8', start, end));
+      if (!ref) {
+        firstBad ??= lineNo;
+        return;
       }
-      // Keep the unfinished line (copied: buf is reused) for the next read.
-      carry = start < data.length ? Buffer.from(data.subarray(start)) : null;
-      pos += start;
-    }
+      if (firstBad !== null) {
+        throw new OutputStateError(`${path} line ${firstBad} is not a valid gempipe record, but later lines are: the file was changed by something else; fix or move it, then rerun`);
+      }
+      onRecord(ref);
+      records++;
+      goodEnd = next;
+    });
     const truncatedBytes = size - goodEnd;
     if (truncatedBytes > 0 && repair) {
       await fh.truncate(goodEnd);
@@ -183,40 +170,26 @@ export async function compactFailures(dir: string, succeeded: IdSet): Promise<nu
   const out = await open(tmp, 'w');
   let kept = 0;
   let i = 0;
-  const src = await open(path, 'r');
   try {
-    const buf = Buffer.allocUnsafe(CHUNK);
-    let carry: Buffer | null = null;
-    let pos = 0;
     let batch: Buffer[] = [];
-    for (;;) {
-      const { bytesRead } = await src.read(buf, 0, CHUNK, pos);
-      if (bytesRead === 0) break;
-      pos += bytesRead;
-      const data: Buffer = carry ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
-      let start = 0;
-      for (;;) {
-        const nl = data.indexOf(0x0a, start);
-        if (nl === -1) break;
-        const ref = idOf(data.toString('utf8', start, nl));
-        if (ref) {
-          i++;
-          if (!succeeded.has(ref.source, ref.line) && last.get(`${ref.source}\u0000${ref.line}`) === i) {
-            batch.push(Buffer.from(data.subarray(start, nl + 1)));
-            kept++;
-          }
-        }
-        start = nl + 1;
+    const flushBatch = () => {
+      const b = Buffer.concat(batch);
+      batch = [];
+      for (let off = 0; off < b.length; ) off += writeSync(out.fd, b, off, b.length - off);
+    };
+    await scanLines(path, (data, start, end, _next, terminated) => {
+      const ref = terminated ? idOf(data.toString('utf8', start, end)) : undefined;
+      if (!ref) return;
+      i++;
+      if (!succeeded.has(ref.source, ref.line) && last.get(`${ref.source}\u0000${ref.line}`) === i) {
+        batch.push(Buffer.from(data.subarray(start, end + 1)));
+        kept++;
+        if (batch.length >= 1024) flushBatch();
       }
-      carry = start < data.length ? Buffer.from(data.subarray(start)) : null;
-      if (batch.length) {
-        await out.write(Buffer.concat(batch));
-        batch = [];
-      }
-    }
+    });
+    if (batch.length) flushBatch();
     await out.datasync();
   } finally {
-    await src.close();
     await out.close();
   }
   await rename(tmp, path);

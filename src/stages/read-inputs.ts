@@ -12,6 +12,7 @@ import { chainUnchecked } from 'stream-chain';
 import { UsageError } from '../errors.js';
 import type { InputRecord } from '../records.js';
 import { lineSplitterStages, type SplitLine } from './line-splitter.js';
+import { scanLines } from '../util/scan-lines.js';
 
 /** One input to read: `path` null means stdin. */
 export interface InputSource {
@@ -220,29 +221,27 @@ export async function countRecords(sources: readonly InputSource[], maxBytes = 1
   if (bytes > maxBytes) return undefined;
   let n = 0;
   for (const src of sources) {
-    let content = false;
-    let first = true;
     try {
-      for await (const chunk of createReadStream(src.path!, { highWaterMark: 256 * 1024, signal }) as AsyncIterable<Buffer>) {
-        let i = 0;
+      let first = true;
+      await scanLines(src.path!, (data, start, end) => {
+        if (signal?.aborted) return false;
+        let i = start;
         if (first) {
           first = false;
-          if (chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) i = 3;
+          if (data[i] === 0xef && data[i + 1] === 0xbb && data[i + 2] === 0xbf) i += 3; // a BOM
         }
-        for (; i < chunk.length; i++) {
-          const b = chunk[i];
-          if (b === 0x0a) {
-            if (content) n++;
-            content = false;
-          } else if (!content && b !== 0x20 && b !== 0x09 && b !== 0x0d) {
-            content = true;
+        for (; i < end; i++) {
+          const b = data[i];
+          if (b !== 0x20 && b !== 0x09 && b !== 0x0d) {
+            n++; // a line with something on it
+            return;
           }
         }
-      }
+      });
     } catch {
       return undefined;
     }
-    if (content) n++;
+    if (signal?.aborted) return undefined;
   }
   return n;
 }
