@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Readable, Writable, Duplex } from 'node:stream';
 import { FatalRunError, ExitCode, UsageError, redact } from './errors.js';
+import { decideOutcome } from './outcome.js';
 import { startEmulator, type Emulator } from './emulator/server.js';
 import { createGeminiClient, type GenerateFn } from './gemini/client.js';
 import { createFastFetch } from './gemini/fast-fetch.js';
@@ -51,14 +52,6 @@ export function defaultInputs(inputs: string[], stdinIsTTY: boolean | undefined)
   return stdinIsTTY ? ['inputs'] : ['-'];
 }
 
-function isEpipe(err: unknown): boolean {
-  let e = err as { code?: string; cause?: unknown } | undefined;
-  for (let i = 0; i < 3 && e; i++) {
-    if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') return true;
-    e = e.cause as typeof e;
-  }
-  return false;
-}
 
 /**
  * Runs one job. `options` may be partial (library use): what is missing takes its default, as
@@ -267,22 +260,12 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
 
   // 6. Run.
   progress = createProgress({ stream: io.stderr, stats, limiter, concurrency: o.concurrency, intervalSec: o.progressIntervalSec, quiet: o.quiet });
-  let outcome: Summary['outcome'] = 'completed';
-  let error: string | undefined;
-  let exitCode: number = ExitCode.OK;
+  let pipelineError: unknown;
   try {
     if (post) await pipeline(reader, generateStage, post.stage, writer);
     else await pipeline(reader, generateStage, writer);
   } catch (err) {
-    if (toStdout && isEpipe(err)) {
-      // `| head` closed the pipe: a quiet, successful end.
-    } else if (err instanceof FatalRunError) {
-      outcome = 'fatal';
-      error = redact(err.message, secrets);
-    } else {
-      outcome = 'fatal';
-      error = redact(`unexpected error: ${(err as Error)?.stack ?? String(err)}`, secrets);
-    }
+    pipelineError = err;
   } finally {
     progress.stop();
     progress = undefined;
@@ -298,11 +281,11 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     if (toStdout) io.stdout.off('error', stdoutErrorSink);
   }
 
-  if (outcome === 'completed' && haltMessage) {
-    outcome = 'fatal';
-    error = haltMessage;
-  }
-  if (outcome === 'completed' && interrupted) outcome = 'interrupted';
+  const decided = decideOutcome({
+    pipelineError, toStdout, haltMessage, interrupted, failed: stats.failed, inputErrors: stats.inputErrors.length,
+  });
+  const { outcome, exitCode } = decided;
+  const error = decided.error === undefined ? undefined : redact(decided.error, secrets);
   if (state && outcome === 'completed') {
     if (o.retryFailed && state.failed.size > 0) {
       const n = await compactFailures(o.out, state.succeeded);
@@ -317,9 +300,6 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       }
     }
   }
-  if (outcome === 'fatal') exitCode = ExitCode.FAULT;
-  else if (outcome === 'interrupted') exitCode = ExitCode.INTERRUPTED;
-  else if (stats.failed > 0 || stats.inputErrors.length > 0) exitCode = ExitCode.SOME_FAILED;
 
   const summary = summarize(stats, outcome, exitCode, Date.now(), error);
   const found = limiter.learned().rpm;
