@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { buildProgram } from './cli-program.js';
-import { ExitCode, UsageError, exitCodeFor, redact } from './errors.js';
+import { ExitCode, exitCodeFor, redact } from './errors.js';
 import { startEmulator } from './emulator/server.js';
 import { parseEmulatorOptions, parseOptions, type RawOptions } from './options.js';
 import { run } from './run.js';

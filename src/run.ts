@@ -10,12 +10,8 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable, Writable, Duplex } from 'node:stream';
 import { FatalRunError, ExitCode, UsageError, redact } from './errors.js';
 import { decideOutcome } from './outcome.js';
-import { startEmulator, type Emulator } from './emulator/server.js';
-import { createGeminiClient, type GenerateFn } from './gemini/client.js';
-import { createFastFetch } from './gemini/fast-fetch.js';
-import { createLimiter, type Limiter } from './quota/limiter.js';
-import { loadLearned, saveLearned } from './quota/learned.js';
-import { LIMITS_FILE } from './output-layout.js';
+import { createBackend, type Backend } from './backend.js';
+import type { GenerateFn } from './gemini/client.js';
 import { RETRY_DEFAULTS } from './gemini/retry-policy.js';
 import { DEFAULTS, type Options } from './options.js';
 import { createProgress, type Progress } from './progress.js';
@@ -160,45 +156,17 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     const summary = summarize(stats, soft.signal.aborted ? 'interrupted' : 'completed', soft.signal.aborted ? ExitCode.INTERRUPTED : ExitCode.OK, Date.now());
     return { ...summary, stats };
   }
-  // 3. The backend.
-  let emulator: Emulator | undefined;
-  let baseUrl = o.baseUrl;
-  let apiKey = o.apiKey ?? '';
-  if (o.emulator && !io.generate) {
-    try {
-      emulator = await startEmulator({});
-    } catch (e) {
-      // The reader is already reading ahead: release its files before giving up.
-      reader.destroy();
-      io.signal?.removeEventListener('abort', onSignal);
-      throw e;
-    }
-    baseUrl = emulator.url;
-    apiKey = 'emulator-key'; // a real key never goes to the emulator
-    say(`gempipe: responses are EMULATED (local Gemini emulator at ${emulator.url}); set GEMINI_API_KEY and drop --emulator for real answers`);
+  // 3. The backend: emulator, transport, client, limiter — one close().
+  let backend: Backend;
+  try {
+    backend = await createBackend(o, { generate: io.generate, say });
+  } catch (e) {
+    // The reader is already reading ahead: release its files before giving up.
+    reader.destroy();
+    io.signal?.removeEventListener('abort', onSignal);
+    throw e;
   }
-  // What an earlier run into this directory learned about the quota: start there, not from a probe.
-  const learned = toStdout ? {} : loadLearned(o.out, o.model);
-  const limits: string[] = [];
-  if (!o.rpm && learned.rpm && (o.adaptiveRate || learned.rpm.source === 'server')) {
-    limits.push(`started at ${learned.rpm.value.toLocaleString('en-US')} requests/min, ${learned.rpm.source === 'server' ? 'the limit the server named' : 'the rate found'} in an earlier run (${o.out}/${LIMITS_FILE})`);
-    say(`gempipe: ${limits[limits.length - 1]}`);
-  }
-  const limiter: Limiter = createLimiter({
-    rpm: o.rpm, tpm: o.tpm, adaptive: o.adaptiveRate,
-    learned: { rpm: o.adaptiveRate || learned.rpm?.source === 'server' ? learned.rpm : undefined, tpm: o.tpm ? undefined : learned.tpm },
-    onLearn: (what, perMinute) => {
-      const line = `the server says: ${perMinute.toLocaleString('en-US')} ${what === 'rpm' ? 'requests' : 'input tokens'} per minute for ${o.model}; holding that limit from now on`;
-      limits.push(line);
-      say(`gempipe: ${line}`);
-    },
-  });
-  const fastFetch = io.generate ? undefined : createFastFetch({ connections: Math.min(o.concurrency, 256), timeoutMs: o.timeoutMs });
-  const generate: GenerateFn = io.generate ?? createGeminiClient({
-    apiKey, baseUrl, model: o.model, system: o.system, temperature: o.temperature,
-    maxOutputTokens: o.maxOutputTokens, thinkingBudget: o.thinkingBudget, jsonSchema: o.jsonSchema,
-    timeoutMs: o.timeoutMs, transport: fastFetch,
-  });
+  const { generate, limiter, limits } = backend;
 
   // 4. Stop handling: graceful first (stop reading), hard after the drain timeout.
   const hard = new AbortController();
@@ -273,10 +241,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     soft.signal.removeEventListener('abort', onStop);
     io.signal?.removeEventListener('abort', onSignal);
     dailyCap?.stop();
-    if (!toStdout) saveLearned(o.out, o.model, limiter.learned());
-    await limiter.stop();
-    await fastFetch?.close();
-    await emulator?.close();
+    await backend.close();
     await post?.close();
     if (toStdout) io.stdout.off('error', stdoutErrorSink);
   }
@@ -302,8 +267,6 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
   }
 
   const summary = summarize(stats, outcome, exitCode, Date.now(), error);
-  const found = limiter.learned().rpm;
-  if (found?.source === 'adaptive' && !toStdout) limits.push(`rate found: ${found.value.toLocaleString('en-US')} requests/min (kept in ${o.out}/${LIMITS_FILE} for the next run)`);
   if (limits.length > 0) summary.limits = limits;
   if (error && error !== haltMessage) io.stderr.write(`gempipe: error: ${error}\n`);
   if (!o.quiet) io.stderr.write(formatSummary(summary));

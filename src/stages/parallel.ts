@@ -42,6 +42,7 @@ class ParallelStage<I, O> extends Duplex {
   readonly #timing: ParallelTiming;
   readonly #now: () => number;
   readonly #abort = new AbortController();
+  readonly #signal: AbortSignal;
   #inFlight = 0;
   #held: ((err?: Error | null) => void) | null = null;
   #final: ((err?: Error | null) => void) | null = null;
@@ -62,13 +63,9 @@ class ParallelStage<I, O> extends Duplex {
     this.#ordered = o.ordered ?? false;
     this.#timing = o.timing ?? { readWaitMs: 0, writeWaitMs: 0 };
     this.#now = o.now ?? Date.now;
-    // Every work item in progress listens on this one signal (the SDK adds one per attempt).
-    setMaxListeners(0, this.#abort.signal);
-    const outer = o.signal;
-    if (outer) {
-      if (outer.aborted) this.#abort.abort(outer.reason);
-      else outer.addEventListener('abort', () => this.#abort.abort(outer.reason), { once: true });
-    }
+    // Work in progress ends on the stage's own abort (destroy) or the caller's signal.
+    this.#signal = o.signal ? AbortSignal.any([this.#abort.signal, o.signal]) : this.#abort.signal;
+    setMaxListeners(0, this.#signal); // every work item in progress listens on this one signal
     this.#idleSince = this.#now();
   }
 
@@ -81,7 +78,7 @@ class ParallelStage<I, O> extends Duplex {
     this.#inFlight++;
     let p: Promise<O | null>;
     try {
-      p = this.#work(item, this.#abort.signal);
+      p = this.#work(item, this.#signal);
     } catch (err) {
       p = Promise.reject(err);
     }

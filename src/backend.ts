@@ -1,0 +1,69 @@
+// createBackend(): what a run talks to — the emulator (with --emulator), the transport, the
+// Gemini client and the limiter (started where an earlier run into the directory left off) —
+// built in one place, with one close() for all of it.
+
+import { startEmulator, type Emulator } from './emulator/server.js';
+import { createGeminiClient, type GenerateFn } from './gemini/client.js';
+import { createFastFetch, type FastFetch } from './gemini/fast-fetch.js';
+import { LIMITS_FILE } from './output-layout.js';
+import type { Options } from './options.js';
+import { loadLearned, saveLearned } from './quota/learned.js';
+import { createLimiter, type Limiter } from './quota/limiter.js';
+
+export interface Backend {
+  generate: GenerateFn;
+  limiter: Limiter;
+  /** What was learned or reused about the quota, in words (for the summary). */
+  limits: string[];
+  /** Keeps what was learned for the next run, then stops the limiter, transport and emulator. */
+  close(): Promise<void>;
+}
+
+export async function createBackend(o: Options, io: { generate?: GenerateFn; say: (line: string) => void }): Promise<Backend> {
+  const toStdout = o.out === '-';
+  let emulator: Emulator | undefined;
+  let baseUrl = o.baseUrl;
+  let apiKey = o.apiKey ?? '';
+  if (o.emulator && !io.generate) {
+    emulator = await startEmulator({});
+    baseUrl = emulator.url;
+    apiKey = 'emulator-key'; // a real key never goes to the emulator
+    io.say(`gempipe: responses are EMULATED (local Gemini emulator at ${emulator.url}); set GEMINI_API_KEY and drop --emulator for real answers`);
+  }
+  // What an earlier run into this directory learned about the quota: start there, not from a probe.
+  const learned = toStdout ? {} : loadLearned(o.out, o.model);
+  const limits: string[] = [];
+  const useLearnedRpm = !o.rpm && learned.rpm !== undefined && (o.adaptiveRate || learned.rpm.source === 'server');
+  if (useLearnedRpm) {
+    limits.push(`started at ${learned.rpm!.value.toLocaleString('en-US')} requests/min, ${learned.rpm!.source === 'server' ? 'the limit the server named' : 'the rate found'} in an earlier run (${o.out}/${LIMITS_FILE})`);
+    io.say(`gempipe: ${limits[limits.length - 1]}`);
+  }
+  const limiter = createLimiter({
+    rpm: o.rpm, tpm: o.tpm, adaptive: o.adaptiveRate,
+    learned: { rpm: useLearnedRpm ? learned.rpm : undefined, tpm: o.tpm ? undefined : learned.tpm },
+    onLearn: (what, perMinute) => {
+      const line = `the server says: ${perMinute.toLocaleString('en-US')} ${what === 'rpm' ? 'requests' : 'input tokens'} per minute for ${o.model}; holding that limit from now on`;
+      limits.push(line);
+      io.say(`gempipe: ${line}`);
+    },
+  });
+  const transport: FastFetch | undefined = io.generate ? undefined : createFastFetch({ connections: Math.min(o.concurrency, 256), timeoutMs: o.timeoutMs });
+  const generate: GenerateFn = io.generate ?? createGeminiClient({
+    apiKey, baseUrl, model: o.model, system: o.system, temperature: o.temperature,
+    maxOutputTokens: o.maxOutputTokens, thinkingBudget: o.thinkingBudget, jsonSchema: o.jsonSchema,
+    timeoutMs: o.timeoutMs, transport,
+  });
+  return {
+    generate,
+    limiter,
+    limits,
+    async close() {
+      if (!toStdout) saveLearned(o.out, o.model, limiter.learned());
+      const found = limiter.learned().rpm;
+      if (found?.source === 'adaptive' && !toStdout) limits.push(`rate found: ${found.value.toLocaleString('en-US')} requests/min (kept in ${o.out}/${LIMITS_FILE} for the next run)`);
+      await limiter.stop();
+      await transport?.close();
+      await emulator?.close();
+    },
+  };
+}
