@@ -144,6 +144,21 @@ function countShardRecords(out: string): { total: number; unique: number } {
   return { total, unique: ids.size };
 }
 
+/** The emulator's answer count over time, sampled (one stats request at a time) as a run goes. */
+function sampleAnswers(emu: Emu): { series: Array<{ t: number; ok: number }>; onSample: (pid: number, t: number) => void } {
+  const series: Array<{ t: number; ok: number }> = [];
+  let busy = false;
+  const onSample = (_pid: number, t: number) => {
+    if (busy) return;
+    busy = true;
+    void emu.stats().then((s) => {
+      busy = false;
+      series.push({ t, ok: s.ok });
+    }, () => (busy = false));
+  };
+  return { series, onSample };
+}
+
 let seq = 0;
 const outDir = () => join(work, `out-${seq++}`);
 
@@ -265,18 +280,8 @@ async function rate(known: boolean): Promise<void> {
   const dir = inputs('rate', 1, n);
   const emu = await startEmulator(['--rpm', '3000']);
   const out = outDir();
-  const series: Array<{ t: number; ok: number }> = [];
-  let busy = false;
-  const r = await runNode(gempipeArgs(out, ['--base-url', emu.url, '--concurrency', '64', ...(known ? ['--rpm', '3000'] : []), dir]), {
-    onSample: (_pid, t) => {
-      if (busy) return;
-      busy = true;
-      void emu.stats().then((s) => {
-        busy = false;
-        series.push({ t, ok: s.ok });
-      }, () => (busy = false));
-    },
-  });
+  const { series, onSample } = sampleAnswers(emu);
+  const r = await runNode(gempipeArgs(out, ['--base-url', emu.url, '--concurrency', '64', ...(known ? ['--rpm', '3000'] : []), dir]), { onSample });
   const es = await emu.stats();
   await emu.stop();
   if (r.code !== 0) throw new Error(`gempipe exited ${r.code}: ${r.stderr}`);
@@ -308,18 +313,8 @@ async function quotaCell(c: Cell, n: number, quotaPerSec: number): Promise<{ rat
   const dir = inputs(`quota-${n}`, 1, n);
   const emu = await startEmulator(['--latency-ms', '20', '--jitter-ms', '20', ...c.emu]);
   const out = outDir();
-  const series: Array<{ t: number; ok: number }> = [];
-  let busy = false;
-  const r = await runNode(gempipeArgs(out, ['--base-url', emu.url, '--concurrency', '64', '--max-attempts', '30', ...c.args, dir]), {
-    onSample: (_pid, t) => {
-      if (busy) return;
-      busy = true;
-      void emu.stats().then((s) => {
-        busy = false;
-        series.push({ t, ok: s.ok });
-      }, () => (busy = false));
-    },
-  });
+  const { series, onSample } = sampleAnswers(emu);
+  const r = await runNode(gempipeArgs(out, ['--base-url', emu.url, '--concurrency', '64', '--max-attempts', '30', ...c.args, dir]), { onSample });
   const es = await emu.stats();
   await emu.stop();
   const s = summaryOf(out);

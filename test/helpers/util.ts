@@ -85,3 +85,11 @@ export function stdio(stdinText?: string) {
   else stdin.end(stdinText);
   return { stdin, stdout: new Capture(), stderr: new Capture() };
 }
+
+/** Every input record exactly once across an output directory's shards and failures. */
+export function expectExactlyOnce(out: string, n: number): void {
+  const all = readOutputs(out).all;
+  if (all.length !== n) throw new Error(`${out} holds ${all.length} records, expected ${n}`);
+  const unique = new Set(all.map((r) => r.id)).size;
+  if (unique !== n) throw new Error(`${out} holds ${n - unique} duplicate id(s)`);
+}

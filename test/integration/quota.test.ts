@@ -10,7 +10,7 @@ import { USAGE_FILE } from '../../src/output-layout.js';
 import { LIMITS_FILE } from '../../src/output-layout.js';
 import { run } from '../../src/run.js';
 import { runAgainst } from '../helpers/run-helpers.js';
-import { readOutputs, stdio, tempDir, writeInputs } from '../helpers/util.js';
+import { expectExactlyOnce, readOutputs, stdio, tempDir, writeInputs } from '../helpers/util.js';
 
 let emu: Emulator | undefined;
 let dir: string;
@@ -22,11 +22,6 @@ afterEach(async () => {
   cleanup();
 });
 
-function expectExactlyOnce(out: string, n: number) {
-  const all = readOutputs(out).all;
-  expect(all.length).toBe(n);
-  expect(new Set(all.map((r) => r.id)).size).toBe(n);
-}
 
 describe('quota', () => {
   it('sends no request during a RetryInfo pause: only those already past the limiter arrive', async () => {

@@ -8,7 +8,7 @@ import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { LIMITS_FILE } from '../../src/output-layout.js';
 import type { FailureRecord, SuccessRecord } from '../../src/records.js';
 import { runAgainst } from '../helpers/run-helpers.js';
-import { readOutputs, tempDir, writeInputs } from '../helpers/util.js';
+import { expectExactlyOnce, readOutputs, tempDir, writeInputs } from '../helpers/util.js';
 
 let emu: Emulator | undefined;
 let dir: string;
@@ -20,11 +20,6 @@ afterEach(async () => {
   cleanup();
 });
 
-function expectExactlyOnce(out: string, n: number) {
-  const all = readOutputs(out).all;
-  expect(all.length).toBe(n);
-  expect(new Set(all.map((r) => r.id)).size).toBe(n);
-}
 
 describe('answers of the real service', () => {
   it('an answer with no text (thoughts used the budget) is a MAX_TOKENS failure that --retry-failed redoes; one cut short stays a success', async () => {
