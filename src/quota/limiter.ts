@@ -68,7 +68,7 @@ export interface LimiterState {
   /** probe: no rate yet (a growing window); adaptive: found; limit: a known limit. */
   rateSource?: RateSource;
   window?: number;
-  /** @deprecated kept for the progress line: the rate is being found. */
+  /** The rate is being found (probe or adaptive), not a known limit. */
   adaptive: boolean;
 }
 
@@ -130,6 +130,7 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
       inFlight++;
       return Promise.resolve();
     }
+    if (signal?.aborted) return Promise.reject(abortError(signal));
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => {
         const i = windowWaiters.indexOf(go);
