@@ -53,11 +53,15 @@ export async function createBackend(o: Options, io: { generate?: GenerateFn; say
     maxOutputTokens: o.maxOutputTokens, thinkingBudget: o.thinkingBudget, jsonSchema: o.jsonSchema,
     timeoutMs: o.timeoutMs, transport,
   });
+  // Kept every few seconds too: a run killed with SIGKILL still leaves what it learned.
+  const saver = toStdout ? undefined : setInterval(() => saveLearned(o.out, o.model, limiter.learned()), 5000);
+  saver?.unref();
   return {
     generate,
     limiter,
     limits,
     async close() {
+      if (saver) clearInterval(saver);
       if (!toStdout) saveLearned(o.out, o.model, limiter.learned());
       const found = limiter.learned().rpm;
       if (found?.source === 'adaptive' && !toStdout) limits.push(`rate found: ${found.value.toLocaleString('en-US')} requests/min (kept in ${o.out}/${LIMITS_FILE} for the next run)`);
