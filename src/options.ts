@@ -2,9 +2,9 @@
 // that turns raw CLI strings into it, validating at the edge (before any file is opened or any
 // request is sent) with messages that name the option and the value at fault.
 
-import { availableParallelism } from 'node:os';
 import { UsageError } from './errors.js';
 import type { EmulatorOptions } from './emulator/server.js';
+import { EMULATOR_FLAGS, flagName, RUN_FLAGS, type Flag } from './flags.js';
 
 export type InputFormat = 'text' | 'jsonl';
 export type OutputFormat = 'jsonl' | 'text';
@@ -87,38 +87,13 @@ export interface Options {
   postTimeoutMs: number;
 }
 
-export const DEFAULTS = {
-  out: 'outputs',
-  openFiles: 8,
-  inputFormat: 'text',
-  promptField: 'prompt',
-  keep: [] as string[],
-  maxLineBytes: 1024 * 1024,
-  model: 'gemini-flash-latest',
-  concurrency: 16,
-  adaptiveRate: true,
-  dryRun: false,
-  maxAttempts: 6,
-  retryBaseDelayMs: 1000,
-  timeoutMs: 120_000,
-  emulator: false,
-  shardSize: 1000,
-  ordered: false,
-  format: 'jsonl',
-  retryFailed: false,
-  overwrite: false,
-  progressIntervalSec: 10,
-  quiet: false,
-  drainTimeoutSec: 30,
-  fsync: 'close',
-  postWorkers: Math.max(1, availableParallelism() - 1),
-  postTimeoutMs: 60_000,
-} as const satisfies Partial<Options>;
+import { DEFAULTS } from './options-defaults.js';
+export { DEFAULTS };
 
 /** Raw option values as the CLI parser hands them over: strings, booleans, or absent. */
 export type RawOptions = Record<string, string | boolean | string[] | undefined>;
 
-function int(name: string, v: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+function int(name: string, v: unknown, min: number, max: number = Number.MAX_SAFE_INTEGER): number {
   const s = String(v).trim();
   const n = /^[0-9]+$/.test(s) ? Number(s) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
@@ -142,6 +117,32 @@ function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[]
     throw new UsageError(`Expected \`--${name}\` to be one of ${allowed.join(', ')}, got \`${String(v)}\``);
   }
   return v as T;
+}
+
+/** One table flag's raw value, validated by its kind and range (messages name the flag). */
+function valueOf(f: Flag, v: unknown): unknown {
+  const name = flagName(f);
+  switch (f.kind) {
+    case 'int': return int(name, v, f.min ?? 0, f.max);
+    case 'num': return num(name, v, f.min ?? -Infinity, f.max ?? Infinity);
+    case 'choice': return oneOf(name, v, f.choices!);
+    case 'text': return String(v);
+    case 'switch': return v === true;
+    default: throw new Error(`flag ${name} is handled in code`);
+  }
+}
+
+/** Sets every non-special table flag that was given, at its field (a.b for nested objects). */
+function applyFlags(flags: readonly Flag[], raw: RawOptions, target: Record<string, unknown>): void {
+  for (const f of flags) {
+    if (f.kind === 'special') continue;
+    const v = raw[f.key];
+    if (v === undefined || (v === false && f.kind !== 'switch')) continue;
+    const path = (f.field ?? f.key).split('.');
+    let at = target;
+    for (const k of path.slice(0, -1)) at = (at[k] ??= {}) as Record<string, unknown>;
+    at[path[path.length - 1]] = valueOf(f, v);
+  }
 }
 
 function str(v: unknown): string | undefined {
@@ -179,22 +180,17 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
   };
   if (o.out === '') throw new UsageError('Expected `--out` to be a directory or `-`, got an empty string');
   if (o.model.trim() === '') throw new UsageError('Expected `--model` to be a model name, got an empty string');
+  // Every plain value flag, from the table (flags.ts): its kind, range and message.
+  applyFlags(RUN_FLAGS, raw, o as unknown as Record<string, unknown>);
 
-  if (has('openFiles')) o.openFiles = int('open-files', raw.openFiles, 1, 4096);
-  if (has('inputFormat')) o.inputFormat = oneOf('input-format', raw.inputFormat, ['text', 'jsonl'] as const);
-  if (has('promptField')) o.promptField = String(raw.promptField);
-  if (has('template')) o.template = String(raw.template);
   if (has('keep')) o.keep = String(raw.keep).split(',').map((s) => s.trim()).filter(Boolean);
   if ((o.template !== undefined || o.keep.length > 0 || has('promptField')) && o.inputFormat !== 'jsonl') {
     throw new UsageError('`--template`, `--prompt-field` and `--keep` need `--input-format jsonl`');
   }
-  if (has('maxLineBytes')) o.maxLineBytes = int('max-line-bytes', raw.maxLineBytes, 16, 1024 ** 3);
   if (has('system')) {
     const s = String(raw.system);
     o.system = s.startsWith('@') ? readOptFile('system', s.slice(1)) : s;
   }
-  if (has('temperature')) o.temperature = num('temperature', raw.temperature, 0, 2);
-  if (has('maxOutputTokens')) o.maxOutputTokens = int('max-output-tokens', raw.maxOutputTokens, 1);
   if (has('thinkingBudget')) {
     const v = String(raw.thinkingBudget).trim();
     o.thinkingBudget = v === '-1' ? -1 : int('thinking-budget', v, 0);
@@ -211,7 +207,6 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
       throw new UsageError(`The file given to \`--json-schema\` must hold a JSON object: ${path}`);
     }
   }
-  if (has('concurrency')) o.concurrency = int('concurrency', raw.concurrency, 1, 10_000);
   if (has('rpm')) {
     const v = String(raw.rpm).trim().toLowerCase();
     if (v === 'auto') o.adaptiveRate = true;
@@ -222,14 +217,6 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
       o.adaptiveRate = false;
     }
   }
-  if (has('tpm')) o.tpm = int('tpm', raw.tpm, 1);
-  if (has('rpd')) o.rpd = int('rpd', raw.rpd, 1);
-  o.dryRun = raw.dryRun === true;
-  if (has('priceIn')) o.priceIn = num('price-in', raw.priceIn, 0, 1_000_000);
-  if (has('priceOut')) o.priceOut = num('price-out', raw.priceOut, 0, 1_000_000);
-  if (has('maxAttempts')) o.maxAttempts = int('max-attempts', raw.maxAttempts, 1, 100);
-  if (has('retryBaseDelay')) o.retryBaseDelayMs = int('retry-base-delay', raw.retryBaseDelay, 0, 600_000);
-  if (has('timeout')) o.timeoutMs = int('timeout', raw.timeout, 1);
   if (o.baseUrl !== undefined) {
     try {
       const u = new URL(o.baseUrl);
@@ -241,24 +228,10 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
   o.emulator = raw.emulator === true || (raw.emulatorIfNoKey === true && !o.apiKey);
   // The in-process emulator has no quota to find: without an explicit --rpm, do not ramp up.
   if (o.emulator && !has('rpm')) o.adaptiveRate = false;
-  if (has('shardSize')) o.shardSize = int('shard-size', raw.shardSize, 1);
-  if (has('shardBytes')) o.shardBytes = int('shard-bytes', raw.shardBytes, 1);
-  o.ordered = raw.ordered === true;
-  if (has('format')) o.format = oneOf('format', raw.format, ['jsonl', 'text'] as const);
-  o.retryFailed = raw.retryFailed === true;
-  o.overwrite = raw.overwrite === true;
   if (o.retryFailed && o.overwrite) throw new UsageError('`--retry-failed` and `--overwrite` cannot be used together');
   if (o.out === '-' && (o.retryFailed || o.overwrite)) {
     throw new UsageError('`--retry-failed` and `--overwrite` apply to an output directory, not to `--out -`');
   }
-  if (has('progressInterval')) o.progressIntervalSec = num('progress-interval', raw.progressInterval, 0.1, 86_400);
-  o.quiet = raw.quiet === true;
-  if (has('summaryJson')) o.summaryJson = String(raw.summaryJson);
-  if (has('drainTimeout')) o.drainTimeoutSec = num('drain-timeout', raw.drainTimeout, 0, 86_400);
-  if (has('fsync')) o.fsync = oneOf('fsync', raw.fsync, ['none', 'close', 'always'] as const);
-  if (has('post')) o.post = String(raw.post);
-  if (has('postWorkers')) o.postWorkers = int('post-workers', raw.postWorkers, 0, 256);
-  if (has('postTimeout')) o.postTimeoutMs = int('post-timeout', raw.postTimeout, 1, 86_400_000);
 
   if (!o.apiKey && !o.emulator && !o.dryRun) {
     throw new UsageError('No API key: set GEMINI_API_KEY (or GOOGLE_API_KEY), or pass `--emulator` to run against the local emulator');
@@ -268,28 +241,7 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
 
 /** The `emulator` sub-command's options, validated with the same messages as a run's. */
 export function parseEmulatorOptions(raw: RawOptions): EmulatorOptions {
-  const has = (k: string) => raw[k] !== undefined && raw[k] !== false;
-  const opt = <T>(k: string, f: (v: unknown) => T): T | undefined => (has(k) ? f(raw[k]) : undefined);
-  return {
-    port: opt('port', (v) => int('port', v, 0, 65_535)),
-    latencyMs: opt('latencyMs', (v) => num('latency-ms', v, 0, 3_600_000)),
-    jitterMs: opt('jitterMs', (v) => num('jitter-ms', v, 0, 3_600_000)),
-    rpm: opt('rpm', (v) => int('rpm', v, 1)),
-    tpm: opt('tpm', (v) => int('tpm', v, 1)),
-    rpd: opt('rpd', (v) => int('rpd', v, 1)),
-    errorRate: opt('errorRate', (v) => num('error-rate', v, 0, 1)),
-    seed: opt('seed', (v) => int('seed', v, 0)),
-    quota: {
-      mode: opt('quotaMode', (v) => oneOf('quota-mode', v, ['bucket', 'fixed-window', 'sliding-window'] as const)),
-      burstMs: opt('burstMs', (v) => num('burst-ms', v, 1, 3_600_000)),
-      windowMs: opt('windowMs', (v) => num('window-ms', v, 1, 86_400_000)),
-      timeScale: opt('timeScale', (v) => num('time-scale', v, 0.001, 1_000_000)),
-    },
-    quotaValue: raw.quotaValue === true,
-    capacity429Rate: opt('capacity429Rate', (v) => num('capacity-429-rate', v, 0, 1)),
-    limitZero: raw.limitZero === true,
-    locationError: raw.locationError === true,
-    thinking: raw.thinking === true,
-    refuseAfter: opt('refuseAfter', (v) => int('refuse-after', v, 0)),
-  };
+  const o: Record<string, unknown> = { quota: {} };
+  applyFlags(EMULATOR_FLAGS, raw, o);
+  return o as EmulatorOptions;
 }

@@ -32,3 +32,14 @@ describe('--rpm', () => {
     expect(parse({ dryRun: true }, {})).toMatchObject({ dryRun: true });
   });
 });
+
+describe('the emulator sub-command', () => {
+  it('validates its flags like the run does, naming the flag', async () => {
+    const { parseEmulatorOptions } = await import('../src/options.js');
+    expect(() => parseEmulatorOptions({ errorRate: '5' })).toThrow('Expected `--error-rate` to be a number from 0 to 1, got `5`');
+    expect(() => parseEmulatorOptions({ port: '99999' })).toThrow('Expected `--port` to be an integer from 0 to 65535, got `99999`');
+    expect(() => parseEmulatorOptions({ quotaMode: 'leaky' })).toThrow('Expected `--quota-mode` to be one of bucket, fixed-window, sliding-window, got `leaky`');
+    expect(parseEmulatorOptions({ port: '0', quotaMode: 'sliding-window', windowMs: '60000', timeScale: '20', quotaValue: true }))
+      .toEqual({ port: 0, quota: { mode: 'sliding-window', windowMs: 60_000, timeScale: 20 }, quotaValue: true });
+  });
+});

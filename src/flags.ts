@@ -1,0 +1,96 @@
+// The command line's flags as data: one table per command drives commander (flags, help,
+// defaults, choices), the generic validation in options.ts (integers, numbers, choices, each
+// with its range), and — through test/flags-readme.test.ts — the README's options table.
+// Flags whose meaning is more than a value (`--rpm auto|off`, `--system @FILE`, `--json-schema`,
+// `--thinking-budget -1`, the key and URL from the environment) are `special`: parseOptions()
+// handles them in code, after the table.
+
+import { DEFAULTS } from './options-defaults.js';
+
+export type FlagKind = 'int' | 'num' | 'choice' | 'text' | 'switch' | 'special';
+
+export interface Flag {
+  /** The raw key commander gives it (camelCase of the long flag). */
+  key: string;
+  /** commander's flag syntax: '-o, --out <dir>'. */
+  flags: string;
+  help: string;
+  kind: FlagKind;
+  /** The Options field it sets, when not `key`. */
+  field?: string;
+  min?: number;
+  max?: number;
+  choices?: readonly string[];
+  /** Applied by commander and shown in --help. */
+  default?: string | number;
+}
+
+export const RUN_FLAGS: readonly Flag[] = [
+  { key: 'out', flags: '-o, --out <dir>', help: 'output directory for shards, or - for stdout', kind: 'special', default: DEFAULTS.out },
+  { key: 'openFiles', flags: '--open-files <n>', help: 'input files open at once', kind: 'int', min: 1, max: 4096, default: DEFAULTS.openFiles },
+  { key: 'inputFormat', flags: '--input-format <fmt>', help: 'text: a prompt per line; jsonl: a JSON object per line', kind: 'choice', choices: ['text', 'jsonl'], default: DEFAULTS.inputFormat },
+  { key: 'promptField', flags: '--prompt-field <name>', help: 'jsonl: the field holding the prompt (default "prompt")', kind: 'text' },
+  { key: 'template', flags: '--template <text>', help: "jsonl: build the prompt from fields, e.g. 'Classify: {{text}}'", kind: 'text' },
+  { key: 'keep', flags: '--keep <fields>', help: 'jsonl: comma-separated input fields copied into each output record', kind: 'special' },
+  { key: 'maxLineBytes', flags: '--max-line-bytes <n>', help: 'longer lines become INVALID_INPUT failure records', kind: 'int', min: 16, max: 1024 ** 3, default: DEFAULTS.maxLineBytes },
+  { key: 'model', flags: '--model <name>', help: 'Gemini model (env GEMINI_MODEL)', kind: 'special', default: DEFAULTS.model },
+  { key: 'system', flags: '--system <text>', help: 'system instruction, or @FILE to read it from a file', kind: 'special' },
+  { key: 'temperature', flags: '--temperature <t>', help: 'sampling temperature, 0-2', kind: 'num', min: 0, max: 2 },
+  { key: 'maxOutputTokens', flags: '--max-output-tokens <n>', help: 'cap on response tokens', kind: 'int', min: 1 },
+  { key: 'thinkingBudget', flags: '--thinking-budget <n>', help: 'thinking tokens (0 off, -1 dynamic)', kind: 'special' },
+  { key: 'jsonSchema', flags: '--json-schema <file>', help: 'structured output: responses must be JSON for this schema (kept as "json")', kind: 'special' },
+  { key: 'concurrency', flags: '--concurrency <n>', help: 'most requests in flight', kind: 'int', min: 1, max: 10_000, default: DEFAULTS.concurrency },
+  { key: 'rpm', flags: '--rpm <n>', help: 'requests per minute (every attempt counts); auto: find it (the default); off: no limit', kind: 'special' },
+  { key: 'tpm', flags: '--tpm <n>', help: 'input tokens per minute (estimated before, corrected after)', kind: 'int', min: 1 },
+  { key: 'rpd', flags: '--rpd <n>', help: 'requests per day, counted across runs into the same --out; reaching it ends the run (exit 1)', kind: 'int', min: 1 },
+  { key: 'maxAttempts', flags: '--max-attempts <n>', help: 'attempts per prompt, the first included', kind: 'int', min: 1, max: 100, default: DEFAULTS.maxAttempts },
+  { key: 'retryBaseDelay', field: 'retryBaseDelayMs', flags: '--retry-base-delay <ms>', help: 'first backoff ceiling in ms; doubles per attempt, with full jitter', kind: 'int', min: 0, max: 600_000, default: DEFAULTS.retryBaseDelayMs },
+  { key: 'timeout', field: 'timeoutMs', flags: '--timeout <ms>', help: 'per-attempt timeout in ms', kind: 'int', min: 1, default: DEFAULTS.timeoutMs },
+  { key: 'baseUrl', flags: '--base-url <url>', help: 'API endpoint (env GEMINI_BASE_URL)', kind: 'special' },
+  { key: 'emulator', flags: '--emulator', help: 'run against an in-process Gemini emulator (no key needed, no cost)', kind: 'special' },
+  { key: 'emulatorIfNoKey', flags: '--emulator-if-no-key', help: 'use the emulator only when no API key is set (the demo)', kind: 'special' },
+  { key: 'shardSize', flags: '--shard-size <n>', help: 'records per shard', kind: 'int', min: 1, default: DEFAULTS.shardSize },
+  { key: 'shardBytes', flags: '--shard-bytes <n>', help: 'also rotate a shard before it passes this size', kind: 'int', min: 1 },
+  { key: 'ordered', flags: '--ordered', help: 'write records in input order (default: completion order)', kind: 'switch' },
+  { key: 'format', flags: '--format <fmt>', help: 'stdout layout: jsonl, or text "<prompt> - <response>"', kind: 'choice', choices: ['jsonl', 'text'], default: DEFAULTS.format },
+  { key: 'retryFailed', flags: '--retry-failed', help: 'retry the records in failures.jsonl instead of skipping them', kind: 'switch' },
+  { key: 'overwrite', flags: '--overwrite', help: 'delete existing shards and failures.jsonl and start afresh', kind: 'switch' },
+  { key: 'fsync', flags: '--fsync <policy>', help: 'none | close (fsync each file when closed) | always (after every batch)', kind: 'choice', choices: ['none', 'close', 'always'], default: DEFAULTS.fsync },
+  { key: 'progressInterval', field: 'progressIntervalSec', flags: '--progress-interval <s>', help: 'seconds between status lines when stderr is not a terminal', kind: 'num', min: 0.1, max: 86_400, default: DEFAULTS.progressIntervalSec },
+  { key: 'dryRun', flags: '--dry-run', help: 'no API calls: print the plan (records to do, tokens, duration, cost)', kind: 'switch' },
+  { key: 'priceIn', flags: '--price-in <usd>', help: 'USD per million input tokens, for --dry-run (default: built-in table)', kind: 'num', min: 0, max: 1_000_000 },
+  { key: 'priceOut', flags: '--price-out <usd>', help: 'USD per million output tokens, for --dry-run (default: built-in table)', kind: 'num', min: 0, max: 1_000_000 },
+  { key: 'quiet', flags: '-q, --quiet', help: 'print only errors', kind: 'switch' },
+  { key: 'summaryJson', flags: '--summary-json <file>', help: 'also write the end summary as JSON', kind: 'text' },
+  { key: 'post', flags: '--post <module>', help: 'run MODULE[:export] (or builtin:wordcount) on each success record, on worker threads; its fields are merged in', kind: 'text' },
+  { key: 'postWorkers', flags: '--post-workers <n>', help: 'worker threads for --post (default: cores - 1, at least 1; 0: on the event loop)', kind: 'int', min: 0, max: 256 },
+  { key: 'postTimeout', field: 'postTimeoutMs', flags: '--post-timeout <ms>', help: 'per record: a --post function still running after this fails the record (POST_FAILED, answer kept)', kind: 'int', min: 1, max: 86_400_000, default: DEFAULTS.postTimeoutMs },
+  { key: 'drainTimeout', field: 'drainTimeoutSec', flags: '--drain-timeout <s>', help: 'seconds in-flight requests get to finish after SIGINT/SIGTERM', kind: 'num', min: 0, max: 86_400, default: DEFAULTS.drainTimeoutSec },
+];
+
+/** `gempipe emulator`'s flags; `field` is where parseEmulatorOptions() puts the value. */
+export const EMULATOR_FLAGS: readonly Flag[] = [
+  { key: 'port', flags: '--port <p>', help: 'port (0: a free one)', kind: 'int', min: 0, max: 65_535, default: 8089 },
+  { key: 'latencyMs', flags: '--latency-ms <ms>', help: 'latency per response', kind: 'num', min: 0, max: 3_600_000, default: 0 },
+  { key: 'jitterMs', flags: '--jitter-ms <ms>', help: 'extra uniform random latency', kind: 'num', min: 0, max: 3_600_000, default: 0 },
+  { key: 'rpm', flags: '--rpm <n>', help: 'requests per minute before answering 429 + RetryInfo', kind: 'int', min: 1 },
+  { key: 'tpm', flags: '--tpm <n>', help: 'input tokens per minute before answering 429', kind: 'int', min: 1 },
+  { key: 'rpd', flags: '--rpd <n>', help: 'requests per day before a per-day 429', kind: 'int', min: 1 },
+  { key: 'errorRate', flags: '--error-rate <f>', help: 'fraction of requests answered 503', kind: 'num', min: 0, max: 1, default: 0 },
+  { key: 'seed', flags: '--seed <s>', help: 'seed for jitter and random errors', kind: 'int', min: 0, default: 1 },
+  { key: 'quotaMode', field: 'quota.mode', flags: '--quota-mode <mode>', help: 'how --rpm/--tpm are enforced', kind: 'choice', choices: ['bucket', 'fixed-window', 'sliding-window'], default: 'bucket' },
+  { key: 'burstMs', field: 'quota.burstMs', flags: '--burst-ms <ms>', help: 'bucket: capacity, in ms of the rate', kind: 'num', min: 1, max: 3_600_000, default: 1000 },
+  { key: 'windowMs', field: 'quota.windowMs', flags: '--window-ms <ms>', help: 'windows: length in ms (before --time-scale)', kind: 'num', min: 1, max: 86_400_000, default: 60_000 },
+  { key: 'timeScale', field: 'quota.timeScale', flags: '--time-scale <x>', help: 'divides --window-ms (60 makes a minute window one second)', kind: 'num', min: 0.001, max: 1_000_000, default: 1 },
+  { key: 'quotaValue', flags: '--quota-value', help: 'quota 429s name their limit (QuotaFailure quotaValue, "limit: N")', kind: 'switch' },
+  { key: 'capacity429Rate', flags: '--capacity-429-rate <f>', help: 'fraction of requests answered a 429 without details (shared capacity)', kind: 'num', min: 0, max: 1, default: 0 },
+  { key: 'limitZero', flags: '--limit-zero', help: 'no quota for the model: every request is a 429 with "limit: 0"', kind: 'switch' },
+  { key: 'locationError', flags: '--location-error', help: 'every request: 400 FAILED_PRECONDITION "User location is not supported"', kind: 'switch' },
+  { key: 'thinking', flags: '--thinking', help: 'answers carry a thought part and thoughtsTokenCount', kind: 'switch' },
+  { key: 'refuseAfter', flags: '--refuse-after <n>', help: 'stop listening after N requests (connections are then refused)', kind: 'int', min: 0 },
+];
+
+/** The long flag's name, for messages: `--open-files`. */
+export function flagName(f: Flag): string {
+  return /--([a-z0-9-]+)/.exec(f.flags)![1];
+}
