@@ -7,7 +7,7 @@
 // in _destroy whether or not a write failed. Durability: see `fsync`.
 
 import { writeSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { FsyncPolicy } from '../options.js';
@@ -50,7 +50,10 @@ export function createRotatingWriter(options: RotatingWriterOptions): Writable {
   let failures: OpenFile | null = null;
   const handles = new Set<FileHandle>();
 
+  let dirReady: Promise<unknown> | undefined;
   async function openFile(path: string): Promise<OpenFile> {
+    // The writer makes its directory itself (a library user need not), once.
+    await (dirReady ??= mkdir(o.dir, { recursive: true }));
     const fh = await open(path, 'a');
     handles.add(fh);
     return { path, fh };

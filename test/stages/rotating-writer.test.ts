@@ -16,6 +16,14 @@ let cleanup = () => {};
 afterEach(() => cleanup());
 
 describe('createRotatingWriter', () => {
+  it('creates its directory itself (a library user need not)', async () => {
+    const t = tempDir();
+    cleanup = t.cleanup;
+    const dir = `${t.dir}/a/b/out`;
+    await pipeline(Readable.from([ok(1), bad(2)]), createRotatingWriter({ dir }));
+    expect(readOutputs(dir).all.map((r) => r.line)).toEqual([1, 2]);
+  });
+
   it('fills each shard to --shard-size before opening the next, and sends failures to failures.jsonl', async () => {
     const t = tempDir();
     cleanup = t.cleanup;
