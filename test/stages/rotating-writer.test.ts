@@ -1,10 +1,10 @@
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OutputRecord } from '../../src/records.js';
 import { createRotatingWriter } from '../../src/stages/rotating-writer.js';
-import { readOutputs, tempDir } from '../helpers/util.js';
+import { readJsonl, readOutputs, tempDir } from '../helpers/util.js';
 
 const ok = (i: number, response = `answer ${i}`): OutputRecord => ({
   id: `f:${i}`, source: 'f', line: i, prompt: `p${i}`, response, model: 'm', finishReason: 'STOP',
@@ -13,6 +13,19 @@ const ok = (i: number, response = `answer ${i}`): OutputRecord => ({
 const bad = (i: number): OutputRecord => ({ id: `f:${i}`, source: 'f', line: i, prompt: `p${i}`, attempts: 6, error: { status: 'UNAVAILABLE', code: 503, message: 'x' } });
 
 let cleanup = () => {};
+
+/** Open file descriptors of this process under `root` (/proc/self/fd). */
+function openUnder(root: string): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(root)) n++;
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return n;
+}
 afterEach(() => cleanup());
 
 describe('createRotatingWriter', () => {
@@ -56,11 +69,17 @@ describe('createRotatingWriter', () => {
     expect(readdirSync(t.dir).sort()).toEqual(['failures.jsonl', 'shard-00007.jsonl', 'shard-00008.jsonl']);
   });
 
-  it('fails the pipeline when the directory is not writable, and still releases its handles', async () => {
+  it('fails the pipeline when it cannot write, and releases every handle it had open', async () => {
     const t = tempDir();
     cleanup = t.cleanup;
-    const w = createRotatingWriter({ dir: `${t.dir}/missing/dir`, shardSize: 2 });
-    await expect(pipeline(Readable.from([ok(1)]), w)).rejects.toThrow(/ENOENT/);
-    expect(w.destroyed).toBe(true);
+    writeFileSync(`${t.dir}/a-file`, '');
+    await expect(pipeline(Readable.from([ok(1)]), createRotatingWriter({ dir: `${t.dir}/a-file/sub` }))).rejects.toThrow(/ENOTDIR|EEXIST/);
+    // A shard is open when failures.jsonl cannot be opened (a directory sits at its name).
+    mkdirSync(`${t.dir}/out/failures.jsonl`, { recursive: true });
+    const w = createRotatingWriter({ dir: `${t.dir}/out`, shardSize: 10 });
+    await expect(pipeline(Readable.from([ok(1), ok(2), bad(3)]), w)).rejects.toThrow(/EISDIR/);
+    for (let i = 0; i < 200 && openUnder(t.dir) > 0; i++) await new Promise((r) => setImmediate(r));
+    expect(openUnder(t.dir)).toBe(0);
+    expect(readJsonl(`${t.dir}/out/shard-00000.jsonl`).map((r) => r.line)).toEqual([1, 2]); // written whole before the fault
   });
 });
