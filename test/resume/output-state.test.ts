@@ -1,4 +1,4 @@
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IdSet } from '../../src/resume/id-set.js';
@@ -58,8 +58,12 @@ describe('loadOutputState', () => {
     writeFileSync(join(t.dir, 'shard-00000.jsonl'), line('a', 1));
     writeFileSync(join(t.dir, 'failures.jsonl'), fail('a', 2));
     writeFileSync(join(t.dir, 'notes.txt'), 'mine');
+    writeFileSync(join(t.dir, 'shard-00007.jsonl'), line('a', 3));
     const s = await loadOutputState(t.dir, { overwrite: true });
     expect(s.succeeded.size + s.failed.size).toBe(0);
+    expect(s.nextShard).toBe(0);
+    // The shards and failures.jsonl are gone from the disk; anything else is left alone.
+    expect(readdirSync(t.dir).sort()).toEqual(['notes.txt']);
     expect(readFileSync(join(t.dir, 'notes.txt'), 'utf8')).toBe('mine');
   });
 });

@@ -1,0 +1,103 @@
+// createGenerateWork() with a fake `generate` and a fake limiter: the retry loop, failures,
+// empty answers, halting on a whole-run fault — no server, no timers (backoff base 0).
+import { ApiError } from '@google/genai';
+import { describe, expect, it } from 'vitest';
+import type { FatalRunError } from '../../src/errors.js';
+import type { GenerateFn, GenerateResult } from '../../src/gemini/client.js';
+import type { AttemptOutcome, Grant, Limiter } from '../../src/quota/limiter.js';
+import type { FailureRecord, InputRecord, SuccessRecord } from '../../src/records.js';
+import { createGenerateWork } from '../../src/stages/generate.js';
+import { createStats } from '../../src/stats.js';
+
+const rec = (line: number, prompt = `p${line}`): InputRecord => ({ id: `f:${line}`, source: 'f', line, prompt });
+const ok = (text: string, finishReason = 'STOP'): GenerateResult => ({ kind: 'ok', text, finishReason, usage: { promptTokens: 3, responseTokens: 2, totalTokens: 5 } });
+const apiError = (status: number, error: object) => new ApiError({ status, message: JSON.stringify({ error }) });
+
+/** A limiter that lets everything through at once and records what it was told. */
+function fakeLimiter() {
+  const told: AttemptOutcome[] = [];
+  const limiter: Limiter = {
+    acquire: async (tokens) => ({ sentAt: Date.now(), tokens }) as Grant,
+    release: (_g, outcome) => void told.push(outcome),
+    state: () => ({ pausedUntil: 0, waitingForRequests: 0, waitingForTokens: 0, waitingForWindow: 0, adaptive: false }),
+    learned: () => ({}),
+    stop: async () => {},
+  };
+  return { limiter, told };
+}
+
+function work(generate: GenerateFn, extra: { maxAttempts?: number; expectJson?: boolean; onFatal?: (e: FatalRunError) => void } = {}) {
+  const { limiter, told } = fakeLimiter();
+  const stats = createStats();
+  const run = createGenerateWork({
+    generate, limiter, concurrency: 4, model: 'm', stats, expectJson: extra.expectJson,
+    retry: { maxAttempts: extra.maxAttempts ?? 3, baseDelayMs: 0, maxDelayMs: 0 }, onFatal: extra.onFatal,
+  });
+  const signal = new AbortController().signal;
+  return { go: (r: InputRecord) => run(r, signal), told, stats };
+}
+
+describe('createGenerateWork', () => {
+  it('retries a 503 and writes the answer with the attempts it took; the limiter hears of each attempt', async () => {
+    let calls = 0;
+    const w = work(async () => (++calls < 3 ? Promise.reject(apiError(503, { code: 503, status: 'UNAVAILABLE', message: 'overloaded' })) : ok('yes')));
+    const out = (await w.go(rec(1))) as SuccessRecord;
+    expect(out).toMatchObject({ id: 'f:1', response: 'yes', attempts: 3, model: 'm' });
+    expect(w.told.map((t) => t.kind)).toEqual(['failed', 'failed', 'ok']);
+    expect(w.stats).toMatchObject({ succeeded: 1, retries: 2, retriesByCause: { 503: 2 } });
+  });
+
+  it('after --max-attempts the last error is the failure record', async () => {
+    const w = work(async () => Promise.reject(apiError(500, { code: 500, status: 'INTERNAL', message: 'boom' })), { maxAttempts: 2 });
+    expect(await w.go(rec(2))).toMatchObject({ attempts: 2, error: { status: 'INTERNAL', code: 500, message: 'boom' } });
+  });
+
+  it('a quota 429 reaches the limiter with what it says, and the attempt is retried', async () => {
+    let calls = 0;
+    const w = work(async () => (++calls === 1 ? Promise.reject(apiError(429, {
+      code: 429, status: 'RESOURCE_EXHAUSTED', message: 'quota',
+      details: [{ '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaId: 'GenerateRequestsPerMinutePerProjectPerModel', quotaValue: '600' }] }, { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '2s' }],
+    })) : ok('fine')));
+    expect(await w.go(rec(3))).toMatchObject({ response: 'fine', attempts: 2 });
+    expect(w.told[0]).toEqual({ kind: 'quota', quota: 'requests', perMinute: 600, retryDelayMs: 2000 });
+    expect(w.stats.http429).toBe(1);
+  });
+
+  it('an answer with no text is a MAX_TOKENS (or EMPTY_RESPONSE) failure, not retried; one cut short is a success', async () => {
+    const w = work(async (p) => (p === 'thoughts' ? ok('', 'MAX_TOKENS') : p === 'nothing' ? ok('') : ok('half an answ', 'MAX_TOKENS')));
+    expect(await w.go(rec(1, 'thoughts'))).toMatchObject({ attempts: 1, error: { status: 'MAX_TOKENS' } });
+    expect(await w.go(rec(2, 'nothing'))).toMatchObject({ attempts: 1, error: { status: 'EMPTY_RESPONSE' } });
+    expect(await w.go(rec(3, 'cut'))).toMatchObject({ response: 'half an answ', finishReason: 'MAX_TOKENS' });
+    expect(w.stats).toMatchObject({ truncated: 1, failed: 2, failedByStatus: { MAX_TOKENS: 1, EMPTY_RESPONSE: 1 } });
+  });
+
+  it('with JSON output, an answer that is not JSON is asked again, then fails INVALID_RESPONSE', async () => {
+    let calls = 0;
+    const w = work(async () => (++calls === 1 ? ok('not json') : ok('{"a":1}')), { expectJson: true });
+    expect(await w.go(rec(1))).toMatchObject({ json: { a: 1 }, attempts: 2 });
+    const never = work(async () => ok('still not json'), { expectJson: true, maxAttempts: 2 });
+    expect(await never.go(rec(2))).toMatchObject({ attempts: 2, error: { status: 'INVALID_RESPONSE' } });
+  });
+
+  it('a whole-run fault halts: onFatal once, the record is left undone (null), and no later record is sent', async () => {
+    const fatal: FatalRunError[] = [];
+    let calls = 0;
+    const w = work(async () => {
+      calls++;
+      throw apiError(400, { code: 400, status: 'FAILED_PRECONDITION', message: 'User location is not supported for the API use.' });
+    }, { onFatal: (e) => fatal.push(e) });
+    expect(await w.go(rec(1))).toBeNull();
+    expect(await w.go(rec(2))).toBeNull();
+    expect(calls).toBe(1);
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0]).toMatchObject({ code: 'LOCATION_NOT_SUPPORTED' });
+  });
+
+  it('an invalid input line is a failure record without a call', async () => {
+    let calls = 0;
+    const w = work(async () => (calls++, ok('x')));
+    const out = (await w.go({ ...rec(9), invalid: { code: 'LINE_TOO_LONG', message: 'line 9 of f is too long' } })) as FailureRecord;
+    expect(out).toMatchObject({ attempts: 0, error: { status: 'INVALID_INPUT', message: 'line 9 of f is too long' } });
+    expect(calls).toBe(0);
+  });
+});
