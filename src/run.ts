@@ -10,14 +10,15 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable, Writable, Duplex } from 'node:stream';
 import { FatalRunError, ExitCode, UsageError, redact } from './errors.js';
 import { decideOutcome } from './outcome.js';
+import { prepareOutput } from './resume/prepare-output.js';
+import { createStopControl } from './stop-control.js';
 import { createBackend, type Backend } from './backend.js';
 import type { GenerateFn } from './gemini/client.js';
 import { RETRY_DEFAULTS } from './gemini/retry-policy.js';
 import { DEFAULTS, type Options } from './options.js';
 import { createProgress, type Progress } from './progress.js';
 import { isFailure } from './records.js';
-import { IdSet } from './resume/id-set.js';
-import { compactFailures, loadOutputState, type OutputState } from './resume/output-state.js';
+import { compactFailures } from './resume/output-state.js';
 import { createGenerateStage } from './stages/generate.js';
 import { countRecords, createInputReader, createJsonlParser, parseTextLine, resolveInputs, type InputSource } from './stages/read-inputs.js';
 import { createRotatingWriter } from './stages/rotating-writer.js';
@@ -83,40 +84,13 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
   if (sources.some((s) => s.path === null) && io.stdin.isTTY && o.inputs.includes('-')) {
     say('gempipe: reading prompts from the terminal (end with Ctrl-D)');
   }
-  let state: OutputState | undefined;
-  if (!toStdout) {
-    try {
-      state = await loadOutputState(o.out, { overwrite: o.overwrite, readOnly: o.dryRun });
-    } catch (e) {
-      if (e instanceof FatalRunError) throw e;
-      const err = e as NodeJS.ErrnoException;
-      const why = err.code === 'EEXIST' || err.code === 'ENOTDIR' ? 'it exists and is not a directory' : err.code === 'EACCES' ? 'permission denied' : (err.code ?? err.message);
-      throw new UsageError(`Cannot use the output directory \`--out ${o.out}\`: ${why}${err.path && err.path !== o.out ? ` (${err.path})` : ''}`);
-    }
-    for (const r of state.repairs) say(`gempipe: resume: ${r}`);
-    if (state.failuresNeedCompaction && !o.dryRun) {
-      const n = await compactFailures(o.out, state.succeeded);
-      say(`gempipe: resume: removed ${n} superseded line(s) from ${o.out}/failures.jsonl`);
-    }
-    if (state.records > 0) say(`gempipe: resume: ${state.succeeded.size} succeeded and ${state.failed.size} failed record(s) already in ${o.out}/${o.retryFailed ? ' (failed ones will be retried)' : ''}`);
-  }
+  const prepared = toStdout ? undefined : await prepareOutput(o, say);
+  const state = prepared?.state;
 
   // 2. The reader (a dry run only counts what it reads).
-  const soft = new AbortController(); // stop reading: SIGINT/SIGTERM, or the --rpd cap
-  const stopReading = (reason: unknown) => soft.abort(reason);
-  const onSignal = () => stopReading(io.signal?.reason);
-  io.signal?.addEventListener('abort', onSignal, { once: true });
-  if (io.signal?.aborted) onSignal();
-  const seen = new IdSet();
-  const skip = state
-    ? (source: string, line: number) => {
-        const ok = state.succeeded.has(source, line);
-        const failed = state.failed.has(source, line);
-        if (ok || failed) seen.add(source, line);
-        // A POST_FAILED record holds its paid answer: --retry-failed does not send it again.
-        return ok || (failed && (!o.retryFailed || state.postFailed.has(source, line)));
-      }
-    : undefined;
+  // Stopping: SIGINT/SIGTERM or a whole-run fault stops reading; the drain timeout abandons.
+  const stop = createStopControl({ signal: io.signal, drainTimeoutSec: o.drainTimeoutSec, inFlight: () => stats.inFlight, say, shout });
+  const skip = prepared?.skip;
   const reader: Readable = createInputReader({
     sources,
     stdin: io.stdin,
@@ -133,18 +107,18 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
         ? `gempipe: error: skipped input ${source}: ${message} (give text files, one prompt a line, UTF-8)`
         : `gempipe: error: cannot read input ${source}: ${message}; its prompts are not done (rerun to resume)`);
     },
-    signal: soft.signal,
+    signal: stop.reading,
   });
   if (!o.quiet && !o.dryRun) {
     // The progress bar's total before the (back-pressured) reader reaches the end.
     const done = state ? state.succeeded.size + (o.retryFailed ? 0 : state.failed.size) : 0;
-    void countRecords(sources, undefined, soft.signal).then((n) => {
+    void countRecords(sources, undefined, stop.reading).then((n) => {
       if (n !== undefined) stats.expected = Math.max(0, n - done);
     });
   }
   reader.on('data', () => stats.read++);
   reader.on('end', () => {
-    if (!soft.signal.aborted) stats.total = stats.read + stats.skipped;
+    if (!stop.reading.aborted) stats.total = stats.read + stats.skipped;
   });
 
   if (o.dryRun) {
@@ -152,8 +126,8 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     const plan = await makePlan(reader, o, () => stats.skipped, historyP);
     const history = await historyP;
     io.stdout.write(formatPlan(plan, o, history));
-    io.signal?.removeEventListener('abort', onSignal);
-    const summary = summarize(stats, soft.signal.aborted ? 'interrupted' : 'completed', soft.signal.aborted ? ExitCode.INTERRUPTED : ExitCode.OK, Date.now());
+    stop.dispose();
+    const summary = summarize(stats, stop.reading.aborted ? 'interrupted' : 'completed', stop.reading.aborted ? ExitCode.INTERRUPTED : ExitCode.OK, Date.now());
     return { ...summary, stats };
   }
   // 3. The backend: emulator, transport, client, limiter — one close().
@@ -163,35 +137,14 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
   } catch (e) {
     // The reader is already reading ahead: release its files before giving up.
     reader.destroy();
-    io.signal?.removeEventListener('abort', onSignal);
+    stop.dispose();
     throw e;
   }
   const { generate, limiter, limits } = backend;
 
-  // 4. Stop handling: graceful first (stop reading), hard after the drain timeout.
-  const hard = new AbortController();
-  let interrupted = false;
-  let haltMessage: string | undefined; // a whole-run fault or the --rpd cap: ends the run, exit 1
-  let drainTimer: ReturnType<typeof setTimeout> | undefined;
-  const onStop = () => {
-    if (drainTimer) return;
-    if (!haltMessage) interrupted = true;
-    say(`gempipe: stopping — no new prompts; waiting up to ${o.drainTimeoutSec}s for ${stats.inFlight} in flight${haltMessage ? '' : ' (Ctrl-C again to quit at once)'}`);
-    drainTimer = setTimeout(() => {
-      say('gempipe: drain timeout — abandoning requests still in flight (a rerun redoes them)');
-      hard.abort(new Error('drain timeout'));
-    }, o.drainTimeoutSec * 1000);
-    drainTimer.unref?.();
-  };
-  if (soft.signal.aborted) onStop();
-  else soft.signal.addEventListener('abort', onStop, { once: true });
+  // 4. The daily cap and whole-run faults halt the run (stop control, above).
   const dailyCap = o.rpd ? new DailyCap(o.rpd, o.model, toStdout ? undefined : o.out) : undefined;
-  const halt = (message: string) => {
-    if (haltMessage) return;
-    haltMessage = redact(message, secrets);
-    shout(`gempipe: error: ${haltMessage}`);
-    stopReading(new Error(message));
-  };
+  const halt = (message: string) => stop.halt(redact(message, secrets));
   const onDailyCapReached = () => halt(`reached --rpd ${o.rpd}: ${dailyCap!.used} requests to ${o.model} today (Pacific time); ${describeReset()}; rerun then to resume`);
   const onFatal = (err: FatalRunError) => halt(err.message);
 
@@ -200,13 +153,13 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
   const generateStage: Duplex = createGenerateStage({
     generate, limiter, concurrency: o.concurrency, model: o.model,
     retry: { ...RETRY_DEFAULTS, maxAttempts: o.maxAttempts, baseDelayMs: o.retryBaseDelayMs },
-    ordered: o.ordered, expectJson: o.jsonSchema !== undefined, signal: hard.signal, stats,
+    ordered: o.ordered, expectJson: o.jsonSchema !== undefined, signal: stop.abandon, stats,
     tokenEstimator: new TokenEstimator(fixedTokensOf(o.system)),
     dailyCap, onDailyCapReached, onFatal,
   });
   // --post: the user's function on worker threads, between the answers and the writer.
   const post = postSpec && !o.dryRun
-    ? createPostStage({ spec: postSpec, workers: o.postWorkers, timeoutMs: o.postTimeoutMs, ordered: o.ordered, signal: hard.signal, stats })
+    ? createPostStage({ spec: postSpec, workers: o.postWorkers, timeoutMs: o.postTimeoutMs, ordered: o.ordered, signal: stop.abandon, stats })
     : undefined;
   let writer: Writable;
   const stdoutErrorSink = () => {};
@@ -219,7 +172,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       fsync: o.fsync, stats,
       onWritten: (records) => {
         for (const r of records) {
-          seen.add(r.source, r.line);
+          prepared!.seen.add(r.source, r.line);
           if (!isFailure(r)) state!.succeeded.add(r.source, r.line);
         }
       },
@@ -237,9 +190,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
   } finally {
     progress.stop();
     progress = undefined;
-    if (drainTimer) clearTimeout(drainTimer);
-    soft.signal.removeEventListener('abort', onStop);
-    io.signal?.removeEventListener('abort', onSignal);
+    stop.dispose();
     dailyCap?.stop();
     await backend.close();
     await post?.close();
@@ -247,7 +198,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
   }
 
   const decided = decideOutcome({
-    pipelineError, toStdout, haltMessage, interrupted, failed: stats.failed, inputErrors: stats.inputErrors.length,
+    pipelineError, toStdout, haltMessage: stop.haltMessage, interrupted: stop.interrupted, failed: stats.failed, inputErrors: stats.inputErrors.length,
   });
   const { outcome, exitCode } = decided;
   const error = decided.error === undefined ? undefined : redact(decided.error, secrets);
@@ -257,8 +208,8 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       if (n > 0) say(`gempipe: ${n} earlier failure(s) superseded by this run were removed from ${o.out}/failures.jsonl`);
     }
     if (stats.inputErrors.length === 0) {
-      const a = state.succeeded.minus(seen);
-      const b = state.failed.minus(seen);
+      const a = state.succeeded.minus(prepared!.seen);
+      const b = state.failed.minus(prepared!.seen);
       stats.orphans = a.count + b.count;
       if (stats.orphans > 0) {
         say(`gempipe: warning: ${stats.orphans} record(s) in ${o.out}/ have ids not in the current inputs (e.g. ${[...a.examples, ...b.examples].slice(0, 3).join(', ')}); they are kept, not dropped`);
@@ -268,7 +219,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
 
   const summary = summarize(stats, outcome, exitCode, Date.now(), error);
   if (limits.length > 0) summary.limits = limits;
-  if (error && error !== haltMessage) io.stderr.write(`gempipe: error: ${error}\n`);
+  if (error && error !== stop.haltMessage) io.stderr.write(`gempipe: error: ${error}\n`);
   if (!o.quiet) io.stderr.write(formatSummary(summary));
   if (o.summaryJson) {
     try {

@@ -1,0 +1,43 @@
+// prepareOutput(): the output directory's state for a run (SPEC §5) — read once, a torn tail
+// repaired, failures.jsonl compacted when due — plus the resume skip for the reader and the set
+// of ids seen this run (for the orphan report). fs errors become usage errors naming --out.
+
+import { FatalRunError, UsageError } from '../errors.js';
+import type { Options } from '../options.js';
+import { IdSet } from './id-set.js';
+import { compactFailures, loadOutputState, type OutputState } from './output-state.js';
+
+export interface PreparedOutput {
+  state: OutputState;
+  /** For the reader: true when a line is done already (skip it, do not send it). */
+  skip: (source: string, line: number) => boolean;
+  /** Ids of the current inputs that the output already held (what skip() was asked about). */
+  seen: IdSet;
+}
+
+export async function prepareOutput(o: Pick<Options, 'out' | 'overwrite' | 'dryRun' | 'retryFailed'>, say: (line: string) => void): Promise<PreparedOutput> {
+  let state: OutputState;
+  try {
+    state = await loadOutputState(o.out, { overwrite: o.overwrite, readOnly: o.dryRun });
+  } catch (e) {
+    if (e instanceof FatalRunError) throw e;
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'EEXIST' || err.code === 'ENOTDIR' ? 'it exists and is not a directory' : err.code === 'EACCES' ? 'permission denied' : (err.code ?? err.message);
+    throw new UsageError(`Cannot use the output directory \`--out ${o.out}\`: ${why}${err.path && err.path !== o.out ? ` (${err.path})` : ''}`);
+  }
+  for (const r of state.repairs) say(`gempipe: resume: ${r}`);
+  if (state.failuresNeedCompaction && !o.dryRun) {
+    const n = await compactFailures(o.out, state.succeeded);
+    say(`gempipe: resume: removed ${n} superseded line(s) from ${o.out}/failures.jsonl`);
+  }
+  if (state.records > 0) say(`gempipe: resume: ${state.succeeded.size} succeeded and ${state.failed.size} failed record(s) already in ${o.out}/${o.retryFailed ? ' (failed ones will be retried)' : ''}`);
+  const seen = new IdSet();
+  const skip = (source: string, line: number) => {
+    const ok = state.succeeded.has(source, line);
+    const failed = state.failed.has(source, line);
+    if (ok || failed) seen.add(source, line);
+    // A POST_FAILED record holds its paid answer: --retry-failed does not send it again.
+    return ok || (failed && (!o.retryFailed || state.postFailed.has(source, line)));
+  };
+  return { state, skip, seen };
+}
