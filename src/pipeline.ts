@@ -9,9 +9,8 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import { isAbsolute, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
-import { Piscina } from 'piscina';
 import { createParallelStage } from './stages/parallel.js';
-import { builtFile } from './stages/post.js';
+import { createPool } from './stages/post.js';
 
 export type PipelineStage = Readable | Duplex | Writable | NodeJS.ReadWriteStream;
 
@@ -45,13 +44,13 @@ export interface WorkerLayerOptions {
 export function workerLayer<I, O>(module: string | URL, options: WorkerLayerOptions = {}): Duplex {
   const o = { workers: 2, ...options };
   const url = module instanceof URL ? module.href : module.startsWith('file:') ? module : pathToFileURL(isAbsolute(module) ? module : resolve(module)).href;
-  const pool = new Piscina({ filename: builtFile('../post/worker.js'), minThreads: o.workers, maxThreads: o.workers, concurrentTasksPerWorker: 1 });
+  const pool = createPool(o.workers);
   const stage = createParallelStage<I, O>({
     concurrency: o.workers,
     ordered: o.ordered,
-    work: async (item, signal) => (await pool.run({ url, exportName: o.exportName, record: item }, { signal })) as O | null,
+    work: async (item, signal) => (await (await pool).run({ url, exportName: o.exportName, record: item }, { signal })) as O | null,
   });
-  stage.once('close', () => void pool.destroy());
+  stage.once('close', () => void pool.then((p) => p.destroy()));
   return stage;
 }
 
