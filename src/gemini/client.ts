@@ -27,8 +27,6 @@ export interface GeminiClientOptions {
   jsonSchema?: unknown;
   /** Per attempt. */
   timeoutMs: number;
-  /** A faster fetch (see fast-fetch.ts); default: the SDK's (Node's global fetch). */
-  fetch?: typeof fetch;
   /**
    * A transport that enforces `timeoutMs` itself and can fail everything in flight at once
    * (createFastFetch). Then the SDK gets no timeout and no signal per call (their per-call
@@ -36,8 +34,6 @@ export interface GeminiClientOptions {
    * transport: signals passed here are run-wide stop signals, not per-call cancellation.
    */
   transport?: FastFetch;
-  /** With a transport: send the SDK-built request template directly (see above). @default true */
-  direct?: boolean;
 }
 
 const SENTINEL = 'GEMPIPE-PROMPT-SENTINEL-5d1c7e';
@@ -121,8 +117,12 @@ export function toResult(r: GenerateContentResponse): GenerateResult {
 
 export function createGeminiClient(options: GeminiClientOptions): GenerateFn {
   const o = { ...options };
-  const transport = o.transport && o.transport.timeoutMs === o.timeoutMs ? o.transport : undefined;
-  const fetchFn = transport?.fetch ?? o.fetch;
+  const transport = o.transport;
+  if (transport && transport.timeoutMs !== o.timeoutMs) {
+    // The transport enforces the timeout and the SDK gets none: they must agree.
+    throw new TypeError(`The transport's timeoutMs (${transport.timeoutMs}) must equal the client's (${o.timeoutMs})`);
+  }
+  const fetchFn = transport?.fetch;
   const ai = new GoogleGenAI({
     apiKey: o.apiKey,
     httpOptions: {
@@ -144,14 +144,13 @@ export function createGeminiClient(options: GeminiClientOptions): GenerateFn {
   if (transport) {
     const linked = new WeakSet<AbortSignal>();
     let template: Promise<RequestTemplate | undefined> | undefined;
-    const direct = o.direct !== false;
     return async (prompt, signal) => {
       if (signal && !linked.has(signal)) {
         linked.add(signal);
         signal.throwIfAborted();
         signal.addEventListener('abort', () => transport.abortAll(signal.reason), { once: true });
       }
-      const t = direct ? await (template ??= captureRequestTemplate(o.apiKey, o.baseUrl, o.model, config).catch(() => undefined)) : undefined;
+      const t = await (template ??= captureRequestTemplate(o.apiKey, o.baseUrl, o.model, config).catch(() => undefined));
       if (!t) return toResult(await ai.models.generateContent({ model: o.model, contents: prompt, config }));
       const res = await transport.send(t.origin, 'POST', t.path, t.headers, t.prefix + JSON.stringify(prompt) + t.suffix);
       if (res.status < 200 || res.status >= 300) throw apiErrorOf(res);
