@@ -116,7 +116,7 @@ describe('answers of the real service', () => {
     expect(JSON.parse(readFileSync(join(out, LIMITS_FILE), 'utf8'))['gemini-flash-latest'].tpm).toEqual({ value: 6000, source: 'server' });
   });
 
-  it('429s without details (shared capacity) are retried and trim the rate, without pausing the run or losing a record', async () => {
+  it('429s without details (shared capacity) are retried, teach no limit, and lose no record', async () => {
     emu = await startEmulator({ capacity429Rate: 0.2, seed: 3, trackPrompts: true });
     const inputs = writeInputs(dir, 2, 100);
     const out = join(dir, 'out');

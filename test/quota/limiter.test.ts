@@ -133,3 +133,16 @@ describe('createLimiter', () => {
     await limiter.stop();
   });
 });
+
+describe('a 429 without details (shared capacity)', () => {
+  it('trims the rate but never pauses everyone', async () => {
+    vi.useFakeTimers(FAKE);
+    const limiter = createLimiter({ adaptive: true, learned: { rpm: { value: 6000, source: 'adaptive' } } });
+    const g = await take(limiter);
+    const before = limiter.state().rpm!;
+    limiter.release(g, { kind: 'quota' }); // no quota named, no RetryInfo
+    expect(limiter.state().pausedUntil).toBe(0);
+    expect(Math.abs(limiter.state().rpm! - before * 0.95)).toBeLessThanOrEqual(1);
+    await limiter.stop();
+  });
+});
