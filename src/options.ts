@@ -3,6 +3,7 @@
 // request is sent) with messages that name the option and the value at fault.
 
 import { UsageError } from './errors.js';
+import { RECORD_FIELDS } from './records.js';
 import type { EmulatorOptions } from './emulator/server.js';
 import { EMULATOR_FLAGS, flagName, RUN_FLAGS, type Flag } from './flags.js';
 
@@ -184,6 +185,11 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
   applyFlags(RUN_FLAGS, raw, o as unknown as Record<string, unknown>);
 
   if (has('keep')) o.keep = String(raw.keep).split(',').map((s) => s.trim()).filter(Boolean);
+  // A kept field named like a record field would be silently dropped (the record's own wins).
+  const taken = o.keep.filter((k) => RECORD_FIELDS.includes(k));
+  if (taken.length > 0) {
+    throw new UsageError(`\`--keep ${taken.join(',')}\`: ${taken.length > 1 ? 'these are' : 'that is'} the name of a field every output record has (${RECORD_FIELDS.join(', ')}); rename the input field, or build the prompt with --template and keep the others`);
+  }
   if ((o.template !== undefined || o.keep.length > 0 || has('promptField')) && o.inputFormat !== 'jsonl') {
     throw new UsageError('`--template`, `--prompt-field` and `--keep` need `--input-format jsonl`');
   }

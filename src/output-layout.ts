@@ -5,10 +5,12 @@
 //   failures.jsonl          failure records (rewritten atomically through failures.jsonl.tmp)
 //   .gempipe-usage.json     --rpd: requests per Pacific day, per model
 //   .gempipe-limits.json    quota limits learned per model, for the next run
+//   .gempipe.lock           the run that owns the directory now (pid, host, start)
 
 export const FAILURES_FILE = 'failures.jsonl';
 export const USAGE_FILE = '.gempipe-usage.json';
 export const LIMITS_FILE = '.gempipe-limits.json';
+export const LOCK_FILE = '.gempipe.lock';
 
 /** A shard's file name; group 1 is its number. */
 export const SHARD_RE = /^shard-(\d{5,})\.jsonl$/;

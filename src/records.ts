@@ -60,6 +60,11 @@ export interface FailureRecord {
 
 export type OutputRecord = SuccessRecord | FailureRecord;
 
+/** The fields gempipe writes into output records: `--keep` cannot use these names. */
+export const RECORD_FIELDS: readonly string[] = [
+  'id', 'source', 'line', 'prompt', 'response', 'model', 'finishReason', 'usage', 'attempts', 'latencyMs', 'json', 'error',
+];
+
 /** A failure has an `error` (a POST_FAILED one also keeps the paid `response`). */
 export function isFailure(r: OutputRecord): r is FailureRecord {
   return (r as FailureRecord).error !== undefined;

@@ -86,147 +86,150 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
   }
   const prepared = toStdout ? undefined : await prepareOutput(o, say);
   const state = prepared?.state;
-
-  // 2. The reader (a dry run only counts what it reads).
-  // Stopping: SIGINT/SIGTERM or a whole-run fault stops reading; the drain timeout abandons.
-  const stop = createStopControl({ signal: io.signal, drainTimeoutSec: o.drainTimeoutSec, inFlight: () => stats.inFlight, say, shout });
-  const skip = prepared?.skip;
-  const reader: Readable = createInputReader({
-    sources,
-    stdin: io.stdin,
-    openFiles: o.ordered ? 1 : o.openFiles,
-    maxLineBytes: o.maxLineBytes,
-    parse: o.inputFormat === 'jsonl' ? createJsonlParser({ promptField: o.promptField, template: o.template, keep: o.keep }) : parseTextLine,
-    skip,
-    onSkip: () => stats.skipped++,
-    onSourceError: (source, err) => {
-      const code = (err as NodeJS.ErrnoException).code;
-      const message = code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'the file vanished before it was read' : code === 'EISDIR' ? 'is a directory' : code === 'EBINARY' ? err.message : (code ?? err.message);
-      stats.inputErrors.push({ source, message });
-      shout(code === 'EBINARY'
-        ? `gempipe: error: skipped input ${source}: ${message} (give text files, one prompt a line, UTF-8)`
-        : `gempipe: error: cannot read input ${source}: ${message}; its prompts are not done (rerun to resume)`);
-    },
-    signal: stop.reading,
-  });
-  if (!o.quiet && !o.dryRun) {
-    // The progress bar's total before the (back-pressured) reader reaches the end.
-    const done = state ? state.succeeded.size + (o.retryFailed ? 0 : state.failed.size) : 0;
-    void countRecords(sources, undefined, stop.reading).then((n) => {
-      if (n !== undefined) stats.expected = Math.max(0, n - done);
-    });
-  }
-  reader.on('data', () => stats.read++);
-  reader.on('end', () => {
-    if (!stop.reading.aborted) stats.total = stats.read + stats.skipped;
-  });
-
-  if (o.dryRun) {
-    const historyP = readHistory(toStdout ? undefined : o.out, fixedTokensOf(o.system));
-    const plan = await makePlan(reader, o, () => stats.skipped, historyP);
-    const history = await historyP;
-    io.stdout.write(formatPlan(plan, o, history));
-    stop.dispose();
-    const summary = summarize(stats, stop.reading.aborted ? 'interrupted' : 'completed', stop.reading.aborted ? ExitCode.INTERRUPTED : ExitCode.OK, Date.now());
-    return { ...summary, stats };
-  }
-  // 3. The backend: emulator, transport, client, limiter — one close().
-  let backend: Backend;
   try {
-    backend = await createBackend(o, { generate: io.generate, say });
-  } catch (e) {
-    // The reader is already reading ahead: release its files before giving up.
-    reader.destroy();
-    stop.dispose();
-    throw e;
-  }
-  const { generate, limiter, limits } = backend;
-
-  // 4. The daily cap and whole-run faults halt the run (stop control, above).
-  const dailyCap = o.rpd ? new DailyCap(o.rpd, o.model, toStdout ? undefined : o.out) : undefined;
-  const halt = (message: string) => stop.halt(redact(message, secrets));
-  const onDailyCapReached = () => halt(`reached --rpd ${o.rpd}: ${dailyCap!.used} requests to ${o.model} today (Pacific time); ${describeReset()}; rerun then to resume`);
-  const onFatal = (err: FatalRunError) => halt(err.message);
-
-  // 5. The stages.
-
-  const generateStage: Duplex = createGenerateStage({
-    generate, limiter, concurrency: o.concurrency, model: o.model,
-    retry: { ...RETRY_DEFAULTS, maxAttempts: o.maxAttempts, baseDelayMs: o.retryBaseDelayMs },
-    ordered: o.ordered, expectJson: o.jsonSchema !== undefined, signal: stop.abandon, stats,
-    tokenEstimator: new TokenEstimator(fixedTokensOf(o.system)),
-    dailyCap, onDailyCapReached, onFatal,
-  });
-  // --post: the user's function on worker threads, between the answers and the writer.
-  const post = postSpec && !o.dryRun
-    ? createPostStage({ spec: postSpec, workers: o.postWorkers, timeoutMs: o.postTimeoutMs, ordered: o.ordered, signal: stop.abandon, stats })
-    : undefined;
-  let writer: Writable;
-  const stdoutErrorSink = () => {};
-  if (toStdout) {
-    io.stdout.on('error', stdoutErrorSink);
-    writer = createStdoutWriter({ stream: io.stdout, format: o.format, stats });
-  } else {
-    writer = createRotatingWriter({
-      dir: o.out, shardSize: o.shardSize, shardBytes: o.shardBytes, firstShard: state!.nextShard,
-      fsync: o.fsync, stats,
-      onWritten: (records) => {
-        for (const r of records) {
-          prepared!.seen.add(r.source, r.line);
-          if (!isFailure(r)) state!.succeeded.add(r.source, r.line);
-        }
+    // 2. The reader (a dry run only counts what it reads).
+    // Stopping: SIGINT/SIGTERM or a whole-run fault stops reading; the drain timeout abandons.
+    const stop = createStopControl({ signal: io.signal, drainTimeoutSec: o.drainTimeoutSec, inFlight: () => stats.inFlight, say, shout });
+    const skip = prepared?.skip;
+    const reader: Readable = createInputReader({
+      sources,
+      stdin: io.stdin,
+      openFiles: o.ordered ? 1 : o.openFiles,
+      maxLineBytes: o.maxLineBytes,
+      parse: o.inputFormat === 'jsonl' ? createJsonlParser({ promptField: o.promptField, template: o.template, keep: o.keep }) : parseTextLine,
+      skip,
+      onSkip: () => stats.skipped++,
+      onSourceError: (source, err) => {
+        const code = (err as NodeJS.ErrnoException).code;
+        const message = code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'the file vanished before it was read' : code === 'EISDIR' ? 'is a directory' : code === 'EBINARY' ? err.message : (code ?? err.message);
+        stats.inputErrors.push({ source, message });
+        shout(code === 'EBINARY'
+          ? `gempipe: error: skipped input ${source}: ${message} (give text files, one prompt a line, UTF-8)`
+          : `gempipe: error: cannot read input ${source}: ${message}; its prompts are not done (rerun to resume)`);
       },
+      signal: stop.reading,
     });
-  }
-
-  // 6. Run.
-  progress = createProgress({ stream: io.stderr, stats, limiter, concurrency: o.concurrency, intervalSec: o.progressIntervalSec, quiet: o.quiet });
-  let pipelineError: unknown;
-  try {
-    if (post) await pipeline(reader, generateStage, post.stage, writer);
-    else await pipeline(reader, generateStage, writer);
-  } catch (err) {
-    pipelineError = err;
-  } finally {
-    progress.stop();
-    progress = undefined;
-    stop.dispose();
-    dailyCap?.stop();
-    await backend.close();
-    await post?.close();
-    if (toStdout) io.stdout.off('error', stdoutErrorSink);
-  }
-
-  const decided = decideOutcome({
-    pipelineError, toStdout, haltMessage: stop.haltMessage, interrupted: stop.interrupted, failed: stats.failed, inputErrors: stats.inputErrors.length,
-  });
-  const { outcome, exitCode } = decided;
-  const error = decided.error === undefined ? undefined : redact(decided.error, secrets);
-  if (state && outcome === 'completed') {
-    if (o.retryFailed && state.failed.size > 0) {
-      const n = await compactFailures(o.out, state.succeeded);
-      if (n > 0) say(`gempipe: ${n} earlier failure(s) superseded by this run were removed from ${o.out}/failures.jsonl`);
+    if (!o.quiet && !o.dryRun) {
+      // The progress bar's total before the (back-pressured) reader reaches the end.
+      const done = state ? state.succeeded.size + (o.retryFailed ? 0 : state.failed.size) : 0;
+      void countRecords(sources, undefined, stop.reading).then((n) => {
+        if (n !== undefined) stats.expected = Math.max(0, n - done);
+      });
     }
-    if (stats.inputErrors.length === 0) {
-      const a = state.succeeded.minus(prepared!.seen);
-      const b = state.failed.minus(prepared!.seen);
-      stats.orphans = a.count + b.count;
-      if (stats.orphans > 0) {
-        say(`gempipe: warning: ${stats.orphans} record(s) in ${o.out}/ have ids not in the current inputs (e.g. ${[...a.examples, ...b.examples].slice(0, 3).join(', ')}); they are kept, not dropped`);
+    reader.on('data', () => stats.read++);
+    reader.on('end', () => {
+      if (!stop.reading.aborted) stats.total = stats.read + stats.skipped;
+    });
+
+    if (o.dryRun) {
+      const historyP = readHistory(toStdout ? undefined : o.out, fixedTokensOf(o.system));
+      const plan = await makePlan(reader, o, () => stats.skipped, historyP);
+      const history = await historyP;
+      io.stdout.write(formatPlan(plan, o, history));
+      stop.dispose();
+      const summary = summarize(stats, stop.reading.aborted ? 'interrupted' : 'completed', stop.reading.aborted ? ExitCode.INTERRUPTED : ExitCode.OK, Date.now());
+      return { ...summary, stats };
+    }
+    // 3. The backend: emulator, transport, client, limiter — one close().
+    let backend: Backend;
+    try {
+      backend = await createBackend(o, { generate: io.generate, say });
+    } catch (e) {
+      // The reader is already reading ahead: release its files before giving up.
+      reader.destroy();
+      stop.dispose();
+      throw e;
+    }
+    const { generate, limiter, limits } = backend;
+
+    // 4. The daily cap and whole-run faults halt the run (stop control, above).
+    const dailyCap = o.rpd ? new DailyCap(o.rpd, o.model, toStdout ? undefined : o.out) : undefined;
+    const halt = (message: string) => stop.halt(redact(message, secrets));
+    const onDailyCapReached = () => halt(`reached --rpd ${o.rpd}: ${dailyCap!.used} requests to ${o.model} today (Pacific time); ${describeReset()}; rerun then to resume`);
+    const onFatal = (err: FatalRunError) => halt(err.message);
+
+    // 5. The stages.
+
+    const generateStage: Duplex = createGenerateStage({
+      generate, limiter, concurrency: o.concurrency, model: o.model,
+      retry: { ...RETRY_DEFAULTS, maxAttempts: o.maxAttempts, baseDelayMs: o.retryBaseDelayMs },
+      ordered: o.ordered, expectJson: o.jsonSchema !== undefined, signal: stop.abandon, stats,
+      tokenEstimator: new TokenEstimator(fixedTokensOf(o.system)),
+      dailyCap, onDailyCapReached, onFatal,
+    });
+    // --post: the user's function on worker threads, between the answers and the writer.
+    const post = postSpec && !o.dryRun
+      ? createPostStage({ spec: postSpec, workers: o.postWorkers, timeoutMs: o.postTimeoutMs, ordered: o.ordered, signal: stop.abandon, stats })
+      : undefined;
+    let writer: Writable;
+    const stdoutErrorSink = () => {};
+    if (toStdout) {
+      io.stdout.on('error', stdoutErrorSink);
+      writer = createStdoutWriter({ stream: io.stdout, format: o.format, stats });
+    } else {
+      writer = createRotatingWriter({
+        dir: o.out, shardSize: o.shardSize, shardBytes: o.shardBytes, firstShard: state!.nextShard,
+        fsync: o.fsync, stats,
+        onWritten: (records) => {
+          for (const r of records) {
+            prepared!.seen.add(r.source, r.line);
+            if (!isFailure(r)) state!.succeeded.add(r.source, r.line);
+          }
+        },
+      });
+    }
+
+    // 6. Run.
+    progress = createProgress({ stream: io.stderr, stats, limiter, concurrency: o.concurrency, intervalSec: o.progressIntervalSec, quiet: o.quiet });
+    let pipelineError: unknown;
+    try {
+      if (post) await pipeline(reader, generateStage, post.stage, writer);
+      else await pipeline(reader, generateStage, writer);
+    } catch (err) {
+      pipelineError = err;
+    } finally {
+      progress.stop();
+      progress = undefined;
+      stop.dispose();
+      dailyCap?.stop();
+      await backend.close();
+      await post?.close();
+      if (toStdout) io.stdout.off('error', stdoutErrorSink);
+    }
+
+    const decided = decideOutcome({
+      pipelineError, toStdout, haltMessage: stop.haltMessage, interrupted: stop.interrupted, failed: stats.failed, inputErrors: stats.inputErrors.length,
+    });
+    const { outcome, exitCode } = decided;
+    const error = decided.error === undefined ? undefined : redact(decided.error, secrets);
+    if (state && outcome === 'completed') {
+      if (o.retryFailed && state.failed.size > 0) {
+        const n = await compactFailures(o.out, state.succeeded);
+        if (n > 0) say(`gempipe: ${n} earlier failure(s) superseded by this run were removed from ${o.out}/failures.jsonl`);
+      }
+      if (stats.inputErrors.length === 0) {
+        const a = state.succeeded.minus(prepared!.seen);
+        const b = state.failed.minus(prepared!.seen);
+        stats.orphans = a.count + b.count;
+        if (stats.orphans > 0) {
+          say(`gempipe: warning: ${stats.orphans} record(s) in ${o.out}/ have ids not in the current inputs (e.g. ${[...a.examples, ...b.examples].slice(0, 3).join(', ')}); they are kept, not dropped`);
+        }
       }
     }
-  }
 
-  const summary = summarize(stats, outcome, exitCode, Date.now(), error);
-  if (limits.length > 0) summary.limits = limits;
-  if (error && error !== stop.haltMessage) io.stderr.write(`gempipe: error: ${error}\n`);
-  if (!o.quiet) io.stderr.write(formatSummary(summary));
-  if (o.summaryJson) {
-    try {
-      writeFileSync(o.summaryJson, JSON.stringify(summary, null, 2) + '\n');
-    } catch (e) {
-      io.stderr.write(`gempipe: error: cannot write --summary-json ${o.summaryJson}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+    const summary = summarize(stats, outcome, exitCode, Date.now(), error);
+    if (limits.length > 0) summary.limits = limits;
+    if (error && error !== stop.haltMessage) io.stderr.write(`gempipe: error: ${error}\n`);
+    if (!o.quiet) io.stderr.write(formatSummary(summary));
+    if (o.summaryJson) {
+      try {
+        writeFileSync(o.summaryJson, JSON.stringify(summary, null, 2) + '\n');
+      } catch (e) {
+        io.stderr.write(`gempipe: error: cannot write --summary-json ${o.summaryJson}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}\n`);
+      }
     }
+    return { ...summary, stats };
+  } finally {
+    prepared?.release(); // the directory's lock
   }
-  return { ...summary, stats };
 }

@@ -244,4 +244,24 @@ describe('the CLI', () => {
       await emu.close();
     }
   });
+
+  it('two runs started together into one directory: one runs, the other exits 2 having sent nothing', async () => {
+    const emu = await startEmulator({ latencyMs: 20, trackPrompts: true });
+    try {
+      const inputs = writeInputs(dir, 1, 200);
+      const out = join(dir, 'out');
+      const opts = { env: env(emu.url), cwd: dir };
+      const a = start(['-o', out, '--concurrency', '8', '-q', inputs[0]], opts);
+      const b = start(['-o', out, '--concurrency', '8', '-q', inputs[0]], opts);
+      const codes = [await a.exited, await b.exited].sort();
+      expect(codes).toEqual([0, 2]);
+      expect(a.stderr() + b.stderr()).toMatch(/Another gempipe run is using `--out .*`: pid \d+, started /);
+      expect(emu.stats.requests).toBe(200); // the refused run sent nothing
+      const all = readOutputs(out).all;
+      expect(all).toHaveLength(200);
+      expect(new Set(all.map((r) => r.id)).size).toBe(200);
+    } finally {
+      await emu.close();
+    }
+  });
 });

@@ -43,3 +43,10 @@ describe('the emulator sub-command', () => {
       .toEqual({ port: 0, quota: { mode: 'sliding-window', windowMs: 60_000, timeScale: 20 }, quotaValue: true });
   });
 });
+
+describe('--keep', () => {
+  it('refuses a field named like a record field instead of dropping it silently', () => {
+    expect(() => parse({ inputFormat: 'jsonl', keep: 'lang,id' })).toThrow(/`--keep id`: that is the name of a field every output record has/);
+    expect(parse({ inputFormat: 'jsonl', keep: 'lang,topic' }).keep).toEqual(['lang', 'topic']);
+  });
+});

@@ -2,13 +2,17 @@
 // repaired, failures.jsonl compacted when due — plus the resume skip for the reader and the set
 // of ids seen this run (for the orphan report). fs errors become usage errors naming --out.
 
+import { mkdir } from 'node:fs/promises';
 import { FatalRunError, UsageError } from '../errors.js';
+import { lockOutputDir } from './dir-lock.js';
 import type { Options } from '../options.js';
 import { IdSet } from './id-set.js';
 import { compactFailures, loadOutputState, type OutputState } from './output-state.js';
 
 export interface PreparedOutput {
   state: OutputState;
+  /** Gives the directory's lock back (a no-op for --dry-run, which takes none). */
+  release: () => void;
   /** For the reader: true when a line is done already (skip it, do not send it). */
   skip: (source: string, line: number) => boolean;
   /** Ids of the current inputs that the output already held (what skip() was asked about). */
@@ -17,18 +21,32 @@ export interface PreparedOutput {
 
 export async function prepareOutput(o: Pick<Options, 'out' | 'overwrite' | 'dryRun' | 'retryFailed'>, say: (line: string) => void): Promise<PreparedOutput> {
   let state: OutputState;
+  let lock: ReturnType<typeof lockOutputDir> | undefined;
   try {
+    // One run per directory: the lock comes before anything is read, repaired or sent.
+    // --dry-run only reads, and takes none.
+    if (!o.dryRun) {
+      await mkdir(o.out, { recursive: true });
+      lock = lockOutputDir(o.out);
+      if (lock.tookOver) say(`gempipe: took over the lock of a run that is gone (pid ${lock.tookOver.pid} on ${lock.tookOver.host}, started ${lock.tookOver.startedAt})`);
+    }
     state = await loadOutputState(o.out, { overwrite: o.overwrite, readOnly: o.dryRun });
   } catch (e) {
-    if (e instanceof FatalRunError) throw e;
+    lock?.release();
+    if (e instanceof FatalRunError || e instanceof UsageError) throw e;
     const err = e as NodeJS.ErrnoException;
     const why = err.code === 'EEXIST' || err.code === 'ENOTDIR' ? 'it exists and is not a directory' : err.code === 'EACCES' ? 'permission denied' : (err.code ?? err.message);
     throw new UsageError(`Cannot use the output directory \`--out ${o.out}\`: ${why}${err.path && err.path !== o.out ? ` (${err.path})` : ''}`);
   }
   for (const r of state.repairs) say(`gempipe: resume: ${r}`);
   if (state.failuresNeedCompaction && !o.dryRun) {
-    const n = await compactFailures(o.out, state.succeeded);
-    say(`gempipe: resume: removed ${n} superseded line(s) from ${o.out}/failures.jsonl`);
+    try {
+      const n = await compactFailures(o.out, state.succeeded);
+      say(`gempipe: resume: removed ${n} superseded line(s) from ${o.out}/failures.jsonl`);
+    } catch (e) {
+      lock?.release();
+      throw e;
+    }
   }
   if (state.records > 0) say(`gempipe: resume: ${state.succeeded.size} succeeded and ${state.failed.size} failed record(s) already in ${o.out}/${o.retryFailed ? ' (failed ones will be retried)' : ''}`);
   const seen = new IdSet();
@@ -39,5 +57,5 @@ export async function prepareOutput(o: Pick<Options, 'out' | 'overwrite' | 'dryR
     // A POST_FAILED record holds its paid answer: --retry-failed does not send it again.
     return ok || (failed && (!o.retryFailed || state.postFailed.has(source, line)));
   };
-  return { state, skip, seen };
+  return { state, skip, seen, release: () => lock?.release() };
 }
