@@ -2,6 +2,18 @@
 // Identity fields come first in every output record so a line's id is readable at a glance
 // and resume can rely on `id` alone.
 
+import { normalize } from 'node:path';
+
+/**
+ * The name a file source goes by in ids: the path as given, normalised, so that `./x.txt`,
+ * `x.txt` and `a/../x.txt` are one source (resume matches them). It is not made absolute:
+ * `x.txt` and `/home/me/x.txt` stay two sources. Ids written before this rule read back
+ * through the same function (resume/output-state.ts).
+ */
+export function sourceName(path: string): string {
+  return path === 'stdin' ? path : normalize(path);
+}
+
 /** One prompt read from an input: what the reader emits. */
 export interface InputRecord {
   /** `<source>:<line>` — stable across runs; resume relies on it. */

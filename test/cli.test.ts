@@ -2,7 +2,7 @@
 // started here. Needs `npm run build` first (npm test does it).
 
 import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../src/emulator/server.js';
@@ -260,6 +260,28 @@ describe('the CLI', () => {
       const all = readOutputs(out).all;
       expect(all).toHaveLength(200);
       expect(new Set(all.map((r) => r.id)).size).toBe(200);
+    } finally {
+      await emu.close();
+    }
+  });
+
+  it('`./x.txt`, `x.txt` and `sub/../x.txt` are one source: a rerun under another spelling sends nothing again', async () => {
+    const emu = await startEmulator({ trackPrompts: true });
+    try {
+      writeFileSync(join(dir, 'x.txt'), Array.from({ length: 20 }, (_, i) => `What is two times ${i}?`).join('\n') + '\n');
+      mkdirSync(join(dir, 'sub'));
+      // An output written before sources were normalised holds `./x.txt` ids: they count too.
+      mkdirSync(join(dir, 'out'));
+      writeFileSync(join(dir, 'out', 'shard-00000.jsonl'), JSON.stringify({ id: './x.txt:1', source: './x.txt', line: 1, prompt: 'What is two times 0?', response: 'Two times 0 is 0.' }) + '\n');
+      for (const spelling of ['./x.txt', 'x.txt', 'sub/../x.txt']) {
+        const r = start(['-o', 'out', '-q', spelling], { env: env(emu.url), cwd: dir });
+        expect(await r.exited, r.stderr()).toBe(0);
+      }
+      expect(emu.stats.requests).toBe(19);
+      const ids = readOutputs(join(dir, 'out')).all.map((r) => r.id);
+      expect(ids).toHaveLength(20);
+      expect(new Set(ids.map((i) => i.replace(/^\.\//, ''))).size).toBe(20);
+      expect(ids.filter((i) => i.startsWith('x.txt:'))).toHaveLength(19);
     } finally {
       await emu.close();
     }

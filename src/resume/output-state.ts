@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { OutputStateError } from '../errors.js';
 import { FAILURES_FILE, SHARD_RE } from '../output-layout.js';
 import { IdSet } from './id-set.js';
+import { sourceName } from '../records.js';
 import { scanLines } from '../util/scan-lines.js';
 
 
@@ -45,7 +46,7 @@ function idOf(text: string): LineRef | undefined {
   if (typeof rec !== 'object' || rec === null) return undefined;
   const { source, line, error } = rec as { source?: unknown; line?: unknown; error?: { status?: unknown } };
   if (typeof source !== 'string' || typeof line !== 'number' || !Number.isSafeInteger(line) || line < 1) return undefined;
-  return { source, line, postFailed: error?.status === 'POST_FAILED' };
+  return { source: sourceName(source), line, postFailed: error?.status === 'POST_FAILED' };
 }
 
 /**

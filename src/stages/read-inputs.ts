@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Readable, type Duplex } from 'node:stream';
 import { chainUnchecked } from 'stream-chain';
 import { UsageError } from '../errors.js';
-import type { InputRecord } from '../records.js';
+import { sourceName, type InputRecord } from '../records.js';
 import { lineSplitterStages, type SplitLine } from './line-splitter.js';
 import { scanLines } from '../util/scan-lines.js';
 
@@ -57,10 +57,10 @@ export function resolveInputs(inputs: readonly string[]): InputSource[] {
         } catch {
           continue; // a dangling link or a file that vanished while listing
         }
-        out.push({ source: p, path: p });
+        out.push({ source: sourceName(p), path: p });
       }
     } else if (st.isFile() || st.isFIFO() || st.isCharacterDevice()) {
-      out.push({ source: input, path: input });
+      out.push({ source: sourceName(input), path: input });
     } else {
       throw new UsageError(`INPUT ${input} is neither a file nor a directory`);
     }
