@@ -1,7 +1,7 @@
 // Test helpers: deferred promises (p-defer style), temp dirs, input files, output readers,
 // and in-memory stdio for run().
 
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
@@ -92,4 +92,17 @@ export function expectExactlyOnce(out: string, n: number): void {
   if (all.length !== n) throw new Error(`${out} holds ${all.length} records, expected ${n}`);
   const unique = new Set(all.map((r) => r.id)).size;
   if (unique !== n) throw new Error(`${out} holds ${n - unique} duplicate id(s)`);
+}
+
+/** Open file descriptors of this process that point under `root` (/proc/self/fd). */
+export function openUnder(root: string): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(root)) n++;
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return n;
 }

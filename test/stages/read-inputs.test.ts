@@ -1,11 +1,11 @@
-import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { InputRecord } from '../../src/records.js';
 import { countRecords, createInputReader, parseTextLine, resolveInputs } from '../../src/stages/read-inputs.js';
-import { tempDir } from '../helpers/util.js';
+import { tempDir, openUnder } from '../helpers/util.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -30,18 +30,6 @@ describe('countRecords (the progress total before the reader reaches the end)', 
   });
 });
 
-/** Open file descriptors of this process that point at files under `dir`. */
-function openUnder(root: string): number {
-  let n = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(root)) n++;
-    } catch {
-      /* closed meanwhile */
-    }
-  }
-  return n;
-}
 
 describe('createInputReader (one stream-chain per source, merged)', () => {
   it('never holds more than --open-files input files open, reads every line once, and closes them all', async () => {

@@ -1,10 +1,10 @@
-import { mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { OutputRecord } from '../../src/records.js';
 import { createRotatingWriter } from '../../src/stages/rotating-writer.js';
-import { readJsonl, readOutputs, tempDir } from '../helpers/util.js';
+import { readJsonl, readOutputs, tempDir, openUnder } from '../helpers/util.js';
 
 const ok = (i: number, response = `answer ${i}`): OutputRecord => ({
   id: `f:${i}`, source: 'f', line: i, prompt: `p${i}`, response, model: 'm', finishReason: 'STOP',
@@ -14,18 +14,6 @@ const bad = (i: number): OutputRecord => ({ id: `f:${i}`, source: 'f', line: i, 
 
 let cleanup = () => {};
 
-/** Open file descriptors of this process under `root` (/proc/self/fd). */
-function openUnder(root: string): number {
-  let n = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(root)) n++;
-    } catch {
-      /* closed meanwhile */
-    }
-  }
-  return n;
-}
 afterEach(() => cleanup());
 
 describe('createRotatingWriter', () => {
