@@ -54,6 +54,8 @@ export const RUN_FLAGS: readonly Flag[] = [
   { key: 'ordered', flags: '--ordered', help: 'write records in input order (default: completion order)', kind: 'switch' },
   { key: 'format', flags: '--format <fmt>', help: 'stdout layout: jsonl, or text "<prompt> - <response>"', kind: 'choice', choices: ['jsonl', 'text'], default: DEFAULTS.format },
   { key: 'retryFailed', flags: '--retry-failed', help: 'retry the records in failures.jsonl instead of skipping them', kind: 'switch' },
+  { key: 'redoChanged', flags: '--redo-changed', help: 'answer again the lines changed since their records were written (old records move to superseded.jsonl)', kind: 'switch' },
+  { key: 'writeRetry', field: 'writeRetrySec', flags: '--write-retry <s>', help: 'seconds a failed write (disk full) is retried, sending paused, before the run ends resumably (exit 1)', kind: 'num', min: 0, max: 86_400, default: DEFAULTS.writeRetrySec },
   { key: 'overwrite', flags: '--overwrite', help: 'delete existing shards and failures.jsonl and start afresh', kind: 'switch' },
   { key: 'fsync', flags: '--fsync <policy>', help: 'none | close (fsync each file when closed) | always (after every batch)', kind: 'choice', choices: ['none', 'close', 'always'], default: DEFAULTS.fsync },
   { key: 'progressInterval', field: 'progressIntervalSec', flags: '--progress-interval <s>', help: 'seconds between status lines when stderr is not a terminal', kind: 'num', min: 0.1, max: 86_400, default: DEFAULTS.progressIntervalSec },

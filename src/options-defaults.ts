@@ -24,6 +24,8 @@ export const DEFAULTS = {
   format: 'jsonl',
   retryFailed: false,
   overwrite: false,
+  redoChanged: false,
+  writeRetrySec: 60,
   progressIntervalSec: 10,
   quiet: false,
   drainTimeoutSec: 30,

@@ -71,6 +71,10 @@ export interface Options {
   retryFailed: boolean;
   /** @default false */
   overwrite: boolean;
+  /** Lines changed since their records were written are answered again (old records to superseded.jsonl). */
+  redoChanged: boolean;
+  /** Seconds a failed write (disk full) is retried before the run ends resumably. */
+  writeRetrySec: number;
   /** Seconds between status lines when stderr is not a terminal. @default 10 */
   progressIntervalSec: number;
   /** @default false */

@@ -18,6 +18,8 @@ export function sourceName(path: string): string {
 export interface InputRecord {
   /** `<source>:<line>` — stable across runs; resume relies on it. */
   id: string;
+  /** What was asked, hashed (request-hash.ts): resume skips an id only when this matches. */
+  hash?: string;
   source: string;
   /** 1-based physical line number. */
   line: number;
@@ -39,6 +41,7 @@ export interface Usage {
 
 export interface SuccessRecord {
   id: string;
+  hash?: string;
   source: string;
   line: number;
   prompt: string;
@@ -62,6 +65,7 @@ export interface RecordError {
 
 export interface FailureRecord {
   id: string;
+  hash?: string;
   source: string;
   line: number;
   prompt: string;
@@ -74,7 +78,7 @@ export type OutputRecord = SuccessRecord | FailureRecord;
 
 /** The fields gempipe writes into output records: `--keep` cannot use these names. */
 export const RECORD_FIELDS: readonly string[] = [
-  'id', 'source', 'line', 'prompt', 'response', 'model', 'finishReason', 'usage', 'attempts', 'latencyMs', 'json', 'error',
+  'id', 'hash', 'source', 'line', 'prompt', 'response', 'model', 'finishReason', 'usage', 'attempts', 'latencyMs', 'json', 'error',
 ];
 
 /** A failure has an `error` (a POST_FAILED one also keeps the paid `response`). */

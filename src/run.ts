@@ -11,6 +11,8 @@ import type { Readable, Writable, Duplex } from 'node:stream';
 import { FatalRunError, ExitCode, UsageError, redact } from './errors.js';
 import { decideOutcome } from './outcome.js';
 import { prepareOutput } from './resume/prepare-output.js';
+import { checkInputs, type CheckedInputs } from './resume/check-inputs.js';
+import { createRequestHasher } from './request-hash.js';
 import { createStopControl } from './stop-control.js';
 import { createBackend, type Backend } from './backend.js';
 import type { GenerateFn } from './gemini/client.js';
@@ -80,13 +82,22 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
   if (postSpec) await checkPostSpec(postSpec);
 
   // 1. Inputs and output state — every usage problem surfaces here, before any request.
-  const sources: InputSource[] = resolveInputs(defaultInputs(o.inputs, io.stdin.isTTY));
+  let sources: InputSource[] = resolveInputs(defaultInputs(o.inputs, io.stdin.isTTY));
   if (sources.some((s) => s.path === null) && io.stdin.isTTY && o.inputs.includes('-')) {
     say('gempipe: reading prompts from the terminal (end with Ctrl-D)');
   }
   const prepared = toStdout ? undefined : await prepareOutput(o, say);
   const state = prepared?.state;
+  let checked: CheckedInputs | undefined;
   try {
+    // What each record asks, hashed; lines changed since their records were written stop the
+    // run here (exit 2), before any request, unless --redo-changed.
+    const hash = createRequestHasher(o);
+    const parse = o.inputFormat === 'jsonl' ? createJsonlParser({ promptField: o.promptField, template: o.template, keep: o.keep }) : parseTextLine;
+    if (state) {
+      checked = await checkInputs(o, sources, state, { stdin: io.stdin, maxLineBytes: o.maxLineBytes, parse, hash }, say);
+      sources = checked.sources;
+    }
     // 2. The reader (a dry run only counts what it reads).
     // Stopping: SIGINT/SIGTERM or a whole-run fault stops reading; the drain timeout abandons.
     const stop = createStopControl({ signal: io.signal, drainTimeoutSec: o.drainTimeoutSec, inFlight: () => stats.inFlight, say, shout });
@@ -96,7 +107,8 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       stdin: io.stdin,
       openFiles: o.ordered ? 1 : o.openFiles,
       maxLineBytes: o.maxLineBytes,
-      parse: o.inputFormat === 'jsonl' ? createJsonlParser({ promptField: o.promptField, template: o.template, keep: o.keep }) : parseTextLine,
+      parse,
+      hash,
       skip,
       onSkip: () => stats.skipped++,
       onSourceError: (source, err) => {
@@ -230,6 +242,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     }
     return { ...summary, stats };
   } finally {
+    await checked?.cleanup();
     prepared?.release(); // the directory's lock
   }
 }

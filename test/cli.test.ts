@@ -1,73 +1,20 @@
 // The built CLI as a user runs it: spawned, with real signals and pipes, against an emulator
 // started here. Needs `npm run build` first (npm test does it).
 
-import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../src/emulator/server.js';
+import { startEmulator } from '../src/emulator/server.js';
 import { tempDir, writeInputs, readOutputs } from './helpers/util.js';
+import { MAIN, cli as runCli, env, recordsOnDisk, start, until } from './helpers/cli-helpers.js';
 
-const MAIN = resolve(__dirname, '../dist/main.js');
 let dir: string;
 let cleanup: () => void;
 beforeEach(() => ({ dir, cleanup } = tempDir()));
 afterEach(() => cleanup());
 
-function env(url?: string): NodeJS.ProcessEnv {
-  const e: NodeJS.ProcessEnv = { ...process.env, GEMINI_API_KEY: 'cli-test-key-987654321' };
-  delete e.GOOGLE_API_KEY;
-  if (url) e.GEMINI_BASE_URL = url;
-  else delete e.GEMINI_BASE_URL;
-  return e;
-}
-
-function cli(args: string[], opts: { url?: string; input?: string; noKey?: boolean } = {}) {
-  const e = env(opts.url);
-  if (opts.noKey) delete e.GEMINI_API_KEY;
-  return spawnSync(process.execPath, [MAIN, ...args], { env: e, input: opts.input ?? '', encoding: 'utf8', cwd: dir });
-}
-
-/** Spawns the built CLI; collects its stderr; `exited` resolves to its exit code. */
-function start(args: string[], opts: SpawnOptions = {}) {
-  const child = spawn(process.execPath, [MAIN, ...args], opts);
-  let stderr = '';
-  child.stderr?.on('data', (d) => (stderr += d));
-  const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
-  return { child, exited, stderr: () => stderr };
-}
-
-/** Resolves once `cond()` holds, polled every few ms (it reads the in-process emulator's counters). */
-function until(cond: () => boolean, everyMs = 5): Promise<void> {
-  return new Promise((res) => {
-    const t = setInterval(() => {
-      if (cond()) {
-        clearInterval(t);
-        res();
-      }
-    }, everyMs);
-  });
-}
-
-/** Complete, valid records on disk right now (a torn last line is not a record). */
-function recordsOnDisk(out: string): Array<{ id: string; prompt: string }> {
-  if (!existsSync(out)) return [];
-  const recs: Array<{ id: string; prompt: string }> = [];
-  for (const name of readdirSync(out)) {
-    if (!name.endsWith('.jsonl')) continue;
-    const text = readFileSync(join(out, name), 'utf8');
-    const complete = text.slice(0, text.lastIndexOf('\n') + 1);
-    for (const l of complete.split('\n')) {
-      if (!l) continue;
-      try {
-        recs.push(JSON.parse(l));
-      } catch {
-        /* an invalid trailing line: resume truncates it */
-      }
-    }
-  }
-  return recs;
-}
+const cli = (args: string[], opts: Parameters<typeof runCli>[2] = {}) => runCli(dir, args, opts);
 
 describe('the CLI', () => {
   it('exits 2 naming the culprit for a missing input, an unknown flag, a bad number, and no key', () => {

@@ -34,6 +34,31 @@ export class IdSet {
     return true;
   }
 
+  /** Removes; returns false when it was not there. */
+  delete(source: string, line: number): boolean {
+    if (!this.has(source, line)) return false;
+    this.#bits.get(source)![line >>> 5] &= ~(1 << (line & 31));
+    this.#size--;
+    return true;
+  }
+
+  /** The highest line of `source` in the set, 0 when none. */
+  lastLine(source: string): number {
+    const b = this.#bits.get(source);
+    if (!b) return 0;
+    for (let w = b.length - 1; w >= 0; w--) if (b[w]) return w * 32 + 31 - Math.clz32(b[w]);
+    return 0;
+  }
+
+  /** Calls fn for every id, by source then line. */
+  forEach(fn: (source: string, line: number) => void): void {
+    for (const [source, b] of this.#bits) {
+      for (let w = 0; w < b.length; w++) {
+        for (let word = b[w], bit = 0; word; bit++, word >>>= 1) if (word & 1) fn(source, w * 32 + bit);
+      }
+    }
+  }
+
   /** Ids here and not in `other`, as a count plus a few examples. */
   minus(other: IdSet, examples = 3): { count: number; examples: string[] } {
     let count = 0;

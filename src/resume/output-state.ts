@@ -8,10 +8,13 @@ import { writeSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OutputStateError } from '../errors.js';
-import { FAILURES_FILE, SHARD_RE } from '../output-layout.js';
+import { FAILURES_FILE, REWRITE_TMP_RE, SHARD_RE } from '../output-layout.js';
 import { IdSet } from './id-set.js';
+import { LineHashes } from './line-hashes.js';
 import { sourceName } from '../records.js';
+import { hash32 } from '../request-hash.js';
 import { scanLines } from '../util/scan-lines.js';
+import { syncDir } from '../util/sync-dir.js';
 
 
 export interface OutputState {
@@ -27,6 +30,10 @@ export interface OutputState {
   failuresNeedCompaction: boolean;
   /** Output records read. */
   records: number;
+  /** The hash each written record carries (32-bit prefix; 0: written without one). */
+  hashes: LineHashes;
+  /** Records written without a hash (by a gempipe before 2026-11): trusted as they are. */
+  unhashed: number;
 }
 
 interface LineRef {
@@ -34,9 +41,11 @@ interface LineRef {
   line: number;
   /** A POST_FAILED failure: the answer is in it (it is never sent again, even by --retry-failed). */
   postFailed?: boolean;
+  /** hash32 of the record's `hash`, 0 when it has none. */
+  hash: number;
 }
 
-function idOf(text: string): LineRef | undefined {
+export function idOf(text: string): LineRef | undefined {
   let rec: unknown;
   try {
     rec = JSON.parse(text);
@@ -44,9 +53,9 @@ function idOf(text: string): LineRef | undefined {
     return undefined;
   }
   if (typeof rec !== 'object' || rec === null) return undefined;
-  const { source, line, error } = rec as { source?: unknown; line?: unknown; error?: { status?: unknown } };
+  const { source, line, error, hash } = rec as { source?: unknown; line?: unknown; error?: { status?: unknown }; hash?: unknown };
   if (typeof source !== 'string' || typeof line !== 'number' || !Number.isSafeInteger(line) || line < 1) return undefined;
-  return { source: sourceName(source), line, postFailed: error?.status === 'POST_FAILED' };
+  return { source: sourceName(source), line, postFailed: error?.status === 'POST_FAILED', hash: hash32(hash) };
 }
 
 /**
@@ -96,7 +105,7 @@ export async function loadOutputState(dir: string, opts: { overwrite?: boolean; 
   const ro = opts.readOnly === true;
   const state: OutputState = {
     succeeded: new IdSet(), failed: new IdSet(), postFailed: new IdSet(), nextShard: 0, repairs: [],
-    failuresNeedCompaction: false, records: 0,
+    failuresNeedCompaction: false, records: 0, hashes: new LineHashes(), unhashed: 0,
   };
   if (ro && !(await exists(dir))) return state;
   if (!ro) await mkdir(dir, { recursive: true });
@@ -117,17 +126,24 @@ export async function loadOutputState(dir: string, opts: { overwrite?: boolean; 
     await rm(join(dir, FAILURES_FILE + '.tmp'), { force: true });
     return state;
   }
-  if (names.includes(FAILURES_FILE + '.tmp') && !ro) {
-    // A compaction was cut short before its rename: the original is intact.
-    await rm(join(dir, FAILURES_FILE + '.tmp'), { force: true });
-    state.repairs.push(`removed an unfinished ${FAILURES_FILE}.tmp`);
+  for (const name of names) {
+    // A compaction or a --redo-changed rewrite cut short before its rename: the original is intact.
+    if (!ro && (name === FAILURES_FILE + '.tmp' || REWRITE_TMP_RE.test(name))) {
+      await rm(join(dir, name), { force: true });
+      state.repairs.push(`removed an unfinished ${name}`);
+    }
   }
+  const noteHash = (ref: LineRef) => {
+    if (ref.hash) state.hashes.set(ref.source, ref.line, ref.hash);
+    else state.unhashed++;
+  };
   for (const s of shards) {
     const path = join(dir, s.name);
     const r = await scanJsonl(path, (ref) => {
       if (!state.succeeded.add(ref.source, ref.line)) {
         throw new OutputStateError(`${path} holds ${ref.source}:${ref.line} a second time: the output directory was changed by something else`);
       }
+      noteHash(ref);
     }, !ro);
     state.records += r.records;
     if (r.truncatedBytes > 0) state.repairs.push(`${ro ? 'would truncate' : 'truncated'} a torn last line (${r.truncatedBytes} bytes) of ${path}`);
@@ -136,7 +152,12 @@ export async function loadOutputState(dir: string, opts: { overwrite?: boolean; 
   const fpath = join(dir, FAILURES_FILE);
   if (await exists(fpath)) {
     const r = await scanJsonl(fpath, (ref) => {
-      if (state.succeeded.has(ref.source, ref.line) || !state.failed.add(ref.source, ref.line)) state.failuresNeedCompaction = true;
+      if (state.succeeded.has(ref.source, ref.line)) {
+        state.failuresNeedCompaction = true;
+      } else {
+        if (!state.failed.add(ref.source, ref.line)) state.failuresNeedCompaction = true;
+        noteHash(ref); // the last failure of an id wins (compaction), and its hash with it
+      }
       if (ref.postFailed) state.postFailed.add(ref.source, ref.line);
     }, !ro);
     state.records += r.records;
@@ -196,17 +217,4 @@ export async function compactFailures(dir: string, succeeded: IdSet): Promise<nu
   await rename(tmp, path);
   await syncDir(dir);
   return n - kept;
-}
-
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const d = await open(dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
-  } catch {
-    /* some filesystems cannot fsync a directory; the rename is still atomic */
-  }
 }

@@ -109,7 +109,7 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
   function toFailure(rec: InputRecord, attempts: number, error: RecordError): FailureRecord {
     stats.failed++;
     stats.failedByStatus[error.status] = (stats.failedByStatus[error.status] ?? 0) + 1;
-    const out: FailureRecord = { id: rec.id, source: rec.source, line: rec.line, prompt: rec.prompt, attempts, error };
+    const out: FailureRecord = { id: rec.id, hash: rec.hash, source: rec.source, line: rec.line, prompt: rec.prompt, attempts, error };
     copyKept(rec, out);
     return out;
   }
@@ -118,7 +118,7 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
     stats.succeeded++;
     if (res.finishReason === 'MAX_TOKENS') stats.truncated++;
     const out: SuccessRecord = {
-      id: rec.id, source: rec.source, line: rec.line, prompt: rec.prompt, response: res.text,
+      id: rec.id, hash: rec.hash, source: rec.source, line: rec.line, prompt: rec.prompt, response: res.text,
       model: o.model, finishReason: res.finishReason, usage: res.usage, attempts, latencyMs,
     };
     copyKept(rec, out);

@@ -81,6 +81,8 @@ export interface InputReaderOptions {
   /** Lines already done (resume): skipped before any parsing. Counted via onSkip. */
   skip?: (source: string, line: number) => boolean;
   onSkip?: () => void;
+  /** Hashes what each record asks (request-hash.ts) into `hash`; none: records carry no hash. */
+  hash?: (prompt: string) => string;
   /** A source that could not be opened or read; the run goes on without it. */
   onSourceError?: (source: string, err: Error) => void;
   /** Aborting stops reading: open sources are closed and the stream ends normally. */
@@ -92,20 +94,21 @@ export interface InputReaderOptions {
  * skip-done + parse (one fused function). Destroying the chain destroys every stage in it,
  * the file's read stream included (stream-chain 4.4.1).
  */
-export function createSourceChain(src: InputSource, o: Pick<InputReaderOptions, 'stdin' | 'maxLineBytes' | 'parse' | 'skip' | 'onSkip'>): Duplex {
+export function createSourceChain(src: InputSource, o: Pick<InputReaderOptions, 'stdin' | 'maxLineBytes' | 'parse' | 'skip' | 'onSkip' | 'hash'>): Duplex {
   const { source } = src;
   const toRecord = (l: SplitLine): InputRecord | null => {
     if (o.skip?.(source, l.line)) {
       o.onSkip?.();
       return null;
     }
-    if (l.tooLongBytes !== undefined) {
-      return {
+    const rec: InputRecord | null = l.tooLongBytes !== undefined
+      ? {
         id: `${source}:${l.line}`, source, line: l.line, prompt: '',
         invalid: { code: 'LINE_TOO_LONG', message: `line ${l.line} of ${source} is ${l.tooLongBytes} bytes, over --max-line-bytes ${o.maxLineBytes}` },
-      };
-    }
-    return o.parse(source, l);
+      }
+      : o.parse(source, l);
+    if (rec && o.hash) rec.hash = o.hash(rec.prompt);
+    return rec;
   };
   let input: NodeJS.ReadableStream;
   if (src.path === null) {

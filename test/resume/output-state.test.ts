@@ -2,6 +2,7 @@ import { readdirSync, appendFileSync, readFileSync, writeFileSync } from 'node:f
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { IdSet } from '../../src/resume/id-set.js';
+import { isFailure } from '../../src/records.js';
 import { compactFailures, loadOutputState } from '../../src/resume/output-state.js';
 import { readJsonl, tempDir } from '../helpers/util.js';
 
@@ -80,6 +81,6 @@ describe('compactFailures', () => {
     expect(s.failuresNeedCompaction).toBe(true);
     expect(await compactFailures(t.dir, s.succeeded)).toBe(2);
     const left = readJsonl(f);
-    expect(left.map((r) => [r.line, 'error' in r ? r.error.message : ''])).toEqual([[3, 'x'], [1, 'new']]);
+    expect(left.map((r) => [r.line, isFailure(r) ? r.error.message : ''])).toEqual([[3, 'x'], [1, 'new']]);
   });
 });

@@ -1,0 +1,82 @@
+// findChangedLines(): before anything is sent, the current inputs are checked against what the
+// output directory holds (SPEC §10). Each source with records in the directory is read up to
+// its last written line, through the same chain the run reads with (split2, the parser, the
+// request hash); a line whose hash differs from its record's is changed. Records without a hash
+// (older gempipe) are trusted. Sources without records are not read here.
+
+import type { Duplex } from 'node:stream';
+import { join } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { FAILURES_FILE, SHARD_RE } from '../output-layout.js';
+import type { InputRecord } from '../records.js';
+import { hash32 } from '../request-hash.js';
+import { createSourceChain, type InputReaderOptions, type InputSource } from '../stages/read-inputs.js';
+import { scanLines } from '../util/scan-lines.js';
+import { IdSet } from './id-set.js';
+import { idOf, type OutputState } from './output-state.js';
+
+export interface ChangedLines {
+  ids: IdSet;
+  count: number;
+  /** The first changed line met, with its current prompt. */
+  first?: { id: string; source: string; line: number; prompt: string };
+}
+
+export async function findChangedLines(
+  sources: readonly InputSource[],
+  state: Pick<OutputState, 'succeeded' | 'failed' | 'hashes'>,
+  o: Pick<InputReaderOptions, 'stdin' | 'maxLineBytes' | 'parse' | 'hash'>,
+): Promise<ChangedLines> {
+  const out: ChangedLines = { ids: new IdSet(), count: 0 };
+  for (const src of sources) {
+    const last = Math.max(state.succeeded.lastLine(src.source), state.failed.lastLine(src.source));
+    if (last === 0) continue;
+    let chain: Duplex;
+    try {
+      chain = createSourceChain(src, o);
+    } catch {
+      continue; // cannot be opened: the reader reports it
+    }
+    try {
+      for await (const rec of chain as AsyncIterable<InputRecord>) {
+        if (rec.line > last) break;
+        const old = state.hashes.get(src.source, rec.line);
+        if (old === 0 || old === hash32(rec.hash)) continue;
+        if (!state.succeeded.has(src.source, rec.line) && !state.failed.has(src.source, rec.line)) continue;
+        out.ids.add(src.source, rec.line);
+        out.count++;
+        out.first ??= { id: rec.id, source: src.source, line: rec.line, prompt: rec.prompt };
+      }
+    } catch {
+      /* unreadable part-way: the reader reports it */
+    } finally {
+      chain.destroy();
+    }
+  }
+  return out;
+}
+
+/** The prompt of the record written for `source:line` (a shard or failures.jsonl), if found. */
+export async function writtenPrompt(dir: string, source: string, line: number): Promise<string | undefined> {
+  const names = (await readdir(dir)).filter((n) => SHARD_RE.test(n) || n === FAILURES_FILE).sort();
+  for (const name of names) {
+    let found: string | undefined;
+    await scanLines(join(dir, name), (data, start, end, _next, terminated) => {
+      if (!terminated) return;
+      const text = data.toString('utf8', start, end);
+      const ref = idOf(text);
+      if (ref?.source === source && ref.line === line) {
+        found = String((JSON.parse(text) as { prompt?: unknown }).prompt ?? '');
+        return false;
+      }
+    });
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** `"the start of it…"` for a message. */
+export function quoteStart(text: string, max = 60): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return JSON.stringify(flat.length > max ? flat.slice(0, max) + '…' : flat);
+}
