@@ -10,6 +10,7 @@
 //   .shard-NNNNN.jsonl.tmp  a shard being rewritten by --redo-changed (renamed over it)
 //   .gempipe-stdin.spool    stdin, kept while a resumed stdin job is checked and run
 //   .gempipe-job.json       what the last run asked (model, system, config, input format), for verify
+//   .gempipe-reserve        zeros: space kept free during a run, given back when the disk fills
 
 export const FAILURES_FILE = 'failures.jsonl';
 export const USAGE_FILE = '.gempipe-usage.json';
@@ -18,6 +19,7 @@ export const LOCK_FILE = '.gempipe.lock';
 export const SUPERSEDED_FILE = 'superseded.jsonl';
 export const STDIN_SPOOL = '.gempipe-stdin.spool';
 export const JOB_FILE = '.gempipe-job.json';
+export const RESERVE_FILE = '.gempipe-reserve';
 
 /** A rewrite's temporary file: `.` + the file's name + `.tmp`. */
 export const REWRITE_TMP_RE = /^\.(shard-\d{5,}\.jsonl|failures\.jsonl)\.tmp$/;

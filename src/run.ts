@@ -23,7 +23,7 @@ import { isFailure } from './records.js';
 import { compactFailures } from './resume/output-state.js';
 import { createGenerateStage } from './stages/generate.js';
 import { countRecords, createInputReader, createJsonlParser, parseTextLine, resolveInputs, type InputSource } from './stages/read-inputs.js';
-import { createRotatingWriter } from './stages/rotating-writer.js';
+import { createRotatingWriter, WriteFailedError, writeErrorText } from './stages/rotating-writer.js';
 import { checkPostSpec, createPostStage, parsePostSpec } from './stages/post.js';
 import { createStdoutWriter } from './stages/stdout-writer.js';
 import { DailyCap, describeReset } from './quota/daily-cap.js';
@@ -160,14 +160,17 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     const onDailyCapReached = () => halt(`reached --rpd ${o.rpd}: ${dailyCap!.used} requests to ${o.model} today (Pacific time); ${describeReset()}; rerun then to resume`);
     const onFatal = (err: FatalRunError) => halt(err.message);
 
-    // 5. The stages.
+    // 5. The stages. A writer that cannot write (disk full) stops the sending for good: the
+    // answers already on the wire are kept and written when there is room (the writer frees
+    // the space it holds in reserve first), then the run ends (exit 1, resumable).
+    const stopSending = new AbortController();
 
     const generateStage: Duplex = createGenerateStage({
       generate, limiter, concurrency: o.concurrency, model: o.model,
       retry: { ...RETRY_DEFAULTS, maxAttempts: o.maxAttempts, baseDelayMs: o.retryBaseDelayMs },
       ordered: o.ordered, expectJson: o.jsonSchema !== undefined, signal: stop.abandon, stats,
       tokenEstimator: new TokenEstimator(fixedTokensOf(o.system)),
-      dailyCap, onDailyCapReached, onFatal,
+      dailyCap, onDailyCapReached, onFatal, stopSending: stopSending.signal,
     });
     // --post: the user's function on worker threads, between the answers and the writer.
     const post = postSpec && !o.dryRun
@@ -181,7 +184,14 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     } else {
       writer = createRotatingWriter({
         dir: o.out, shardSize: o.shardSize, shardBytes: o.shardBytes, firstShard: state!.nextShard,
-        fsync: o.fsync, stats,
+        fsync: o.fsync, stats, retryForMs: o.writeRetrySec * 1000,
+        reserveBytes: Math.min(8 << 20, Math.max(256 << 10, o.concurrency * (16 << 10))),
+        onStall: (w) => {
+          stopSending.abort();
+          const space = w.code === 'ENOSPC' || w.code === 'EDQUOT';
+          halt(`${writeErrorText(w.code)} writing ${w.path}; ${space ? 'free space' : 'fix it'} — retrying for ${o.writeRetrySec} s. No new request is sent; the answers received and in flight (${stats.inFlight}) are kept and written${space ? ' into the space gempipe kept in reserve' : ''}, then the run ends: rerun the same command to resume`);
+        },
+        onRecover: (path, waitedMs) => say(`gempipe: ${path} written after ${(waitedMs / 1000).toFixed(1)} s`),
         onWritten: (records) => {
           for (const r of records) {
             prepared!.seen.add(r.source, r.line);
@@ -209,6 +219,10 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       if (toStdout) io.stdout.off('error', stdoutErrorSink);
     }
 
+    if (pipelineError instanceof WriteFailedError) {
+      const unwritten = stats.succeeded + stats.failed - stats.written;
+      if (unwritten > 0) pipelineError.message += ` (${unwritten} answer(s) received could not be written)`;
+    }
     const decided = decideOutcome({
       pipelineError, toStdout, haltMessage: stop.haltMessage, interrupted: stop.interrupted, failed: stats.failed, inputErrors: stats.inputErrors.length,
     });

@@ -48,6 +48,11 @@ export interface GenerateStageOptions {
    * is destroyed with the error.
    */
   onFatal?: (err: FatalRunError) => void;
+  /**
+   * Aborted: no new attempt is sent (a record waiting for the limiter or a backoff is dropped
+   * for a rerun); requests already sent finish and are emitted. A writer that cannot write.
+   */
+  stopSending?: AbortSignal;
 }
 
 export function createGenerateStage(options: GenerateStageOptions): Duplex {
@@ -236,7 +241,7 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
     if (!linked) {
       // The parallel stage hands every item the same signal: link it once.
       linked = true;
-      wait = AbortSignal.any([halt.signal, signal]);
+      wait = AbortSignal.any([halt.signal, signal, ...(o.stopSending ? [o.stopSending] : [])]);
       setMaxListeners(0, wait); // one listener per waiting record: bounded by --concurrency
     }
     stats.inFlight++;
