@@ -4,6 +4,7 @@
 
 import { startEmulator, type Emulator } from './emulator/server.js';
 import { createGeminiClient, type GenerateFn } from './gemini/client.js';
+import { MAX_CONNECTIONS } from './fd-budget.js';
 import { createFastFetch, type FastFetch } from './gemini/fast-fetch.js';
 import { LIMITS_FILE } from './output-layout.js';
 import type { Options } from './options.js';
@@ -19,7 +20,7 @@ export interface Backend {
   close(): Promise<void>;
 }
 
-export async function createBackend(o: Options, io: { generate?: GenerateFn; say: (line: string) => void }): Promise<Backend> {
+export async function createBackend(o: Options, io: { generate?: GenerateFn; say: (line: string) => void; /** Sockets at most (fd-budget.ts). */ connections?: number }): Promise<Backend> {
   const toStdout = o.out === '-';
   let emulator: Emulator | undefined;
   let baseUrl = o.baseUrl;
@@ -47,7 +48,7 @@ export async function createBackend(o: Options, io: { generate?: GenerateFn; say
       io.say(`gempipe: ${line}`);
     },
   });
-  const transport: FastFetch | undefined = io.generate ? undefined : createFastFetch({ connections: Math.min(o.concurrency, 256), timeoutMs: o.timeoutMs });
+  const transport: FastFetch | undefined = io.generate ? undefined : createFastFetch({ connections: io.connections ?? Math.min(o.concurrency, MAX_CONNECTIONS), timeoutMs: o.timeoutMs });
   const generate: GenerateFn = io.generate ?? createGeminiClient({
     apiKey, baseUrl, model: o.model, system: o.system, temperature: o.temperature,
     maxOutputTokens: o.maxOutputTokens, thinkingBudget: o.thinkingBudget, jsonSchema: o.jsonSchema,

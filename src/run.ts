@@ -15,6 +15,7 @@ import { checkInputs, type CheckedInputs } from './resume/check-inputs.js';
 import { createRequestHasher } from './request-hash.js';
 import { createStopControl } from './stop-control.js';
 import { createBackend, type Backend } from './backend.js';
+import { fdBudget } from './fd-budget.js';
 import type { GenerateFn } from './gemini/client.js';
 import { RETRY_DEFAULTS } from './gemini/retry-policy.js';
 import { DEFAULTS, type Options } from './options.js';
@@ -102,10 +103,14 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     // Stopping: SIGINT/SIGTERM or a whole-run fault stops reading; the drain timeout abandons.
     const stop = createStopControl({ signal: io.signal, drainTimeoutSec: o.drainTimeoutSec, inFlight: () => stats.inFlight, say, shout });
     const skip = prepared?.skip;
+    // Sockets and input files together stay under `ulimit -n` (fd-budget.ts), decided before
+    // the reader opens anything.
+    const budget = o.dryRun || io.generate ? undefined : fdBudget({ concurrency: o.concurrency, openFiles: o.ordered ? 1 : o.openFiles, inProcessEmulator: o.emulator });
+    if (budget?.note) say(`gempipe: ${budget.note}`);
     const reader: Readable = createInputReader({
       sources,
       stdin: io.stdin,
-      openFiles: o.ordered ? 1 : o.openFiles,
+      openFiles: budget?.openFiles ?? (o.ordered ? 1 : o.openFiles),
       maxLineBytes: o.maxLineBytes,
       parse,
       hash,
@@ -113,7 +118,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       onSkip: () => stats.skipped++,
       onSourceError: (source, err) => {
         const code = (err as NodeJS.ErrnoException).code;
-        const message = code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'the file vanished before it was read' : code === 'EISDIR' ? 'is a directory' : code === 'EBINARY' ? err.message : (code ?? err.message);
+        const message = code === 'ENOENT' ? 'the file vanished before it was read' : code === 'EISDIR' ? 'is a directory' : code === 'EBINARY' ? err.message : code ? writeErrorText(code) : err.message;
         stats.inputErrors.push({ source, message });
         shout(code === 'EBINARY'
           ? `gempipe: error: skipped input ${source}: ${message} (give text files, one prompt a line, UTF-8)`
@@ -145,7 +150,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     // 3. The backend: emulator, transport, client, limiter — one close().
     let backend: Backend;
     try {
-      backend = await createBackend(o, { generate: io.generate, say });
+      backend = await createBackend(o, { generate: io.generate, say, connections: budget?.connections });
     } catch (e) {
       // The reader is already reading ahead: release its files before giving up.
       reader.destroy();
