@@ -6,6 +6,9 @@ import { EMULATOR_FLAGS, RUN_FLAGS, type Flag } from './flags.js';
 
 export const VERSION = '0.1.0';
 
+/** The run flags `gempipe verify` takes: the output directory and the request's shape. */
+export const VERIFY_FLAG_KEYS: readonly string[] = ['out', 'model', 'system', 'temperature', 'maxOutputTokens', 'thinkingBudget', 'jsonSchema', 'inputFormat', 'promptField', 'template', 'maxLineBytes'];
+
 /** A table flag as a commander option, with its default. Values (choices included) are checked by
  * parseOptions() alone, with messages that name the flag: commander checks nothing twice. */
 function optionOf(f: Flag): Option {
@@ -22,6 +25,11 @@ export function buildProgram(): Command {
     .showHelpAfterError(false)
     .allowExcessArguments(false);
   for (const f of RUN_FLAGS) p.addOption(optionOf(f));
+  // verify: the run's flags that say where the output is and what was asked, without defaults
+  // (an absent flag means: as the directory's .gempipe-job.json says).
+  const verify = p.command('verify').description('check an output directory (and, given INPUTs, that each input line has exactly one record with a matching hash); exit 0 or 1')
+    .argument('[inputs...]', 'the inputs of the run (files, directories, - for stdin)');
+  for (const f of RUN_FLAGS) if (VERIFY_FLAG_KEYS.includes(f.key)) verify.addOption(new Option(f.flags, f.help));
   const emulator = p.command('emulator').description('serve a local Gemini-compatible API on 127.0.0.1 (for tests, benchmarks and offline runs)');
   for (const f of EMULATOR_FLAGS) emulator.addOption(optionOf(f));
   return p;

@@ -10,6 +10,8 @@ import { ExitCode, exitCodeFor, redact } from './errors.js';
 import { startEmulator } from './emulator/server.js';
 import { parseEmulatorOptions, parseOptions, type RawOptions } from './options.js';
 import { run } from './run.js';
+import { formatVerify, jobShape, verify } from './verify.js';
+import { JOB_SHAPE_KEYS } from './resume/check-inputs.js';
 
 async function runEmulator(raw: Record<string, string | boolean>): Promise<number> {
   const emu = await startEmulator(parseEmulatorOptions(raw));
@@ -21,6 +23,17 @@ async function runEmulator(raw: Record<string, string | boolean>): Promise<numbe
   });
   await emu.close();
   return 0;
+}
+
+async function runVerify(inputs: string[], raw: RawOptions): Promise<number> {
+  // Checked like a run's flags (messages naming them); only the ones given override the job file.
+  const parsed = parseOptions({ ...raw, dryRun: true }, inputs, { env: {}, readFile: (p) => readFileSync(p, 'utf8') });
+  const given: Record<string, unknown> = {};
+  for (const k of JOB_SHAPE_KEYS) if (raw[k] !== undefined) given[k] = parsed[k];
+  const { shape } = jobShape(parsed.out, given);
+  const report = await verify({ out: parsed.out, inputs, shape, stdin: process.stdin });
+  process.stdout.write(formatVerify(parsed.out, report));
+  return report.ok ? ExitCode.OK : ExitCode.FAULT;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -48,8 +61,12 @@ export async function main(argv: string[]): Promise<number> {
       return result.exitCode;
     };
   });
-  program.commands[0].action((raw: Record<string, string | boolean>) => {
+  const sub = (name: string) => program.commands.find((c) => c.name() === name)!;
+  sub('emulator').action((raw: Record<string, string | boolean>) => {
     action = () => runEmulator(raw);
+  });
+  sub('verify').action((inputs: string[], raw: RawOptions) => {
+    action = () => runVerify(inputs, raw);
   });
   try {
     await program.parseAsync(argv);

@@ -89,3 +89,9 @@ export function lockOutputDir(dir: string): { release: () => void; tookOver?: Lo
   }
   throw new UsageError(`Cannot take the lock ${path}: other runs keep taking it`);
 }
+
+/** Who holds the directory's lock now (a live process here, or any on another host), if anyone. */
+export function lockHolder(dir: string): LockOwner | undefined {
+  const owner = readOwner(join(dir, LOCK_FILE));
+  return owner && (owner.host !== hostname() || alive(owner.pid)) ? owner : undefined;
+}

@@ -42,6 +42,10 @@ describe('content-checked resume', () => {
       expect(o.all.map((r) => `${r.id}=${r.prompt}`).sort()).toEqual(['stdin:1=one', 'stdin:2=TWO, changed', 'stdin:3=three', 'stdin:4=four']);
       const sup = readJsonl(join(out, 'superseded.jsonl'));
       expect(sup.map((r) => `${r.id}=${r.prompt}`)).toEqual(['stdin:2=two']);
+      const verified = start(['verify', '-o', out, '-'], { input: 'one\nTWO, changed\nthree\nfour\n' });
+      expect(await verified.exited).toBe(0);
+      const stale = start(['verify', '-o', out, '-'], { input: 'one\ntwo\nthree\nfour\n' });
+      expect(await stale.exited).toBe(1);
 
       // The same job again: nothing changed, nothing sent; the spool is gone.
       const again = run([], 'one\nTWO, changed\nthree\nfour\n');
@@ -74,6 +78,7 @@ describe('content-checked resume', () => {
       expect(await run(['--redo-changed', './x.txt']).exited).toBe(0);
       expect(emu.stats.requests).toBe(6);
       expect(emu.stats.successes.get('GAMMA edited')).toBe(1);
+      expect(await start(['verify', '-o', out, 'x.txt'], { cwd: dir }).exited).toBe(0);
 
       const sys = run(['--system', 'Answer in French.', 'x.txt']);
       expect(await sys.exited).toBe(2);
