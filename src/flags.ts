@@ -30,7 +30,7 @@ export const RUN_FLAGS: readonly Flag[] = [
   { key: 'openFiles', flags: '--open-files <n>', help: 'input files open at once', kind: 'int', min: 1, max: 4096, default: DEFAULTS.openFiles },
   { key: 'inputFormat', flags: '--input-format <fmt>', help: 'text: a prompt per line; jsonl: a JSON object per line', kind: 'choice', choices: ['text', 'jsonl'], default: DEFAULTS.inputFormat },
   { key: 'promptField', flags: '--prompt-field <name>', help: 'jsonl: the field holding the prompt (default "prompt")', kind: 'text' },
-  { key: 'template', flags: '--template <text>', help: "jsonl: build the prompt from fields, e.g. 'Classify: {{text}}'", kind: 'text' },
+  { key: 'template', flags: '--template <text>', help: "jsonl: build the prompt from fields, e.g. 'Classify: {{text}}' ({{a.b}}, {{items.0}}), or @FILE", kind: 'text' },
   { key: 'keep', flags: '--keep <fields>', help: 'jsonl: comma-separated input fields copied into each output record', kind: 'special' },
   { key: 'maxLineBytes', flags: '--max-line-bytes <n>', help: 'longer lines become INVALID_INPUT failure records', kind: 'int', min: 16, max: 1024 ** 3, default: DEFAULTS.maxLineBytes },
   { key: 'model', flags: '--model <name>', help: 'Gemini model (env GEMINI_MODEL)', kind: 'special', default: DEFAULTS.model },

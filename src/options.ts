@@ -2,6 +2,7 @@
 // that turns raw CLI strings into it, validating at the edge (before any file is opened or any
 // request is sent) with messages that name the option and the value at fault.
 
+import { compileTemplate } from './template.js';
 import { UsageError } from './errors.js';
 import { RECORD_FIELDS } from './records.js';
 import type { EmulatorOptions } from './emulator/server.js';
@@ -196,6 +197,10 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
   }
   if ((o.template !== undefined || o.keep.length > 0 || has('promptField')) && o.inputFormat !== 'jsonl') {
     throw new UsageError('`--template`, `--prompt-field` and `--keep` need `--input-format jsonl`');
+  }
+  if (o.template !== undefined) {
+    if (o.template.startsWith('@')) o.template = readOptFile('template', o.template.slice(1)).replace(/\r?\n$/, '');
+    compileTemplate(o.template); // a malformed one is a usage error now, not a failure per line
   }
   if (has('system')) {
     const s = String(raw.system);

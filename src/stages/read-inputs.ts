@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Readable, type Duplex } from 'node:stream';
 import { chainUnchecked } from 'stream-chain';
 import { UsageError } from '../errors.js';
+import { compileTemplate } from '../template.js';
 import { sourceName, type InputRecord } from '../records.js';
 import { lineSplitterStages, type SplitLine } from './line-splitter.js';
 import { scanLines } from '../util/scan-lines.js';
@@ -263,6 +264,7 @@ export const parseTextLine: LineParser = (source, l) => ({
  */
 export function createJsonlParser(opts: { promptField: string; template?: string; keep: readonly string[] }): LineParser {
   const { promptField, template, keep } = { ...opts, keep: [...opts.keep] };
+  const compiled = template !== undefined ? compileTemplate(template) : undefined;
   return (source, l) => {
     const base = { id: `${source}:${l.line}`, source, line: l.line };
     let obj: unknown;
@@ -276,19 +278,12 @@ export function createJsonlParser(opts: { promptField: string; template?: string
     }
     const rec = obj as Record<string, unknown>;
     let prompt: string;
-    if (template !== undefined) {
-      let missing: string | undefined;
-      prompt = template.replace(/\{\{\s*([^}\s]+)\s*\}\}/g, (_m, k: string) => {
-        const v = rec[k];
-        if (v === undefined || v === null) {
-          missing ??= k;
-          return '';
-        }
-        return typeof v === 'string' ? v : JSON.stringify(v);
-      });
-      if (missing !== undefined) {
-        return { ...base, prompt: '', invalid: { code: 'MISSING_FIELD', message: `line ${l.line} of ${source} has no field "${missing}" used by --template` } };
+    if (compiled) {
+      const r = compiled.render(rec);
+      if ('missing' in r) {
+        return { ...base, prompt: '', invalid: { code: 'MISSING_FIELD', message: `line ${l.line} of ${source} has no field "${r.missing}" used by --template` } };
       }
+      prompt = r.prompt;
     } else {
       const v = rec[promptField];
       if (typeof v !== 'string' || v.trim() === '') {
