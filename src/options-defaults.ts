@@ -25,6 +25,7 @@ export const DEFAULTS = {
   retryFailed: false,
   overwrite: false,
   redoChanged: false,
+  schemaRetries: 2,
   writeRetrySec: 60,
   progressIntervalSec: 10,
   quiet: false,

@@ -3,6 +3,7 @@
 // request is sent) with messages that name the option and the value at fault.
 
 import { compileTemplate } from './template.js';
+import { compileSchema } from './schema.js';
 import { UsageError } from './errors.js';
 import { RECORD_FIELDS } from './records.js';
 import type { EmulatorOptions } from './emulator/server.js';
@@ -74,6 +75,8 @@ export interface Options {
   overwrite: boolean;
   /** Lines changed since their records were written are answered again (old records to superseded.jsonl). */
   redoChanged: boolean;
+  /** Answers not JSON or not fitting --json-schema are asked again this many times. */
+  schemaRetries: number;
   /** Seconds a failed write (disk full) is retried before the run ends resumably. */
   writeRetrySec: number;
   /** Seconds between status lines when stderr is not a terminal. @default 10 */
@@ -221,6 +224,7 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
     if (typeof o.jsonSchema !== 'object' || o.jsonSchema === null || Array.isArray(o.jsonSchema)) {
       throw new UsageError(`The file given to \`--json-schema\` must hold a JSON object: ${path}`);
     }
+    compileSchema(o.jsonSchema as object, path); // not valid JSON Schema: a usage error now
   }
   if (has('rpm')) {
     const v = String(raw.rpm).trim().toLowerCase();

@@ -13,6 +13,7 @@ import { decideOutcome } from './outcome.js';
 import { prepareOutput } from './resume/prepare-output.js';
 import { checkInputs, type CheckedInputs } from './resume/check-inputs.js';
 import { createRequestHasher } from './request-hash.js';
+import { compileSchema } from './schema.js';
 import { createStopControl } from './stop-control.js';
 import { createBackend, type Backend } from './backend.js';
 import { fdBudget } from './fd-budget.js';
@@ -174,6 +175,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       generate, limiter, concurrency: o.concurrency, model: o.model,
       retry: { ...RETRY_DEFAULTS, maxAttempts: o.maxAttempts, baseDelayMs: o.retryBaseDelayMs },
       ordered: o.ordered, expectJson: o.jsonSchema !== undefined, signal: stop.abandon, stats,
+      checkJson: o.jsonSchema !== undefined ? compileSchema(o.jsonSchema as object) : undefined, schemaRetries: o.schemaRetries,
       tokenEstimator: new TokenEstimator(fixedTokensOf(o.system)),
       dailyCap, onDailyCapReached, onFatal, stopSending: stopSending.signal,
     });

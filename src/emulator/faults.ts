@@ -12,6 +12,7 @@
 //   [[emu:malformedx1]]   200 with a body that is not JSON
 //   [[emu:resetx1]]    destroy the connection without answering
 //   [[emu:badjsonx1]]  with JSON output requested, answer text that is not JSON
+//   [[emu:schemabadx1]] with a response schema, answer JSON that breaks it
 //   [[emu:slow=300]]   add 300 ms latency to this prompt
 //   [[emu:maxtokens]]  a thinking answer whose thoughts used the budget: MAX_TOKENS, no text
 //   [[emu:cut]]        a non-empty answer cut at the limit (MAX_TOKENS)
@@ -21,7 +22,7 @@
 //   [[emu:leaked]]     403 "Your API key was reported as leaked ..."
 //   [[emu:disabled]]   403 SERVICE_DISABLED: the API is not enabled for the project
 
-export type FaultKind = 'http' | 'quotaDay' | 'block' | 'nocandidates' | 'hang' | 'malformed' | 'reset' | 'badjson'
+export type FaultKind = 'http' | 'quotaDay' | 'block' | 'nocandidates' | 'hang' | 'malformed' | 'reset' | 'badjson' | 'schemabad'
   | 'maxtokens' | 'cut' | 'thinking' | 'location' | 'limit0' | 'leaked' | 'disabled';
 
 export interface Fault {
@@ -53,7 +54,7 @@ export function parseDirectives(prompt: string): Directives | undefined {
         d.faults.push({ kind: 'http', status: Number(x[1]), times: x[2] ? Number(x[2]) : Infinity, retryDelayS: x[3] ? Number(x[3]) : undefined });
       } else if (p === '429day') {
         d.faults.push({ kind: 'quotaDay', times: Infinity });
-      } else if ((x = /^(block|nocandidates|hang|malformed|reset|badjson|maxtokens|cut|thinking|location|limit0|leaked|disabled)(?:x(\d+))?$/.exec(p))) {
+      } else if ((x = /^(block|nocandidates|hang|malformed|reset|badjson|schemabad|maxtokens|cut|thinking|location|limit0|leaked|disabled)(?:x(\d+))?$/.exec(p))) {
         d.faults.push({ kind: x[1] as FaultKind, times: x[2] ? Number(x[2]) : Infinity });
       }
     }

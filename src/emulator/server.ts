@@ -10,6 +10,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { faultFor, parseDirectives, type Directives } from './faults.js';
+import { breaking, valueFor } from './schema-answer.js';
 import { BARE_429, createQuota, quota429, type GoogleError, type QuotaShape } from './quota.js';
 
 export interface EmulatorOptions {
@@ -175,7 +176,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     if (!/^gemini-/.test(model)) {
       return sendError(res, { code: 404, status: 'NOT_FOUND', message: `models/${model} is not found for API version ${m[1]}, or is not supported for generateContent. Call ListModels to see the list of available models and their supported methods.` });
     }
-    let body: { contents?: Array<{ parts?: Array<{ text?: string }> }>; systemInstruction?: { parts?: Array<{ text?: string }> }; generationConfig?: { responseMimeType?: string }; generateContentRequest?: unknown };
+    let body: { contents?: Array<{ parts?: Array<{ text?: string }> }>; systemInstruction?: { parts?: Array<{ text?: string }> }; generationConfig?: { responseMimeType?: string; responseJsonSchema?: object; responseSchema?: object }; generateContentRequest?: unknown };
     try {
       body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
     } catch {
@@ -273,7 +274,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       stats.promptTokens += promptTokens;
       let text = answerFor(prompt);
       if (body.generationConfig?.responseMimeType === 'application/json') {
-        text = fault?.kind === 'badjson' ? `not json: ${text}` : JSON.stringify({ answer: text });
+        const schema = body.generationConfig?.responseJsonSchema ?? body.generationConfig?.responseSchema;
+        text = fault?.kind === 'badjson' ? `not json: ${text}`
+          : fault?.kind === 'schemabad' ? JSON.stringify(breaking(schema))
+            : JSON.stringify(schema ? valueFor(schema, text) : { answer: text });
       }
       // A thinking model: a thought summary part first (never the answer), thoughtsTokenCount.
       const thought = o.thinking || fault?.kind === 'maxtokens' || fault?.kind === 'thinking'

@@ -32,6 +32,10 @@ export interface GenerateStageOptions {
   ordered?: boolean;
   /** Structured output: the response must parse as JSON; it is kept as `json`. */
   expectJson?: boolean;
+  /** Structured output: the parsed answer must fit the schema (schema.ts); undefined: it does. */
+  checkJson?: (value: unknown) => string | undefined;
+  /** Answers that are not JSON or break the schema are asked again this many times, then fail (INVALID_RESPONSE). @default 2 */
+  schemaRetries?: number;
   /** Hard stop: in-flight requests are abandoned and not emitted (resume redoes them). */
   signal?: AbortSignal;
   stats?: RunStats;
@@ -73,7 +77,7 @@ function copyKept(rec: InputRecord, out: Record<string, unknown>): void {
 }
 
 /** A successful call that is still a failure for the record: no answer text, or not JSON. */
-function unusable(res: Extract<GenerateResult, { kind: 'ok' }>, expectJson: boolean): { error: RecordError; retry: boolean; json?: undefined } | { json: unknown } {
+function unusable(res: Extract<GenerateResult, { kind: 'ok' }>, expectJson: boolean, check?: (v: unknown) => string | undefined): { error: RecordError; retry: boolean; json?: undefined } | { json: unknown } {
   if (res.text === '') {
     const maxTokens = res.finishReason === 'MAX_TOKENS';
     const thoughts = res.usage.thoughtsTokens ? ` (thoughts used ${res.usage.thoughtsTokens} tokens)` : '';
@@ -85,11 +89,15 @@ function unusable(res: Extract<GenerateResult, { kind: 'ok' }>, expectJson: bool
     };
   }
   if (!expectJson) return { json: undefined };
+  let json: unknown;
   try {
-    return { json: JSON.parse(res.text) as unknown };
+    json = JSON.parse(res.text) as unknown;
   } catch (e) {
     return { retry: true, error: { status: 'INVALID_RESPONSE', code: 0, message: `the response is not valid JSON: ${(e as Error).message}` } };
   }
+  const wrong = check?.(json);
+  if (wrong !== undefined) return { retry: true, error: { status: 'INVALID_RESPONSE', code: 0, message: `the response does not fit --json-schema: ${wrong}` } };
+  return { json };
 }
 
 /** The work for one record; resolves to the record to emit, or null when a stop abandoned it. */
@@ -185,6 +193,7 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
 
   async function attempts(rec: InputRecord, signal: AbortSignal): Promise<OutputRecord | null> {
     let firstUnansweredAt: number | undefined; // when this record's first attempt with no HTTP answer was sent
+    let badAnswers = 0; // answers that were not JSON or broke the schema
     for (let attempt = 1; ; attempt++) {
       if (wait.aborted) return null;
       const r = await sendOnce(rec, signal);
@@ -192,10 +201,11 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
       if ('res' in r) {
         const { res, latencyMs } = r;
         if (res.kind === 'blocked') return toFailure(rec, attempt, { status: 'BLOCKED', code: 0, message: `${res.reason}: ${res.message}` });
-        const u = unusable(res, o.expectJson === true);
+        const u = unusable(res, o.expectJson === true, o.checkJson);
         if ('error' in u && u.error) {
-          if (!u.retry || attempt >= retry.maxAttempts) return toFailure(rec, attempt, u.error);
-          retried('invalid JSON');
+          // A retry for an answer is paid for: it has its own, small allowance.
+          if (!u.retry || ++badAnswers > (o.schemaRetries ?? 2)) return toFailure(rec, attempt, u.error);
+          retried(u.error.message.startsWith('the response is not valid JSON') ? 'invalid JSON' : 'schema mismatch');
           continue;
         }
         return toSuccess(rec, attempt, res, latencyMs, u.json);

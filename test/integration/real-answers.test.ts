@@ -1,7 +1,7 @@
 // Every real-service answer of issue #10, against the emulator through the SDK over HTTP:
 // empty MAX_TOKENS answers, thinking parts, location and limit-0 faults, limits named in 429s
 // (for requests and for tokens, reused by the next run), 429s without details, a refused endpoint.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
@@ -44,6 +44,23 @@ describe('answers of the real service', () => {
     expect(again.exitCode).toBe(0);
     expect(readOutputs(out).failures).toHaveLength(0);
     expectExactlyOnce(out, 6);
+  });
+
+  it('--json-schema is sent and enforced: a schema-breaking answer is asked again, then fails with the validator message; a non-schema file is a usage error', async () => {
+    emu = await startEmulator({ trackPrompts: true });
+    const schema = join(dir, 'label.schema.json');
+    writeFileSync(schema, JSON.stringify({ type: 'object', properties: { label: { type: 'string', enum: ['positive', 'negative'] }, score: { type: 'number' } }, required: ['label', 'score'] }));
+    const inputs = writeInputs(dir, 1, 3, (_f, l) => (l === 2 ? `review ${l} [[emu:schemabadx1]]` : l === 3 ? `review ${l} [[emu:schemabad]]` : `review ${l}: great`));
+    const out = join(dir, 'out');
+    const r = await runAgainst(emu, inputs, { out, jsonSchema: schema });
+    expect(r.exitCode).toBe(3);
+    const { failures, shards } = readOutputs(out);
+    const ok = shards.flatMap((s) => s.records) as SuccessRecord[];
+    expect(ok.map((x) => [x.line, x.json, x.attempts])).toEqual(expect.arrayContaining([[1, { label: 'positive', score: 1 }, 1], [2, { label: 'positive', score: 1 }, 2]]));
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatchObject({ line: 3, attempts: 3, error: { status: 'INVALID_RESPONSE', message: "the response does not fit --json-schema: answer must have required property 'label'" } });
+    writeFileSync(schema, JSON.stringify({ type: 'strng' }));
+    await expect(runAgainst(emu, inputs, { out: join(dir, 'out2'), jsonSchema: schema })).rejects.toThrow(/is not a valid JSON Schema: .*label\.schema\.json/);
   });
 
   it('thought parts never reach `response`; usage reports thoughtsTokens', async () => {

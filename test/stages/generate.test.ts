@@ -26,11 +26,11 @@ function fakeLimiter() {
   return { limiter, told };
 }
 
-function work(generate: GenerateFn, extra: { maxAttempts?: number; expectJson?: boolean; onFatal?: (e: FatalRunError) => void } = {}) {
+function work(generate: GenerateFn, extra: { maxAttempts?: number; expectJson?: boolean; onFatal?: (e: FatalRunError) => void; checkJson?: (v: unknown) => string | undefined; schemaRetries?: number } = {}) {
   const { limiter, told } = fakeLimiter();
   const stats = createStats();
   const run = createGenerateWork({
-    generate, limiter, concurrency: 4, model: 'm', stats, expectJson: extra.expectJson,
+    generate, limiter, concurrency: 4, model: 'm', stats, expectJson: extra.expectJson, checkJson: extra.checkJson, schemaRetries: extra.schemaRetries,
     retry: { maxAttempts: extra.maxAttempts ?? 3, baseDelayMs: 0, maxDelayMs: 0 }, onFatal: extra.onFatal,
   });
   const signal = new AbortController().signal;
@@ -75,8 +75,18 @@ describe('createGenerateWork', () => {
     let calls = 0;
     const w = work(async () => (++calls === 1 ? ok('not json') : ok('{"a":1}')), { expectJson: true });
     expect(await w.go(rec(1))).toMatchObject({ json: { a: 1 }, attempts: 2 });
-    const never = work(async () => ok('still not json'), { expectJson: true, maxAttempts: 2 });
-    expect(await never.go(rec(2))).toMatchObject({ attempts: 2, error: { status: 'INVALID_RESPONSE' } });
+    const never = work(async () => ok('still not json'), { expectJson: true, maxAttempts: 6 });
+    expect(await never.go(rec(2))).toMatchObject({ attempts: 3, error: { status: 'INVALID_RESPONSE' } }); // --schema-retries 2
+  });
+
+  it('with a schema, an answer that breaks it is asked again up to --schema-retries, then fails with the validator message', async () => {
+    const check = (v: unknown) => ((v as { label?: unknown }).label === 'pos' ? undefined : "answer must have required property 'label'");
+    let calls = 0;
+    const w = work(async () => (++calls === 1 ? ok('{"other":1}') : ok('{"label":"pos"}')), { expectJson: true, checkJson: check });
+    expect(await w.go(rec(1))).toMatchObject({ json: { label: 'pos' }, attempts: 2 });
+    expect(w.stats.retriesByCause).toEqual({ 'schema mismatch': 1 });
+    const never = work(async () => ok('{"other":1}'), { expectJson: true, checkJson: check, schemaRetries: 1 });
+    expect(await never.go(rec(2))).toMatchObject({ attempts: 2, error: { status: 'INVALID_RESPONSE', message: "the response does not fit --json-schema: answer must have required property 'label'" } });
   });
 
   it('a whole-run fault halts: onFatal once, the record is left undone (null), and no later record is sent', async () => {
