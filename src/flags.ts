@@ -39,6 +39,7 @@ export const RUN_FLAGS: readonly Flag[] = [
   { key: 'maxOutputTokens', flags: '--max-output-tokens <n>', help: 'cap on response tokens', kind: 'int', min: 1 },
   { key: 'thinkingBudget', flags: '--thinking-budget <n>', help: 'thinking tokens (0 off, -1 dynamic)', kind: 'special' },
   { key: 'jsonSchema', flags: '--json-schema <file>', help: 'structured output: the schema is sent, each answer validated against it (kept parsed as "json")', kind: 'special' },
+  { key: 'dedupe', flags: '--dedupe', help: 'send identical requests once; every record is still written, copies with "dedupedFrom"', kind: 'switch' },
   { key: 'schemaRetries', flags: '--schema-retries <n>', help: 'an answer that is not JSON or breaks --json-schema is asked again up to N times, then fails (INVALID_RESPONSE)', kind: 'int', min: 0, max: 20, default: DEFAULTS.schemaRetries },
   { key: 'concurrency', flags: '--concurrency <n>', help: 'most requests in flight', kind: 'int', min: 1, max: 10_000, default: DEFAULTS.concurrency },
   { key: 'rpm', flags: '--rpm <n>', help: 'requests per minute (every attempt counts); auto: find it (the default); off: no limit', kind: 'special' },

@@ -25,6 +25,7 @@ export const DEFAULTS = {
   retryFailed: false,
   overwrite: false,
   redoChanged: false,
+  dedupe: false,
   schemaRetries: 2,
   writeRetrySec: 60,
   progressIntervalSec: 10,

@@ -75,6 +75,8 @@ export interface Options {
   overwrite: boolean;
   /** Lines changed since their records were written are answered again (old records to superseded.jsonl). */
   redoChanged: boolean;
+  /** Identical requests are sent once; the others copy the answer (dedupedFrom). */
+  dedupe: boolean;
   /** Answers not JSON or not fitting --json-schema are asked again this many times. */
   schemaRetries: number;
   /** Seconds a failed write (disk full) is retried before the run ends resumably. */

@@ -22,7 +22,8 @@ import { RETRY_DEFAULTS } from './gemini/retry-policy.js';
 import { DEFAULTS, type Options } from './options.js';
 import { createProgress, type Progress } from './progress.js';
 import { isFailure } from './records.js';
-import { compactFailures } from './resume/output-state.js';
+import { compactFailures, loadOutputState, type LineRef } from './resume/output-state.js';
+import { createDedupe, type Dedupe } from './dedupe/dedupe.js';
 import { createGenerateStage } from './stages/generate.js';
 import { countRecords, createInputReader, createJsonlParser, parseTextLine, resolveInputs, type InputSource } from './stages/read-inputs.js';
 import { createRotatingWriter, WriteFailedError, writeErrorText } from './stages/rotating-writer.js';
@@ -88,7 +89,13 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
   if (sources.some((s) => s.path === null) && io.stdin.isTTY && o.inputs.includes('-')) {
     say('gempipe: reading prompts from the terminal (end with Ctrl-D)');
   }
-  const prepared = toStdout ? undefined : await prepareOutput(o, say);
+  // --dedupe: answers already on disk are indexed while the directory is read.
+  let dedupe = o.dedupe ? createDedupe({ stats }) : undefined;
+  const indexKnown = (d: Dedupe) => (ref: LineRef, path: string, at: { offset: number; bytes: number }, failed: boolean) => {
+    // Copies are not sources; POST_FAILED and (with --retry-failed) failures are asked again.
+    if (ref.hashText && !ref.copy && !ref.postFailed && !(failed && o.retryFailed)) d.known(ref.hashText, path, at.offset, at.bytes, failed);
+  };
+  const prepared = toStdout ? undefined : await prepareOutput(o, say, dedupe && !o.dryRun ? indexKnown(dedupe) : undefined);
   const state = prepared?.state;
   let checked: CheckedInputs | undefined;
   try {
@@ -99,6 +106,12 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     if (state) {
       checked = await checkInputs(o, sources, state, { stdin: io.stdin, maxLineBytes: o.maxLineBytes, parse, hash }, say);
       sources = checked.sources;
+      if (dedupe && checked.changed > 0 && o.redoChanged && !o.dryRun) {
+        // --redo-changed rewrote files: index them again where they now are.
+        dedupe.close();
+        dedupe = createDedupe({ stats });
+        await loadOutputState(o.out, { readOnly: true, onRecord: indexKnown(dedupe) });
+      }
     }
     // 2. The reader (a dry run only counts what it reads).
     // Stopping: SIGINT/SIGTERM or a whole-run fault stops reading; the drain timeout abandons.
@@ -177,7 +190,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       ordered: o.ordered, expectJson: o.jsonSchema !== undefined, signal: stop.abandon, stats,
       checkJson: o.jsonSchema !== undefined ? compileSchema(o.jsonSchema as object) : undefined, schemaRetries: o.schemaRetries,
       tokenEstimator: new TokenEstimator(fixedTokensOf(o.system)),
-      dailyCap, onDailyCapReached, onFatal, stopSending: stopSending.signal,
+      dailyCap, onDailyCapReached, onFatal, stopSending: stopSending.signal, dedupe,
     });
     // --post: the user's function on worker threads, between the answers and the writer.
     const post = postSpec && !o.dryRun
@@ -192,6 +205,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       writer = createRotatingWriter({
         dir: o.out, shardSize: o.shardSize, shardBytes: o.shardBytes, firstShard: state!.nextShard,
         fsync: o.fsync, stats, retryForMs: o.writeRetrySec * 1000,
+        onLocated: dedupe ? (r, path, offset, bytes) => dedupe!.located(r, path, offset, bytes) : undefined,
         reserveBytes: Math.min(8 << 20, Math.max(256 << 10, o.concurrency * (16 << 10))),
         onStall: (w) => {
           stopSending.abort();
@@ -263,6 +277,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     }
     return { ...summary, stats };
   } finally {
+    dedupe?.close();
     await checked?.cleanup();
     prepared?.release(); // the directory's lock
   }

@@ -36,13 +36,17 @@ export interface OutputState {
   unhashed: number;
 }
 
-interface LineRef {
+export interface LineRef {
   source: string;
   line: number;
   /** A POST_FAILED failure: the answer is in it (it is never sent again, even by --retry-failed). */
   postFailed?: boolean;
   /** hash32 of the record's `hash`, 0 when it has none. */
   hash: number;
+  /** The record's `hash` as written. */
+  hashText?: string;
+  /** A --dedupe copy of another record's answer. */
+  copy?: boolean;
 }
 
 export function idOf(text: string): LineRef | undefined {
@@ -53,9 +57,12 @@ export function idOf(text: string): LineRef | undefined {
     return undefined;
   }
   if (typeof rec !== 'object' || rec === null) return undefined;
-  const { source, line, error, hash } = rec as { source?: unknown; line?: unknown; error?: { status?: unknown }; hash?: unknown };
+  const { source, line, error, hash, dedupedFrom } = rec as { source?: unknown; line?: unknown; error?: { status?: unknown }; hash?: unknown; dedupedFrom?: unknown };
   if (typeof source !== 'string' || typeof line !== 'number' || !Number.isSafeInteger(line) || line < 1) return undefined;
-  return { source: sourceName(source), line, postFailed: error?.status === 'POST_FAILED', hash: hash32(hash) };
+  return {
+    source: sourceName(source), line, postFailed: error?.status === 'POST_FAILED', hash: hash32(hash),
+    hashText: typeof hash === 'string' ? hash : undefined, copy: dedupedFrom !== undefined,
+  };
 }
 
 /**
@@ -63,7 +70,7 @@ export function idOf(text: string): LineRef | undefined {
  * invalid lines after the last valid one, are torn: the file is truncated to drop them. An
  * invalid line followed by valid ones is not a crash artefact: OutputStateError.
  */
-export async function scanJsonl(path: string, onRecord: (r: LineRef) => void, repair = true): Promise<{ records: number; bytes: number; truncatedBytes: number }> {
+export async function scanJsonl(path: string, onRecord: (r: LineRef, at: { offset: number; bytes: number }) => void, repair = true): Promise<{ records: number; bytes: number; truncatedBytes: number }> {
   const fh = await open(path, repair ? 'r+' : 'r');
   try {
     const size = (await fh.stat()).size;
@@ -82,7 +89,7 @@ export async function scanJsonl(path: string, onRecord: (r: LineRef) => void, re
       if (firstBad !== null) {
         throw new OutputStateError(`${path} line ${firstBad} is not a valid gempipe record, but later lines are: the file was changed by something else; fix or move it, then rerun`);
       }
-      onRecord(ref);
+      onRecord(ref, { offset: next - (end - start) - 1, bytes: end - start + 1 });
       records++;
       goodEnd = next;
     });
@@ -101,7 +108,12 @@ export async function scanJsonl(path: string, onRecord: (r: LineRef) => void, re
  * @param opts.readOnly look, change nothing (--dry-run): no directory is created, no torn tail
  *   truncated, nothing deleted; `repairs` says what a real run would do.
  */
-export async function loadOutputState(dir: string, opts: { overwrite?: boolean; readOnly?: boolean } = {}): Promise<OutputState> {
+export async function loadOutputState(dir: string, opts: {
+  overwrite?: boolean;
+  readOnly?: boolean;
+  /** Each record read (with where its line is): --dedupe indexes the answers already on disk. */
+  onRecord?: (ref: LineRef, path: string, at: { offset: number; bytes: number }, failed: boolean) => void;
+} = {}): Promise<OutputState> {
   const ro = opts.readOnly === true;
   const state: OutputState = {
     succeeded: new IdSet(), failed: new IdSet(), postFailed: new IdSet(), nextShard: 0, repairs: [],
@@ -139,7 +151,8 @@ export async function loadOutputState(dir: string, opts: { overwrite?: boolean; 
   };
   for (const s of shards) {
     const path = join(dir, s.name);
-    const r = await scanJsonl(path, (ref) => {
+    const r = await scanJsonl(path, (ref, at) => {
+      opts.onRecord?.(ref, path, at, false);
       if (!state.succeeded.add(ref.source, ref.line)) {
         throw new OutputStateError(`${path} holds ${ref.source}:${ref.line} a second time: the output directory was changed by something else`);
       }
@@ -151,7 +164,8 @@ export async function loadOutputState(dir: string, opts: { overwrite?: boolean; 
   }
   const fpath = join(dir, FAILURES_FILE);
   if (await exists(fpath)) {
-    const r = await scanJsonl(fpath, (ref) => {
+    const r = await scanJsonl(fpath, (ref, at) => {
+      opts.onRecord?.(ref, fpath, at, true);
       if (state.succeeded.has(ref.source, ref.line)) {
         state.failuresNeedCompaction = true;
       } else {

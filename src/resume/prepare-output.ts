@@ -19,7 +19,11 @@ export interface PreparedOutput {
   seen: IdSet;
 }
 
-export async function prepareOutput(o: Pick<Options, 'out' | 'overwrite' | 'dryRun' | 'retryFailed'>, say: (line: string) => void): Promise<PreparedOutput> {
+export async function prepareOutput(
+  o: Pick<Options, 'out' | 'overwrite' | 'dryRun' | 'retryFailed'>,
+  say: (line: string) => void,
+  onRecord?: NonNullable<Parameters<typeof loadOutputState>[1]>['onRecord'],
+): Promise<PreparedOutput> {
   let state: OutputState;
   let lock: ReturnType<typeof lockOutputDir> | undefined;
   try {
@@ -30,7 +34,7 @@ export async function prepareOutput(o: Pick<Options, 'out' | 'overwrite' | 'dryR
       lock = lockOutputDir(o.out);
       if (lock.tookOver) say(`gempipe: took over the lock of a run that is gone (pid ${lock.tookOver.pid} on ${lock.tookOver.host}, started ${lock.tookOver.startedAt})`);
     }
-    state = await loadOutputState(o.out, { overwrite: o.overwrite, readOnly: o.dryRun });
+    state = await loadOutputState(o.out, { overwrite: o.overwrite, readOnly: o.dryRun, onRecord });
   } catch (e) {
     lock?.release();
     if (e instanceof FatalRunError || e instanceof UsageError) throw e;

@@ -19,6 +19,7 @@ import type { FailureRecord, InputRecord, OutputRecord, RecordError, SuccessReco
 import { createStats, type RunStats } from '../stats.js';
 import { sleep } from '../util/sleep.js';
 import { createParallelStage } from './parallel.js';
+import type { Dedupe } from '../dedupe/dedupe.js';
 
 export interface GenerateStageOptions {
   generate: GenerateFn;
@@ -57,13 +58,16 @@ export interface GenerateStageOptions {
    * for a rerun); requests already sent finish and are emitted. A writer that cannot write.
    */
   stopSending?: AbortSignal;
+  /** --dedupe: identical requests sent once (dedupe/dedupe.ts). */
+  dedupe?: Dedupe;
 }
 
 export function createGenerateStage(options: GenerateStageOptions): Duplex {
   const o = { ...options };
   const stats = o.stats ?? createStats();
+  const work = createGenerateWork({ ...o, stats });
   return createParallelStage<InputRecord, OutputRecord>({
-    work: createGenerateWork({ ...o, stats }),
+    work: o.dedupe ? o.dedupe.wrap(work) : work,
     concurrency: o.concurrency,
     ordered: o.ordered,
     signal: o.signal,

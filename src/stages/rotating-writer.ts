@@ -71,6 +71,11 @@ export interface RotatingWriterOptions {
   onWritten?: (records: readonly OutputRecord[]) => void;
   /** Records buffered before the writer holds the stage in front of it. @default 256 */
   highWaterMark?: number;
+  /**
+   * Where each record goes: file, byte offset and length of its line (--dedupe reads answers
+   * back from there), told once the batch is written, before onWritten.
+   */
+  onLocated?: (r: OutputRecord, path: string, offset: number, bytes: number) => void;
   /** A write failed and is being retried (say it; pause sending). */
   onStall?: (s: WriteStall) => void;
   /** The write went through after a stall of `waitedMs`. */
@@ -201,11 +206,19 @@ export function createRotatingWriter(options: RotatingWriterOptions): Writable {
 
   async function writeBatch(records: OutputRecord[]): Promise<void> {
     let pending = '';
+    let pendingBytes = 0;
     let failText = '';
+    let failBytes = 0;
+    const where = o.onLocated ? [] as Array<{ r: OutputRecord; path: string | null; at: number; bytes: number }> : undefined;
     for (const r of records) {
       const line = formatJsonLine(r);
       if (isFailure(r)) {
         failText += line;
+        if (where) {
+          const bytes = Buffer.byteLength(line);
+          where.push({ r, path: null, at: failBytes, bytes });
+          failBytes += bytes;
+        }
         continue;
       }
       const len = Buffer.byteLength(line);
@@ -213,6 +226,7 @@ export function createRotatingWriter(options: RotatingWriterOptions): Writable {
       if (shard && full) {
         await writeAll(shard, pending);
         pending = '';
+        pendingBytes = 0;
         const next = await openFile(join(o.dir, shardName(shardNo++)));
         const old = shard;
         shard = next;
@@ -225,15 +239,20 @@ export function createRotatingWriter(options: RotatingWriterOptions): Writable {
         shardCount = 0;
         shardBytes = 0;
       }
+      where?.push({ r, path: shard.path, at: shard.size + pendingBytes, bytes: len });
       pending += line;
+      pendingBytes += len;
       shardCount++;
       shardBytes += len;
     }
     if (pending) await writeAll(shard!, pending);
+    let failBase = 0;
     if (failText) {
       failures ??= await openFile(join(o.dir, FAILURES_FILE));
+      failBase = failures.size;
       await writeAll(failures, failText);
     }
+    for (const w of where ?? []) o.onLocated!(w.r, w.path ?? failures!.path, w.path ? w.at : failBase + w.at, w.bytes);
   }
 
   return new Writable({
