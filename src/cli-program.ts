@@ -30,6 +30,10 @@ export function buildProgram(): Command {
   const verify = p.command('verify').description('check an output directory (and, given INPUTs, that each input line has exactly one record with a matching hash); exit 0 or 1')
     .argument('[inputs...]', 'the inputs of the run (files, directories, - for stdin)');
   for (const f of RUN_FLAGS) if (VERIFY_FLAG_KEYS.includes(f.key)) verify.addOption(new Option(f.flags, f.help));
+  const cache = p.command('cache').description('look after a --cache file');
+  cache.command('stats').description('entries, size on disk, ages, entries per model').argument('<path>', 'the --cache file');
+  cache.command('prune').description('remove entries stored longer ago than --older-than').argument('<path>', 'the --cache file')
+    .addOption(new Option('--older-than <duration>', 'e.g. 30d, 12h; 0s empties the cache'));
   const emulator = p.command('emulator').description('serve a local Gemini-compatible API on 127.0.0.1 (for tests, benchmarks and offline runs)');
   for (const f of EMULATOR_FLAGS) emulator.addOption(optionOf(f));
   return p;

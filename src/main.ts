@@ -3,10 +3,11 @@
 // AbortController (the second one exits at once); outcome -> exit code (SPEC §6). Thin on
 // purpose: it is the only module that reads `process`, so everything else runs in tests.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { buildProgram } from './cli-program.js';
-import { ExitCode, exitCodeFor, redact } from './errors.js';
+import { ExitCode, UsageError, exitCodeFor, redact } from './errors.js';
+import { cacheStats, parseDuration, pruneCache } from './cache/response-cache.js';
 import { startEmulator } from './emulator/server.js';
 import { parseEmulatorOptions, parseOptions, type RawOptions } from './options.js';
 import { run } from './run.js';
@@ -23,6 +24,28 @@ async function runEmulator(raw: Record<string, string | boolean>): Promise<numbe
   });
   await emu.close();
   return 0;
+}
+
+function cachePath(path: string): string {
+  if (!existsSync(path)) throw new UsageError(`No cache at ${path} (a --cache file of an earlier run)`);
+  return path;
+}
+
+async function runCacheStats(path: string): Promise<number> {
+  const st = await cacheStats(cachePath(path));
+  const day = (t?: number) => (t === undefined ? '-' : new Date(t).toISOString().replace('T', ' ').slice(0, 19) + ' UTC');
+  const models = Object.entries(st.byModel).map(([m, n]) => `${m} ${n}`).join(', ') || 'none';
+  process.stdout.write(`gempipe cache ${path}: ${st.entries} entries, ${(st.bytes / 1048576).toFixed(1)} MB on disk${st.entries ? ` (${Math.round(st.bytes / st.entries)} bytes an entry)` : ''}\n  stored from ${day(st.oldest)} to ${day(st.newest)}\n  by model: ${models}\n`);
+  return ExitCode.OK;
+}
+
+async function runCachePrune(path: string, olderThan: string | undefined): Promise<number> {
+  if (olderThan === undefined) throw new UsageError('`gempipe cache prune PATH` needs `--older-than DURATION` (e.g. 30d; `0s` empties the cache)');
+  const ms = parseDuration(olderThan);
+  if (ms === undefined) throw new UsageError(`Expected \`--older-than\` to be a duration like 30m, 12h or 7d, got \`${olderThan}\``);
+  const r = await pruneCache(cachePath(path), ms);
+  process.stdout.write(`gempipe cache ${path}: removed ${r.removed} entries stored more than ${olderThan} ago; ${r.kept} kept\n`);
+  return ExitCode.OK;
 }
 
 async function runVerify(inputs: string[], raw: RawOptions): Promise<number> {
@@ -64,6 +87,13 @@ export async function main(argv: string[]): Promise<number> {
   const sub = (name: string) => program.commands.find((c) => c.name() === name)!;
   sub('emulator').action((raw: Record<string, string | boolean>) => {
     action = () => runEmulator(raw);
+  });
+  const cacheCmd = sub('cache');
+  cacheCmd.commands.find((c) => c.name() === 'stats')!.action((path: string) => {
+    action = () => runCacheStats(path);
+  });
+  cacheCmd.commands.find((c) => c.name() === 'prune')!.action((path: string, raw: { olderThan?: string }) => {
+    action = () => runCachePrune(path, raw.olderThan);
   });
   sub('verify').action((inputs: string[], raw: RawOptions) => {
     action = () => runVerify(inputs, raw);

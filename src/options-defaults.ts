@@ -26,6 +26,7 @@ export const DEFAULTS = {
   overwrite: false,
   redoChanged: false,
   dedupe: false,
+  cacheAll: false,
   schemaRetries: 2,
   writeRetrySec: 60,
   progressIntervalSec: 10,

@@ -4,6 +4,7 @@
 
 import { compileTemplate } from './template.js';
 import { compileSchema } from './schema.js';
+import { parseDuration } from './cache/response-cache.js';
 import { UsageError } from './errors.js';
 import { RECORD_FIELDS } from './records.js';
 import type { EmulatorOptions } from './emulator/server.js';
@@ -75,6 +76,12 @@ export interface Options {
   overwrite: boolean;
   /** Lines changed since their records were written are answered again (old records to superseded.jsonl). */
   redoChanged: boolean;
+  /** --cache PATH: the response cache (LMDB). */
+  cache?: string;
+  /** Read and write the cache for non-deterministic requests too. */
+  cacheAll: boolean;
+  /** Cache entries older than this are misses. */
+  cacheTtlMs?: number;
   /** Identical requests are sent once; the others copy the answer (dedupedFrom). */
   dedupe: boolean;
   /** Answers not JSON or not fitting --json-schema are asked again this many times. */
@@ -228,6 +235,12 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
     }
     compileSchema(o.jsonSchema as object, path); // not valid JSON Schema: a usage error now
   }
+  if (has('cacheTtl')) {
+    const ms = parseDuration(String(raw.cacheTtl));
+    if (ms === undefined || ms <= 0) throw new UsageError(`Expected \`--cache-ttl\` to be a duration like 30m, 12h or 7d, got \`${String(raw.cacheTtl)}\``);
+    o.cacheTtlMs = ms;
+  }
+  if ((o.cacheAll || o.cacheTtlMs !== undefined) && o.cache === undefined) throw new UsageError('`--cache-all` and `--cache-ttl` need `--cache PATH`');
   if (has('rpm')) {
     const v = String(raw.rpm).trim().toLowerCase();
     if (v === 'auto') o.adaptiveRate = true;

@@ -24,6 +24,7 @@ import { createProgress, type Progress } from './progress.js';
 import { isFailure } from './records.js';
 import { compactFailures, loadOutputState, type LineRef } from './resume/output-state.js';
 import { createDedupe, type Dedupe } from './dedupe/dedupe.js';
+import { createResponseCache, type ResponseCache } from './cache/response-cache.js';
 import { createGenerateStage } from './stages/generate.js';
 import { countRecords, createInputReader, createJsonlParser, parseTextLine, resolveInputs, type InputSource } from './stages/read-inputs.js';
 import { createRotatingWriter, WriteFailedError, writeErrorText } from './stages/rotating-writer.js';
@@ -172,6 +173,22 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       throw e;
     }
     const { generate, limiter, limits } = backend;
+    // --cache: only deterministic requests (--temperature 0) unless --cache-all.
+    let cache: ResponseCache | undefined;
+    if (o.cache !== undefined) {
+      if (o.temperature === 0 || o.cacheAll) {
+        try {
+          cache = createResponseCache({ path: o.cache, shape: o, ttlMs: o.cacheTtlMs, stats });
+        } catch (e) {
+          reader.destroy();
+          stop.dispose();
+          await backend.close();
+          throw new UsageError(`Cannot open the cache \`--cache ${o.cache}\`: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        }
+      } else {
+        say(`gempipe: --cache ${o.cache} is not used: without --temperature 0 the answers are sampled and meant to vary; give --temperature 0, or --cache-all to cache them anyway`);
+      }
+    }
 
     // 4. The daily cap and whole-run faults halt the run (stop control, above).
     const dailyCap = o.rpd ? new DailyCap(o.rpd, o.model, toStdout ? undefined : o.out) : undefined;
@@ -190,7 +207,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       ordered: o.ordered, expectJson: o.jsonSchema !== undefined, signal: stop.abandon, stats,
       checkJson: o.jsonSchema !== undefined ? compileSchema(o.jsonSchema as object) : undefined, schemaRetries: o.schemaRetries,
       tokenEstimator: new TokenEstimator(fixedTokensOf(o.system)),
-      dailyCap, onDailyCapReached, onFatal, stopSending: stopSending.signal, dedupe,
+      dailyCap, onDailyCapReached, onFatal, stopSending: stopSending.signal, dedupe, cache,
     });
     // --post: the user's function on worker threads, between the answers and the writer.
     const post = postSpec && !o.dryRun
@@ -237,6 +254,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       dailyCap?.stop();
       await backend.close();
       await post?.close();
+      await cache?.close();
       if (toStdout) io.stdout.off('error', stdoutErrorSink);
     }
 

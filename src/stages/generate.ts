@@ -20,6 +20,7 @@ import { createStats, type RunStats } from '../stats.js';
 import { sleep } from '../util/sleep.js';
 import { createParallelStage } from './parallel.js';
 import type { Dedupe } from '../dedupe/dedupe.js';
+import type { ResponseCache } from '../cache/response-cache.js';
 
 export interface GenerateStageOptions {
   generate: GenerateFn;
@@ -60,14 +61,19 @@ export interface GenerateStageOptions {
   stopSending?: AbortSignal;
   /** --dedupe: identical requests sent once (dedupe/dedupe.ts). */
   dedupe?: Dedupe;
+  /** --cache: answers kept across runs (cache/response-cache.ts). */
+  cache?: ResponseCache;
 }
 
 export function createGenerateStage(options: GenerateStageOptions): Duplex {
   const o = { ...options };
   const stats = o.stats ?? createStats();
-  const work = createGenerateWork({ ...o, stats });
+  // Cheapest first: a duplicate of another record (--dedupe), then the cache, then the API.
+  let work = createGenerateWork({ ...o, stats });
+  if (o.cache) work = o.cache.wrap(work);
+  if (o.dedupe) work = o.dedupe.wrap(work);
   return createParallelStage<InputRecord, OutputRecord>({
-    work: o.dedupe ? o.dedupe.wrap(work) : work,
+    work,
     concurrency: o.concurrency,
     ordered: o.ordered,
     signal: o.signal,

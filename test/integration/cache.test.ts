@@ -1,0 +1,95 @@
+// --cache against the emulator through the SDK and the built CLI: a rerun into a new directory
+// costs nothing; two processes share one cache; a SIGKILL mid-write leaves it usable.
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cacheStats } from '../../src/cache/response-cache.js';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import type { SuccessRecord } from '../../src/records.js';
+import { env, start } from '../helpers/cli-helpers.js';
+import { runAgainst } from '../helpers/run-helpers.js';
+import { readOutputs, tempDir, writeInputs } from '../helpers/util.js';
+
+let emu: Emulator | undefined;
+let dir: string;
+let cleanup: () => void;
+beforeEach(() => ({ dir, cleanup } = tempDir()));
+afterEach(async () => {
+  await emu?.close();
+  emu = undefined;
+  cleanup();
+});
+
+const strip = (r: SuccessRecord) => {
+  const { cached: _c, attempts: _a, usage: _u, latencyMs: _l, ...rest } = r;
+  return rest;
+};
+
+describe('--cache', () => {
+  it('the same job into a new directory sends nothing and writes the same records, marked cached; without --temperature 0 it is not used', async () => {
+    emu = await startEmulator({ trackPrompts: true });
+    const inputs = writeInputs(dir, 2, 60);
+    const cache = join(dir, 'answers.lmdb');
+    const first = await runAgainst(emu, inputs, { out: join(dir, 'a'), cache, temperature: '0' });
+    expect(first.exitCode).toBe(0);
+    expect(emu.stats.requests).toBe(120);
+    const second = await runAgainst(emu, inputs, { out: join(dir, 'b'), cache, temperature: '0' });
+    expect(second).toMatchObject({ exitCode: 0, succeeded: 120, cached: 120 });
+    expect(emu.stats.requests).toBe(120);
+    const a = readOutputs(join(dir, 'a')).all as SuccessRecord[];
+    const b = readOutputs(join(dir, 'b')).all as SuccessRecord[];
+    const byId = new Map(a.map((r) => [r.id, r]));
+    expect(b).toHaveLength(120);
+    for (const r of b) {
+      expect(r).toMatchObject({ cached: true, attempts: 0, usage: { totalTokens: 0 } });
+      expect(strip(r)).toEqual(strip(byId.get(r.id)!));
+    }
+    expect(JSON.stringify(await cacheStats(cache))).not.toContain('test-secret-key');
+    const sampled = await runAgainst(emu, inputs, { out: join(dir, 'c'), cache });
+    expect(sampled.stderr).toContain('is not used: without --temperature 0');
+    expect(emu.stats.requests).toBe(240);
+  });
+
+  it('two processes sharing one cache both finish; a run after them sends nothing', async () => {
+    emu = await startEmulator({ latencyMs: 5 });
+    const p = (n: number) => Array.from({ length: n }, (_, i) => `shared question ${i}: what is ${i} cubed?`);
+    writeFileSync(join(dir, 'x.txt'), p(300).join('\n') + '\n');
+    writeFileSync(join(dir, 'y.txt'), p(300).reverse().join('\n') + '\n');
+    const cache = join(dir, 'shared.lmdb');
+    const run = (input: string, out: string) => start(['-o', join(dir, out), '--cache', cache, '--temperature', '0', '--rpm', 'off', '--concurrency', '8', join(dir, input)], { env: env(emu!.url) });
+    const a = run('x.txt', 'ox');
+    const b = run('y.txt', 'oy');
+    expect([await a.exited, await b.exited]).toEqual([0, 0]);
+    expect(readOutputs(join(dir, 'ox')).all).toHaveLength(300);
+    expect(readOutputs(join(dir, 'oy')).all).toHaveLength(300);
+    expect((await cacheStats(cache)).entries).toBe(300);
+    const before = emu.stats.requests;
+    expect(before).toBeLessThan(600); // each answered once or twice, never more
+    const c = run('x.txt', 'oz');
+    expect(await c.exited).toBe(0);
+    expect(emu.stats.requests).toBe(before);
+  });
+
+  it('a SIGKILL while the cache is being written leaves it usable', async () => {
+    const inputs = writeInputs(dir, 1, 2000);
+    const cache = join(dir, 'k.lmdb');
+    let child: ReturnType<typeof start> | undefined;
+    emu = await startEmulator({
+      onAnswer: () => {
+        if (emu!.stats.ok >= 700 && child && child.child.exitCode === null) child.child.kill('SIGKILL');
+      },
+    });
+    child = start(['-o', join(dir, 'k1'), '--cache', cache, '--temperature', '0', '--rpm', 'off', '--concurrency', '32', ...inputs], { env: env(emu.url) });
+    expect(await child.exited).toBe('SIGKILL');
+    const st = await cacheStats(cache);
+    expect(st.entries).toBeGreaterThan(0);
+    expect(st.entries).toBeLessThanOrEqual(emu.stats.ok);
+    child = undefined;
+    const again = start(['-o', join(dir, 'k2'), '--cache', cache, '--temperature', '0', '--rpm', 'off', ...inputs], { env: env(emu.url) });
+    expect(await again.exited, again.stderr()).toBe(0);
+    const recs = readOutputs(join(dir, 'k2')).all;
+    expect(recs).toHaveLength(2000);
+    expect(recs.filter((r) => r.cached === true)).toHaveLength(st.entries);
+  });
+});
