@@ -10,7 +10,7 @@ import { RECORD_FIELDS } from './records.js';
 import type { EmulatorOptions } from './emulator/server.js';
 import { EMULATOR_FLAGS, flagName, RUN_FLAGS, type Flag } from './flags.js';
 
-export type InputFormat = 'text' | 'jsonl';
+export type InputFormat = 'text' | 'jsonl' | 'csv';
 export type OutputFormat = 'jsonl' | 'text';
 export type FsyncPolicy = 'none' | 'close' | 'always';
 
@@ -207,8 +207,8 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
   if (taken.length > 0) {
     throw new UsageError(`\`--keep ${taken.join(',')}\`: ${taken.length > 1 ? 'these are' : 'that is'} the name of a field every output record has (${RECORD_FIELDS.join(', ')}); rename the input field, or build the prompt with --template and keep the others`);
   }
-  if ((o.template !== undefined || o.keep.length > 0 || has('promptField')) && o.inputFormat !== 'jsonl') {
-    throw new UsageError('`--template`, `--prompt-field` and `--keep` need `--input-format jsonl`');
+  if ((o.template !== undefined || o.keep.length > 0 || has('promptField')) && o.inputFormat === 'text') {
+    throw new UsageError('`--template`, `--prompt-field` and `--keep` need `--input-format jsonl` or `csv`');
   }
   if (o.template !== undefined) {
     if (o.template.startsWith('@')) o.template = readOptFile('template', o.template.slice(1)).replace(/\r?\n$/, '');

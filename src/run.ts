@@ -103,9 +103,11 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     // What each record asks, hashed; lines changed since their records were written stop the
     // run here (exit 2), before any request, unless --redo-changed.
     const hash = createRequestHasher(o);
-    const parse = o.inputFormat === 'jsonl' ? createJsonlParser({ promptField: o.promptField, template: o.template, keep: o.keep }) : parseTextLine;
+    const fields = { promptField: o.promptField, template: o.template, keep: o.keep };
+    const parse = o.inputFormat === 'jsonl' ? createJsonlParser(fields) : parseTextLine;
+    const csv = o.inputFormat === 'csv' ? fields : undefined;
     if (state) {
-      checked = await checkInputs(o, sources, state, { stdin: io.stdin, maxLineBytes: o.maxLineBytes, parse, hash }, say);
+      checked = await checkInputs(o, sources, state, { stdin: io.stdin, maxLineBytes: o.maxLineBytes, parse, hash, csv }, say);
       sources = checked.sources;
       if (dedupe && checked.changed > 0 && o.redoChanged && !o.dryRun) {
         // --redo-changed rewrote files: index them again where they now are.
@@ -128,6 +130,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       openFiles: budget?.openFiles ?? (o.ordered ? 1 : o.openFiles),
       maxLineBytes: o.maxLineBytes,
       parse,
+      csv,
       hash,
       skip,
       onSkip: () => stats.skipped++,

@@ -102,7 +102,9 @@ export async function verify(o: { out: string; inputs: string[]; shape: Partial<
   // 2. Against the inputs: each current line exactly one record, with a matching hash.
   const shape = o.shape;
   const hash = createRequestHasher({ model: shape.model ?? 'gemini-flash-latest', system: shape.system, temperature: shape.temperature, maxOutputTokens: shape.maxOutputTokens, thinkingBudget: shape.thinkingBudget, jsonSchema: shape.jsonSchema });
-  const parse = shape.inputFormat === 'jsonl' ? createJsonlParser({ promptField: shape.promptField ?? 'prompt', template: shape.template, keep: [] }) : parseTextLine;
+  const fields = { promptField: shape.promptField ?? 'prompt', template: shape.template, keep: [] };
+  const parse = shape.inputFormat === 'jsonl' ? createJsonlParser(fields) : parseTextLine;
+  const csv = shape.inputFormat === 'csv' ? fields : undefined;
   const seen = new IdSet();
   const missing: string[] = [];
   const changed: string[] = [];
@@ -112,7 +114,7 @@ export async function verify(o: { out: string; inputs: string[]; shape: Partial<
   for (const src of resolveInputs(o.inputs)) {
     let chain: Duplex;
     try {
-      chain = createSourceChain(src, { stdin: o.stdin, maxLineBytes: shape.maxLineBytes ?? 1024 * 1024, parse, hash });
+      chain = createSourceChain(src, { stdin: o.stdin, maxLineBytes: shape.maxLineBytes ?? 1024 * 1024, parse, hash, csv });
       for await (const rec of chain as AsyncIterable<InputRecord>) {
         lines++;
         seen.add(src.source, rec.line);

@@ -25,7 +25,7 @@ export interface ChangedLines {
 export async function findChangedLines(
   sources: readonly InputSource[],
   state: Pick<OutputState, 'succeeded' | 'failed' | 'hashes'>,
-  o: Pick<InputReaderOptions, 'stdin' | 'maxLineBytes' | 'parse' | 'hash'>,
+  o: Pick<InputReaderOptions, 'stdin' | 'maxLineBytes' | 'parse' | 'hash' | 'csv'>,
 ): Promise<ChangedLines> {
   const out: ChangedLines = { ids: new IdSet(), count: 0 };
   for (const src of sources) {

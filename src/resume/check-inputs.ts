@@ -31,7 +31,7 @@ export async function checkInputs(
   o: CheckOptions,
   sources: InputSource[],
   state: OutputState,
-  read: Pick<InputReaderOptions, 'stdin' | 'maxLineBytes' | 'parse' | 'hash'>,
+  read: Pick<InputReaderOptions, 'stdin' | 'maxLineBytes' | 'parse' | 'hash' | 'csv'>,
   say: (line: string) => void,
 ): Promise<CheckedInputs> {
   let spool: string | undefined;

@@ -26,6 +26,8 @@ export interface SplitLine {
 export interface LineSplitterOptions {
   /** Lines longer than this (bytes, without the terminator) become {tooLongBytes}. */
   maxLineBytes: number;
+  /** Pass blank lines on too (CSV: a blank line inside a quoted field is content). */
+  keepBlank?: boolean;
 }
 
 /** The error a binary input fails with. */
@@ -85,7 +87,7 @@ export function createLineGuard(maxLineBytes: number, cut: Map<number, number>):
 }
 
 /** split2's mapper for one source: numbers lines, strips a BOM and CR, drops blank lines. */
-export function createLineMapper(cut: Map<number, number>): (text: string) => SplitLine | undefined {
+export function createLineMapper(cut: Map<number, number>, keepBlank = false): (text: string) => SplitLine | undefined {
   let line = 0;
   return (text) => {
     line++;
@@ -96,15 +98,15 @@ export function createLineMapper(cut: Map<number, number>): (text: string) => Sp
     }
     if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     if (text.charCodeAt(text.length - 1) === 0x0d) text = text.slice(0, -1);
-    return text.trim() === '' ? undefined : { line, text };
+    return !keepBlank && text.trim() === '' ? undefined : { line, text };
   };
 }
 
 /** The splitter's stages, for a source's own chain: [guard, split2(mapper)]. */
 export function lineSplitterStages(options: LineSplitterOptions): [Transform, Transform] {
-  const { maxLineBytes } = { ...options };
+  const { maxLineBytes, keepBlank } = { ...options };
   const cut = new Map<number, number>();
-  return [createLineGuard(maxLineBytes, cut), split2(createLineMapper(cut))];
+  return [createLineGuard(maxLineBytes, cut), split2(createLineMapper(cut, keepBlank))];
 }
 
 export function createLineSplitter(options: LineSplitterOptions) {

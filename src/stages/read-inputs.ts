@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { Readable, type Duplex } from 'node:stream';
 import { chainUnchecked } from 'stream-chain';
 import { UsageError } from '../errors.js';
-import { compileTemplate } from '../template.js';
+import { createCsvAssembler } from './csv-input.js';
+import { createFieldMapper, type FieldOptions } from './fields.js';
 import { sourceName, type InputRecord } from '../records.js';
 import { lineSplitterStages, type SplitLine } from './line-splitter.js';
 import { scanLines } from '../util/scan-lines.js';
@@ -82,6 +83,8 @@ export interface InputReaderOptions {
   /** Lines already done (resume): skipped before any parsing. Counted via onSkip. */
   skip?: (source: string, line: number) => boolean;
   onSkip?: () => void;
+  /** CSV input (a header row names the fields): replaces `parse`. */
+  csv?: FieldOptions;
   /** Hashes what each record asks (request-hash.ts) into `hash`; none: records carry no hash. */
   hash?: (prompt: string) => string;
   /** A source that could not be opened or read; the run goes on without it. */
@@ -95,8 +98,28 @@ export interface InputReaderOptions {
  * skip-done + parse (one fused function). Destroying the chain destroys every stage in it,
  * the file's read stream included (stream-chain 4.4.1).
  */
-export function createSourceChain(src: InputSource, o: Pick<InputReaderOptions, 'stdin' | 'maxLineBytes' | 'parse' | 'skip' | 'onSkip' | 'hash'>): Duplex {
+export function createSourceChain(src: InputSource, o: Pick<InputReaderOptions, 'stdin' | 'maxLineBytes' | 'parse' | 'skip' | 'onSkip' | 'hash' | 'csv'>): Duplex {
   const { source } = src;
+  let input: NodeJS.ReadableStream;
+  if (src.path === null) {
+    if (!o.stdin) throw new Error('no stdin stream was given');
+    input = o.stdin;
+  } else {
+    input = createReadStream(src.path, { highWaterMark: 64 * 1024 });
+  }
+  if (o.csv) {
+    // CSV: records may span lines, so they are assembled first (csv-input.ts); the skip and the
+    // hash then apply to the record, by the line it starts on.
+    const finish = (rec: InputRecord): InputRecord | null => {
+      if (o.skip?.(source, rec.line)) {
+        o.onSkip?.();
+        return null;
+      }
+      if (o.hash) rec.hash = o.hash(rec.prompt);
+      return rec;
+    };
+    return chainUnchecked<never, InputRecord>([input, ...lineSplitterStages({ maxLineBytes: o.maxLineBytes, keepBlank: true }), createCsvAssembler(source, { ...o.csv, maxRecordBytes: o.maxLineBytes }), finish]);
+  }
   const toRecord = (l: SplitLine): InputRecord | null => {
     if (o.skip?.(source, l.line)) {
       o.onSkip?.();
@@ -111,13 +134,6 @@ export function createSourceChain(src: InputSource, o: Pick<InputReaderOptions, 
     if (rec && o.hash) rec.hash = o.hash(rec.prompt);
     return rec;
   };
-  let input: NodeJS.ReadableStream;
-  if (src.path === null) {
-    if (!o.stdin) throw new Error('no stdin stream was given');
-    input = o.stdin;
-  } else {
-    input = createReadStream(src.path, { highWaterMark: 64 * 1024 });
-  }
   return chainUnchecked<never, InputRecord>([input, ...lineSplitterStages({ maxLineBytes: o.maxLineBytes }), toRecord]);
 }
 
@@ -262,9 +278,8 @@ export const parseTextLine: LineParser = (source, l) => ({
  * The jsonl format: each line a JSON object; the prompt is a field or a `{{field}}` template;
  * `keep` fields are copied into the output. A bad line becomes an invalid record, not an error.
  */
-export function createJsonlParser(opts: { promptField: string; template?: string; keep: readonly string[] }): LineParser {
-  const { promptField, template, keep } = { ...opts, keep: [...opts.keep] };
-  const compiled = template !== undefined ? compileTemplate(template) : undefined;
+export function createJsonlParser(opts: FieldOptions): LineParser {
+  const toRecord = createFieldMapper(opts);
   return (source, l) => {
     const base = { id: `${source}:${l.line}`, source, line: l.line };
     let obj: unknown;
@@ -276,26 +291,6 @@ export function createJsonlParser(opts: { promptField: string; template?: string
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
       return { ...base, prompt: '', invalid: { code: 'INVALID_JSON', message: `line ${l.line} of ${source} is not a JSON object` } };
     }
-    const rec = obj as Record<string, unknown>;
-    let prompt: string;
-    if (compiled) {
-      const r = compiled.render(rec);
-      if ('missing' in r) {
-        return { ...base, prompt: '', invalid: { code: 'MISSING_FIELD', message: `line ${l.line} of ${source} has no field "${r.missing}" used by --template` } };
-      }
-      prompt = r.prompt;
-    } else {
-      const v = rec[promptField];
-      if (typeof v !== 'string' || v.trim() === '') {
-        return { ...base, prompt: '', invalid: { code: 'MISSING_FIELD', message: `line ${l.line} of ${source} has no string field "${promptField}" (--prompt-field)` } };
-      }
-      prompt = v;
-    }
-    const out: InputRecord = { ...base, prompt };
-    if (keep.length > 0) {
-      out.kept = {};
-      for (const k of keep) if (k in rec) out.kept[k] = rec[k];
-    }
-    return out;
+    return toRecord(base, obj as Record<string, unknown>);
   };
 }

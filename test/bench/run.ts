@@ -6,7 +6,7 @@
 // noisy, so read ratios, not bare times. `--quick` shrinks every scenario (a smoke run).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -406,12 +406,72 @@ async function postWorkers(): Promise<void> {
   rows.push({ scenario: `8. --post, a 5 ms CPU step per record, ${fmt(n)} prompts, latency 50 ms, 64 in flight: --post-workers 2 vs on the event loop (records/s; event-loop delay p99)`, gempipe: `${fmt(res.workers.perSec)}/s, p99 ${res.workers.p99} ms`, baseline: `inline ${fmt(res.inline.perSec)}/s, p99 ${res.inline.p99} ms`, ratio: `${ratio.toFixed(2)}×`, target: '≥ 1.6×, p99 ≤ 20 ms', met: ratio >= 1.6 && res.workers.p99 <= 20 });
 }
 
+// 9. --dedupe (issue #13): 100,000 records with 10% distinct prompts, emulator latency 20 ms,
+// 64 in flight, with and without --dedupe: requests sent and records/s.
+function repeatedInputs(name: string, n: number, distinct: number): string {
+  const dir = join(work, name);
+  if (!existsSync(dir)) {
+    mkdirSync(dir, { recursive: true });
+    const lines: string[] = [];
+    for (let i = 0; i < n; i++) lines.push(`Label this support ticket: case ${(i * 7919) % distinct} cannot log in`);
+    writeFileSync(join(dir, 'tickets.txt'), lines.join('\n') + '\n');
+  }
+  return dir;
+}
+
+async function dedupeBench(): Promise<void> {
+  const n = QUICK ? 10_000 : 100_000;
+  const distinct = n / 10;
+  const dir = repeatedInputs('dedupe', n, distinct);
+  const res: Record<string, { perSec: number; requests: number; records: number }> = {};
+  for (const [name, extra] of [['plain', []], ['dedupe', ['--dedupe']]] as const) {
+    const emu = await startEmulator(['--latency-ms', '20']);
+    const out = outDir();
+    const r = await runNode(gempipeArgs(out, ['--base-url', emu.url, '--concurrency', '64', '--rpm', 'off', ...extra, dir]));
+    if (r.code !== 0) throw new Error(`gempipe exited ${r.code}: ${r.stderr}`);
+    const st = await emu.stats();
+    await emu.stop();
+    const s = summaryOf(out);
+    const c = countShardRecords(out);
+    if (c.total !== n || c.unique !== n) throw new Error(`${name}: ${c.total} records, ${c.unique} unique, expected ${n}`);
+    res[name] = { perSec: (s.succeeded / s.wallMs) * 1000, requests: st.requests, records: c.total };
+    log(`dedupe ${name}: ${fmt(res[name].perSec)} records/s, ${fmt(st.requests)} requests`);
+  }
+  const ratio = res.dedupe.perSec / res.plain.perSec;
+  raw.dedupe = { records: n, distinct, ...res };
+  rows.push({ scenario: `9. --dedupe: ${fmt(n)} records, ${fmt(distinct)} distinct prompts, latency 20 ms, 64 in flight (records/s; requests sent)`, gempipe: `${fmt(res.dedupe.perSec)}/s, ${fmt(res.dedupe.requests)} requests`, baseline: `without: ${fmt(res.plain.perSec)}/s, ${fmt(res.plain.requests)} requests`, ratio: `${ratio.toFixed(2)}×`, target: '≥ 5×, requests = distinct', met: ratio >= 5 && res.dedupe.requests === distinct });
+}
+
+// 10. --cache hits (issue #13): a job of 20,000 distinct prompts run twice with one cache, the
+// second into a new directory: records/s of the all-hits run, requests, bytes on disk per entry.
+async function cacheBench(): Promise<void> {
+  const n = QUICK ? 2000 : 20_000;
+  const dir = inputs('cache', 1, n);
+  const cache = join(work, 'bench.lmdb');
+  const emu = await startEmulator(['--latency-ms', '20']);
+  const runs: Array<{ perSec: number; requests: number }> = [];
+  for (let i = 0; i < 2; i++) {
+    const before = (await emu.stats()).requests;
+    const out = outDir();
+    const r = await runNode(gempipeArgs(out, ['--base-url', emu.url, '--concurrency', '64', '--rpm', 'off', '--temperature', '0', '--cache', cache, dir]));
+    if (r.code !== 0) throw new Error(`gempipe exited ${r.code}: ${r.stderr}`);
+    const s = summaryOf(out);
+    runs.push({ perSec: (s.succeeded / s.wallMs) * 1000, requests: (await emu.stats()).requests - before });
+    log(`cache run ${i + 1}: ${fmt(runs[i].perSec)} records/s, ${fmt(runs[i].requests)} requests`);
+  }
+  await emu.stop();
+  const bytes = statSync(cache).size;
+  raw.cache = { records: n, runs, bytes, bytesPerEntry: bytes / n };
+  rows.push({ scenario: `10. --cache: ${fmt(n)} prompts, second run into a new directory (all hits; latency 20 ms, 64 in flight)`, gempipe: `${fmt(runs[1].perSec)}/s, ${fmt(runs[1].requests)} requests, ${fmt(bytes / n)} bytes/entry on disk`, baseline: `first run ${fmt(runs[0].perSec)}/s, ${fmt(runs[0].requests)} requests`, ratio: `${(runs[1].perSec / runs[0].perSec).toFixed(2)}×`, target: '0 requests', met: runs[1].requests === 0 });
+}
+
 const t0 = Date.now();
 try {
   const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
   const all: Array<[string, () => Promise<void>]> = [
     ['overhead', overhead], ['latency', latencyHiding], ['memory', memory], ['cpu', cpuCost],
     ['rate', () => rate(true)], ['adaptive', () => rate(false)], ['quota', quotaMatrix], ['post', postWorkers],
+    ['dedupe', dedupeBench], ['cache', cacheBench],
   ];
   for (const [name, fn] of all) {
     if (only && !only.includes(name)) continue;
