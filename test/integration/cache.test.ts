@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cacheStats } from '../../src/cache/response-cache.js';
+import { cacheStats, parseDuration, pruneCache } from '../../src/cache/response-cache.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import type { SuccessRecord } from '../../src/records.js';
 import { env, start } from '../helpers/cli-helpers.js';
@@ -49,6 +49,22 @@ describe('--cache', () => {
     const sampled = await runAgainst(emu, inputs, { out: join(dir, 'c'), cache });
     expect(sampled.stderr).toContain('is not used: without --temperature 0');
     expect(emu.stats.requests).toBe(240);
+  });
+
+  it('--cache-ttl makes older entries misses (and replaces them); prune removes by age; durations parse', async () => {
+    expect([parseDuration('500ms'), parseDuration('45s'), parseDuration('30m'), parseDuration('12h'), parseDuration('7d'), parseDuration('1.5h'), parseDuration('7 days')]).toEqual([500, 45_000, 1_800_000, 43_200_000, 604_800_000, 5_400_000, undefined]);
+    emu = await startEmulator({});
+    const inputs = writeInputs(dir, 1, 20);
+    const cache = join(dir, 'ttl.lmdb');
+    await runAgainst(emu, inputs, { out: join(dir, 'a'), cache, temperature: '0' });
+    const fresh = await runAgainst(emu, inputs, { out: join(dir, 'b'), cache, temperature: '0', cacheTtl: '1h' });
+    expect(fresh.cached).toBe(20);
+    const stale = await runAgainst(emu, inputs, { out: join(dir, 'c'), cache, temperature: '0', cacheTtl: '1ms' });
+    expect(stale.cached).toBe(0);
+    expect(emu.stats.requests).toBe(40);
+    expect(await pruneCache(cache, 3_600_000)).toEqual({ removed: 0, kept: 20 });
+    expect(await pruneCache(cache, 0)).toEqual({ removed: 20, kept: 0 });
+    await expect(runAgainst(emu, inputs, { out: join(dir, 'd'), cacheTtl: '1h' })).rejects.toThrow('`--cache-all` and `--cache-ttl` need `--cache PATH`');
   });
 
   it('two processes sharing one cache both finish; a run after them sends nothing', async () => {
