@@ -5,6 +5,8 @@ import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
+import { afterEach, beforeEach } from 'vitest';
+import type { Emulator } from '../../src/emulator/server.js';
 import type { OutputRecord } from '../../src/records.js';
 import { SHARD_RE } from '../../src/output-layout.js';
 
@@ -105,4 +107,33 @@ export function openUnder(root: string): number {
     }
   }
   return n;
+}
+
+/**
+ * A test file's sandbox: a fresh temp dir per test (`box.dir`) and the emulator the test
+ * starts (`box.emu = await startEmulator(...)`), closed and removed after each test.
+ */
+export function sandbox() {
+  let dir: string | undefined;
+  let cleanup: (() => void) | undefined;
+  let emu: Emulator | undefined;
+  beforeEach(() => ({ dir, cleanup } = tempDir()));
+  afterEach(async () => {
+    await emu?.close();
+    emu = undefined;
+    cleanup?.();
+  });
+  return {
+    get dir(): string {
+      if (dir === undefined) throw new Error('sandbox: no test is running');
+      return dir;
+    },
+    get emu(): Emulator {
+      if (!emu) throw new Error('sandbox: this test started no emulator');
+      return emu;
+    },
+    set emu(e: Emulator) {
+      emu = e;
+    },
+  };
 }

@@ -3,30 +3,22 @@
 // (for requests and for tokens, reused by the next run), 429s without details, a refused endpoint.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { describe, expect, it } from 'vitest';
+import { startEmulator } from '../../src/emulator/server.js';
 import { LIMITS_FILE } from '../../src/output-layout.js';
 import type { FailureRecord, SuccessRecord } from '../../src/records.js';
 import { runAgainst } from '../helpers/run-helpers.js';
-import { expectExactlyOnce, readOutputs, tempDir, writeInputs } from '../helpers/util.js';
+import { expectExactlyOnce, readOutputs, writeInputs, sandbox } from '../helpers/util.js';
 
-let emu: Emulator | undefined;
-let dir: string;
-let cleanup: () => void;
-beforeEach(() => ({ dir, cleanup } = tempDir()));
-afterEach(async () => {
-  await emu?.close();
-  emu = undefined;
-  cleanup();
-});
+const box = sandbox();
 
 
 describe('answers of the real service', () => {
   it('an answer with no text (thoughts used the budget) is a MAX_TOKENS failure that --retry-failed redoes; one cut short stays a success', async () => {
-    emu = await startEmulator({ trackPrompts: true });
-    const inputs = writeInputs(dir, 1, 6, (_f, l) => (l === 2 ? `q${l} [[emu:maxtokensx1]]` : l === 3 ? `q${l} [[emu:cutx1]]` : `q${l}: two times ${l}`));
-    const out = join(dir, 'out');
-    const r = await runAgainst(emu, inputs, { out });
+    box.emu = await startEmulator({ trackPrompts: true });
+    const inputs = writeInputs(box.dir, 1, 6, (_f, l) => (l === 2 ? `q${l} [[emu:maxtokensx1]]` : l === 3 ? `q${l} [[emu:cutx1]]` : `q${l}: two times ${l}`));
+    const out = join(box.dir, 'out');
+    const r = await runAgainst(box.emu, inputs, { out });
     expect(r.exitCode).toBe(3);
     const { failures, shards } = readOutputs(out);
     expect(failures).toHaveLength(1);
@@ -40,19 +32,19 @@ describe('answers of the real service', () => {
     expect(r.truncated).toBe(1);
     expect(r.stderr).toMatch(/1 answer\(s\) cut at the output-token limit/);
     // The fault was once: --retry-failed gets a real answer for line 2.
-    const again = await runAgainst(emu, inputs, { out, retryFailed: true });
+    const again = await runAgainst(box.emu, inputs, { out, retryFailed: true });
     expect(again.exitCode).toBe(0);
     expect(readOutputs(out).failures).toHaveLength(0);
     expectExactlyOnce(out, 6);
   });
 
   it('--json-schema is sent and enforced: a schema-breaking answer is asked again, then fails with the validator message; a non-schema file is a usage error', async () => {
-    emu = await startEmulator({ trackPrompts: true });
-    const schema = join(dir, 'label.schema.json');
+    box.emu = await startEmulator({ trackPrompts: true });
+    const schema = join(box.dir, 'label.schema.json');
     writeFileSync(schema, JSON.stringify({ type: 'object', properties: { label: { type: 'string', enum: ['positive', 'negative'] }, score: { type: 'number' } }, required: ['label', 'score'] }));
-    const inputs = writeInputs(dir, 1, 3, (_f, l) => (l === 2 ? `review ${l} [[emu:schemabadx1]]` : l === 3 ? `review ${l} [[emu:schemabad]]` : `review ${l}: great`));
-    const out = join(dir, 'out');
-    const r = await runAgainst(emu, inputs, { out, jsonSchema: schema });
+    const inputs = writeInputs(box.dir, 1, 3, (_f, l) => (l === 2 ? `review ${l} [[emu:schemabadx1]]` : l === 3 ? `review ${l} [[emu:schemabad]]` : `review ${l}: great`));
+    const out = join(box.dir, 'out');
+    const r = await runAgainst(box.emu, inputs, { out, jsonSchema: schema });
     expect(r.exitCode).toBe(3);
     const { failures, shards } = readOutputs(out);
     const ok = shards.flatMap((s) => s.records) as SuccessRecord[];
@@ -60,14 +52,14 @@ describe('answers of the real service', () => {
     expect(failures).toHaveLength(1);
     expect(failures[0]).toMatchObject({ line: 3, attempts: 3, error: { status: 'INVALID_RESPONSE', message: "the response does not fit --json-schema: answer must have required property 'label'" } });
     writeFileSync(schema, JSON.stringify({ type: 'strng' }));
-    await expect(runAgainst(emu, inputs, { out: join(dir, 'out2'), jsonSchema: schema })).rejects.toThrow(/is not a valid JSON Schema: .*label\.schema\.json/);
+    await expect(runAgainst(box.emu, inputs, { out: join(box.dir, 'out2'), jsonSchema: schema })).rejects.toThrow(/is not a valid JSON Schema: .*label\.schema\.json/);
   });
 
   it('thought parts never reach `response`; usage reports thoughtsTokens', async () => {
-    emu = await startEmulator({ thinking: true });
-    const inputs = writeInputs(dir, 1, 3);
-    const out = join(dir, 'out');
-    const r = await runAgainst(emu, inputs, { out });
+    box.emu = await startEmulator({ thinking: true });
+    const inputs = writeInputs(box.dir, 1, 3);
+    const out = join(box.dir, 'out');
+    const r = await runAgainst(box.emu, inputs, { out });
     expect(r.exitCode).toBe(0);
     for (const rec of readOutputs(out).all as SuccessRecord[]) {
       expect(rec.response).not.toMatch(/Thinking about it/);
@@ -78,33 +70,33 @@ describe('answers of the real service', () => {
   });
 
   it('"User location is not supported" ends the run once (exit 1, the fix named), with no failure records', async () => {
-    emu = await startEmulator({ locationError: true });
-    const inputs = writeInputs(dir, 1, 50);
-    const out = join(dir, 'out');
-    const r = await runAgainst(emu, inputs, { out, concurrency: '4' });
+    box.emu = await startEmulator({ locationError: true });
+    const inputs = writeInputs(box.dir, 1, 50);
+    const out = join(box.dir, 'out');
+    const r = await runAgainst(box.emu, inputs, { out, concurrency: '4' });
     expect(r).toMatchObject({ outcome: 'fatal', exitCode: 1 });
     expect(r.error).toMatch(/not available where this request comes from \(user location not supported\)/);
-    expect(emu.stats.requests).toBeLessThanOrEqual(4);
+    expect(box.emu.stats.requests).toBeLessThanOrEqual(4);
     expect(readOutputs(out).all).toHaveLength(0);
   });
 
   it('a quota of 0 ("limit: 0") ends the run at once saying waiting will not help, not "rerun at midnight"', async () => {
-    emu = await startEmulator({ limitZero: true });
-    const inputs = writeInputs(dir, 1, 50);
-    const out = join(dir, 'out');
-    const r = await runAgainst(emu, inputs, { out, concurrency: '4', rpm: 'auto' });
+    box.emu = await startEmulator({ limitZero: true });
+    const inputs = writeInputs(box.dir, 1, 50);
+    const out = join(box.dir, 'out');
+    const r = await runAgainst(box.emu, inputs, { out, concurrency: '4', rpm: 'auto' });
     expect(r).toMatchObject({ outcome: 'fatal', exitCode: 1 });
     expect(r.error).toMatch(/no quota at all for this model \(limit 0\): enable billing for the project, or pick another --model; waiting will not help/);
     expect(r.error).not.toMatch(/midnight/);
-    expect(emu.stats.requests).toBeLessThanOrEqual(4);
+    expect(box.emu.stats.requests).toBeLessThanOrEqual(4);
     expect(readOutputs(out).all).toHaveLength(0);
   });
 
   it('a 429 naming its requests-per-minute limit sets that limit, says so once, and the next run into the directory starts at it', async () => {
-    emu = await startEmulator({ rpm: 1200, quotaValue: true, quota: { mode: 'fixed-window', windowMs: 1000 } });
-    const inputs = writeInputs(dir, 1, 60);
-    const out = join(dir, 'out');
-    const r = await runAgainst(emu, inputs, { out, concurrency: '32', rpm: 'auto', maxAttempts: '20' });
+    box.emu = await startEmulator({ rpm: 1200, quotaValue: true, quota: { mode: 'fixed-window', windowMs: 1000 } });
+    const inputs = writeInputs(box.dir, 1, 60);
+    const out = join(box.dir, 'out');
+    const r = await runAgainst(box.emu, inputs, { out, concurrency: '32', rpm: 'auto', maxAttempts: '20' });
     expect(r.exitCode).toBe(0);
     expectExactlyOnce(out, 60);
     expect(r.stderr.match(/gempipe: the server says: 1,200 requests per minute for gemini-flash-latest/g)).toHaveLength(1); // said once as it happens
@@ -112,21 +104,21 @@ describe('answers of the real service', () => {
     const saved = JSON.parse(readFileSync(join(out, LIMITS_FILE), 'utf8'));
     expect(saved['gemini-flash-latest'].rpm).toEqual({ value: 1200, source: 'server' });
     // The next run into the same directory starts at that limit: no probe, so no 429 at all.
-    await emu.close();
-    emu = await startEmulator({ rpm: 1200, quotaValue: true, quota: { mode: 'fixed-window', windowMs: 1000 } });
-    mkdirSync(join(dir, 'more'));
-    const extra = writeInputs(join(dir, 'more'), 1, 30);
-    const next = await runAgainst(emu, [...inputs, ...extra], { out, concurrency: '32', rpm: 'auto' });
+    await box.emu.close();
+    box.emu = await startEmulator({ rpm: 1200, quotaValue: true, quota: { mode: 'fixed-window', windowMs: 1000 } });
+    mkdirSync(join(box.dir, 'more'));
+    const extra = writeInputs(join(box.dir, 'more'), 1, 30);
+    const next = await runAgainst(box.emu, [...inputs, ...extra], { out, concurrency: '32', rpm: 'auto' });
     expect(next.exitCode).toBe(0);
     expect(next.stderr).toMatch(/started at 1,200 requests\/min, the limit the server named in an earlier run/);
-    expect(emu.stats.requests).toBe(30);
+    expect(box.emu.stats.requests).toBe(30);
   });
 
   it('a 429 naming its input-tokens-per-minute limit sets a token budget', async () => {
-    emu = await startEmulator({ tpm: 6000, quotaValue: true });
-    const inputs = writeInputs(dir, 1, 40, (_f, l) => `Question ${l}: ${'some words to count '.repeat(3)} two times ${l}?`);
-    const out = join(dir, 'out');
-    const r = await runAgainst(emu, inputs, { out, concurrency: '16', rpm: 'auto', maxAttempts: '30' });
+    box.emu = await startEmulator({ tpm: 6000, quotaValue: true });
+    const inputs = writeInputs(box.dir, 1, 40, (_f, l) => `Question ${l}: ${'some words to count '.repeat(3)} two times ${l}?`);
+    const out = join(box.dir, 'out');
+    const r = await runAgainst(box.emu, inputs, { out, concurrency: '16', rpm: 'auto', maxAttempts: '30' });
     expect(r.exitCode).toBe(0);
     expectExactlyOnce(out, 40);
     expect(r.stderr).toMatch(/the server says: 6,000 input tokens per minute for gemini-flash-latest/);
@@ -134,42 +126,42 @@ describe('answers of the real service', () => {
   });
 
   it('429s without details (shared capacity) are retried, teach no limit, and lose no record', async () => {
-    emu = await startEmulator({ capacity429Rate: 0.2, seed: 3, trackPrompts: true });
-    const inputs = writeInputs(dir, 2, 100);
-    const out = join(dir, 'out');
-    const r = await runAgainst(emu, inputs, { out, concurrency: '16', rpm: 'auto', maxAttempts: '20', retryBaseDelay: '1' });
+    box.emu = await startEmulator({ capacity429Rate: 0.2, seed: 3, trackPrompts: true });
+    const inputs = writeInputs(box.dir, 2, 100);
+    const out = join(box.dir, 'out');
+    const r = await runAgainst(box.emu, inputs, { out, concurrency: '16', rpm: 'auto', maxAttempts: '20', retryBaseDelay: '1' });
     expect(r.exitCode).toBe(0);
     expectExactlyOnce(out, 200);
-    expect(emu.stats.http429).toBeGreaterThan(0);
-    expect(r.http429).toBe(emu.stats.http429);
+    expect(box.emu.stats.http429).toBeGreaterThan(0);
+    expect(r.http429).toBe(box.emu.stats.http429);
     expect(r.limits ?? []).not.toContainEqual(expect.stringMatching(/the server says/));
-    for (const [, n] of emu.stats.successes) expect(n).toBe(1);
+    for (const [, n] of box.emu.stats.successes) expect(n).toBe(1);
   });
 
   it('an endpoint that stops answering (connection refused) ends the run, exit 1, with no failure records; the rerun completes exactly once', async () => {
-    emu = await startEmulator({ refuseAfter: 30, trackPrompts: true });
-    const inputs = writeInputs(dir, 1, 100);
-    const out = join(dir, 'out');
-    const r = await runAgainst(emu, inputs, { out, concurrency: '4', maxAttempts: '3', retryBaseDelay: '5' });
+    box.emu = await startEmulator({ refuseAfter: 30, trackPrompts: true });
+    const inputs = writeInputs(box.dir, 1, 100);
+    const out = join(box.dir, 'out');
+    const r = await runAgainst(box.emu, inputs, { out, concurrency: '4', maxAttempts: '3', retryBaseDelay: '5' });
     expect(r).toMatchObject({ outcome: 'fatal', exitCode: 1 });
     expect(r.error).toMatch(/the API cannot be reached: no answer at all for \d+ s .* rerun to resume/);
     expect(readOutputs(out).failures).toHaveLength(0);
     const written = readOutputs(out).all.length;
     expect(written).toBeGreaterThan(0);
     expect(written).toBeLessThanOrEqual(30);
-    await emu.close();
-    emu = await startEmulator({ trackPrompts: true });
-    const again = await runAgainst(emu, inputs, { out });
+    await box.emu.close();
+    box.emu = await startEmulator({ trackPrompts: true });
+    const again = await runAgainst(box.emu, inputs, { out });
     expect(again.exitCode).toBe(0);
     expectExactlyOnce(out, 100);
     expect(existsSync(join(out, 'failures.jsonl'))).toBe(false);
   });
 
   it('a prompt that alone keeps failing with 5xx while others succeed is still a failure record', async () => {
-    emu = await startEmulator({});
-    const inputs = writeInputs(dir, 1, 20, (_f, l) => (l === 7 ? `q${l} [[emu:503]]` : `q${l}: two times ${l}`));
-    const out = join(dir, 'out');
-    const r = await runAgainst(emu, inputs, { out, maxAttempts: '3', retryBaseDelay: '1' });
+    box.emu = await startEmulator({});
+    const inputs = writeInputs(box.dir, 1, 20, (_f, l) => (l === 7 ? `q${l} [[emu:503]]` : `q${l}: two times ${l}`));
+    const out = join(box.dir, 'out');
+    const r = await runAgainst(box.emu, inputs, { out, maxAttempts: '3', retryBaseDelay: '1' });
     expect(r.exitCode).toBe(3);
     expect(readOutputs(out).failures).toMatchObject([{ line: 7, error: { status: 'UNAVAILABLE', code: 503 } }]);
     expectExactlyOnce(out, 20);

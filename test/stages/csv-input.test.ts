@@ -4,26 +4,18 @@
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { describe, expect, it } from 'vitest';
+import { startEmulator } from '../../src/emulator/server.js';
 import type { FailureRecord, SuccessRecord } from '../../src/records.js';
 import { runAgainst } from '../helpers/run-helpers.js';
-import { readOutputs, tempDir } from '../helpers/util.js';
+import { readOutputs, sandbox } from '../helpers/util.js';
 
-let emu: Emulator | undefined;
-let dir: string;
-let cleanup: () => void;
-beforeEach(() => ({ dir, cleanup } = tempDir()));
-afterEach(async () => {
-  await emu?.close();
-  emu = undefined;
-  cleanup();
-});
+const box = sandbox();
 
 describe('CSV input', () => {
   it('quotes, embedded newlines, a BOM, CRLF, a ragged row and an unclosed quote; resume skips what is done', async () => {
-    emu = await startEmulator({ trackPrompts: true });
-    const f = join(dir, 'reviews.csv');
+    box.emu = await startEmulator({ trackPrompts: true });
+    const f = join(box.dir, 'reviews.csv');
     writeFileSync(f, '\ufeffrid,text,lang\r\n'
       + '1,"Great, really ""great"" product",en\r\n'
       + '2,"Line one\r\nline two",en\r\n'
@@ -32,9 +24,9 @@ describe('CSV input', () => {
       + '4,plain,de\r\n'
       + '5,"never closed,en\r\n'
       + '6,x,y\r\n');
-    const out = join(dir, 'out');
+    const out = join(box.dir, 'out');
     const opts = { out, inputFormat: 'csv', template: 'Sentiment ({{lang}}): {{text}}', keep: 'rid,lang' };
-    const r = await runAgainst(emu, [f], opts);
+    const r = await runAgainst(box.emu, [f], opts);
     expect(r.exitCode).toBe(3);
     const { shards, failures } = readOutputs(out);
     const ok = shards.flatMap((s) => s.records) as SuccessRecord[];
@@ -47,20 +39,20 @@ describe('CSV input', () => {
       [6, 'INVALID_INPUT', `line 6 of ${f} has 4 field(s), the header 3`],
       [8, 'INVALID_INPUT', `line 8 of ${f} opens a quoted field that is not closed by the end of the file`],
     ]);
-    const again = await runAgainst(emu, [f], opts);
+    const again = await runAgainst(box.emu, [f], opts);
     expect(again).toMatchObject({ exitCode: 0, skipped: 5, succeeded: 0 });
-    expect(emu.stats.requests).toBe(3);
+    expect(box.emu.stats.requests).toBe(3);
   });
 
   it('--prompt-field names the column; a missing column is named', async () => {
-    emu = await startEmulator({});
-    const f = join(dir, 'q.csv');
+    box.emu = await startEmulator({});
+    const f = join(box.dir, 'q.csv');
     writeFileSync(f, 'question,topic\nWhat is DNS?,net\n"Why, though?",misc\n');
-    const r = await runAgainst(emu, [f], { out: join(dir, 'o1'), inputFormat: 'csv', promptField: 'question' });
+    const r = await runAgainst(box.emu, [f], { out: join(box.dir, 'o1'), inputFormat: 'csv', promptField: 'question' });
     expect(r.exitCode).toBe(0);
-    expect(readOutputs(join(dir, 'o1')).all.map((x) => x.prompt).sort()).toEqual(['What is DNS?', 'Why, though?']);
-    const m = await runAgainst(emu, [f], { out: join(dir, 'o2'), inputFormat: 'csv', template: '{{topic}}: {{body}}' });
+    expect(readOutputs(join(box.dir, 'o1')).all.map((x) => x.prompt).sort()).toEqual(['What is DNS?', 'Why, though?']);
+    const m = await runAgainst(box.emu, [f], { out: join(box.dir, 'o2'), inputFormat: 'csv', template: '{{topic}}: {{body}}' });
     expect(m.exitCode).toBe(3);
-    expect(readOutputs(join(dir, 'o2')).failures[0]).toMatchObject({ line: 2, error: { message: `line 2 of ${f} has no field "body" used by --template` } });
+    expect(readOutputs(join(box.dir, 'o2')).failures[0]).toMatchObject({ line: 2, error: { message: `line 2 of ${f} has no field "body" used by --template` } });
   });
 });
