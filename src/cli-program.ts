@@ -7,7 +7,7 @@ import { EMULATOR_FLAGS, RUN_FLAGS, type Flag } from './flags.js';
 export const VERSION = '0.1.0';
 
 /** The run flags `gempipe verify` takes: the output directory and the request's shape. */
-export const VERIFY_FLAG_KEYS: readonly string[] = ['out', 'model', 'system', 'temperature', 'maxOutputTokens', 'thinkingBudget', 'jsonSchema', 'inputFormat', 'promptField', 'template', 'maxLineBytes'];
+export const VERIFY_FLAG_KEYS: readonly string[] = ['out', 'model', 'system', 'temperature', 'maxOutputTokens', 'thinkingBudget', 'jsonSchema', 'inputFormat', 'promptField', 'template', 'maxLineBytes', 'partition'];
 
 /** A table flag as a commander option, with its default. Values (choices included) are checked by
  * parseOptions() alone, with messages that name the flag: commander checks nothing twice. */
@@ -30,6 +30,10 @@ export function buildProgram(): Command {
   const verify = p.command('verify').description('check an output directory (and, given INPUTs, that each input line has exactly one record with a matching hash); exit 0 or 1')
     .argument('[inputs...]', 'the inputs of the run (files, directories, - for stdin)');
   for (const f of RUN_FLAGS) if (VERIFY_FLAG_KEYS.includes(f.key)) verify.addOption(new Option(f.flags, f.help));
+  p.command('merge').description('join the output directories of a job\'s parts (--partition) into one exactly-once directory; conflicting records are refused')
+    .argument('<dirs...>', 'the parts\' output directories')
+    .addOption(new Option('-o, --out <dir>', 'the merged directory (new or empty)').makeOptionMandatory())
+    .addOption(new Option('--shard-size <n>', 'records per shard').default('1000'));
   const cache = p.command('cache').description('look after a --cache file');
   cache.command('stats').description('entries, size on disk, ages, entries per model').argument('<path>', 'the --cache file');
   cache.command('prune').description('remove entries stored longer ago than --older-than').argument('<path>', 'the --cache file')

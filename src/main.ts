@@ -12,6 +12,7 @@ import { startEmulator } from './emulator/server.js';
 import { parseEmulatorOptions, parseOptions, type RawOptions } from './options.js';
 import { run } from './run.js';
 import { formatVerify, jobShape, verify } from './verify.js';
+import { merge } from './merge.js';
 import { JOB_SHAPE_KEYS } from './resume/check-inputs.js';
 
 async function runEmulator(raw: Record<string, string | boolean>): Promise<number> {
@@ -45,6 +46,17 @@ async function runCachePrune(path: string, olderThan: string | undefined): Promi
   if (ms === undefined) throw new UsageError(`Expected \`--older-than\` to be a duration like 30m, 12h or 7d, got \`${olderThan}\``);
   const r = await pruneCache(cachePath(path), ms);
   process.stdout.write(`gempipe cache ${path}: removed ${r.removed} entries stored more than ${olderThan} ago; ${r.kept} kept\n`);
+  return ExitCode.OK;
+}
+
+async function runMerge(dirs: string[], raw: { out: string; shardSize: string }): Promise<number> {
+  const shardSize = Number(raw.shardSize);
+  if (!Number.isInteger(shardSize) || shardSize < 1) throw new UsageError(`Expected \`--shard-size\` to be an integer >= 1, got \`${raw.shardSize}\``);
+  const say = (l: string) => process.stderr.write(l + '\n');
+  const r = await merge({ out: raw.out, dirs, shardSize, say });
+  process.stderr.write(`gempipe merge: ${r.succeeded} succeeded and ${r.failed} failed record(s) from ${dirs.length} director${dirs.length === 1 ? 'y' : 'ies'} into ${raw.out}/`
+    + `${r.duplicates ? `; ${r.duplicates} found twice, written once` : ''}${r.failuresSuperseded ? `; ${r.failuresSuperseded} failure(s) dropped: the id succeeded in another part` : ''}\n`);
+  for (const n of r.notes) process.stderr.write(`gempipe merge: note: ${n}\n`);
   return ExitCode.OK;
 }
 
@@ -94,6 +106,9 @@ export async function main(argv: string[]): Promise<number> {
   });
   cacheCmd.commands.find((c) => c.name() === 'prune')!.action((path: string, raw: { olderThan?: string }) => {
     action = () => runCachePrune(path, raw.olderThan);
+  });
+  sub('merge').action((dirs: string[], raw: { out: string; shardSize: string }) => {
+    action = () => runMerge(dirs, raw);
   });
   sub('verify').action((inputs: string[], raw: RawOptions) => {
     action = () => runVerify(inputs, raw);

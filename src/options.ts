@@ -5,6 +5,7 @@
 import { compileTemplate } from './template.js';
 import { compileSchema } from './schema.js';
 import { parseDuration } from './cache/response-cache.js';
+import { parsePartition, type Partition } from './partition.js';
 import { UsageError } from './errors.js';
 import { RECORD_FIELDS } from './records.js';
 import type { EmulatorOptions } from './emulator/server.js';
@@ -76,6 +77,8 @@ export interface Options {
   overwrite: boolean;
   /** Lines changed since their records were written are answered again (old records to superseded.jsonl). */
   redoChanged: boolean;
+  /** --partition i/N: this process does part i of N (by a hash of the id). */
+  partition?: Partition;
   /** --cache PATH: the response cache (LMDB). */
   cache?: string;
   /** Read and write the cache for non-deterministic requests too. */
@@ -235,6 +238,7 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
     }
     compileSchema(o.jsonSchema as object, path); // not valid JSON Schema: a usage error now
   }
+  if (has('partition')) o.partition = parsePartition(String(raw.partition));
   if (has('cacheTtl')) {
     const ms = parseDuration(String(raw.cacheTtl));
     if (ms === undefined || ms <= 0) throw new UsageError(`Expected \`--cache-ttl\` to be a duration like 30m, 12h or 7d, got \`${String(raw.cacheTtl)}\``);

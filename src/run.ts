@@ -14,6 +14,7 @@ import { prepareOutput } from './resume/prepare-output.js';
 import { checkInputs, type CheckedInputs } from './resume/check-inputs.js';
 import { createRequestHasher } from './request-hash.js';
 import { compileSchema } from './schema.js';
+import { inPartition } from './partition.js';
 import { createStopControl } from './stop-control.js';
 import { createBackend, type Backend } from './backend.js';
 import { fdBudget } from './fd-budget.js';
@@ -132,6 +133,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       parse,
       csv,
       hash,
+      mine: o.partition ? inPartition(o.partition) : undefined,
       skip,
       onSkip: () => stats.skipped++,
       onSourceError: (source, err) => {
@@ -148,7 +150,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       // The progress bar's total before the (back-pressured) reader reaches the end.
       const done = state ? state.succeeded.size + (o.retryFailed ? 0 : state.failed.size) : 0;
       void countRecords(sources, undefined, stop.reading).then((n) => {
-        if (n !== undefined) stats.expected = Math.max(0, n - done);
+        if (n !== undefined) stats.expected = Math.max(0, Math.round(n / (o.partition?.count ?? 1)) - done);
       });
     }
     reader.on('data', () => stats.read++);

@@ -12,6 +12,7 @@ import { OutputStateError } from './errors.js';
 import { FAILURES_FILE, JOB_FILE, SHARD_RE, STDIN_SPOOL } from './output-layout.js';
 import type { InputRecord } from './records.js';
 import { createRequestHasher, hash32 } from './request-hash.js';
+import { inPartition } from './partition.js';
 import type { JobShape } from './resume/check-inputs.js';
 import { lockHolder } from './resume/dir-lock.js';
 import { IdSet } from './resume/id-set.js';
@@ -114,7 +115,7 @@ export async function verify(o: { out: string; inputs: string[]; shape: Partial<
   for (const src of resolveInputs(o.inputs)) {
     let chain: Duplex;
     try {
-      chain = createSourceChain(src, { stdin: o.stdin, maxLineBytes: shape.maxLineBytes ?? 1024 * 1024, parse, hash, csv });
+      chain = createSourceChain(src, { stdin: o.stdin, maxLineBytes: shape.maxLineBytes ?? 1024 * 1024, parse, hash, csv, mine: shape.partition ? inPartition(shape.partition) : undefined });
       for await (const rec of chain as AsyncIterable<InputRecord>) {
         lines++;
         seen.add(src.source, rec.line);

@@ -80,9 +80,9 @@ export async function checkInputs(
 }
 
 /** What shapes the requests and how lines become prompts: what `verify` needs to recompute hashes. */
-export type JobShape = Pick<Options, 'model' | 'system' | 'temperature' | 'maxOutputTokens' | 'thinkingBudget' | 'jsonSchema' | 'inputFormat' | 'promptField' | 'template' | 'maxLineBytes'>;
+export type JobShape = Pick<Options, 'model' | 'system' | 'temperature' | 'maxOutputTokens' | 'thinkingBudget' | 'jsonSchema' | 'inputFormat' | 'promptField' | 'template' | 'maxLineBytes' | 'partition'>;
 
-export const JOB_SHAPE_KEYS: ReadonlyArray<keyof JobShape> = ['model', 'system', 'temperature', 'maxOutputTokens', 'thinkingBudget', 'jsonSchema', 'inputFormat', 'promptField', 'template', 'maxLineBytes'];
+export const JOB_SHAPE_KEYS: ReadonlyArray<keyof JobShape> = ['model', 'system', 'temperature', 'maxOutputTokens', 'thinkingBudget', 'jsonSchema', 'inputFormat', 'promptField', 'template', 'maxLineBytes', 'partition'];
 
 async function saveJobShape(dir: string, o: Partial<JobShape>): Promise<void> {
   const job: Record<string, unknown> = { savedAt: new Date().toISOString() };

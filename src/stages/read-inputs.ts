@@ -80,6 +80,8 @@ export interface InputReaderOptions {
   openFiles?: number;
   maxLineBytes: number;
   parse: LineParser;
+  /** --partition: lines of other parts are dropped before any parsing (not counted). */
+  mine?: (source: string, line: number) => boolean;
   /** Lines already done (resume): skipped before any parsing. Counted via onSkip. */
   skip?: (source: string, line: number) => boolean;
   onSkip?: () => void;
@@ -98,7 +100,7 @@ export interface InputReaderOptions {
  * skip-done + parse (one fused function). Destroying the chain destroys every stage in it,
  * the file's read stream included (stream-chain 4.4.1).
  */
-export function createSourceChain(src: InputSource, o: Pick<InputReaderOptions, 'stdin' | 'maxLineBytes' | 'parse' | 'skip' | 'onSkip' | 'hash' | 'csv'>): Duplex {
+export function createSourceChain(src: InputSource, o: Pick<InputReaderOptions, 'stdin' | 'maxLineBytes' | 'parse' | 'skip' | 'onSkip' | 'hash' | 'csv' | 'mine'>): Duplex {
   const { source } = src;
   let input: NodeJS.ReadableStream;
   if (src.path === null) {
@@ -111,6 +113,7 @@ export function createSourceChain(src: InputSource, o: Pick<InputReaderOptions, 
     // CSV: records may span lines, so they are assembled first (csv-input.ts); the skip and the
     // hash then apply to the record, by the line it starts on.
     const finish = (rec: InputRecord): InputRecord | null => {
+      if (o.mine && !o.mine(source, rec.line)) return null;
       if (o.skip?.(source, rec.line)) {
         o.onSkip?.();
         return null;
@@ -121,6 +124,7 @@ export function createSourceChain(src: InputSource, o: Pick<InputReaderOptions, 
     return chainUnchecked<never, InputRecord>([input, ...lineSplitterStages({ maxLineBytes: o.maxLineBytes, keepBlank: true }), createCsvAssembler(source, { ...o.csv, maxRecordBytes: o.maxLineBytes }), finish]);
   }
   const toRecord = (l: SplitLine): InputRecord | null => {
+    if (o.mine && !o.mine(source, l.line)) return null;
     if (o.skip?.(source, l.line)) {
       o.onSkip?.();
       return null;
