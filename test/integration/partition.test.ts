@@ -6,13 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/server.js';
 import { merge } from '../../src/merge.js';
 import { idHash, parsePartition } from '../../src/partition.js';
-import type { SuccessRecord } from '../../src/records.js';
+import { isFailure } from '../../src/records.js';
 import { verify, jobShape } from '../../src/verify.js';
 import { runAgainst } from '../helpers/run-helpers.js';
 import { readOutputs, sandbox, writeInputs } from '../helpers/util.js';
 
 const box = sandbox();
-const view = (dir: string) => (readOutputs(dir).all as SuccessRecord[]).map((r) => `${r.id} ${r.hash} ${r.response ?? r.error?.status}`).sort();
+const view = (dir: string) => readOutputs(dir).all.map((r) => `${r.id} ${r.hash} ${isFailure(r) ? r.error.status : r.response}`).sort();
 
 describe('--partition and merge', () => {
   it('three parts, merged, equal a single run; verify passes; the parts split the ids evenly enough', async () => {
