@@ -9,7 +9,9 @@ import { createFastFetch, type FastFetch } from './gemini/fast-fetch.js';
 import { LIMITS_FILE } from './output-layout.js';
 import type { Options } from './options.js';
 import { loadLearned, saveLearned } from './quota/learned.js';
-import { createLimiter, type Limiter } from './quota/limiter.js';
+import { createLimiter, type Limiter, type LimiterOptions } from './quota/limiter.js';
+import { connectRedis, type RedisLink } from './quota/bottleneck-redis.js';
+import { createHash } from 'node:crypto';
 
 export interface Backend {
   generate: GenerateFn;
@@ -39,7 +41,27 @@ export async function createBackend(o: Options, io: { generate?: GenerateFn; say
     limits.push(`started at ${learned.rpm!.value.toLocaleString('en-US')} requests/min, ${learned.rpm!.source === 'server' ? 'the limit the server named' : 'the rate found'} in an earlier run (${o.out}/${LIMITS_FILE})`);
     io.say(`gempipe: ${limits[limits.length - 1]}`);
   }
+  // --redis: one quota for every process with the same quota id.
+  let link: RedisLink | undefined;
+  let shared: LimiterOptions['shared'];
+  if (o.redis) {
+    link = connectRedis(o.redis);
+    const where = o.redis.replace(/\/\/[^@/]*@/, '//');
+    const quotaId = o.quotaId ?? `${createHash('sha256').update(apiKey).digest('hex').slice(0, 12)}-${o.model}`;
+    io.say(`gempipe: sharing the quota of ${o.model} through Redis at ${where} as quota id ${quotaId}`);
+    let troubled = false;
+    link.onLost((lost, why) => io.say(lost ? `gempipe: lost Redis at ${where}${why ? ` (${why})` : ''}: no request is sent until it is back` : `gempipe: Redis at ${where} is back: sending again`));
+    shared = {
+      link, quotaId,
+      onTrouble: (e) => {
+        if (troubled) return;
+        troubled = true;
+        io.say(`gempipe: Redis at ${where} answered with an error (${e.message}); retrying, nothing is sent meanwhile`);
+      },
+    };
+  }
   const limiter = createLimiter({
+    shared,
     rpm: o.rpm, tpm: o.tpm, adaptive: o.adaptiveRate,
     learned: { rpm: useLearnedRpm ? learned.rpm : undefined, tpm: o.tpm ? undefined : learned.tpm },
     onLearn: (what, perMinute) => {
@@ -67,6 +89,7 @@ export async function createBackend(o: Options, io: { generate?: GenerateFn; say
       const found = limiter.learned().rpm;
       if (found?.source === 'adaptive' && !toStdout) limits.push(`rate found: ${found.value.toLocaleString('en-US')} requests/min (kept in ${o.out}/${LIMITS_FILE} for the next run)`);
       await limiter.stop();
+      await link?.close();
       await transport?.close();
       await emulator?.close();
     },

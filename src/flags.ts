@@ -40,6 +40,8 @@ export const RUN_FLAGS: readonly Flag[] = [
   { key: 'thinkingBudget', flags: '--thinking-budget <n>', help: 'thinking tokens (0 off, -1 dynamic)', kind: 'special' },
   { key: 'jsonSchema', flags: '--json-schema <file>', help: 'structured output: the schema is sent, each answer validated against it (kept parsed as "json")', kind: 'special' },
   { key: 'dedupe', flags: '--dedupe', help: 'send identical requests once; every record is still written, copies with "dedupedFrom"', kind: 'switch' },
+  { key: 'redis', flags: '--redis <url>', help: 'share the rpm/tpm quota, its pauses and learned limits with every process using this Redis and quota id (env GEMINI_REDIS_URL)', kind: 'special' },
+  { key: 'quotaId', flags: '--quota-id <id>', help: 'the shared quota\'s name (default: a fingerprint of the API key, never the key, plus the model)', kind: 'text' },
   { key: 'partition', flags: '--partition <i/N>', help: 'do part i of N (by a hash of each id), into an --out of its own; `gempipe merge` joins the parts', kind: 'special' },
   { key: 'cache', flags: '--cache <path>', help: 'a persistent response cache (LMDB file): a hit is written with "cached": true and costs no request', kind: 'text' },
   { key: 'cacheAll', flags: '--cache-all', help: 'use the cache for non-deterministic requests too (without --temperature 0)', kind: 'switch' },

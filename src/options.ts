@@ -77,6 +77,10 @@ export interface Options {
   overwrite: boolean;
   /** Lines changed since their records were written are answered again (old records to superseded.jsonl). */
   redoChanged: boolean;
+  /** --redis URL: the quota shared through Redis by every process with the same quota id. */
+  redis?: string;
+  /** --quota-id: what names the shared quota (default: a fingerprint of the key, plus the model). */
+  quotaId?: string;
   /** --partition i/N: this process does part i of N (by a hash of the id). */
   partition?: Partition;
   /** --cache PATH: the response cache (LMDB). */
@@ -239,6 +243,13 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
     compileSchema(o.jsonSchema as object, path); // not valid JSON Schema: a usage error now
   }
   if (has('partition')) o.partition = parsePartition(String(raw.partition));
+  const redis = has('redis') ? String(raw.redis) : ctx.env.GEMINI_REDIS_URL;
+  if (redis) {
+    if (!/^rediss?:\/\/[^\s]+$/.test(redis)) throw new UsageError(`Expected \`--redis\` (or GEMINI_REDIS_URL) to be a redis:// or rediss:// URL, got \`${redis.replace(/\/\/[^@/]*@/, '//***@')}\``);
+    o.redis = redis;
+  }
+  if (o.quotaId !== undefined && !/^[\w.-]{1,100}$/.test(o.quotaId)) throw new UsageError(`Expected \`--quota-id\` to be letters, digits, . _ or -, got \`${o.quotaId}\``);
+  if (o.quotaId !== undefined && !o.redis) throw new UsageError('`--quota-id` needs `--redis URL`');
   if (has('cacheTtl')) {
     const ms = parseDuration(String(raw.cacheTtl));
     if (ms === undefined || ms <= 0) throw new UsageError(`Expected \`--cache-ttl\` to be a duration like 30m, 12h or 7d, got \`${String(raw.cacheTtl)}\``);

@@ -9,6 +9,8 @@
 
 import { abortError, sleep } from '../util/sleep.js';
 import { RateController, type RateControllerOptions, type RateSource } from './adaptive-rate.js';
+import { createQuotaBus } from './quota-bus.js';
+import type { RedisLink } from './bottleneck-redis.js';
 import { Budget, REFILL_MS } from './budget.js';
 
 /** Known limits aim this far under the limit: a server's window shape turns the exact limit into 429s. */
@@ -32,6 +34,12 @@ export interface LimiterOptions {
   learned?: { rpm?: LearnedLimit; tpm?: LearnedLimit };
   /** Told once per limit the server names (quotaValue). */
   onLearn?: (what: 'rpm' | 'tpm', perMinute: number) => void;
+  /**
+   * One quota for many processes (--redis): the budgets are Bottleneck clusters named after
+   * `quotaId`, and every quota 429 (its pause, its limit, the cut it asks for) is published to
+   * the other processes, which act on it as if they had seen it.
+   */
+  shared?: { link: RedisLink; quotaId: string; onTrouble?: (err: Error) => void };
 }
 
 export interface Grant {
@@ -90,15 +98,19 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
   let rate: RateController | undefined;
   if (knownRpm !== undefined) rate = new RateController(now(), adaptiveOpts, { perSec: (knownRpm / 60) * AIM, limit: true });
   else if (options.adaptive) rate = new RateController(now(), adaptiveOpts, learned.rpm ? { perSec: learned.rpm.value / 60, limit: false } : undefined);
+  const shared = options.shared;
+  const newBudget = (what: 'rpm' | 'tpm', perMinute: number) => new Budget(perMinute, shared
+    ? { connection: shared.link.connection, id: `gempipe:${shared.quotaId}:${what}`, onTrouble: shared.onTrouble }
+    : undefined);
   let requests: Budget | undefined;
   const syncRate = () => {
     if (!rate || rate.perSec === undefined) return;
     if (requests) requests.setPerMinute(rate.perSec * 60);
-    else requests = new Budget(rate.perSec * 60);
+    else requests = newBudget('rpm', rate.perSec * 60);
   };
   syncRate();
   let tpmLimit = tpm ?? learned.tpm?.value;
-  let tokens = tpmLimit ? new Budget(tpmLimit * AIM) : undefined;
+  let tokens = tpmLimit ? newBudget('tpm', tpmLimit * AIM) : undefined;
   let tokensCutAt = -Infinity;
   let serverRpm = learned.rpm?.source === 'server' ? learned.rpm.value : undefined;
   let serverTpm = learned.tpm?.source === 'server' ? learned.tpm.value : undefined;
@@ -158,6 +170,41 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
     rate?.pauseEnds(until);
   }
 
+  /** A quota 429 — here, or in another process sharing the quota (then `grant.tokens` is 0). */
+  function onQuota(outcome: Extract<AttemptOutcome, { kind: 'quota' }>, grant: Grant, t: number): void {
+    if (outcome.perMinute !== undefined && outcome.perMinute > 0 && outcome.quota === 'tokens' && tpm === undefined && serverTpm !== outcome.perMinute) {
+      // The server named its token limit: hold it from now on.
+      serverTpm = tpmLimit = outcome.perMinute;
+      if (tokens) tokens.setPerMinute(tpmLimit * AIM);
+      else tokens = newBudget('tpm', tpmLimit * AIM);
+      options.onLearn?.('tpm', outcome.perMinute);
+    } else if (rate && outcome.perMinute !== undefined && outcome.perMinute > 0 && outcome.quota === 'requests' && rpm === undefined && serverRpm !== outcome.perMinute) {
+      // The server named its request limit: hold it from now on (not with --rpm off).
+      serverRpm = outcome.perMinute;
+      rate.setLimit((outcome.perMinute / 60) * AIM, t);
+      options.onLearn?.('rpm', outcome.perMinute);
+    } else if (outcome.quota === 'tokens' && tokens && tpmLimit) {
+      // Trim the token rate (never below 70% of the limit), once per burst of 429s.
+      if (grant.sentAt >= tokensCutAt + 300) {
+        tokensCutAt = t;
+        tokens.setPerMinute(Math.max(tpmLimit * 0.7 * AIM, tokens.perMinute * 0.97));
+      }
+    } else if (outcome.quota !== undefined) {
+      rate?.tooMany(t, grant.sentAt, outcome.retryDelayMs);
+    } else {
+      rate?.trim(t, grant.sentAt);
+    }
+    // After the rate decision, which counts the cycle up to this 429 and the pause it asks for.
+    if (outcome.retryDelayMs !== undefined && outcome.retryDelayMs > 0) pauseFor(outcome.retryDelayMs);
+    syncRate();
+  }
+
+  // --redis: quota news from the other processes, acted on here as if this process saw it.
+  const bus = shared ? createQuotaBus(shared.link, shared.quotaId, (news, sentAt) => {
+    onQuota({ kind: 'quota', ...news }, { sentAt, tokens: 0 }, now());
+    wakeWindow();
+  }) : undefined;
+
   return {
     async acquire(n, signal) {
       // The window slot first (it only binds while probing): a caller released from it when
@@ -194,31 +241,8 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
         rate?.ok(t);
         if (tokens && outcome.promptTokens !== undefined && outcome.promptTokens >= 0) tokens.adjust(Math.ceil(grant.tokens) - Math.ceil(outcome.promptTokens));
       } else if (outcome.kind === 'quota') {
-        if (outcome.perMinute !== undefined && outcome.perMinute > 0 && outcome.quota === 'tokens' && tpm === undefined && serverTpm !== outcome.perMinute) {
-          // The server named its token limit: hold it from now on.
-          serverTpm = tpmLimit = outcome.perMinute;
-          if (tokens) tokens.setPerMinute(tpmLimit * AIM);
-          else tokens = new Budget(tpmLimit * AIM);
-          options.onLearn?.('tpm', outcome.perMinute);
-        } else if (rate && outcome.perMinute !== undefined && outcome.perMinute > 0 && outcome.quota === 'requests' && rpm === undefined && serverRpm !== outcome.perMinute) {
-          // The server named its request limit: hold it from now on (not with --rpm off).
-          serverRpm = outcome.perMinute;
-          rate.setLimit((outcome.perMinute / 60) * AIM, t);
-          options.onLearn?.('rpm', outcome.perMinute);
-        } else if (outcome.quota === 'tokens' && tokens && tpmLimit) {
-          // Trim the token rate (never below 70% of the limit), once per burst of 429s.
-          if (grant.sentAt >= tokensCutAt + 300) {
-            tokensCutAt = t;
-            tokens.setPerMinute(Math.max(tpmLimit * 0.7 * AIM, tokens.perMinute * 0.97));
-          }
-        } else if (outcome.quota !== undefined) {
-          rate?.tooMany(t, grant.sentAt, outcome.retryDelayMs);
-        } else {
-          rate?.trim(t, grant.sentAt);
-        }
-        // After the rate decision, which counts the cycle up to this 429 and the pause it asks for.
-        if (outcome.retryDelayMs !== undefined && outcome.retryDelayMs > 0) pauseFor(outcome.retryDelayMs);
-        syncRate();
+        onQuota(outcome, grant, t);
+        bus?.tell(outcome, grant.sentAt);
       }
       wakeWindow();
     },
@@ -245,7 +269,7 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
     },
     async stop() {
       clearInterval(ticker);
-      await Promise.all([requests?.stop(), tokens?.stop()]);
+      await Promise.all([requests?.stop(), tokens?.stop(), bus?.stop()]);
     },
   };
 }
