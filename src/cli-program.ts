@@ -30,6 +30,18 @@ export function buildProgram(): Command {
   const verify = p.command('verify').description('check an output directory (and, given INPUTs, that each input line has exactly one record with a matching hash); exit 0 or 1')
     .argument('[inputs...]', 'the inputs of the run (files, directories, - for stdin)');
   for (const f of RUN_FLAGS) if (VERIFY_FLAG_KEYS.includes(f.key)) verify.addOption(new Option(f.flags, f.help));
+  const coordinator = p.command('coordinator').description('read the inputs as a run does and be its only writer, while `gempipe worker`s answer the records through a BullMQ queue on --redis')
+    .argument('[inputs...]', 'files, directories or - for stdin, as for a run');
+  for (const f of RUN_FLAGS) coordinator.addOption(optionOf(f));
+  coordinator.addOption(new Option('--queue <name>', 'the queue shared with the workers').default('gempipe'));
+  coordinator.addOption(new Option('--max-queued <n>', 'records queued or being answered at once (back-pressure)').default('256'));
+  const worker = p.command('worker').description('answer the records of a coordinator\'s queue (any number of workers, on any machine)');
+  worker.addOption(new Option('--redis <url>', 'the coordinator\'s Redis (env GEMINI_REDIS_URL)'));
+  worker.addOption(new Option('--queue <name>', 'the coordinator\'s --queue').default('gempipe'));
+  worker.addOption(new Option('--concurrency <n>', 'records answered at once').default('16'));
+  worker.addOption(new Option('--lock-ms <ms>', 'a job whose worker is silent this long goes to another worker').default('30000'));
+  worker.addOption(new Option('--base-url <url>', 'API endpoint (env GEMINI_BASE_URL)'));
+  worker.addOption(new Option('--emulator', 'answer with an in-process emulator (tests, demos)'));
   p.command('merge').description('join the output directories of a job\'s parts (--partition) into one exactly-once directory; conflicting records are refused')
     .argument('<dirs...>', 'the parts\' output directories')
     .addOption(new Option('-o, --out <dir>', 'the merged directory (new or empty)').makeOptionMandatory())

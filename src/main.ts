@@ -9,7 +9,8 @@ import { buildProgram } from './cli-program.js';
 import { ExitCode, UsageError, exitCodeFor, redact } from './errors.js';
 import { cacheStats, parseDuration, pruneCache } from './cache/response-cache.js';
 import { startEmulator } from './emulator/server.js';
-import { parseEmulatorOptions, parseOptions, type RawOptions } from './options.js';
+import { parseCoordinator, parseEmulatorOptions, parseOptions, type Options, type RawOptions } from './options.js';
+import { runWorker } from './distributed/worker.js';
 import { run } from './run.js';
 import { formatVerify, jobShape, verify } from './verify.js';
 import { merge } from './merge.js';
@@ -49,6 +50,52 @@ async function runCachePrune(path: string, olderThan: string | undefined): Promi
   return ExitCode.OK;
 }
 
+/** A run (or a coordinator) with SIGINT/SIGTERM: the first stops gracefully, the second at once. */
+async function runWithSignals(options: Options): Promise<number> {
+  const stop = new AbortController();
+  let signals = 0;
+  const onSignal = () => {
+    signals++;
+    if (signals === 1) stop.abort(new Error('interrupted'));
+    else {
+      process.stderr.write('\ngempipe: interrupted again — exiting now; what is on disk is valid and resumable\n');
+      process.exit(ExitCode.INTERRUPTED);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const result = await run(options, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, signal: stop.signal });
+  return result.exitCode;
+}
+
+async function runWorkerCli(raw: Record<string, string | boolean | undefined>): Promise<number> {
+  const redis = (raw.redis as string | undefined) ?? process.env.GEMINI_REDIS_URL;
+  if (!redis || !/^rediss?:\/\/\S+$/.test(redis)) throw new UsageError('`gempipe worker` needs `--redis URL` (or GEMINI_REDIS_URL): the coordinator\'s Redis');
+  const num = (name: string, v: unknown, min: number, max: number) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`Expected \`--${name}\` to be an integer from ${min} to ${max}, got \`${String(v)}\``);
+    return n;
+  };
+  const apiKey = process.env.GEMINI_API_KEY || process.env.GOOGLE_API_KEY || undefined;
+  const emulator = raw.emulator === true;
+  if (!apiKey && !emulator) throw new UsageError('No API key: set GEMINI_API_KEY (or GOOGLE_API_KEY) for the worker, or pass `--emulator`');
+  const stop = new AbortController();
+  const onSignal = () => {
+    if (stop.signal.aborted) process.exit(ExitCode.INTERRUPTED);
+    process.stderr.write('gempipe worker: stopping — finishing the records it holds (again to quit at once)\n');
+    stop.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const say = (l: string) => process.stderr.write(redact(l, [apiKey]) + '\n');
+  const r = await runWorker({
+    redis, queue: String(raw.queue ?? 'gempipe'), concurrency: num('concurrency', raw.concurrency ?? 16, 1, 10_000), lockMs: num('lock-ms', raw.lockMs ?? 30_000, 500, 3_600_000),
+    apiKey, baseUrl: (raw.baseUrl as string | undefined) ?? process.env.GEMINI_BASE_URL, emulator, say, signal: stop.signal,
+  });
+  say(`gempipe worker: stopped — answered ${r.records} record(s), ${r.failed} of them failures`);
+  return ExitCode.INTERRUPTED;
+}
+
 async function runMerge(dirs: string[], raw: { out: string; shardSize: string }): Promise<number> {
   const shardSize = Number(raw.shardSize);
   if (!Number.isInteger(shardSize) || shardSize < 1) throw new UsageError(`Expected \`--shard-size\` to be an integer >= 1, got \`${raw.shardSize}\``);
@@ -78,23 +125,7 @@ export async function main(argv: string[]): Promise<number> {
   program.configureOutput({ writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `gempipe: ${s}` : s) });
   let action: (() => Promise<number>) | undefined;
   program.action((inputs: string[], raw: RawOptions) => {
-    action = async () => {
-      const options = parseOptions(raw, inputs, { env: process.env, readFile: (p) => readFileSync(p, 'utf8') });
-      const stop = new AbortController();
-      let signals = 0;
-      const onSignal = () => {
-        signals++;
-        if (signals === 1) stop.abort(new Error('interrupted'));
-        else {
-          process.stderr.write('\ngempipe: interrupted again — exiting now; what is on disk is valid and resumable\n');
-          process.exit(ExitCode.INTERRUPTED);
-        }
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-      const result = await run(options, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, signal: stop.signal });
-      return result.exitCode;
-    };
+    action = async () => runWithSignals(parseOptions(raw, inputs, { env: process.env, readFile: (p) => readFileSync(p, 'utf8') }));
   });
   const sub = (name: string) => program.commands.find((c) => c.name() === name)!;
   sub('emulator').action((raw: Record<string, string | boolean>) => {
@@ -106,6 +137,16 @@ export async function main(argv: string[]): Promise<number> {
   });
   cacheCmd.commands.find((c) => c.name() === 'prune')!.action((path: string, raw: { olderThan?: string }) => {
     action = () => runCachePrune(path, raw.olderThan);
+  });
+  sub('coordinator').action((inputs: string[], raw: RawOptions) => {
+    action = async () => {
+      const options = parseOptions(raw, inputs, { env: process.env, readFile: (p) => readFileSync(p, 'utf8'), needKey: false });
+      options.coordinator = parseCoordinator(raw, options);
+      return runWithSignals(options);
+    };
+  });
+  sub('worker').action((raw: Record<string, string | boolean | undefined>) => {
+    action = () => runWorkerCli(raw);
   });
   sub('merge').action((dirs: string[], raw: { out: string; shardSize: string }) => {
     action = () => runMerge(dirs, raw);

@@ -77,6 +77,8 @@ export interface Options {
   overwrite: boolean;
   /** Lines changed since their records were written are answered again (old records to superseded.jsonl). */
   redoChanged: boolean;
+  /** `gempipe coordinator`: records go to workers through this queue, at most maxQueued at once. */
+  coordinator?: { queue: string; maxQueued: number };
   /** --redis URL: the quota shared through Redis by every process with the same quota id. */
   redis?: string;
   /** --quota-id: what names the shared quota (default: a fingerprint of the key, plus the model). */
@@ -175,6 +177,8 @@ function str(v: unknown): string | undefined {
 }
 
 export interface ParseContext {
+  /** False: no API key is needed (a coordinator: its workers ask Gemini). */
+  needKey?: boolean;
   env: Record<string, string | undefined>;
   /** Reads a file named by an option value (`--system @FILE`, `--json-schema FILE`). */
   readFile: (path: string) => string;
@@ -282,7 +286,7 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
     throw new UsageError('`--retry-failed` and `--overwrite` apply to an output directory, not to `--out -`');
   }
 
-  if (!o.apiKey && !o.emulator && !o.dryRun) {
+  if (!o.apiKey && !o.emulator && !o.dryRun && ctx.needKey !== false) {
     throw new UsageError('No API key: set GEMINI_API_KEY (or GOOGLE_API_KEY), or pass `--emulator` to run against the local emulator');
   }
   return o;
@@ -293,4 +297,17 @@ export function parseEmulatorOptions(raw: RawOptions): EmulatorOptions {
   const o: Record<string, unknown> = { quota: {} };
   applyFlags(EMULATOR_FLAGS, raw, o);
   return o as EmulatorOptions;
+}
+
+/** `gempipe coordinator`'s own flags, on top of a run's options. */
+export function parseCoordinator(raw: RawOptions, o: Options): { queue: string; maxQueued: number } {
+  if (!o.redis) throw new UsageError('`gempipe coordinator` needs `--redis URL` (or GEMINI_REDIS_URL): the Redis its workers use');
+  if (o.out === '-') throw new UsageError('`gempipe coordinator` writes shards: give it `--out DIR`, not `-`');
+  if (o.dedupe || o.cache !== undefined) throw new UsageError('`--dedupe` and `--cache` are not available to a coordinator yet: run them without workers');
+  if (o.dryRun) throw new UsageError('`--dry-run` plans a run: drop `coordinator` for it');
+  const queue = String(raw.queue ?? 'gempipe');
+  if (!/^[\w.-]{1,100}$/.test(queue)) throw new UsageError(`Expected \`--queue\` to be letters, digits, . _ or -, got \`${queue}\``);
+  const maxQueued = Number(raw.maxQueued ?? 256);
+  if (!Number.isInteger(maxQueued) || maxQueued < 1 || maxQueued > 100_000) throw new UsageError(`Expected \`--max-queued\` to be an integer from 1 to 100000, got \`${String(raw.maxQueued)}\``);
+  return { queue, maxQueued };
 }

@@ -17,6 +17,8 @@ import { compileSchema } from './schema.js';
 import { inPartition } from './partition.js';
 import { createStopControl } from './stop-control.js';
 import { createBackend, type Backend } from './backend.js';
+import { createRemoteStage, type RemoteStage } from './distributed/remote-stage.js';
+import type { QueueSettings } from './distributed/queue-names.js';
 import { fdBudget } from './fd-budget.js';
 import type { GenerateFn } from './gemini/client.js';
 import { RETRY_DEFAULTS } from './gemini/retry-policy.js';
@@ -136,6 +138,9 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       mine: o.partition ? inPartition(o.partition) : undefined,
       skip,
       onSkip: () => stats.skipped++,
+      // Counted as emitted: a 'data' listener here would set the reader flowing before the
+      // pipeline is attached, and whatever it read meanwhile would be lost.
+      onRecord: () => stats.read++,
       onSourceError: (source, err) => {
         const code = (err as NodeJS.ErrnoException).code;
         const message = code === 'ENOENT' ? 'the file vanished before it was read' : code === 'EISDIR' ? 'is a directory' : code === 'EBINARY' ? err.message : code ? writeErrorText(code) : err.message;
@@ -153,7 +158,6 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
         if (n !== undefined) stats.expected = Math.max(0, Math.round(n / (o.partition?.count ?? 1)) - done);
       });
     }
-    reader.on('data', () => stats.read++);
     reader.on('end', () => {
       if (!stop.reading.aborted) stats.total = stats.read + stats.skipped;
     });
@@ -167,17 +171,28 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       const summary = summarize(stats, stop.reading.aborted ? 'interrupted' : 'completed', stop.reading.aborted ? ExitCode.INTERRUPTED : ExitCode.OK, Date.now());
       return { ...summary, stats };
     }
-    // 3. The backend: emulator, transport, client, limiter — one close().
-    let backend: Backend;
+    // 3. The backend: emulator, transport, client, limiter — one close(). A coordinator has
+    // none: its records are answered by workers through the queue (distributed/remote-stage.ts).
+    let backend: Backend | undefined;
+    let remote: RemoteStage | undefined;
     try {
-      backend = await createBackend(o, { generate: io.generate, say, connections: budget?.connections });
+      if (o.coordinator) {
+        remote = await createRemoteStage({
+          redis: o.redis!, queue: o.coordinator.queue, maxQueued: o.coordinator.maxQueued, ordered: o.ordered, settings: queueSettingsOf(o),
+          done: (source, line) => state!.succeeded.has(source, line) || state!.failed.has(source, line), stats, signal: stop.abandon, say,
+        });
+        say(`gempipe: coordinator: records go to queue ${o.coordinator.queue} (at most ${o.coordinator.maxQueued} queued at once); start workers with \`gempipe worker --redis URL --queue ${o.coordinator.queue}\``);
+      } else {
+        backend = await createBackend(o, { generate: io.generate, say, connections: budget?.connections });
+      }
     } catch (e) {
       // The reader is already reading ahead: release its files before giving up.
       reader.destroy();
       stop.dispose();
       throw e;
     }
-    const { generate, limiter, limits } = backend;
+    const limiter = backend?.limiter;
+    const limits = backend?.limits ?? [];
     // --cache: only deterministic requests (--temperature 0) unless --cache-all.
     let cache: ResponseCache | undefined;
     if (o.cache !== undefined) {
@@ -187,7 +202,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
         } catch (e) {
           reader.destroy();
           stop.dispose();
-          await backend.close();
+          await backend?.close();
           throw new UsageError(`Cannot open the cache \`--cache ${o.cache}\`: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
         }
       } else {
@@ -206,8 +221,8 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     // the space it holds in reserve first), then the run ends (exit 1, resumable).
     const stopSending = new AbortController();
 
-    const generateStage: Duplex = createGenerateStage({
-      generate, limiter, concurrency: o.concurrency, model: o.model,
+    const generateStage: Duplex = remote ? remote.stage : createGenerateStage({
+      generate: backend!.generate, limiter: limiter!, concurrency: o.concurrency, model: o.model,
       retry: { ...RETRY_DEFAULTS, maxAttempts: o.maxAttempts, baseDelayMs: o.retryBaseDelayMs },
       ordered: o.ordered, expectJson: o.jsonSchema !== undefined, signal: stop.abandon, stats,
       checkJson: o.jsonSchema !== undefined ? compileSchema(o.jsonSchema as object) : undefined, schemaRetries: o.schemaRetries,
@@ -236,6 +251,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
         },
         onRecover: (path, waitedMs) => say(`gempipe: ${path} written after ${(waitedMs / 1000).toFixed(1)} s`),
         onWritten: (records) => {
+          remote?.written(records);
           for (const r of records) {
             prepared!.seen.add(r.source, r.line);
             if (!isFailure(r)) state!.succeeded.add(r.source, r.line);
@@ -257,7 +273,8 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       progress = undefined;
       stop.dispose();
       dailyCap?.stop();
-      await backend.close();
+      await backend?.close();
+      await remote?.close();
       await post?.close();
       await cache?.close();
       if (toStdout) io.stdout.off('error', stdoutErrorSink);
@@ -289,6 +306,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
 
     const summary = summarize(stats, outcome, exitCode, Date.now(), error);
     if (limits.length > 0) summary.limits = limits;
+    if (remote) summary.workers = remote.workers();
     if (error && error !== stop.haltMessage) io.stderr.write(`gempipe: error: ${error}\n`);
     if (!o.quiet) io.stderr.write(formatSummary(summary));
     if (o.summaryJson) {
@@ -304,4 +322,13 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     await checked?.cleanup();
     prepared?.release(); // the directory's lock
   }
+}
+
+/** How the coordinator's workers are to ask: the run's request shape and retry settings. */
+function queueSettingsOf(o: Options): QueueSettings {
+  return {
+    model: o.model, system: o.system, temperature: o.temperature, maxOutputTokens: o.maxOutputTokens, thinkingBudget: o.thinkingBudget,
+    jsonSchema: o.jsonSchema, schemaRetries: o.schemaRetries, maxAttempts: o.maxAttempts, retryBaseDelayMs: o.retryBaseDelayMs,
+    timeoutMs: o.timeoutMs, rpm: o.rpm, tpm: o.tpm, adaptiveRate: o.adaptiveRate, quotaId: o.quotaId,
+  };
 }

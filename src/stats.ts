@@ -72,6 +72,8 @@ export interface Summary {
   deduped: number;
   /** --cache: records answered from the response cache. */
   cached: number;
+  /** gempipe coordinator: records and failures per worker (host:pid). */
+  workers?: Record<string, { records: number; failed: number }>;
   skipped: number;
   failed: number;
   failedByStatus: Record<string, number>;
@@ -159,6 +161,7 @@ export function formatSummary(x: Summary): string {
   if (x.deduped > 0) lines.push(`  ${x.deduped} record(s) answered by --dedupe from an identical request's answer (no request sent)`);
   if (x.truncated > 0) lines.push(`  ${x.truncated} answer(s) cut at the output-token limit (finishReason MAX_TOKENS; kept as successes)`);
   for (const l of x.limits ?? []) lines.push(`  ${l}`);
+  for (const [w, t] of Object.entries(x.workers ?? {})) lines.push(`  worker ${w}: ${t.records} record(s)${t.failed ? `, ${t.failed} failed` : ''} (${Math.round((t.records / x.wallMs) * 10_000) / 10}/s)`);
   for (const e of x.inputErrors) lines.push(`  unreadable input: ${e.source}: ${e.message}`);
   if (x.orphans > 0) lines.push(`  ${x.orphans} output record(s) have ids not in the current inputs (kept, not dropped)`);
   lines.push(`  tokens: ${x.tokensIn} in, ${x.tokensOut} out; requests: ${x.attempts} (${x.retries} retries, ${x.http429} answered 429)`);

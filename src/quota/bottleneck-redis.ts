@@ -72,10 +72,11 @@ export function connectRedis(url: string): RedisLink {
   const connection = new Bottleneck.IORedisConnection({ client });
   const listeners: Array<(lost: boolean, why?: string) => void> = [];
   let lost = false;
+  let closing = false;
   let lastError: string | undefined;
   client.on('error', (e: Error) => (lastError = (e as NodeJS.ErrnoException).code ?? e.message));
   client.on('close', () => {
-    if (lost) return;
+    if (lost || closing) return;
     lost = true;
     for (const l of listeners) l(true, lastError);
   });
@@ -89,6 +90,7 @@ export function connectRedis(url: string): RedisLink {
     connection,
     onLost: (fn) => void listeners.push(fn),
     async close() {
+      closing = true;
       await connection.disconnect(false).catch(() => {});
     },
   };

@@ -89,6 +89,8 @@ export interface InputReaderOptions {
   csv?: FieldOptions;
   /** Hashes what each record asks (request-hash.ts) into `hash`; none: records carry no hash. */
   hash?: (prompt: string) => string;
+  /** Each record the reader emits (counting it; a 'data' listener would set the reader flowing). */
+  onRecord?: (rec: InputRecord) => void;
   /** A source that could not be opened or read; the run goes on without it. */
   onSourceError?: (source: string, err: Error) => void;
   /** Aborting stops reading: open sources are closed and the stream ends normally. */
@@ -202,6 +204,7 @@ export function createInputReader(options: InputReaderOptions): Readable {
     c.on('end', () => finish());
     c.on('data', (rec: InputRecord) => {
       if (stopped) return;
+      opts.onRecord?.(rec);
       if (!reader.push(rec)) {
         wanting = false;
         for (const x of active) x.pause();
