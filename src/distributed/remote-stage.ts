@@ -169,8 +169,12 @@ export async function createRemoteStage(o: {
           if (r !== undefined) return 'failed' in r ? workerFailed(rec, r.failed) : account(r);
           // No event for a while: see where the job is (an answer given before this listened,
           // or a job that vanished with a Redis restart).
-          const job = await Job.fromId(queue, id).catch(() => undefined);
-          if (job === undefined) continue; // Redis is away: wait
+          let job;
+          try {
+            job = await Job.fromId(queue, id);
+          } catch {
+            continue; // Redis is away: wait
+          }
           if (!job) {
             await queue.add('record', { rec, fp }, { jobId: id, ...jobOptions }).catch(() => {});
             continue;

@@ -1,0 +1,80 @@
+// gempipe coordinator + gempipe worker over BullMQ, the built CLI against a real redis-server and
+// the emulator: three workers, one SIGKILLed mid-run, the coordinator SIGKILLed once and started
+// again, and one Redis restart (without persistence: the queue is lost) — every record exactly
+// once, and `gempipe verify` passes.
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator } from '../../src/emulator/server.js';
+import { env, start } from '../helpers/cli-helpers.js';
+import { hasRedis, startRedis, type TestRedis } from '../helpers/redis.js';
+import { readOutputs, sandbox } from '../helpers/util.js';
+
+const box = sandbox();
+let redis: TestRedis | undefined;
+const available = hasRedis();
+if (!available) console.warn('coordinator tests skipped: no redis-server here (.ci/run installs it)');
+beforeAll(async () => {
+  if (available) redis = await startRedis();
+});
+afterAll(async () => redis?.stop());
+
+const until = async (cond: () => boolean) => {
+  while (!cond()) await new Promise((r) => setTimeout(r, 10));
+};
+
+describe.runIf(available)('coordinator and workers', () => {
+  it('three workers (one SIGKILLed), the coordinator SIGKILLed and restarted, Redis restarted: every record once, verify passes', async () => {
+    const r = redis!;
+    r.cli('flushall');
+    box.emu = await startEmulator({ latencyMs: 5 });
+    const input = join(box.dir, 'in.txt');
+    const N = 600;
+    writeFileSync(input, Array.from({ length: N }, (_, i) => `ticket ${i + 1}: the printer on floor ${i % 7} is on fire`).join('\n') + '\n');
+    const out = join(box.dir, 'out');
+    const e = env(box.emu.url);
+    const workers = [1, 2, 3].map(() => start(['worker', '--redis', r.url, '--queue', 'q1', '--concurrency', '4', '--lock-ms', '1000'], { env: e }));
+    const coordArgs = ['coordinator', '--redis', r.url, '--queue', 'q1', '--max-queued', '24', '-o', out, '--shard-size', '50', input];
+    try {
+      let coord = start(coordArgs, { env: e });
+      await until(() => box.emu.stats.ok >= 100);
+      workers[0].child.kill('SIGKILL');
+      await until(() => box.emu.stats.ok >= 250);
+      coord.child.kill('SIGKILL');
+      expect(await coord.exited).toBe('SIGKILL');
+      coord = start(coordArgs, { env: e });
+      await until(() => box.emu.stats.ok >= 400);
+      await r.restart(); // the queue, the settings and the quota state are gone
+      const code = await coord.exited;
+      expect(code, coord.stderr()).toBe(0);
+      expect(coord.stderr()).toMatch(/took over the lock of a run that is gone/);
+      expect(coord.stderr()).toMatch(/worker \S+:\d+: \d+ record\(s\)/);
+      const all = readOutputs(out).all;
+      expect(all).toHaveLength(N);
+      expect(new Set(all.map((x) => x.id)).size).toBe(N);
+      expect(all.filter((x) => 'error' in x)).toEqual([]);
+      const v = start(['verify', '-o', out, input], { env: e });
+      expect(await v.exited).toBe(0);
+    } finally {
+      for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');
+      await Promise.all(workers.map((w) => w.exited));
+    }
+  });
+
+  it('a coordinator refuses a queue that holds records of a job asked differently', async () => {
+    const r = redis!;
+    r.cli('flushall');
+    box.emu = await startEmulator({});
+    const input = join(box.dir, 'in.txt');
+    writeFileSync(input, 'a\nb\nc\n');
+    // No workers: the first coordinator's records stay queued; it is stopped (SIGINT) with them there.
+    const first = start(['coordinator', '--redis', r.url, '--queue', 'q2', '--drain-timeout', '0', '-o', join(box.dir, 'o1'), input], { env: env(box.emu.url) });
+    await until(() => r.cli('llen', 'bull:gempipe-q2:wait') === '3');
+    first.child.kill('SIGINT');
+    expect(await first.exited).toBe(130);
+    const second = start(['coordinator', '--redis', r.url, '--queue', 'q2', '--system', 'Be terse.', '-o', join(box.dir, 'o2'), input], { env: env(box.emu.url) });
+    expect(await second.exited).toBe(2);
+    expect(second.stderr()).toContain('holds 3 record(s) of a job asked with other settings');
+  });
+});
