@@ -5,7 +5,7 @@
 // (unknown quota, adaptive). Figures are medians where a scenario repeats; the machine is
 // noisy, so read ratios, not bare times. `--quick` shrinks every scenario (a smoke run).
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -465,13 +465,123 @@ async function cacheBench(): Promise<void> {
   rows.push({ scenario: `10. --cache: ${fmt(n)} prompts, second run into a new directory (all hits; latency 20 ms, 64 in flight)`, gempipe: `${fmt(runs[1].perSec)}/s, ${fmt(runs[1].requests)} requests, ${fmt(bytes / n)} bytes/entry on disk`, baseline: `first run ${fmt(runs[0].perSec)}/s, ${fmt(runs[0].requests)} requests`, ratio: `${(runs[1].perSec / runs[0].perSec).toFixed(2)}×`, target: '0 requests', met: runs[1].requests === 0 });
 }
 
+// 11-13. Many machines (issue #14), against a real redis-server started here.
+async function startRedisServer(): Promise<{ url: string; port: number; calls(): number; stop(): Promise<void> }> {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise<void>((res, rej) => {
+    let out = '';
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      if (out.includes('Ready to accept connections')) res();
+    });
+    proc.on('exit', (c) => rej(new Error(`redis-server exited ${c}`)));
+  });
+  const cli = (...a: string[]) => spawnSync('redis-cli', ['-p', String(port), ...a], { encoding: 'utf8' }).stdout;
+  return {
+    url: `redis://127.0.0.1:${port}`, port,
+    calls() {
+      // Round trips from the clients: script calls (EVALSHA/EVAL, what Bottleneck sends) and
+      // PUBLISH (an upper bound: Bottleneck's scripts also publish from inside). INFO
+      // commandstats also counts the commands a script runs inside Redis; those are not trips.
+      let n = 0;
+      for (const m of cli('info', 'commandstats').matchAll(/cmdstat_(evalsha|eval|publish):calls=(\d+)/g)) n += Number(m[2]);
+      return n;
+    },
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+    },
+  };
+}
+
+async function manyMachines(): Promise<void> {
+  if (spawnSync('redis-server', ['--version']).status !== 0) {
+    log('many: skipped, no redis-server');
+    return;
+  }
+  const n = QUICK ? 600 : 3000;
+  const dir = inputs('many', 3, n / 3);
+  // 11. The same quota (100 req/s, a bucket) for one process and for a coordinator + 3 workers.
+  const res: Record<string, { perSec: number; pct429: number; records: number }> = {};
+  for (const mode of ['one process', 'coordinator + 3 workers'] as const) {
+    const emu = await startEmulator(['--rpm', '6000', '--latency-ms', '20']);
+    const redis = await startRedisServer();
+    const out = outDir();
+    let r: ProcResult;
+    const env = { GEMINI_BASE_URL: emu.url };
+    if (mode === 'one process') {
+      r = await runNode(gempipeArgs(out, ['--base-url', emu.url, '--redis', redis.url, '--rpm', '6000', '--concurrency', '64', dir]));
+    } else {
+      const workers = [0, 1, 2].map(() => spawn(process.execPath, [MAIN, 'worker', '--redis', redis.url, '--queue', 'bench', '--concurrency', '24'], { env: { ...process.env, GEMINI_API_KEY: 'bench-key', ...env }, stdio: 'ignore' }));
+      r = await runNode([MAIN, 'coordinator', '-o', out, '-q', '--summary-json', `${out}.summary.json`, '--redis', redis.url, '--queue', 'bench', '--rpm', '6000', dir], { env });
+      for (const w of workers) w.kill('SIGTERM');
+      await Promise.all(workers.map((w) => new Promise((res) => w.once('exit', res))));
+    }
+    if (r.code !== 0) throw new Error(`${mode} exited ${r.code}: ${r.stderr}`);
+    const st = await emu.stats();
+    await emu.stop();
+    await redis.stop();
+    const s = summaryOf(out);
+    const c = countShardRecords(out);
+    if (c.total !== n || c.unique !== n) throw new Error(`${mode}: ${c.total} records, ${c.unique} unique`);
+    res[mode] = { perSec: (s.succeeded / s.wallMs) * 1000, pct429: (st.http429 / st.requests) * 100, records: c.total };
+    log(`many ${mode}: ${fmt(res[mode].perSec, 1)} records/s, ${fmt(res[mode].pct429, 2)}% 429`);
+  }
+  const one = res['one process'];
+  const many = res['coordinator + 3 workers'];
+  rows.push({ scenario: `11. one quota (100 req/s), ${fmt(n)} prompts, latency 20 ms: coordinator + 3 workers (--rpm 6000 shared through --redis) vs one process (records/s over the run)`, gempipe: `${fmt(many.perSec, 1)}/s, ${fmt(many.pct429, 2)}% 429`, baseline: `one process ${fmt(one.perSec, 1)}/s, ${fmt(one.pct429, 2)}% 429`, ratio: `${((many.perSec / 100) * 100).toFixed(1)}% of quota`, target: 'within 2% of the quota, none lost', met: Math.abs(many.perSec / 100 - 1) <= 0.02 });
+  raw.many = res;
+
+  // 12. Redis round trips per request: 3 processes sharing --rpm 30000 (500 req/s), no latency.
+  {
+    const emu = await startEmulator([]);
+    const redis = await startRedisServer();
+    const before = redis.calls();
+    const per = QUICK ? 500 : 2000;
+    const d = inputs('rt', 3, per);
+    const files = readdirSync(d).map((f) => join(d, f));
+    const runs = files.map((f) => runNode(gempipeArgs(outDir(), ['--base-url', emu.url, '--redis', redis.url, '--rpm', '30000', '--concurrency', '32', f])));
+    const rs = await Promise.all(runs);
+    if (rs.some((x) => x.code !== 0)) throw new Error('round-trip run failed');
+    const st = await emu.stats();
+    const calls = redis.calls() - before;
+    await emu.stop();
+    await redis.stop();
+    const perReq = calls / st.requests;
+    raw.roundTrips = { calls, requests: st.requests, perRequest: perReq };
+    log(`round trips: ${calls} Redis commands for ${st.requests} requests`);
+    rows.push({ scenario: `12. Redis round trips per request (script calls + publishes): 3 processes sharing --rpm 30000 (500 req/s), ${fmt(st.requests)} requests`, gempipe: `${fmt(perReq, 2)} per request`, baseline: `${fmt(calls)} round trips`, ratio: '', target: '≤ 1', met: perReq <= 1 });
+  }
+
+  // 13. Coordinator throughput: no latency, no quota, 3 workers.
+  {
+    const emu = await startEmulator([]);
+    const redis = await startRedisServer();
+    const out = outDir();
+    const env = { GEMINI_BASE_URL: emu.url };
+    const workers = [0, 1, 2].map(() => spawn(process.execPath, [MAIN, 'worker', '--redis', redis.url, '--queue', 'tp', '--concurrency', '32'], { env: { ...process.env, GEMINI_API_KEY: 'bench-key', ...env }, stdio: 'ignore' }));
+    const r = await runNode([MAIN, 'coordinator', '-o', out, '-q', '--summary-json', `${out}.summary.json`, '--redis', redis.url, '--queue', 'tp', '--rpm', 'off', '--max-queued', '512', dir], { env });
+    for (const w of workers) w.kill('SIGTERM');
+    await Promise.all(workers.map((w) => new Promise((res) => w.once('exit', res))));
+    await emu.stop();
+    await redis.stop();
+    if (r.code !== 0) throw new Error(`coordinator exited ${r.code}: ${r.stderr}`);
+    const s = summaryOf(out);
+    const perSec = (s.succeeded / s.wallMs) * 1000;
+    raw.coordinator = { records: s.succeeded, perSec };
+    log(`coordinator throughput: ${fmt(perSec)} records/s`);
+    rows.push({ scenario: `13. coordinator throughput: ${fmt(n)} prompts, 3 workers, no latency, no quota (records/s)`, gempipe: `${fmt(perSec)}/s`, baseline: '', ratio: '', target: '', met: null });
+  }
+}
+
 const t0 = Date.now();
 try {
   const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
   const all: Array<[string, () => Promise<void>]> = [
     ['overhead', overhead], ['latency', latencyHiding], ['memory', memory], ['cpu', cpuCost],
     ['rate', () => rate(true)], ['adaptive', () => rate(false)], ['quota', quotaMatrix], ['post', postWorkers],
-    ['dedupe', dedupeBench], ['cache', cacheBench],
+    ['dedupe', dedupeBench], ['cache', cacheBench], ['many', manyMachines],
   ];
   for (const [name, fn] of all) {
     if (only && !only.includes(name)) continue;
