@@ -18,6 +18,8 @@ export interface Backend {
   limiter: Limiter;
   /** What was learned or reused about the quota, in words (for the summary). */
   limits: string[];
+  /** --redis: the link and the quota id (the shared --rpd count uses them). */
+  shared?: { link: RedisLink; quotaId: string };
   /** Keeps what was learned for the next run, then stops the limiter, transport and emulator. */
   close(): Promise<void>;
 }
@@ -83,6 +85,7 @@ export async function createBackend(o: Options, io: { generate?: GenerateFn; say
     generate,
     limiter,
     limits,
+    shared: link && shared ? { link, quotaId: shared.quotaId } : undefined,
     async close() {
       if (saver) clearInterval(saver);
       if (!toStdout) saveLearned(o.out, o.model, limiter.learned());

@@ -33,7 +33,7 @@ import { countRecords, createInputReader, createJsonlParser, parseTextLine, reso
 import { createRotatingWriter, WriteFailedError, writeErrorText } from './stages/rotating-writer.js';
 import { checkPostSpec, createPostStage, parsePostSpec } from './stages/post.js';
 import { createStdoutWriter } from './stages/stdout-writer.js';
-import { DailyCap, describeReset } from './quota/daily-cap.js';
+import { DailyCap, SharedDailyCap, describeReset } from './quota/daily-cap.js';
 import { fixedTokensOf, TokenEstimator } from './quota/token-estimate.js';
 import { formatPlan, makePlan, readHistory } from './dry-run.js';
 import { createStats, formatSummary, summarize, watchEventLoop, type RunStats, type Summary } from './stats.js';
@@ -211,7 +211,10 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     }
 
     // 4. The daily cap and whole-run faults halt the run (stop control, above).
-    const dailyCap = o.rpd ? new DailyCap(o.rpd, o.model, toStdout ? undefined : o.out) : undefined;
+    // --rpd: counted in Redis with --redis (every process sharing the quota), else per output directory.
+    const dailyCap = !o.rpd ? undefined
+      : backend?.shared ? new SharedDailyCap(o.rpd, backend.shared.link.client, backend.shared.quotaId, o.model)
+        : new DailyCap(o.rpd, o.model, toStdout ? undefined : o.out);
     const halt = (message: string) => stop.halt(redact(message, secrets));
     const onDailyCapReached = () => halt(`reached --rpd ${o.rpd}: ${dailyCap!.used} requests to ${o.model} today (Pacific time); ${describeReset()}; rerun then to resume`);
     const onFatal = (err: FatalRunError) => halt(err.message);
@@ -272,7 +275,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       progress.stop();
       progress = undefined;
       stop.dispose();
-      dailyCap?.stop();
+      await dailyCap?.stop();
       await backend?.close();
       await remote?.close();
       await post?.close();
@@ -329,6 +332,6 @@ function queueSettingsOf(o: Options): QueueSettings {
   return {
     model: o.model, system: o.system, temperature: o.temperature, maxOutputTokens: o.maxOutputTokens, thinkingBudget: o.thinkingBudget,
     jsonSchema: o.jsonSchema, schemaRetries: o.schemaRetries, maxAttempts: o.maxAttempts, retryBaseDelayMs: o.retryBaseDelayMs,
-    timeoutMs: o.timeoutMs, rpm: o.rpm, tpm: o.tpm, adaptiveRate: o.adaptiveRate, quotaId: o.quotaId,
+    timeoutMs: o.timeoutMs, rpm: o.rpm, tpm: o.tpm, rpd: o.rpd, adaptiveRate: o.adaptiveRate, quotaId: o.quotaId,
   };
 }

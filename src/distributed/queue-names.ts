@@ -37,6 +37,8 @@ export interface QueueSettings {
   timeoutMs: number;
   rpm?: number;
   tpm?: number;
+  /** --rpd, counted in Redis by every worker. */
+  rpd?: number;
   adaptiveRate: boolean;
   quotaId?: string;
 }

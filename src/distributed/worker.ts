@@ -17,6 +17,7 @@ import { fixedTokensOf, TokenEstimator } from '../quota/token-estimate.js';
 import type { InputRecord } from '../records.js';
 import { isFailure } from '../records.js';
 import { compileSchema } from '../schema.js';
+import { SharedDailyCap } from '../quota/daily-cap.js';
 import { createGenerateWork } from '../stages/generate.js';
 import { createStats } from '../stats.js';
 import { sleep } from '../util/sleep.js';
@@ -81,17 +82,20 @@ export async function runWorker(o: WorkerOptions): Promise<{ records: number; fa
     };
     const backend = await createBackend(options, { say: o.say });
     const g: Generation = { fp, backend, work: undefined as unknown as Generation['work'] };
+    const halt = (message: string) => {
+      if (g.halted) return;
+      g.halted = message;
+      o.say(`gempipe worker: error: ${message}; this worker takes no more records`);
+      void bull.pause(true).catch(() => {});
+    };
+    const dailyCap = s.rpd && backend.shared ? new SharedDailyCap(s.rpd, backend.shared.link.client, backend.shared.quotaId, s.model) : undefined;
     g.work = createGenerateWork({
       generate: backend.generate, limiter: backend.limiter, concurrency: o.concurrency, model: s.model,
       retry: { ...RETRY_DEFAULTS, maxAttempts: s.maxAttempts, baseDelayMs: s.retryBaseDelayMs },
       expectJson: s.jsonSchema !== undefined, checkJson: s.jsonSchema !== undefined ? compileSchema(s.jsonSchema as object) : undefined,
       schemaRetries: s.schemaRetries, stats, tokenEstimator: new TokenEstimator(fixedTokensOf(s.system)),
-      onFatal: (err: FatalRunError) => {
-        if (g.halted) return;
-        g.halted = err.message;
-        o.say(`gempipe worker: error: ${err.message}; this worker takes no more records`);
-        void bull.pause(true).catch(() => {});
-      },
+      dailyCap, onDailyCapReached: () => halt(`reached --rpd ${s.rpd}: ${dailyCap!.used} requests to ${s.model} today (Pacific time), counted by every process`),
+      onFatal: (err: FatalRunError) => halt(err.message),
     });
     o.say(`gempipe worker ${me}: answering queue ${o.queue} with ${s.model}, ${o.concurrency} at once`);
     return g;

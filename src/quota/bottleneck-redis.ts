@@ -59,6 +59,8 @@ export function patchRedisDatastore(): void {
 /** One Redis connection (a client and a subscriber) for every clustered limiter of a run. */
 export interface RedisLink {
   connection: Bottleneck.IORedisConnection;
+  /** The plain client under it (for gempipe's own keys, e.g. the shared --rpd count). */
+  client: import('ioredis').default;
   /** Called with true when the connection is lost, false when it is back. */
   onLost(fn: (lost: boolean, why?: string) => void): void;
   close(): Promise<void>;
@@ -88,6 +90,7 @@ export function connectRedis(url: string): RedisLink {
   connection.on('error', () => {}); // reported through onLost
   return {
     connection,
+    client,
     onLost: (fn) => void listeners.push(fn),
     async close() {
       closing = true;

@@ -100,3 +100,76 @@ export class DailyCap {
     this.save();
   }
 }
+
+/**
+ * --rpd with --redis: one count per quota id, model and Pacific day in Redis, shared by every
+ * process. Requests are reserved in chunks (INCRBY, one round trip per chunk) and the part of a
+ * chunk over the cap is given back at once, so the processes together never pass the cap;
+ * what a process has reserved and not used is given back when it stops (a SIGKILLed one keeps
+ * its unused reservation counted: the cap errs on the side of fewer requests).
+ */
+export class SharedDailyCap {
+  readonly limit: number;
+  readonly #client: import('ioredis').default;
+  readonly #prefix: string;
+  readonly #now: () => number;
+  #day: string;
+  #allowance = 0;
+  #used = 0;
+  #known = 0;
+  #reserving?: Promise<void>;
+  #spent = false;
+
+  constructor(limit: number, client: import('ioredis').default, quotaId: string, model: string, now: () => number = Date.now) {
+    this.limit = limit;
+    this.#client = client;
+    this.#prefix = `gempipe:${quotaId}:rpd:${model}:`;
+    this.#now = now;
+    this.#day = pacificDay(now());
+  }
+
+  /** Requests counted today by every process, as last seen. */
+  get used(): number {
+    return Math.max(this.#known, this.#used);
+  }
+
+  async take(): Promise<boolean> {
+    for (;;) {
+      const day = pacificDay(this.#now());
+      if (day !== this.#day) {
+        this.#day = day;
+        this.#allowance = 0;
+        this.#spent = false;
+      }
+      if (this.#allowance > 0) {
+        this.#allowance--;
+        this.#used++;
+        return true;
+      }
+      if (this.#spent) return false;
+      this.#reserving ??= this.#reserve().finally(() => (this.#reserving = undefined));
+      await this.#reserving;
+    }
+  }
+
+  async #reserve(): Promise<void> {
+    const chunk = Math.max(1, Math.min(50, Math.ceil(this.limit / 100)));
+    const key = this.#prefix + this.#day;
+    const total = await this.#client.incrby(key, chunk);
+    await this.#client.expire(key, 2 * 86_400);
+    const over = Math.max(0, total - this.limit);
+    const got = Math.max(0, chunk - over);
+    if (over > 0) await this.#client.decrby(key, Math.min(chunk, over)); // never counted past the cap
+    this.#known = Math.min(total, this.limit);
+    this.#allowance += got;
+    if (got === 0) this.#spent = true;
+  }
+
+  async stop(): Promise<void> {
+    if (this.#allowance > 0) {
+      const n = this.#allowance;
+      this.#allowance = 0;
+      await this.#client.decrby(this.#prefix + this.#day, n).catch(() => {});
+    }
+  }
+}

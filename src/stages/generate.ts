@@ -14,7 +14,7 @@ import type { GenerateFn, GenerateResult } from '../gemini/client.js';
 import { classifyError, decideRetry, fatalMessage, type ClassifiedError, type RetryPolicy } from '../gemini/retry-policy.js';
 import type { AttemptOutcome, Limiter } from '../quota/limiter.js';
 import { TokenEstimator } from '../quota/token-estimate.js';
-import type { DailyCap } from '../quota/daily-cap.js';
+import type { DailyCap, SharedDailyCap } from '../quota/daily-cap.js';
 import type { FailureRecord, InputRecord, OutputRecord, RecordError, SuccessRecord } from '../records.js';
 import { createStats, type RunStats } from '../stats.js';
 import { sleep } from '../util/sleep.js';
@@ -44,7 +44,7 @@ export interface GenerateStageOptions {
   /** Input-token estimates for the limiter's token budget, calibrated by reported usage. */
   tokenEstimator?: TokenEstimator;
   /** --rpd: every attempt takes one; when it is spent the record is left undone (resume redoes it). */
-  dailyCap?: DailyCap;
+  dailyCap?: DailyCap | SharedDailyCap;
   /** Called once when the daily cap is spent; the stage then halts (see onFatal). */
   onDailyCapReached?: () => void;
   /**
@@ -165,7 +165,7 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
       if (wait.aborted) return null;
       throw err;
     }
-    if (o.dailyCap && !o.dailyCap.take()) {
+    if (o.dailyCap && !(await o.dailyCap.take())) {
       limiter.release(grant, { kind: 'failed' });
       if (!wait.aborted) {
         halt.abort(new Error('daily cap'));

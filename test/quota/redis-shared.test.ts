@@ -103,4 +103,24 @@ describe.runIf(available)('a quota shared through Redis', () => {
     expect(all).toHaveLength(600);
     expect(new Set(all.map((x) => x.id)).size).toBe(600);
   });
+
+  it('--rpd with --redis is one count for every process: two processes send 25 requests between them, then both stop', async () => {
+    const r = redis!;
+    r.cli('flushall');
+    box.emu = await startEmulator({});
+    const inputs = [1, 2].map((p) => {
+      const f = join(box.dir, `d${p}.txt`);
+      writeFileSync(f, Array.from({ length: 40 }, (_, i) => `day ${p}-${i + 1}`).join('\n') + '\n');
+      return f;
+    });
+    const runs = inputs.map((f, i) => start(['-o', join(box.dir, `od${i}`), '--redis', r.url, '--rpd', '25', '--rpm', 'off', '--concurrency', '4', f], { env: env(box.emu.url) }));
+    const codes = await Promise.all(runs.map((x) => x.exited));
+    expect(codes).toEqual([1, 1]);
+    expect(box.emu.stats.requests).toBe(25);
+    for (const x of runs) expect(x.stderr()).toMatch(/reached --rpd 25: 25 requests to gemini-flash-latest today/);
+    const written = [0, 1].map((i) => readOutputs(join(box.dir, `od${i}`)).all.length);
+    expect(written[0] + written[1]).toBe(25);
+    const day = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Los_Angeles', year: 'numeric', month: '2-digit', day: '2-digit' }).format(Date.now());
+    expect(r.cli('keys', `gempipe:*:rpd:gemini-flash-latest:${day}`)).toMatch(/rpd/);
+  });
 });
