@@ -97,6 +97,7 @@ export const EMULATOR_FLAGS: readonly Flag[] = [
   { key: 'limitZero', flags: '--limit-zero', help: 'no quota for the model: every request is a 429 with "limit: 0"', kind: 'switch' },
   { key: 'locationError', flags: '--location-error', help: 'every request: 400 FAILED_PRECONDITION "User location is not supported"', kind: 'switch' },
   { key: 'thinking', flags: '--thinking', help: 'answers carry a thought part and thoughtsTokenCount', kind: 'switch' },
+  { key: 'batchTimeScale', flags: '--batch-time-scale <x>', help: 'Batch endpoints: pending 1 min and running 10 min, divided by this', kind: 'num', min: 0.001, max: 10_000_000, default: 1 },
   { key: 'refuseAfter', flags: '--refuse-after <n>', help: 'stop listening after N requests (connections are then refused)', kind: 'int', min: 0 },
 ];
 

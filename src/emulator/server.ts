@@ -11,6 +11,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net';
 import { faultFor, parseDirectives, type Directives } from './faults.js';
 import { breaking, valueFor } from './schema-answer.js';
+import { createBatchService, type BatchService } from './batch.js';
 import { BARE_429, createQuota, quota429, type GoogleError, type QuotaShape } from './quota.js';
 
 export interface EmulatorOptions {
@@ -52,6 +53,8 @@ export interface EmulatorOptions {
   onRequest?: (prompt: string) => void;
   /** Called each time a successful answer is sent. */
   onAnswer?: (prompt: string) => void;
+  /** The Batch endpoints' clock: a batch's minutes-to-hours divided by this. @default 1 */
+  batchTimeScale?: number;
 }
 
 export interface EmulatorStats {
@@ -72,6 +75,8 @@ export interface Emulator {
   url: string;
   port: number;
   stats: EmulatorStats;
+  /** The Files and Batch endpoints' counters. */
+  batch: BatchService['stats'];
   close(): Promise<void>;
 }
 
@@ -148,6 +153,30 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     }
   }
 
+  // The Files and Batch endpoints (batch.ts); a batch's requests are answered as generateContent
+  // would answer them (no latency, quota or scripted faults but its own [[emu:batchfail]]).
+  const batch = createBatchService({ timeScale: o.batchTimeScale }, (model, request) => {
+    const r = request as { contents?: Array<{ parts?: Array<{ text?: string }> }>; systemInstruction?: { parts?: Array<{ text?: string }> }; generationConfig?: { responseMimeType?: string; responseJsonSchema?: object; responseSchema?: object } } | undefined;
+    const prompt = (r?.contents ?? []).flatMap((c) => c.parts ?? []).map((p) => p.text ?? '').join('');
+    if (prompt.includes('[[emu:batchfail]]')) return { error: { code: 400, status: 'INVALID_ARGUMENT', message: 'Request contains an invalid argument. (emulated per-request failure)' } };
+    const system = (r?.systemInstruction?.parts ?? []).map((p) => p.text ?? '').join('');
+    const promptTokens = countTokens(prompt) + (system ? countTokens(system) : 0);
+    let text = answerFor(prompt);
+    if (r?.generationConfig?.responseMimeType === 'application/json') {
+      const schema = r.generationConfig.responseJsonSchema ?? r.generationConfig.responseSchema;
+      text = JSON.stringify(schema ? valueFor(schema, text) : { answer: text });
+    }
+    const out = countTokens(text);
+    return {
+      response: {
+        candidates: [{ content: { parts: [{ text }], role: 'model' }, finishReason: 'STOP', index: 0 }],
+        usageMetadata: { promptTokenCount: promptTokens, candidatesTokenCount: out, totalTokenCount: promptTokens + out },
+        modelVersion: model,
+      },
+    };
+  });
+  let origin = '';
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (req.method === 'GET' && url.pathname === '/emulator/stats') {
@@ -158,6 +187,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     }
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
+    if (batch.handle(req, res, url, Buffer.concat(chunks), origin)) return;
     const m = /^\/(v1beta|v1|v1alpha)\/models\/([^/:]+):(generateContent|countTokens)$/.exec(url.pathname);
     if (req.method !== 'POST' || !m) {
       return sendError(res, { code: 404, status: 'NOT_FOUND', message: `Method not found: ${req.method} ${url.pathname}` });
@@ -324,10 +354,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
+  origin = `http://127.0.0.1:${port}`;
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     stats,
+    batch: batch.stats,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
