@@ -42,6 +42,12 @@ export function buildProgram(): Command {
   worker.addOption(new Option('--lock-ms <ms>', 'a job whose worker is silent this long goes to another worker').default('30000'));
   worker.addOption(new Option('--base-url <url>', 'API endpoint (env GEMINI_BASE_URL)'));
   worker.addOption(new Option('--emulator', 'answer with an in-process emulator (tests, demos)'));
+  const batches = p.command('batches').description('the batch jobs of an output directory (--mode batch)');
+  for (const what of ['list', 'cancel'] as const) {
+    batches.command(what).description(what === 'list' ? 'show the jobs and their states' : 'cancel the live jobs')
+      .addOption(new Option('-o, --out <dir>', 'the output directory').default('outputs'))
+      .addOption(new Option('--base-url <url>', 'API endpoint (env GEMINI_BASE_URL)'));
+  }
   p.command('merge').description('join the output directories of a job\'s parts (--partition) into one exactly-once directory; conflicting records are refused')
     .argument('<dirs...>', 'the parts\' output directories')
     .addOption(new Option('-o, --out <dir>', 'the merged directory (new or empty)').makeOptionMandatory())

@@ -14,6 +14,7 @@ import { runWorker } from './distributed/worker.js';
 import { run } from './run.js';
 import { formatVerify, jobShape, verify } from './verify.js';
 import { merge } from './merge.js';
+import { batchesCommand } from './batch/batches-cli.js';
 import { JOB_SHAPE_KEYS } from './resume/check-inputs.js';
 
 async function runEmulator(raw: Record<string, string | boolean>): Promise<number> {
@@ -148,6 +149,11 @@ export async function main(argv: string[]): Promise<number> {
   sub('worker').action((raw: Record<string, string | boolean | undefined>) => {
     action = () => runWorkerCli(raw);
   });
+  for (const what of ['list', 'cancel'] as const) {
+    sub('batches').commands.find((c) => c.name() === what)!.action((raw: { out: string; baseUrl?: string }) => {
+      action = () => batchesCommand(what, raw.out, { apiKey: process.env.GEMINI_API_KEY || process.env.GOOGLE_API_KEY || undefined, baseUrl: raw.baseUrl ?? process.env.GEMINI_BASE_URL }, (l) => process.stdout.write(l + '\n'));
+    });
+  }
   sub('merge').action((dirs: string[], raw: { out: string; shardSize: string }) => {
     action = () => runMerge(dirs, raw);
   });

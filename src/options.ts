@@ -77,6 +77,14 @@ export interface Options {
   overwrite: boolean;
   /** Lines changed since their records were written are answered again (old records to superseded.jsonl). */
   redoChanged: boolean;
+  /** online: one request per record; batch: Gemini batch jobs at half price (SPEC §13). */
+  mode: 'online' | 'batch';
+  /** --mode batch: records per batch job. */
+  batchMaxRequests: number;
+  /** --mode batch: the first wait between polls (it grows to a minute while nothing changes). */
+  batchPollMs: number;
+  /** --mode batch: submit the jobs and exit; the same command later collects them. */
+  detach: boolean;
   /** `gempipe coordinator`: records go to workers through this queue, at most maxQueued at once. */
   coordinator?: { queue: string; maxQueued: number };
   /** --redis URL: the quota shared through Redis by every process with the same quota id. */
@@ -247,6 +255,12 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
     compileSchema(o.jsonSchema as object, path); // not valid JSON Schema: a usage error now
   }
   if (has('partition')) o.partition = parsePartition(String(raw.partition));
+  if (o.mode === 'batch') {
+    if (o.out === '-') throw new UsageError('`--mode batch` writes shards and keeps a journal of its jobs: give it `--out DIR`, not `-`');
+    if (o.dedupe || o.cache !== undefined || o.post !== undefined) throw new UsageError('`--dedupe`, `--cache` and `--post` are not available with `--mode batch` yet');
+  } else if (o.detach) {
+    throw new UsageError('`--detach` is for `--mode batch`');
+  }
   const redis = has('redis') ? String(raw.redis) : ctx.env.GEMINI_REDIS_URL;
   if (redis) {
     if (!/^rediss?:\/\/[^\s]+$/.test(redis)) throw new UsageError(`Expected \`--redis\` (or GEMINI_REDIS_URL) to be a redis:// or rediss:// URL, got \`${redis.replace(/\/\/[^@/]*@/, '//***@')}\``);

@@ -78,7 +78,7 @@ export type OutputRecord = SuccessRecord | FailureRecord;
 
 /** The fields gempipe writes into output records: `--keep` cannot use these names. */
 export const RECORD_FIELDS: readonly string[] = [
-  'id', 'hash', 'source', 'line', 'prompt', 'response', 'model', 'finishReason', 'usage', 'attempts', 'latencyMs', 'json', 'error', 'dedupedFrom', 'cached',
+  'id', 'hash', 'source', 'line', 'prompt', 'response', 'model', 'finishReason', 'usage', 'attempts', 'latencyMs', 'json', 'error', 'dedupedFrom', 'cached', 'mode',
 ];
 
 /** A failure has an `error` (a POST_FAILED one also keeps the paid `response`). */

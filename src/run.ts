@@ -18,6 +18,11 @@ import { inPartition } from './partition.js';
 import { createStopControl } from './stop-control.js';
 import { createBackend, type Backend } from './backend.js';
 import { createRemoteStage, type RemoteStage } from './distributed/remote-stage.js';
+import { once } from 'node:events';
+import { GoogleGenAI } from '@google/genai';
+import { startEmulator, type Emulator } from './emulator/server.js';
+import { createBatchMode } from './batch/batch-mode.js';
+import { idsInLiveJobs, loadJournal } from './batch/journal.js';
 import type { QueueSettings } from './distributed/queue-names.js';
 import { fdBudget } from './fd-budget.js';
 import type { GenerateFn } from './gemini/client.js';
@@ -122,7 +127,10 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     // 2. The reader (a dry run only counts what it reads).
     // Stopping: SIGINT/SIGTERM or a whole-run fault stops reading; the drain timeout abandons.
     const stop = createStopControl({ signal: io.signal, drainTimeoutSec: o.drainTimeoutSec, inFlight: () => stats.inFlight, say, shout });
-    const skip = prepared?.skip;
+    // --mode batch: the journal of this directory's batch jobs; records in a live one are not read again.
+    const journal = o.mode === 'batch' && !toStdout && !o.dryRun ? loadJournal(o.out) : undefined;
+    const inLiveJob = journal ? await idsInLiveJobs(o.out, journal) : undefined;
+    const skip = inLiveJob && prepared ? (s: string, l: number) => prepared.skip(s, l) || inLiveJob.has(s, l) : prepared?.skip;
     // Sockets and input files together stay under `ulimit -n` (fd-budget.ts), decided before
     // the reader opens anything.
     const budget = o.dryRun || io.generate ? undefined : fdBudget({ concurrency: o.concurrency, openFiles: o.ordered ? 1 : o.openFiles, inProcessEmulator: o.emulator });
@@ -175,8 +183,21 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     // none: its records are answered by workers through the queue (distributed/remote-stage.ts).
     let backend: Backend | undefined;
     let remote: RemoteStage | undefined;
+    let batchEmulator: Emulator | undefined;
+    let ai: GoogleGenAI | undefined;
     try {
-      if (o.coordinator) {
+      if (journal) {
+        // Batch mode talks to the Files and Batch endpoints through the SDK; no limiter.
+        let baseUrl = o.baseUrl;
+        let apiKey = o.apiKey;
+        if (o.emulator) {
+          batchEmulator = await startEmulator({ batchTimeScale: 600 });
+          baseUrl = batchEmulator.url;
+          apiKey = 'emulator-key';
+          say(`gempipe: responses are EMULATED (local Gemini emulator at ${baseUrl}, batches 600 times faster); set GEMINI_API_KEY and drop --emulator for real answers`);
+        }
+        ai = new GoogleGenAI({ apiKey, httpOptions: baseUrl ? { baseUrl } : undefined });
+      } else if (o.coordinator) {
         remote = await createRemoteStage({
           redis: o.redis!, queue: o.coordinator.queue, maxQueued: o.coordinator.maxQueued, ordered: o.ordered, settings: queueSettingsOf(o),
           done: (source, line) => state!.succeeded.has(source, line) || state!.failed.has(source, line), stats, signal: stop.abandon, say,
@@ -224,7 +245,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     // the space it holds in reserve first), then the run ends (exit 1, resumable).
     const stopSending = new AbortController();
 
-    const generateStage: Duplex = remote ? remote.stage : createGenerateStage({
+    const generateStage: Duplex | undefined = journal ? undefined : remote ? remote.stage : createGenerateStage({
       generate: backend!.generate, limiter: limiter!, concurrency: o.concurrency, model: o.model,
       retry: { ...RETRY_DEFAULTS, maxAttempts: o.maxAttempts, baseDelayMs: o.retryBaseDelayMs },
       ordered: o.ordered, expectJson: o.jsonSchema !== undefined, signal: stop.abandon, stats,
@@ -255,6 +276,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
         onRecover: (path, waitedMs) => say(`gempipe: ${path} written after ${(waitedMs / 1000).toFixed(1)} s`),
         onWritten: (records) => {
           remote?.written(records);
+          batchMode?.written(records);
           for (const r of records) {
             prepared!.seen.add(r.source, r.line);
             if (!isFailure(r)) state!.succeeded.add(r.source, r.line);
@@ -263,12 +285,23 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       });
     }
 
+    // --mode batch: the batch driver reads the records and writes through the same writer.
+    const batchMode = journal && ai && !toStdout ? createBatchMode({
+      o, ai, dir: o.out, journal, reader, writer, stats, say, signal: stop.reading,
+      onDisk: (s, l) => state!.succeeded.has(s, l) || state!.failed.has(s, l),
+      checkJson: o.jsonSchema !== undefined ? compileSchema(o.jsonSchema as object) : undefined,
+    }) : undefined;
+
     // 6. Run.
     progress = createProgress({ stream: io.stderr, stats, limiter, concurrency: o.concurrency, intervalSec: o.progressIntervalSec, quiet: o.quiet });
     let pipelineError: unknown;
     try {
-      if (post) await pipeline(reader, generateStage, post.stage, writer);
-      else await pipeline(reader, generateStage, writer);
+      if (batchMode) {
+        await batchMode.run();
+        writer.end();
+        await once(writer, 'finish');
+      } else if (post) await pipeline(reader, generateStage!, post.stage, writer);
+      else await pipeline(reader, generateStage!, writer);
     } catch (err) {
       pipelineError = err;
     } finally {
@@ -278,6 +311,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       await dailyCap?.stop();
       await backend?.close();
       await remote?.close();
+      await batchEmulator?.close();
       await post?.close();
       await cache?.close();
       if (toStdout) io.stdout.off('error', stdoutErrorSink);

@@ -13,8 +13,9 @@
 // turns true at the end. Its input file is JSONL, one {"key", "request"} a line; its responses
 // file one {"key", "response"} or {"key", "error": {code, message, status}} a line. Timings are
 // "real" (minutes to hours) divided by `timeScale`, so a day-long batch ends in seconds in tests.
-// A prompt may script the batch: [[emu:batchfail]] fails that request alone; [[emu:batchexpire]]
-// makes the whole batch expire; [[emu:batchjobfail]] fails the whole batch.
+// A prompt may script the batch: [[emu:batchfail]] fails that request alone, [[emu:batch503x1]]
+// fails it with a retryable 503 the first time; [[emu:batchexpire]] makes the first batch that
+// holds it expire (a later one goes through); [[emu:batchjobfail]] fails every batch holding it.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -25,6 +26,8 @@ export interface BatchOptions {
   pendingMs?: number;
   /** Running time before the scale (ms). @default 600000 */
   runningMs?: number;
+  /** Told of each call (tests kill a client at chosen steps). */
+  onEvent?: (kind: 'upload' | 'create' | 'get' | 'list' | 'download' | 'cancel') => void;
 }
 
 interface StoredFile {
@@ -65,6 +68,9 @@ export function createBatchService(o: BatchOptions, answer: Answer): BatchServic
   const uploads = new Map<string, { meta: { displayName?: string; mimeType: string }; chunks: Buffer[] }>();
   const batches = new Map<string, Batch>();
   const stats = { uploads: 0, batchesCreated: 0, downloads: 0 };
+  const expired = new Set<string>();
+  const seen503 = new Map<string, number>();
+  const event = (k: Parameters<NonNullable<BatchOptions['onEvent']>>[0]) => o.onEvent?.(k);
 
   const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
     const text = JSON.stringify(body);
@@ -84,7 +90,9 @@ export function createBatchService(o: BatchOptions, answer: Answer): BatchServic
     const input = files.get(b.input);
     const lines = input ? input.bytes.toString('utf8').split('\n').filter((l) => l.trim() !== '') : [];
     const text = input?.bytes.toString('utf8') ?? '';
-    if (text.includes('[[emu:batchexpire]]')) {
+    const expiring = lines.filter((l) => l.includes('[[emu:batchexpire]]') && !expired.has(l.replace(/"key":"[^"]*",?/, '')));
+    if (expiring.length > 0) {
+      for (const l of expiring) expired.add(l.replace(/"key":"[^"]*",?/, ''));
       b.ended = { state: 'BATCH_STATE_EXPIRED', stats: { requestCount: lines.length, successfulRequestCount: 0, failedRequestCount: 0 } };
       return;
     }
@@ -104,7 +112,9 @@ export function createBatchService(o: BatchOptions, answer: Answer): BatchServic
         out.push(JSON.stringify({ error: { code: 400, message: 'Invalid JSON in the input file.', status: 'INVALID_ARGUMENT' } }));
         continue;
       }
-      const a = answer(b.model, item.request);
+      const once503 = line.includes('[[emu:batch503x1]]') ? (seen503.get(line.replace(/"key":"[^"]*",?/, '')) ?? 0) : -1;
+      if (once503 >= 0) seen503.set(line.replace(/"key":"[^"]*",?/, ''), once503 + 1);
+      const a = once503 === 0 ? { error: { code: 503, message: 'The service is currently unavailable.', status: 'UNAVAILABLE' } } : answer(b.model, item.request);
       if ('error' in a) failed++;
       else ok++;
       out.push(JSON.stringify({ key: item.key, ...a }));
@@ -173,6 +183,7 @@ export function createBatchService(o: BatchOptions, answer: Answer): BatchServic
         const f: StoredFile = { name: `files/${id()}`, displayName: up.meta.displayName, mimeType: up.meta.mimeType, bytes: Buffer.concat(up.chunks), createTime: new Date().toISOString() };
         files.set(f.name, f);
         stats.uploads++;
+        event('upload');
         json(res, 200, { file: fileJson(f) }, { 'x-goog-upload-status': 'final' });
         return true;
       }
@@ -183,6 +194,7 @@ export function createBatchService(o: BatchOptions, answer: Answer): BatchServic
         if (!f) notFound(res, `File ${m[1]}`);
         else {
           stats.downloads++;
+          event('download');
           res.writeHead(200, { 'content-type': f.mimeType, 'content-length': String(f.bytes.length) });
           res.end(f.bytes);
         }
@@ -212,6 +224,7 @@ export function createBatchService(o: BatchOptions, answer: Answer): BatchServic
         const b: Batch = { name: `batches/${id()}`, displayName: spec.batch?.displayName ?? '', model: decodeURIComponent(m[1]), input, created: Date.now() };
         batches.set(b.name, b);
         stats.batchesCreated++;
+        event('create');
         json(res, 200, view(b));
         return true;
       }
@@ -221,12 +234,17 @@ export function createBatchService(o: BatchOptions, answer: Answer): BatchServic
         if (!b) notFound(res, `Batch ${m[1]}`);
         else if (m[2] && req.method === 'POST') {
           if (!b.ended) b.cancelled = Date.now();
+          event('cancel');
           json(res, 200, {});
-        } else if (req.method === 'GET') json(res, 200, view(b));
+        } else if (req.method === 'GET') {
+          event('get');
+          json(res, 200, view(b));
+        }
         else return false;
         return true;
       }
       if (req.method === 'GET' && p === '/v1beta/batches') {
+        event('list');
         json(res, 200, { operations: [...batches.values()].map(view) });
         return true;
       }

@@ -87,7 +87,7 @@ function copyKept(rec: InputRecord, out: Record<string, unknown>): void {
 }
 
 /** A successful call that is still a failure for the record: no answer text, or not JSON. */
-function unusable(res: Extract<GenerateResult, { kind: 'ok' }>, expectJson: boolean, check?: (v: unknown) => string | undefined): { error: RecordError; retry: boolean; json?: undefined } | { json: unknown } {
+export function unusable(res: Extract<GenerateResult, { kind: 'ok' }>, expectJson: boolean, check?: (v: unknown) => string | undefined): { error: RecordError; retry: boolean; json?: undefined } | { json: unknown } {
   if (res.text === '') {
     const maxTokens = res.finishReason === 'MAX_TOKENS';
     const thoughts = res.usage.thoughtsTokens ? ` (thoughts used ${res.usage.thoughtsTokens} tokens)` : '';

@@ -1,0 +1,298 @@
+// --mode batch (SPEC §13): the records still to do are packed into JSONL input files, uploaded
+// (files.upload) and submitted as Gemini batch jobs (batches.create, half the price), tracked
+// until they end (batches.get, polling with backoff), and their responses file (files.download)
+// is turned into the same records an online run writes, plus "mode": "batch". The journal
+// (journal.ts) is written before and after every remote step, so a run killed at any instant
+// resumes tracking, never submits a second job for records in a live one, and never loses one
+// that was created. A job that fails, expires or is cancelled, and a request that failed inside
+// a job with a retryable error, go into a new job, up to --max-attempts times.
+
+import { once } from 'node:events';
+import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import type { GoogleGenAI } from '@google/genai';
+import { toResult } from '../gemini/client.js';
+import type { Options } from '../options.js';
+import type { FailureRecord, InputRecord, OutputRecord, RecordError, SuccessRecord } from '../records.js';
+import { unusable } from '../stages/generate.js';
+import type { RunStats } from '../stats.js';
+import { sleep } from '../util/sleep.js';
+import { jobFiles, liveJobs, saveJournal, type Journal, type JournalJob } from './journal.js';
+
+const TERMINAL = new Set(['JOB_STATE_SUCCEEDED', 'JOB_STATE_FAILED', 'JOB_STATE_CANCELLED', 'JOB_STATE_EXPIRED']);
+const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
+
+export interface BatchModeIO {
+  o: Options;
+  ai: GoogleGenAI;
+  dir: string;
+  journal: Journal;
+  /** Records to do (done and in-a-live-job lines skipped). */
+  reader: Readable;
+  writer: Writable;
+  /** Whether a record is on disk already (a crash while writing a job's results). */
+  onDisk: (source: string, line: number) => boolean;
+  checkJson?: (v: unknown) => string | undefined;
+  stats: RunStats;
+  say: (line: string) => void;
+  signal: AbortSignal;
+}
+
+export interface BatchMode {
+  /** Resolves when every record is written (or, with --detach, when every job is submitted). */
+  run(): Promise<{ detached: boolean; jobs: number }>;
+  /** The writer's onWritten. */
+  written(records: readonly OutputRecord[]): void;
+}
+
+function writeFileSynced(path: string, lines: string[]): void {
+  const fd = openSync(path, 'w');
+  try {
+    const b = Buffer.from(lines.join('\n') + '\n');
+    for (let off = 0; off < b.length; ) off += writeSync(fd, b, off);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function* jsonLines<T>(path: string): AsyncGenerator<T> {
+  const rl = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
+  for await (const line of rl) if (line.trim()) yield JSON.parse(line) as T;
+}
+
+export function createBatchMode(io: BatchModeIO): BatchMode {
+  const { o, ai, dir, journal, stats, say } = io;
+  const maxPerJob = o.batchMaxRequests;
+  const tries = new Map<string, number>();
+  const requeue: InputRecord[] = [];
+  let waitingFor = new Set<string>();
+  let flushed: (() => void) | undefined;
+
+  const save = () => saveJournal(dir, journal);
+  const age = (j: JournalJob) => (j.createdAt ? `${Math.round((Date.now() - Date.parse(j.createdAt)) / 1000)} s old` : 'not created yet');
+
+  function requestFor(prompt: string): object {
+    const r: Record<string, unknown> = { contents: [{ role: 'user', parts: [{ text: prompt }] }] };
+    if (o.system !== undefined) r.systemInstruction = { parts: [{ text: o.system }] };
+    const gc: Record<string, unknown> = {};
+    if (o.temperature !== undefined) gc.temperature = o.temperature;
+    if (o.maxOutputTokens !== undefined) gc.maxOutputTokens = o.maxOutputTokens;
+    if (o.thinkingBudget !== undefined) gc.thinkingConfig = { thinkingBudget: o.thinkingBudget };
+    if (o.jsonSchema !== undefined) {
+      gc.responseMimeType = 'application/json';
+      gc.responseJsonSchema = o.jsonSchema;
+    }
+    if (Object.keys(gc).length > 0) r.generationConfig = gc;
+    return r;
+  }
+
+  function keep(rec: InputRecord, out: Record<string, unknown>): void {
+    if (rec.kept) for (const k in rec.kept) if (!(k in out)) out[k] = rec.kept[k];
+  }
+
+  function failure(rec: InputRecord, error: RecordError): FailureRecord {
+    stats.failed++;
+    stats.failedByStatus[error.status] = (stats.failedByStatus[error.status] ?? 0) + 1;
+    const out: FailureRecord = { id: rec.id, hash: rec.hash, source: rec.source, line: rec.line, prompt: rec.prompt, attempts: tries.get(rec.id) ?? 1, error, mode: 'batch' };
+    keep(rec, out);
+    return out;
+  }
+
+  /** A request to be asked again in a new job, or a failure once it has had its tries. */
+  function again(rec: InputRecord, error: RecordError): FailureRecord | undefined {
+    if ((tries.get(rec.id) ?? 1) >= o.maxAttempts) return failure(rec, error);
+    requeue.push(rec);
+    return undefined;
+  }
+
+  async function put(records: OutputRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const done = new Promise<void>((res) => (flushed = res));
+    waitingFor = new Set(records.map((r) => r.id));
+    for (const r of records) if (!io.writer.write(r)) await once(io.writer, 'drain');
+    await done; // on disk (the writer's onWritten) before the journal says so
+  }
+
+  async function submit(records: InputRecord[]): Promise<void> {
+    const id = String(journal.jobs.length + 1).padStart(6, '0');
+    for (const r of records) tries.set(r.id, (tries.get(r.id) ?? 0) + 1);
+    const f = jobFiles(dir, id);
+    mkdirSync(dirname(f.requests), { recursive: true });
+    writeFileSynced(f.requests, records.map((r) => JSON.stringify({ key: r.id, request: requestFor(r.prompt) })));
+    writeFileSynced(f.records, records.map((r) => JSON.stringify({ ...r, tries: tries.get(r.id) })));
+    const job: JournalJob = { id, state: 'packed', records: records.length, displayName: `gempipe-${journal.token}-${id}`, model: o.model };
+    journal.jobs.push(job);
+    save();
+    await advance(job);
+  }
+
+  /** Takes a job through upload and create, from wherever the journal says it is. */
+  async function advance(job: JournalJob): Promise<void> {
+    const f = jobFiles(dir, job.id);
+    if (job.state === 'packed') {
+      const file = await ai.files.upload({ file: f.requests, config: { mimeType: 'application/jsonl', displayName: job.displayName } });
+      job.file = file.name;
+      job.state = 'uploaded';
+      save();
+    }
+    if (job.state === 'creating') {
+      // A create may have reached the server before the process died: look before creating.
+      const pager = await ai.batches.list({ config: { pageSize: 100 } });
+      for await (const b of pager) {
+        if (b.displayName === job.displayName && b.name) {
+          job.batch = b.name;
+          job.createdAt = b.createTime ?? new Date().toISOString();
+          job.state = 'created';
+          save();
+          say(`gempipe: batch ${job.id}: found ${job.batch} on the server, created before a stop`);
+          break;
+        }
+      }
+      if (job.state === 'creating') job.state = 'uploaded';
+    }
+    if (job.state === 'uploaded') {
+      job.state = 'creating';
+      save();
+      const b = await ai.batches.create({ model: job.model, src: job.file!, config: { displayName: job.displayName } });
+      job.batch = b.name;
+      job.createdAt = b.createTime ?? new Date().toISOString();
+      job.state = 'created';
+      save();
+      say(`gempipe: batch ${job.id}: submitted ${job.records} request(s) as ${job.batch}`);
+    }
+  }
+
+  /** A job that ended: its records written, or given back to be done again. */
+  async function finish(job: JournalJob, state: string, dest?: string): Promise<void> {
+    const f = jobFiles(dir, job.id);
+    const records = new Map<string, InputRecord & { tries?: number }>();
+    for await (const r of jsonLines<InputRecord & { tries?: number }>(f.records)) {
+      records.set(r.id, r);
+      tries.set(r.id, Math.max(tries.get(r.id) ?? 0, r.tries ?? 1));
+    }
+    const out: OutputRecord[] = [];
+    if (state === 'JOB_STATE_SUCCEEDED' && dest) {
+      await ai.files.download({ file: dest, downloadPath: f.responses });
+      const latencyMs = job.createdAt ? Date.now() - Date.parse(job.createdAt) : 0;
+      for await (const line of jsonLines<{ key?: string; response?: unknown; error?: { code?: number; message?: string; status?: string } }>(f.responses)) {
+        const rec = line.key !== undefined ? records.get(line.key) : undefined;
+        if (!rec) continue;
+        records.delete(line.key!);
+        if (io.onDisk(rec.source, rec.line)) continue; // written before a stop
+        if (line.error || !line.response) {
+          const e: RecordError = { status: line.error?.status ?? 'UNKNOWN', code: line.error?.code ?? 0, message: line.error?.message ?? 'no response for this request' };
+          const r = RETRYABLE.has(e.code) ? again(rec, e) : failure(rec, e);
+          if (r) out.push(r);
+          continue;
+        }
+        const res = toResult(line.response as never);
+        if (res.kind === 'blocked') {
+          out.push(failure(rec, { status: 'BLOCKED', code: 0, message: `${res.reason}: ${res.message}` }));
+          continue;
+        }
+        stats.tokensIn += res.usage.promptTokens;
+        stats.tokensOut += res.usage.responseTokens;
+        const u = unusable(res, o.jsonSchema !== undefined, io.checkJson);
+        if ('error' in u && u.error) {
+          const r = u.retry ? again(rec, u.error) : failure(rec, u.error);
+          if (r) out.push(r);
+          continue;
+        }
+        stats.succeeded++;
+        const s: SuccessRecord = {
+          id: rec.id, hash: rec.hash, source: rec.source, line: rec.line, prompt: rec.prompt, response: res.text,
+          model: o.model, finishReason: res.finishReason, usage: res.usage, attempts: tries.get(rec.id) ?? 1, latencyMs, mode: 'batch',
+        };
+        keep(rec, s);
+        if (o.jsonSchema !== undefined) s.json = (u as { json: unknown }).json;
+        out.push(s);
+      }
+      // A request the responses file does not mention is asked again.
+      for (const rec of records.values()) {
+        if (io.onDisk(rec.source, rec.line)) continue;
+        const r = again(rec, { status: 'MISSING', code: 0, message: `batch ${job.batch} returned no response for it` });
+        if (r) out.push(r);
+      }
+      await put(out);
+      job.state = 'written';
+    } else {
+      const why = state.replace('JOB_STATE_', '').toLowerCase();
+      say(`gempipe: batch ${job.id} (${job.batch}) ended ${why}: its ${job.records} request(s) go into a new batch`);
+      for (const rec of records.values()) {
+        if (io.onDisk(rec.source, rec.line)) continue;
+        const r = again(rec, { status: `BATCH_${why.toUpperCase()}`, code: 0, message: `the batch job ${job.batch} ended ${why} ${tries.get(rec.id) ?? 1} time(s)` });
+        if (r) out.push(r);
+      }
+      await put(out);
+      job.state = 'ended';
+    }
+    job.remoteState = state;
+    job.endedAt = new Date().toISOString();
+    save();
+  }
+
+  return {
+    written(records) {
+      for (const r of records) waitingFor.delete(r.id);
+      if (waitingFor.size === 0 && flushed) {
+        const f = flushed;
+        flushed = undefined;
+        f();
+      }
+    },
+    async run() {
+      // 1. Jobs a stopped run left: take each on from where the journal says it is.
+      for (const job of liveJobs(journal)) {
+        for await (const r of jsonLines<{ id: string; tries?: number }>(jobFiles(dir, job.id).records)) tries.set(r.id, Math.max(tries.get(r.id) ?? 0, r.tries ?? 1));
+        await advance(job);
+      }
+      // 2. Pack the records still to do; a bad line is a failure record at once.
+      let pack: InputRecord[] = [];
+      const bad: OutputRecord[] = [];
+      for await (const rec of io.reader as AsyncIterable<InputRecord>) {
+        if (io.signal.aborted) break;
+        if (rec.invalid) {
+          bad.push(failure(rec, { status: 'INVALID_INPUT', code: 0, message: rec.invalid.message }));
+          continue;
+        }
+        pack.push(rec);
+        if (pack.length >= maxPerJob) {
+          await submit(pack);
+          pack = [];
+        }
+      }
+      if (pack.length > 0) await submit(pack);
+      await put(bad);
+      if (o.detach) {
+        const live = liveJobs(journal);
+        say(`gempipe: detached: ${live.length} batch job(s) with ${live.reduce((a, j) => a + j.records, 0)} request(s) are on the server; run the same command again to collect their records (\`gempipe batches list -o ${dir}\` shows them)`);
+        return { detached: true, jobs: live.length };
+      }
+      // 3. Poll until every job has ended, redoing what came back.
+      let wait = o.batchPollMs;
+      const seen = new Map<string, string>();
+      while (!io.signal.aborted) {
+        while (requeue.length > 0) await submit(requeue.splice(0, maxPerJob));
+        const live = liveJobs(journal);
+        if (live.length === 0) break;
+        let changed = false;
+        for (const job of live) {
+          const b = await ai.batches.get({ name: job.batch! });
+          const state = String(b.state);
+          if (seen.get(job.id) !== state) {
+            seen.set(job.id, state);
+            changed = true;
+            say(`gempipe: batch ${job.id} (${job.batch}): ${state.replace('JOB_STATE_', '').toLowerCase()}, ${job.records} request(s), ${age(job)}`);
+          }
+          if (TERMINAL.has(state)) await finish(job, state, b.dest?.fileName);
+        }
+        wait = changed ? o.batchPollMs : Math.min(60_000, Math.round(wait * 1.5));
+        if (liveJobs(journal).length > 0 || requeue.length > 0) await sleep(wait, io.signal).catch(() => {});
+      }
+      return { detached: false, jobs: journal.jobs.length };
+    },
+  };
+}

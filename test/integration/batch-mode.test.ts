@@ -1,0 +1,111 @@
+// --mode batch against the emulator's Batch endpoints, through the SDK: the same records as an
+// online run; SIGKILL at 10 instants between packing and writing, restarted each time — no
+// second job for the same records, every record once; an expired job and a retryable
+// per-request error redone in a new job; a permanent one a failure record; --detach, then the
+// same command collects.
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { startEmulator } from '../../src/emulator/server.js';
+import { JOURNAL_FILE, jobFiles, type Journal } from '../../src/batch/journal.js';
+import { isFailure } from '../../src/records.js';
+import { env, start } from '../helpers/cli-helpers.js';
+import { runAgainst } from '../helpers/run-helpers.js';
+import { readOutputs, sandbox, writeInputs } from '../helpers/util.js';
+
+const box = sandbox();
+const journalOf = (out: string) => JSON.parse(readFileSync(join(out, JOURNAL_FILE), 'utf8')) as Journal;
+const view = (out: string) => readOutputs(out).all.map((r) => `${r.id} ${r.hash} ${isFailure(r) ? r.error.status : r.response}`).sort();
+
+describe('--mode batch', () => {
+  it('writes the same records as an online run (with "mode": "batch"), in jobs of --batch-max-requests', async () => {
+    box.emu = await startEmulator({ batchTimeScale: 6000 });
+    const inputs = writeInputs(box.dir, 2, 25);
+    const online = join(box.dir, 'online');
+    const batch = join(box.dir, 'batch');
+    expect((await runAgainst(box.emu, inputs, { out: online })).exitCode).toBe(0);
+    const r = await runAgainst(box.emu, inputs, { out: batch, mode: 'batch', batchMaxRequests: '20', batchPoll: '20' });
+    expect(r.exitCode).toBe(0);
+    expect(view(batch)).toEqual(view(online));
+    for (const rec of readOutputs(batch).all) expect(rec.mode).toBe('batch');
+    expect(journalOf(batch).jobs.map((j) => [j.records, j.state])).toEqual([[20, 'written'], [20, 'written'], [10, 'written']]);
+    expect(box.emu.batch.batchesCreated).toBe(3);
+    expect(r.stderr).toMatch(/batch 000001 \(batches\/\S+\): succeeded, 20 request\(s\)/);
+  });
+
+  it('an expired job and a retryable per-request error go into a new job; a permanent error is a failure record', async () => {
+    box.emu = await startEmulator({ batchTimeScale: 6000 });
+    const f = join(box.dir, 'x.txt');
+    writeFileSync(f, ['plain one', 'expires once [[emu:batchexpire]]', 'a 503 once [[emu:batch503x1]]', 'always bad [[emu:batchfail]]'].join('\n') + '\n');
+    const out = join(box.dir, 'out');
+    const r = await runAgainst(box.emu, [f], { out, mode: 'batch', batchPoll: '20' });
+    expect(r.exitCode).toBe(3);
+    const o = readOutputs(out);
+    expect(o.failures.map((x) => [x.line, isFailure(x) && x.error.status])).toEqual([[4, 'INVALID_ARGUMENT']]);
+    expect(o.shards.flatMap((s) => s.records).map((x) => x.line).sort()).toEqual([1, 2, 3]);
+    const jobs = journalOf(out).jobs;
+    expect(jobs[0]).toMatchObject({ state: 'ended', remoteState: 'JOB_STATE_EXPIRED' });
+    expect(jobs.slice(1).every((j) => j.state === 'written')).toBe(true);
+    expect(r.stderr).toMatch(/ended expired: its 4 request\(s\) go into a new batch/);
+  });
+
+  it('--detach submits and exits 0; the same command later collects, creating nothing new', async () => {
+    box.emu = await startEmulator({ batchTimeScale: 600 });
+    const inputs = writeInputs(box.dir, 1, 30);
+    const out = join(box.dir, 'out');
+    const first = await runAgainst(box.emu, inputs, { out, mode: 'batch', detach: true });
+    expect(first.exitCode).toBe(0);
+    expect(first.stderr).toMatch(/detached: 1 batch job\(s\) with 30 request\(s\) are on the server; run the same command again/);
+    expect(readOutputs(out).all).toHaveLength(0);
+    const again = await runAgainst(box.emu, inputs, { out, mode: 'batch', batchPoll: '50' });
+    expect(again.exitCode).toBe(0);
+    expect(readOutputs(out).all).toHaveLength(30);
+    expect(box.emu.batch.batchesCreated).toBe(1);
+  });
+
+  it('SIGKILL at 10 instants between packing and writing, restarted each time: no second job for the same records, every record once', async () => {
+    let events = 0;
+    let killAt = Infinity;
+    let child: ReturnType<typeof start> | undefined;
+    box.emu = await startEmulator({
+      batchTimeScale: 6000,
+      onBatchEvent: () => {
+        events++;
+        if (events >= killAt && child && child.child.exitCode === null) child.child.kill('SIGKILL');
+      },
+    });
+    const inputs = writeInputs(box.dir, 2, 50);
+    const out = join(box.dir, 'out');
+    const args = ['-o', out, '--mode', 'batch', '--batch-max-requests', '15', '--batch-poll', '20', '-q', ...inputs];
+    let kills = 0;
+    for (let i = 0; i < 30 && kills < 10; i++) {
+      killAt = events + 1 + (i % 5); // an upload, a create, a poll or a download of this run
+      child = start(args, { env: env(box.emu.url) });
+      const code = await child.exited;
+      if (code === 'SIGKILL') kills++;
+      else {
+        expect(code, child.stderr()).toBe(0);
+        break;
+      }
+    }
+    expect(kills).toBe(10);
+    killAt = Infinity;
+    child = start(args, { env: env(box.emu.url) });
+    expect(await child.exited, child.stderr()).toBe(0);
+    const all = readOutputs(out).all;
+    expect(all).toHaveLength(100);
+    expect(new Set(all.map((r) => r.id)).size).toBe(100);
+    // Every batch the server created is a job of the journal, and no record was in two jobs.
+    const jobs = journalOf(out).jobs;
+    expect(box.emu.batch.batchesCreated).toBe(jobs.filter((j) => j.batch).length);
+    const owner = new Map<string, string>();
+    for (const j of jobs) {
+      for (const line of readFileSync(jobFiles(out, j.id).records, 'utf8').trim().split('\n')) {
+        const id = (JSON.parse(line) as { id: string }).id;
+        expect(owner.get(id), `${id} in jobs ${owner.get(id)} and ${j.id}`).toBeUndefined();
+        owner.set(id, j.id);
+      }
+    }
+  });
+});
