@@ -187,5 +187,10 @@ export function formatPlan(p: Plan, o: Options, history: History): string {
   } else {
     lines.push(`  cost (est.):          unknown: ${o.model} is not in the built-in price table (of ${PRICE_TABLE_DATE}); give --price-in and --price-out`);
   }
+  // --mode batch: the Batch API bills half the online price and targets 24 hours.
+  const half = p.costUsd !== undefined ? `$${(p.costUsd / 2).toFixed(p.costUsd / 2 >= 1 ? 2 : 4)}, half the online price` : 'half the online price';
+  lines.push(`  with --mode batch:    ${half}; results within 24 h (the Batch API's target; often much sooner), whatever the rate limits`);
+  const auto = p.toDo > o.batchThreshold && (o.deadlineMs === undefined || o.deadlineMs >= 86_400_000) ? 'batch' : 'online';
+  lines.push(`  --mode auto would:    go ${auto} (${n(p.toDo)} record(s) to do, --batch-threshold ${n(o.batchThreshold)}${o.deadlineMs !== undefined ? `, --deadline ${fmtDuration(o.deadlineMs / 1000)}` : ''})`);
   return lines.join('\n') + '\n';
 }

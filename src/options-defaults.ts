@@ -27,6 +27,8 @@ export const DEFAULTS = {
   redoChanged: false,
   dedupe: false,
   mode: 'online',
+  batchThreshold: 1000,
+  fallback: 'batch',
   batchMaxRequests: 10_000,
   batchPollMs: 5000,
   detach: false,

@@ -78,7 +78,13 @@ export interface Options {
   /** Lines changed since their records were written are answered again (old records to superseded.jsonl). */
   redoChanged: boolean;
   /** online: one request per record; batch: Gemini batch jobs at half price (SPEC §13). */
-  mode: 'online' | 'batch';
+  mode: 'online' | 'batch' | 'auto';
+  /** --mode auto: batch when more records than this are to do (and the deadline allows). */
+  batchThreshold: number;
+  /** --mode batch: what is not done by then is sent online. */
+  deadlineMs?: number;
+  /** --mode batch: records of failed/expired/cancelled jobs go online instead of into new jobs. */
+  fallback: 'batch' | 'online';
   /** --mode batch: records per batch job. */
   batchMaxRequests: number;
   /** --mode batch: the first wait between polls (it grows to a minute while nothing changes). */
@@ -255,11 +261,16 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
     compileSchema(o.jsonSchema as object, path); // not valid JSON Schema: a usage error now
   }
   if (has('partition')) o.partition = parsePartition(String(raw.partition));
+  if (has('deadline')) {
+    const ms = parseDuration(String(raw.deadline));
+    if (ms === undefined || ms <= 0) throw new UsageError(`Expected \`--deadline\` to be a duration like 2h or 1d, got \`${String(raw.deadline)}\``);
+    o.deadlineMs = ms;
+  }
   if (o.mode === 'batch') {
     if (o.out === '-') throw new UsageError('`--mode batch` writes shards and keeps a journal of its jobs: give it `--out DIR`, not `-`');
     if (o.dedupe || o.cache !== undefined || o.post !== undefined) throw new UsageError('`--dedupe`, `--cache` and `--post` are not available with `--mode batch` yet');
-  } else if (o.detach) {
-    throw new UsageError('`--detach` is for `--mode batch`');
+  } else if (o.detach && o.mode === 'online') {
+    throw new UsageError('`--detach` is for `--mode batch` (or auto)');
   }
   const redis = has('redis') ? String(raw.redis) : ctx.env.GEMINI_REDIS_URL;
   if (redis) {

@@ -22,18 +22,18 @@ import { once } from 'node:events';
 import { GoogleGenAI } from '@google/genai';
 import { startEmulator, type Emulator } from './emulator/server.js';
 import { createBatchMode } from './batch/batch-mode.js';
-import { idsInLiveJobs, loadJournal } from './batch/journal.js';
+import { idsInLiveJobs, liveJobs, loadJournal } from './batch/journal.js';
 import type { QueueSettings } from './distributed/queue-names.js';
 import { fdBudget } from './fd-budget.js';
 import type { GenerateFn } from './gemini/client.js';
 import { RETRY_DEFAULTS } from './gemini/retry-policy.js';
 import { DEFAULTS, type Options } from './options.js';
 import { createProgress, type Progress } from './progress.js';
-import { isFailure } from './records.js';
-import { compactFailures, loadOutputState, type LineRef } from './resume/output-state.js';
+import { isFailure, type OutputRecord } from './records.js';
+import { compactFailures, loadOutputState, type LineRef, type OutputState } from './resume/output-state.js';
 import { createDedupe, type Dedupe } from './dedupe/dedupe.js';
 import { createResponseCache, type ResponseCache } from './cache/response-cache.js';
-import { createGenerateStage } from './stages/generate.js';
+import { createGenerateStage, createGenerateWork } from './stages/generate.js';
 import { countRecords, createInputReader, createJsonlParser, parseTextLine, resolveInputs, type InputSource } from './stages/read-inputs.js';
 import { createRotatingWriter, WriteFailedError, writeErrorText } from './stages/rotating-writer.js';
 import { checkPostSpec, createPostStage, parsePostSpec } from './stages/post.js';
@@ -128,7 +128,8 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     // Stopping: SIGINT/SIGTERM or a whole-run fault stops reading; the drain timeout abandons.
     const stop = createStopControl({ signal: io.signal, drainTimeoutSec: o.drainTimeoutSec, inFlight: () => stats.inFlight, say, shout });
     // --mode batch: the journal of this directory's batch jobs; records in a live one are not read again.
-    const journal = o.mode === 'batch' && !toStdout && !o.dryRun ? loadJournal(o.out) : undefined;
+    const mode = o.mode === 'auto' ? await decideMode(o, sources, state, toStdout, say) : o.mode;
+    const journal = mode === 'batch' && !toStdout && !o.dryRun ? loadJournal(o.out) : undefined;
     const inLiveJob = journal ? await idsInLiveJobs(o.out, journal) : undefined;
     const skip = inLiveJob && prepared ? (s: string, l: number) => prepared.skip(s, l) || inLiveJob.has(s, l) : prepared?.skip;
     // Sockets and input files together stay under `ulimit -n` (fd-budget.ts), decided before
@@ -288,6 +289,26 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     // --mode batch: the batch driver reads the records and writes through the same writer.
     const batchMode = journal && ai && !toStdout ? createBatchMode({
       o, ai, dir: o.out, journal, reader, writer, stats, say, signal: stop.reading,
+      online: async (records) => {
+        // --fallback online / --deadline: the online path, made when first needed.
+        backend ??= await createBackend({ ...o, emulator: false, baseUrl: batchEmulator?.url ?? o.baseUrl, apiKey: batchEmulator ? 'emulator-key' : o.apiKey }, { say, connections: budget?.connections });
+        const work = createGenerateWork({
+          generate: backend.generate, limiter: backend.limiter, concurrency: o.concurrency, model: o.model, stats,
+          retry: { ...RETRY_DEFAULTS, maxAttempts: o.maxAttempts, baseDelayMs: o.retryBaseDelayMs },
+          expectJson: o.jsonSchema !== undefined, checkJson: o.jsonSchema !== undefined ? compileSchema(o.jsonSchema as object) : undefined,
+          schemaRetries: o.schemaRetries, tokenEstimator: new TokenEstimator(fixedTokensOf(o.system)), signal: stop.abandon,
+        });
+        const out: OutputRecord[] = [];
+        let next = 0;
+        const lane = async () => {
+          while (next < records.length) {
+            const r = await work(records[next++], stop.abandon);
+            if (r) out.push(r);
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(o.concurrency, records.length) }, lane));
+        return out;
+      },
       onDisk: (s, l) => state!.succeeded.has(s, l) || state!.failed.has(s, l),
       checkJson: o.jsonSchema !== undefined ? compileSchema(o.jsonSchema as object) : undefined,
     }) : undefined;
@@ -368,4 +389,27 @@ function queueSettingsOf(o: Options): QueueSettings {
     jsonSchema: o.jsonSchema, schemaRetries: o.schemaRetries, maxAttempts: o.maxAttempts, retryBaseDelayMs: o.retryBaseDelayMs,
     timeoutMs: o.timeoutMs, rpm: o.rpm, tpm: o.tpm, rpd: o.rpd, adaptiveRate: o.adaptiveRate, quotaId: o.quotaId,
   };
+}
+
+/**
+ * --mode auto: batch when more than --batch-threshold records are to do and the deadline (if
+ * any) leaves the Batch API its 24 hours; online otherwise — and always batch while the directory
+ * has live batch jobs (their records must not be asked again online).
+ */
+async function decideMode(o: Options, sources: InputSource[], state: OutputState | undefined, toStdout: boolean, say: (l: string) => void): Promise<'online' | 'batch'> {
+  if (toStdout || o.dryRun || o.coordinator) return 'online';
+  if (liveJobs(loadJournal(o.out)).length > 0) {
+    say('gempipe: --mode auto: batch, since batch jobs of an earlier run are still out');
+    return 'batch';
+  }
+  const n = await countRecords(sources);
+  const done = state ? state.succeeded.size + (o.retryFailed ? 0 : state.failed.size) : 0;
+  const toDo = n === undefined ? undefined : Math.max(0, n - done);
+  const deadlineOk = o.deadlineMs === undefined || o.deadlineMs >= 24 * 3_600_000;
+  const unsupported = o.dedupe || o.cache !== undefined || o.post !== undefined;
+  const batch = toDo !== undefined && toDo > o.batchThreshold && deadlineOk && !unsupported;
+  const why = toDo === undefined ? 'the number of records is not known ahead (stdin)' : unsupported ? '--dedupe, --cache and --post are online only'
+    : !deadlineOk ? '--deadline is shorter than the Batch API\'s 24 hours' : `${toDo} record(s) to do, ${batch ? 'over' : 'not over'} --batch-threshold ${o.batchThreshold}`;
+  say(`gempipe: --mode auto: ${batch ? 'batch' : 'online'} (${why})`);
+  return batch ? 'batch' : 'online';
 }

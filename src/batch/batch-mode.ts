@@ -35,6 +35,8 @@ export interface BatchModeIO {
   /** Whether a record is on disk already (a crash while writing a job's results). */
   onDisk: (source: string, line: number) => boolean;
   checkJson?: (v: unknown) => string | undefined;
+  /** Sends records online (--fallback online, --deadline): the records to write. */
+  online?: (records: InputRecord[]) => Promise<OutputRecord[]>;
   stats: RunStats;
   say: (line: string) => void;
   signal: AbortSignal;
@@ -68,6 +70,9 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
   const maxPerJob = o.batchMaxRequests;
   const tries = new Map<string, number>();
   const requeue: InputRecord[] = [];
+  const onlineQueue: InputRecord[] = [];
+  const deadlineAt = o.deadlineMs !== undefined ? Date.now() + o.deadlineMs : undefined;
+  let pastDeadline = false;
   let waitingFor = new Set<string>();
   let flushed: (() => void) | undefined;
 
@@ -103,6 +108,10 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
 
   /** A request to be asked again in a new job, or a failure once it has had its tries. */
   function again(rec: InputRecord, error: RecordError): FailureRecord | undefined {
+    if (o.fallback === 'online' || pastDeadline) {
+      onlineQueue.push(rec);
+      return undefined;
+    }
     if ((tries.get(rec.id) ?? 1) >= o.maxAttempts) return failure(rec, error);
     requeue.push(rec);
     return undefined;
@@ -219,8 +228,8 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
       await put(out);
       job.state = 'written';
     } else {
-      const why = state.replace('JOB_STATE_', '').toLowerCase();
-      say(`gempipe: batch ${job.id} (${job.batch}) ended ${why}: its ${job.records} request(s) go into a new batch`);
+      const why = state.replace('JOB_STATE_', '').toLowerCase().replace(/_/g, ' ');
+      say(`gempipe: batch ${job.id} (${job.batch}) ended ${why}: its ${job.records} request(s) go ${o.fallback === 'online' || pastDeadline ? 'online' : 'into a new batch'}`);
       for (const rec of records.values()) {
         if (io.onDisk(rec.source, rec.line)) continue;
         const r = again(rec, { status: `BATCH_${why.toUpperCase()}`, code: 0, message: `the batch job ${job.batch} ended ${why} ${tries.get(rec.id) ?? 1} time(s)` });
@@ -232,6 +241,38 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
     job.remoteState = state;
     job.endedAt = new Date().toISOString();
     save();
+  }
+
+  async function sendOnline(records: InputRecord[]): Promise<void> {
+    const todo = records.filter((r) => !io.onDisk(r.source, r.line));
+    if (todo.length === 0) return;
+    if (!io.online) throw new Error('online fallback not available');
+    say(`gempipe: sending ${todo.length} record(s) online`);
+    await put(await io.online(todo));
+  }
+
+  /** --deadline: live jobs are cancelled (unless they just ended) and their records sent online. */
+  async function passDeadline(): Promise<void> {
+    pastDeadline = true;
+    const live = liveJobs(journal);
+    say(`gempipe: --deadline reached: ${live.length} batch job(s) still out; what they hold is sent online`);
+    for (const job of live) {
+      if (job.state === 'created' && job.batch) {
+        const b = await ai.batches.get({ name: job.batch });
+        const state = String(b.state);
+        if (TERMINAL.has(state)) {
+          await finish(job, state, b.dest?.fileName);
+          continue;
+        }
+        await ai.batches.cancel({ name: job.batch }).catch(() => {});
+      }
+      for await (const r of jsonLines<InputRecord>(jobFiles(dir, job.id).records)) onlineQueue.push(r);
+      job.state = 'ended';
+      job.remoteState = 'CANCELLED_AT_DEADLINE';
+      job.endedAt = new Date().toISOString();
+      save();
+    }
+    onlineQueue.push(...requeue.splice(0));
   }
 
   return {
@@ -275,9 +316,11 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
       let wait = o.batchPollMs;
       const seen = new Map<string, string>();
       while (!io.signal.aborted) {
+        if (deadlineAt !== undefined && !pastDeadline && Date.now() >= deadlineAt) await passDeadline();
+        if (onlineQueue.length > 0) await sendOnline(onlineQueue.splice(0));
         while (requeue.length > 0) await submit(requeue.splice(0, maxPerJob));
         const live = liveJobs(journal);
-        if (live.length === 0) break;
+        if (live.length === 0 && onlineQueue.length === 0) break;
         let changed = false;
         for (const job of live) {
           const b = await ai.batches.get({ name: job.batch! });
@@ -290,7 +333,8 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
           if (TERMINAL.has(state)) await finish(job, state, b.dest?.fileName);
         }
         wait = changed ? o.batchPollMs : Math.min(60_000, Math.round(wait * 1.5));
-        if (liveJobs(journal).length > 0 || requeue.length > 0) await sleep(wait, io.signal).catch(() => {});
+        const nap = deadlineAt !== undefined && !pastDeadline ? Math.max(0, Math.min(wait, deadlineAt - Date.now())) : wait;
+        if (liveJobs(journal).length > 0 && requeue.length === 0 && onlineQueue.length === 0) await sleep(nap, io.signal).catch(() => {});
       }
       return { detached: false, jobs: journal.jobs.length };
     },

@@ -108,4 +108,41 @@ describe('--mode batch', () => {
       }
     }
   });
+
+  it('--fallback online sends an expired job\'s records online; --deadline cancels what is still out and sends it online', async () => {
+    box.emu = await startEmulator({ batchTimeScale: 6000 });
+    const f = join(box.dir, 'x.txt');
+    writeFileSync(f, ['one', 'two [[emu:batchexpire]]', 'three'].join('\n') + '\n');
+    const out = join(box.dir, 'fb');
+    const r = await runAgainst(box.emu, [f], { out, mode: 'batch', fallback: 'online', batchPoll: '20' });
+    expect(r.exitCode).toBe(0);
+    expect(readOutputs(out).all).toHaveLength(3);
+    expect(box.emu.stats.requests).toBe(3); // online generateContent calls
+    expect(journalOf(out).jobs.map((j) => j.remoteState)).toEqual(['JOB_STATE_EXPIRED']);
+    await box.emu.close();
+
+    // A batch that takes 11 minutes / 60 = 11 s; the deadline comes first.
+    box.emu = await startEmulator({ batchTimeScale: 60 });
+    const inputs = writeInputs(box.dir, 1, 12);
+    const late = join(box.dir, 'late');
+    const d = await runAgainst(box.emu, inputs, { out: late, mode: 'batch', deadline: '300ms', batchPoll: '50' });
+    expect(d.exitCode).toBe(0);
+    expect(d.stderr).toMatch(/--deadline reached: 1 batch job\(s\) still out; what they hold is sent online/);
+    expect(readOutputs(late).all).toHaveLength(12);
+    expect(box.emu.stats.requests).toBe(12);
+    expect(journalOf(late).jobs[0]).toMatchObject({ state: 'ended', remoteState: 'CANCELLED_AT_DEADLINE' });
+  });
+
+  it('--mode auto goes batch over --batch-threshold records, online under it', async () => {
+    box.emu = await startEmulator({ batchTimeScale: 6000 });
+    const inputs = writeInputs(box.dir, 1, 30);
+    const a = await runAgainst(box.emu, inputs, { out: join(box.dir, 'a'), mode: 'auto', batchThreshold: '10', batchPoll: '20' });
+    expect(a.stderr).toContain('--mode auto: batch (30 record(s) to do, over --batch-threshold 10)');
+    expect(box.emu.batch.batchesCreated).toBe(1);
+    const b = await runAgainst(box.emu, inputs, { out: join(box.dir, 'b'), mode: 'auto', batchThreshold: '100' });
+    expect(b.stderr).toContain('--mode auto: online (30 record(s) to do, not over --batch-threshold 100)');
+    expect(box.emu.stats.requests).toBe(30);
+    expect(readOutputs(join(box.dir, 'a')).all).toHaveLength(30);
+    expect(readOutputs(join(box.dir, 'b')).all).toHaveLength(30);
+  });
 });
