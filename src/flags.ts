@@ -41,6 +41,7 @@ export const RUN_FLAGS: readonly Flag[] = [
   { key: 'jsonSchema', flags: '--json-schema <file>', help: 'structured output: the schema is sent, each answer validated against it (kept parsed as "json")', kind: 'special' },
   { key: 'mode', flags: '--mode <mode>', help: 'online: a request per record; batch: Gemini batch jobs at half the price, results within 24 h; auto: batch above --batch-threshold records when the deadline allows', kind: 'choice', choices: ['online', 'batch', 'auto'], default: DEFAULTS.mode },
   { key: 'batchMaxRequests', flags: '--batch-max-requests <n>', help: '--mode batch: records per batch job', kind: 'int', min: 1, max: 1_000_000, default: DEFAULTS.batchMaxRequests },
+  { key: 'batchMaxMb', flags: '--batch-max-mb <n>', help: '--mode batch: megabytes of requests per job (the API takes files up to 2 GB)', kind: 'int', min: 1, max: 2000, default: DEFAULTS.batchMaxMb },
   { key: 'batchPoll', field: 'batchPollMs', flags: '--batch-poll <ms>', help: '--mode batch: first wait between polls; grows to a minute while nothing changes', kind: 'int', min: 10, max: 3_600_000, default: DEFAULTS.batchPollMs },
   { key: 'batchThreshold', flags: '--batch-threshold <n>', help: '--mode auto: batch when more records than this are to do', kind: 'int', min: 0, max: 1_000_000_000, default: DEFAULTS.batchThreshold },
   { key: 'deadline', flags: '--deadline <duration>', help: '--mode batch: what is not done by then (e.g. 6h) is sent online', kind: 'special' },

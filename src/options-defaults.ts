@@ -30,6 +30,7 @@ export const DEFAULTS = {
   batchThreshold: 1000,
   fallback: 'batch',
   batchMaxRequests: 10_000,
+  batchMaxMb: 1900,
   batchPollMs: 5000,
   detach: false,
   cacheAll: false,

@@ -87,6 +87,8 @@ export interface Options {
   fallback: 'batch' | 'online';
   /** --mode batch: records per batch job. */
   batchMaxRequests: number;
+  /** --mode batch: megabytes of requests per batch job (the API takes input files up to 2 GB). */
+  batchMaxMb: number;
   /** --mode batch: the first wait between polls (it grows to a minute while nothing changes). */
   batchPollMs: number;
   /** --mode batch: submit the jobs and exit; the same command later collects them. */

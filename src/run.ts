@@ -289,6 +289,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     // --mode batch: the batch driver reads the records and writes through the same writer.
     const batchMode = journal && ai && !toStdout ? createBatchMode({
       o, ai, dir: o.out, journal, reader, writer, stats, say, signal: stop.reading,
+      conn: batchEmulator ? { apiKey: 'emulator-key', baseUrl: batchEmulator.url } : { apiKey: o.apiKey, baseUrl: o.baseUrl },
       online: async (records) => {
         // --fallback online / --deadline: the online path, made when first needed.
         backend ??= await createBackend({ ...o, emulator: false, baseUrl: batchEmulator?.url ?? o.baseUrl, apiKey: batchEmulator ? 'emulator-key' : o.apiKey }, { say, connections: budget?.connections });

@@ -35,6 +35,8 @@ export interface BatchModeIO {
   /** Whether a record is on disk already (a crash while writing a job's results). */
   onDisk: (source: string, line: number) => boolean;
   checkJson?: (v: unknown) => string | undefined;
+  /** Where the API is, for reading a job's counts (batchStats, which the SDK's BatchJob omits). */
+  conn?: { apiKey?: string; baseUrl?: string };
   /** Sends records online (--fallback online, --deadline): the records to write. */
   online?: (records: InputRecord[]) => Promise<OutputRecord[]>;
   stats: RunStats;
@@ -275,6 +277,26 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
     onlineQueue.push(...requeue.splice(0));
   }
 
+  /**
+   * A job's state and responses file through the SDK, and its counts from the same REST resource
+   * read directly (metadata.batchStats: @google/genai 2.32's BatchJob leaves them out).
+   */
+  async function status(job: JournalJob): Promise<{ state: string; dest?: string; counts?: string }> {
+    const b = await ai.batches.get({ name: job.batch! });
+    let counts: string | undefined;
+    if (io.conn?.apiKey) {
+      try {
+        const base = (io.conn.baseUrl ?? 'https://generativelanguage.googleapis.com').replace(/\/$/, '');
+        const r = await fetch(`${base}/v1beta/${job.batch}`, { headers: { 'x-goog-api-key': io.conn.apiKey } });
+        const st = ((await r.json()) as { metadata?: { batchStats?: Record<string, string> } }).metadata?.batchStats;
+        if (st) counts = `${Number(st.successfulRequestCount ?? 0)} ok, ${Number(st.failedRequestCount ?? 0)} failed, ${Number(st.pendingRequestCount ?? 0)} pending`;
+      } catch {
+        /* counts are a nicety */
+      }
+    }
+    return { state: String(b.state), dest: b.dest?.fileName, counts };
+  }
+
   return {
     written(records) {
       for (const r of records) waitingFor.delete(r.id);
@@ -293,17 +315,22 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
       // 2. Pack the records still to do; a bad line is a failure record at once.
       let pack: InputRecord[] = [];
       const bad: OutputRecord[] = [];
+      let packBytes = 0;
       for await (const rec of io.reader as AsyncIterable<InputRecord>) {
         if (io.signal.aborted) break;
         if (rec.invalid) {
           bad.push(failure(rec, { status: 'INVALID_INPUT', code: 0, message: rec.invalid.message }));
           continue;
         }
-        pack.push(rec);
-        if (pack.length >= maxPerJob) {
+        // A job holds at most --batch-max-requests records and --batch-max-mb of requests.
+        const bytes = Buffer.byteLength(rec.prompt) + 200;
+        if (pack.length > 0 && (pack.length >= maxPerJob || packBytes + bytes > o.batchMaxMb * 1_000_000)) {
           await submit(pack);
           pack = [];
+          packBytes = 0;
         }
+        pack.push(rec);
+        packBytes += bytes;
       }
       if (pack.length > 0) await submit(pack);
       await put(bad);
@@ -323,14 +350,14 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
         if (live.length === 0 && onlineQueue.length === 0) break;
         let changed = false;
         for (const job of live) {
-          const b = await ai.batches.get({ name: job.batch! });
-          const state = String(b.state);
-          if (seen.get(job.id) !== state) {
-            seen.set(job.id, state);
+          const { state, dest, counts } = await status(job);
+          const shown = `${state}${counts ?? ''}`;
+          if (seen.get(job.id) !== shown) {
+            seen.set(job.id, shown);
             changed = true;
-            say(`gempipe: batch ${job.id} (${job.batch}): ${state.replace('JOB_STATE_', '').toLowerCase()}, ${job.records} request(s), ${age(job)}`);
+            say(`gempipe: batch ${job.id} (${job.batch}): ${state.replace('JOB_STATE_', '').toLowerCase()}, ${job.records} request(s)${counts ? ` (${counts})` : ''}, ${age(job)}`);
           }
-          if (TERMINAL.has(state)) await finish(job, state, b.dest?.fileName);
+          if (TERMINAL.has(state)) await finish(job, state, dest);
         }
         wait = changed ? o.batchPollMs : Math.min(60_000, Math.round(wait * 1.5));
         const nap = deadlineAt !== undefined && !pastDeadline ? Math.max(0, Math.min(wait, deadlineAt - Date.now())) : wait;
