@@ -25,7 +25,7 @@ import { createBatchMode } from './batch/batch-mode.js';
 import { idsInLiveJobs, liveJobs, loadJournal } from './batch/journal.js';
 import type { QueueSettings } from './distributed/queue-names.js';
 import { fdBudget } from './fd-budget.js';
-import type { GenerateFn } from './gemini/client.js';
+import { restRequestOf, type GenerateFn } from './gemini/client.js';
 import { RETRY_DEFAULTS } from './gemini/retry-policy.js';
 import { DEFAULTS, type Options } from './options.js';
 import { createProgress, type Progress } from './progress.js';
@@ -186,6 +186,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     let remote: RemoteStage | undefined;
     let batchEmulator: Emulator | undefined;
     let ai: GoogleGenAI | undefined;
+    let requestOf: ((prompt: string) => string) | undefined;
     try {
       if (journal) {
         // Batch mode talks to the Files and Batch endpoints through the SDK; no limiter.
@@ -198,6 +199,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
           say(`gempipe: responses are EMULATED (local Gemini emulator at ${baseUrl}, batches 600 times faster); set GEMINI_API_KEY and drop --emulator for real answers`);
         }
         ai = new GoogleGenAI({ apiKey, httpOptions: baseUrl ? { baseUrl } : undefined });
+        requestOf = await restRequestOf(apiKey ?? '', baseUrl, o.model, o);
       } else if (o.coordinator) {
         remote = await createRemoteStage({
           redis: o.redis!, queue: o.coordinator.queue, maxQueued: o.coordinator.maxQueued, ordered: o.ordered, settings: queueSettingsOf(o),
@@ -287,8 +289,8 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     }
 
     // --mode batch: the batch driver reads the records and writes through the same writer.
-    const batchMode = journal && ai && !toStdout ? createBatchMode({
-      o, ai, dir: o.out, journal, reader, writer, stats, say, signal: stop.reading,
+    const batchMode = journal && ai && requestOf && !toStdout ? createBatchMode({
+      o, ai, requestOf, dir: o.out, journal, reader, writer, stats, say, signal: stop.reading,
       conn: batchEmulator ? { apiKey: 'emulator-key', baseUrl: batchEmulator.url } : { apiKey: o.apiKey, baseUrl: o.baseUrl },
       online: async (records) => {
         // --fallback online / --deadline: the online path, made when first needed.

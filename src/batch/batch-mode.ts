@@ -35,6 +35,8 @@ export interface BatchModeIO {
   /** Whether a record is on disk already (a crash while writing a job's results). */
   onDisk: (source: string, line: number) => boolean;
   checkJson?: (v: unknown) => string | undefined;
+  /** A prompt's REST GenerateContentRequest, built by the SDK (gemini/client.ts restRequestOf). */
+  requestOf: (prompt: string) => string;
   /** Where the API is, for reading a job's counts (batchStats, which the SDK's BatchJob omits). */
   conn?: { apiKey?: string; baseUrl?: string };
   /** Sends records online (--fallback online, --deadline): the records to write. */
@@ -81,21 +83,6 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
   const save = () => saveJournal(dir, journal);
   const age = (j: JournalJob) => (j.createdAt ? `${Math.round((Date.now() - Date.parse(j.createdAt)) / 1000)} s old` : 'not created yet');
 
-  function requestFor(prompt: string): object {
-    const r: Record<string, unknown> = { contents: [{ role: 'user', parts: [{ text: prompt }] }] };
-    if (o.system !== undefined) r.systemInstruction = { parts: [{ text: o.system }] };
-    const gc: Record<string, unknown> = {};
-    if (o.temperature !== undefined) gc.temperature = o.temperature;
-    if (o.maxOutputTokens !== undefined) gc.maxOutputTokens = o.maxOutputTokens;
-    if (o.thinkingBudget !== undefined) gc.thinkingConfig = { thinkingBudget: o.thinkingBudget };
-    if (o.jsonSchema !== undefined) {
-      gc.responseMimeType = 'application/json';
-      gc.responseJsonSchema = o.jsonSchema;
-    }
-    if (Object.keys(gc).length > 0) r.generationConfig = gc;
-    return r;
-  }
-
   function keep(rec: InputRecord, out: Record<string, unknown>): void {
     if (rec.kept) for (const k in rec.kept) if (!(k in out)) out[k] = rec.kept[k];
   }
@@ -132,7 +119,7 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
     for (const r of records) tries.set(r.id, (tries.get(r.id) ?? 0) + 1);
     const f = jobFiles(dir, id);
     mkdirSync(dirname(f.requests), { recursive: true });
-    writeFileSynced(f.requests, records.map((r) => JSON.stringify({ key: r.id, request: requestFor(r.prompt) })));
+    writeFileSynced(f.requests, records.map((r) => `{"key":${JSON.stringify(r.id)},"request":${io.requestOf(r.prompt)}}`));
     writeFileSynced(f.records, records.map((r) => JSON.stringify({ ...r, tries: tries.get(r.id) })));
     const job: JournalJob = { id, state: 'packed', records: records.length, displayName: `gempipe-${journal.token}-${id}`, model: o.model };
     journal.jobs.push(job);

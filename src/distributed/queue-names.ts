@@ -3,6 +3,7 @@
 // which forbids ':' in custom ids).
 
 import { createHash } from 'node:crypto';
+import type { Options } from '../options.js';
 
 export const DEFAULT_QUEUE = 'gempipe';
 
@@ -24,24 +25,8 @@ export function recordIdOf(jobId: string): string {
 }
 
 /** What a worker needs to ask as the coordinator's run would (SPEC §12: it travels with the job). */
-export interface QueueSettings {
-  model: string;
-  system?: string;
-  temperature?: number;
-  maxOutputTokens?: number;
-  thinkingBudget?: number;
-  jsonSchema?: unknown;
-  schemaRetries: number;
-  maxAttempts: number;
-  retryBaseDelayMs: number;
-  timeoutMs: number;
-  rpm?: number;
-  tpm?: number;
-  /** --rpd, counted in Redis by every worker. */
-  rpd?: number;
-  adaptiveRate: boolean;
-  quotaId?: string;
-}
+export type QueueSettings = Pick<Options, 'model' | 'system' | 'temperature' | 'maxOutputTokens' | 'thinkingBudget' | 'jsonSchema' | 'schemaRetries'
+  | 'maxAttempts' | 'retryBaseDelayMs' | 'timeoutMs' | 'rpm' | 'tpm' | 'rpd' | 'adaptiveRate' | 'quotaId'>;
 
 /** A short fingerprint of the settings: every job carries it, a worker checks it. */
 export function settingsFingerprint(s: QueueSettings): string {

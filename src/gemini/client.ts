@@ -115,6 +115,31 @@ export function toResult(r: GenerateContentResponse): GenerateResult {
   return { kind: 'ok', text, finishReason, usage };
 }
 
+/** The SDK config a run asks with: the one place the options become a request. */
+export function generateConfigOf(o: Pick<GeminiClientOptions, 'system' | 'temperature' | 'maxOutputTokens' | 'thinkingBudget' | 'jsonSchema'>): GenerateContentConfig {
+  const config: GenerateContentConfig = { automaticContinuation: false };
+  if (o.system !== undefined) config.systemInstruction = o.system;
+  if (o.temperature !== undefined) config.temperature = o.temperature;
+  if (o.maxOutputTokens !== undefined) config.maxOutputTokens = o.maxOutputTokens;
+  if (o.thinkingBudget !== undefined) config.thinkingConfig = { thinkingBudget: o.thinkingBudget };
+  if (o.jsonSchema !== undefined) {
+    config.responseMimeType = 'application/json';
+    config.responseJsonSchema = o.jsonSchema;
+  }
+  return config;
+}
+
+/**
+ * The REST GenerateContentRequest for a prompt, as the SDK builds it (the captured template):
+ * what a batch input file holds a line of. Throws when this SDK's body cannot be cut around the
+ * prompt (then batch requests cannot be built the SDK's way).
+ */
+export async function restRequestOf(apiKey: string, baseUrl: string | undefined, model: string, o: Parameters<typeof generateConfigOf>[0]): Promise<(prompt: string) => string> {
+  const t = await captureRequestTemplate(apiKey, baseUrl, model, generateConfigOf(o));
+  if (!t) throw new Error('@google/genai built a generateContent body gempipe cannot cut around the prompt: --mode batch is unavailable with this SDK version');
+  return (prompt) => t.prefix + JSON.stringify(prompt) + t.suffix;
+}
+
 export function createGeminiClient(options: GeminiClientOptions): GenerateFn {
   const o = { ...options };
   const transport = o.transport;
@@ -132,15 +157,7 @@ export function createGeminiClient(options: GeminiClientOptions): GenerateFn {
       // retryOptions left undefined: the SDK then sends exactly one request per call.
     },
   });
-  const config: GenerateContentConfig = { automaticContinuation: false };
-  if (o.system !== undefined) config.systemInstruction = o.system;
-  if (o.temperature !== undefined) config.temperature = o.temperature;
-  if (o.maxOutputTokens !== undefined) config.maxOutputTokens = o.maxOutputTokens;
-  if (o.thinkingBudget !== undefined) config.thinkingConfig = { thinkingBudget: o.thinkingBudget };
-  if (o.jsonSchema !== undefined) {
-    config.responseMimeType = 'application/json';
-    config.responseJsonSchema = o.jsonSchema;
-  }
+  const config = generateConfigOf(o);
   if (transport) {
     const linked = new WeakSet<AbortSignal>();
     let template: Promise<RequestTemplate | undefined> | undefined;
