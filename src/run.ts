@@ -131,7 +131,10 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     const mode = o.mode === 'auto' ? await decideMode(o, sources, state, toStdout, say) : o.mode;
     const journal = mode === 'batch' && !toStdout && !o.dryRun ? loadJournal(o.out) : undefined;
     const inLiveJob = journal ? await idsInLiveJobs(o.out, journal) : undefined;
-    const skip = inLiveJob && prepared ? (s: string, l: number) => prepared.skip(s, l) || inLiveJob.has(s, l) : prepared?.skip;
+    const skip = prepared?.skip;
+    // Lines not this run's to send: another --partition's, or in a live batch job (not counted as done).
+    const part = o.partition ? inPartition(o.partition) : undefined;
+    const mine = part || inLiveJob ? (s: string, l: number) => (!part || part(s, l)) && !inLiveJob?.has(s, l) : undefined;
     // Sockets and input files together stay under `ulimit -n` (fd-budget.ts), decided before
     // the reader opens anything.
     const budget = o.dryRun || io.generate ? undefined : fdBudget({ concurrency: o.concurrency, openFiles: o.ordered ? 1 : o.openFiles, inProcessEmulator: o.emulator });
@@ -144,7 +147,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       parse,
       csv,
       hash,
-      mine: o.partition ? inPartition(o.partition) : undefined,
+      mine,
       skip,
       onSkip: () => stats.skipped++,
       // Counted as emitted: a 'data' listener here would set the reader flowing before the

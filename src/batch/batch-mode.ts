@@ -21,7 +21,7 @@ import type { RunStats } from '../stats.js';
 import { sleep } from '../util/sleep.js';
 import { jobFiles, liveJobs, saveJournal, type Journal, type JournalJob } from './journal.js';
 
-const TERMINAL = new Set(['JOB_STATE_SUCCEEDED', 'JOB_STATE_FAILED', 'JOB_STATE_CANCELLED', 'JOB_STATE_EXPIRED']);
+const TERMINAL = new Set(['JOB_STATE_SUCCEEDED', 'JOB_STATE_FAILED', 'JOB_STATE_CANCELLED', 'JOB_STATE_EXPIRED', 'JOB_STATE_NOT_FOUND']);
 const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
 
 export interface BatchModeIO {
@@ -269,7 +269,15 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
    * read directly (metadata.batchStats: @google/genai 2.32's BatchJob leaves them out).
    */
   async function status(job: JournalJob): Promise<{ state: string; dest?: string; counts?: string }> {
-    const b = await ai.batches.get({ name: job.batch! });
+    let b;
+    try {
+      b = await ai.batches.get({ name: job.batch! });
+    } catch (e) {
+      // A job the server no longer knows (deleted, or an emulator that restarted): its records
+      // go into a new job like an expired one's.
+      if ((e as { status?: number }).status === 404) return { state: 'JOB_STATE_NOT_FOUND' };
+      throw e;
+    }
     let counts: string | undefined;
     if (io.conn?.apiKey) {
       try {
