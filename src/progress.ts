@@ -54,6 +54,9 @@ export function createProgress(o: ProgressOptions): Progress {
   if (o.quiet) return { stop() {}, log() {} };
   const s = o.stats;
   const recent = new RecentRate();
+  // The window starts now: the first status line's rate is over the time since the start, not
+  // one sample (which read "rpm 0/min").
+  recent.sample(s.attempts, now());
   const binding = () => {
     const t = now();
     return bindingConstraint(s, o.limiter, o.concurrency, t, recent.sample(s.attempts, t));

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { bindingConstraint, createProgress, RecentRate } from '../src/progress.js';
 import { createStats } from '../src/stats.js';
 import type { Limiter, LimiterState } from '../src/quota/limiter.js';
@@ -28,6 +28,25 @@ describe('the binding constraint on the progress line', () => {
     expect(r.sample(50, 1000)).toBe(3000);
     r.sample(100, 6000);
     expect(r.sample(110, 7000)).toBe(600); // the sample at 0 s fell out: (110 - 50) attempts over 6 s
+  });
+});
+
+describe('status lines', () => {
+  it('the first one carries the rate since the start, not 0/min from a single sample', () => {
+    let t = 1_000_000;
+    const stats = createStats();
+    const out = new Capture();
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const p = createProgress({ stream: out, stats, limiter: limiterWith({ waitingForRequests: 3, rpm: 6000, adaptive: true }), concurrency: 4, intervalSec: 10, quiet: false, now: () => t });
+      stats.attempts = 100;
+      t += 10_000;
+      vi.advanceTimersByTime(10_000); // the first status line
+      p.stop();
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(out.text).toMatch(/bound by rpm 600\/min of 6000 \(adaptive\)/);
   });
 });
 
