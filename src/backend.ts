@@ -10,7 +10,7 @@ import { LIMITS_FILE } from './output-layout.js';
 import type { Options } from './options.js';
 import { loadLearned, saveLearned } from './quota/learned.js';
 import { createLimiter, type Limiter, type LimiterOptions } from './quota/limiter.js';
-import { connectRedis, type RedisLink } from './quota/bottleneck-redis.js';
+import { connectRedis, skewWarning, type RedisLink } from './quota/bottleneck-redis.js';
 import { createHash } from 'node:crypto';
 
 export interface Backend {
@@ -52,6 +52,12 @@ export async function createBackend(o: Options, io: { generate?: GenerateFn; say
     const quotaId = o.quotaId ?? `${createHash('sha256').update(apiKey).digest('hex').slice(0, 12)}-${o.model}`;
     io.say(`gempipe: sharing the quota of ${o.model} through Redis at ${where} as quota id ${quotaId}`);
     let troubled = false;
+    // Bottleneck's scripts take each client's Date.now(): machines whose clocks disagree share the
+    // refill wrongly. Redis's clock is the one they all see; a skew over a second is said.
+    void link.skewMs().then((ms) => {
+      const w = skewWarning(ms);
+      if (w) io.say(`gempipe: warning: ${w}`);
+    }, () => {});
     link.onLost((lost, why) => io.say(lost ? `gempipe: lost Redis at ${where}${why ? ` (${why})` : ''}: no request is sent until it is back` : `gempipe: Redis at ${where} is back: sending again`));
     shared = {
       link, quotaId,

@@ -63,6 +63,8 @@ export interface RedisLink {
   client: import('ioredis').default;
   /** Called with true when the connection is lost, false when it is back. */
   onLost(fn: (lost: boolean, why?: string) => void): void;
+  /** This machine's clock minus Redis's (ms, round trip halved), once connected. */
+  skewMs(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -92,9 +94,21 @@ export function connectRedis(url: string): RedisLink {
     connection,
     client,
     onLost: (fn) => void listeners.push(fn),
+    async skewMs() {
+      const before = Date.now();
+      const [sec, usec] = (await client.time()) as unknown as [string, string];
+      const after = Date.now();
+      return (before + after) / 2 - (Number(sec) * 1000 + Number(usec) / 1000);
+    },
     async close() {
       closing = true;
       await connection.disconnect(false).catch(() => {});
     },
   };
+}
+
+/** The warning for a clock `ms` ahead of Redis's (negative: behind), or none within a second. */
+export function skewWarning(ms: number): string | undefined {
+  if (Math.abs(ms) <= 1000) return undefined;
+  return `this machine's clock is ${(Math.abs(ms) / 1000).toFixed(1)} s ${ms > 0 ? 'ahead of' : 'behind'} the Redis server's: processes sharing the quota need clocks that agree (NTP), or the shared rate is distorted`;
 }

@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/server.js';
-import { connectRedis } from '../../src/quota/bottleneck-redis.js';
+import { connectRedis, skewWarning } from '../../src/quota/bottleneck-redis.js';
 import { Budget } from '../../src/quota/budget.js';
 import { env, start } from '../helpers/cli-helpers.js';
 import { hasRedis, startRedis, type TestRedis } from '../helpers/redis.js';
@@ -122,5 +122,17 @@ describe.runIf(available)('a quota shared through Redis', () => {
     expect(written[0] + written[1]).toBe(25);
     const day = new Intl.DateTimeFormat('en-CA', { timeZone: 'America/Los_Angeles', year: 'numeric', month: '2-digit', day: '2-digit' }).format(Date.now());
     expect(r.cli('keys', `gempipe:*:rpd:gemini-flash-latest:${day}`)).toMatch(/rpd/);
+  });
+
+  it('measures this clock against Redis\'s and warns past a second', async () => {
+    const link = connectRedis(redis!.url);
+    try {
+      expect(Math.abs(await link.skewMs())).toBeLessThan(1000); // one machine
+    } finally {
+      await link.close();
+    }
+    expect(skewWarning(400)).toBeUndefined();
+    expect(skewWarning(-2500)).toMatch(/^this machine's clock is 2\.5 s behind the Redis server's/);
+    expect(skewWarning(1500)).toMatch(/1\.5 s ahead of/);
   });
 });
