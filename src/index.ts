@@ -30,3 +30,15 @@ export { DailyCap, pacificDay, msUntilPacificMidnight, describeReset } from './q
 export { makePlan, formatPlan, readHistory, priceFor, PRICES, PRICE_TABLE_DATE, type Plan, type History, type Price } from './dry-run.js';
 export { BinaryInputError } from './stages/line-splitter.js';
 export { startEmulator, type Emulator, type EmulatorOptions, type EmulatorStats } from './emulator/server.js';
+export { createRequestHasher, hash32, type RequestHasher, type RequestShape } from './request-hash.js';
+export { verify, formatVerify, jobShape, type VerifyReport } from './verify.js';
+export { merge, type MergeResult } from './merge.js';
+export { parsePartition, inPartition, idHash, type Partition } from './partition.js';
+export { compileTemplate, type Template } from './template.js';
+export { compileSchema, type SchemaCheck } from './schema.js';
+export { createDedupe, type Dedupe } from './dedupe/dedupe.js';
+export { createResponseCache, cacheStats, pruneCache, parseDuration, type ResponseCache } from './cache/response-cache.js';
+export { fdBudget, readFdLimit, type FdBudget } from './fd-budget.js';
+export { connectRedis, type RedisLink } from './quota/bottleneck-redis.js';
+export { runWorker, type WorkerOptions } from './distributed/worker.js';
+export { loadJournal, liveJobs, type Journal, type JournalJob } from './batch/journal.js';

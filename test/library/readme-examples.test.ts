@@ -26,8 +26,11 @@ function expectOutputs(results: Array<ReturnType<typeof runExample>>) {
   for (const r of results) expect(r.stderr, r.stderr).not.toMatch(/Error/);
   expect(results[0].status).toBe(0);
   expect(results[0].stdout.trim()).toBe('2 answers, exit code 0');
+  // The verify example: the directory passes, and the record's hash is the hasher's.
   expect(results[1].status).toBe(0);
-  const recs = results[1].stdout.trim().split('\n').map((l) => JSON.parse(l) as { line: number; words: number; response: string; prompt?: string });
+  expect(results[1].stdout.trim()).toBe('true []\ntrue');
+  expect(results[2].status).toBe(0);
+  const recs = results[2].stdout.trim().split('\n').map((l) => JSON.parse(l) as { line: number; words: number; response: string; prompt?: string });
   expect(recs.map((r) => r.line).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
   for (const r of recs) {
     expect(r.words).toBe(r.response.split(' ').length);
@@ -37,7 +40,7 @@ function expectOutputs(results: Array<ReturnType<typeof runExample>>) {
 
 describe('the README library examples', () => {
   it('there are examples to run', () => {
-    expect(examples.length).toBe(2);
+    expect(examples.length).toBe(3);
   });
 
   it('run as written against the built package', () => {
