@@ -175,13 +175,17 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
     if (state === 'JOB_STATE_SUCCEEDED' && dest) {
       await ai.files.download({ file: dest, downloadPath: f.responses });
       const latencyMs = job.createdAt ? Date.now() - Date.parse(job.createdAt) : 0;
-      for await (const line of jsonLines<{ key?: string; response?: unknown; error?: { code?: number; message?: string; status?: string } }>(f.responses)) {
+      // A line is {"key", "response"} or {"key", "error"|"status": google.rpc.Status} (the docs call
+      // it a status object; both names are read).
+      type Status = { code?: number; message?: string; status?: string };
+      for await (const line of jsonLines<{ key?: string; response?: unknown; error?: Status; status?: Status }>(f.responses)) {
         const rec = line.key !== undefined ? records.get(line.key) : undefined;
         if (!rec) continue;
         records.delete(line.key!);
         if (io.onDisk(rec.source, rec.line)) continue; // written before a stop
-        if (line.error || !line.response) {
-          const e: RecordError = { status: line.error?.status ?? 'UNKNOWN', code: line.error?.code ?? 0, message: line.error?.message ?? 'no response for this request' };
+        const bad = line.error ?? (line.response ? undefined : line.status);
+        if (bad || !line.response) {
+          const e: RecordError = { status: bad?.status ?? 'UNKNOWN', code: bad?.code ?? 0, message: bad?.message ?? 'no response for this request' };
           const r = RETRYABLE.has(e.code) ? again(rec, e) : failure(rec, e);
           if (r) out.push(r);
           continue;
