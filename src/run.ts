@@ -26,7 +26,7 @@ import { idsInLiveJobs, liveJobs, loadJournal } from './batch/journal.js';
 import type { QueueSettings } from './distributed/queue-names.js';
 import { fdBudget } from './fd-budget.js';
 import { restRequestOf, type GenerateFn } from './gemini/client.js';
-import { RETRY_DEFAULTS } from './gemini/retry-policy.js';
+import { RETRY_DEFAULTS, classifyError, fatalMessage } from './gemini/retry-policy.js';
 import { DEFAULTS, type Options } from './options.js';
 import { createProgress, type Progress } from './progress.js';
 import { isFailure, type OutputRecord } from './records.js';
@@ -324,7 +324,11 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     let pipelineError: unknown;
     try {
       if (batchMode) {
-        await batchMode.run();
+        // A refusal of the whole job (bad key, no quota, model not found) reads as it does online.
+        await batchMode.run().catch((e: unknown) => {
+          const c = classifyError(e);
+          throw c.kind === 'fatal' ? new FatalRunError(c.fatalCode ?? 'FATAL', fatalMessage(c, o.model)) : e;
+        });
         writer.end();
         await once(writer, 'finish');
       } else if (post) await pipeline(reader, generateStage!, post.stage, writer);

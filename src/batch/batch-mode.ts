@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { GoogleGenAI } from '@google/genai';
 import { toResult } from '../gemini/client.js';
+import { classifyError } from '../gemini/retry-policy.js';
 import type { Options } from '../options.js';
 import type { FailureRecord, InputRecord, OutputRecord, RecordError, SuccessRecord } from '../records.js';
 import { unusable } from '../stages/generate.js';
@@ -154,7 +155,19 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
     if (job.state === 'uploaded') {
       job.state = 'creating';
       save();
-      const b = await ai.batches.create({ model: job.model, src: job.file!, config: { displayName: job.displayName } });
+      let b;
+      try {
+        b = await ai.batches.create({ model: job.model, src: job.file!, config: { displayName: job.displayName } });
+      } catch (e) {
+        // The Batch API's own limits (jobs at once, tokens enqueued) answer 429: the job waits for
+        // the next poll, uploaded, and is created then.
+        const c = classifyError(e);
+        if (c.code !== 429 || c.kind === 'fatal') throw e;
+        job.state = 'uploaded';
+        save();
+        say(`gempipe: batch ${job.id}: the server takes no new batch job for now (${c.message}); trying again at the next poll`);
+        return;
+      }
       job.batch = b.name;
       job.createdAt = b.createTime ?? new Date().toISOString();
       job.state = 'created';
@@ -349,6 +362,10 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
         if (live.length === 0 && onlineQueue.length === 0) break;
         let changed = false;
         for (const job of live) {
+          if (job.state !== 'created') {
+            await advance(job); // one the server refused for now (429), or cut short
+            continue;
+          }
           const { state, dest, counts } = await status(job);
           const shown = `${state}${counts ?? ''}`;
           if (seen.get(job.id) !== shown) {

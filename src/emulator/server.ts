@@ -189,22 +189,23 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     }
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
+    // The key, as the real service checks it: for the Files and Batch endpoints too.
+    const key = (req.headers['x-goog-api-key'] as string | undefined) ?? url.searchParams.get('key') ?? '';
+    const keyError: GoogleError | undefined = !key
+      ? { code: 403, status: 'PERMISSION_DENIED', message: 'Method doesn\'t allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.' }
+      : key.startsWith('invalid') ? {
+        code: 400, status: 'INVALID_ARGUMENT', message: 'API key not valid. Please pass a valid API key.',
+        details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com', metadata: { service: 'generativelanguage.googleapis.com' } }],
+      } : undefined;
+    const upload = url.pathname.startsWith('/upload/') && url.searchParams.has('upload_id'); // the upload URL carries its own authority
+    if (keyError && !upload && /^\/(upload\/|download\/)?v1beta\/(files|batches|models\/[^/:]+:batchGenerateContent)/.test(url.pathname)) return sendError(res, keyError);
     if (batch.handle(req, res, url, Buffer.concat(chunks), origin)) return;
     const m = /^\/(v1beta|v1|v1alpha)\/models\/([^/:]+):(generateContent|countTokens)$/.exec(url.pathname);
     if (req.method !== 'POST' || !m) {
       return sendError(res, { code: 404, status: 'NOT_FOUND', message: `Method not found: ${req.method} ${url.pathname}` });
     }
     const model = decodeURIComponent(m[2]);
-    const key = (req.headers['x-goog-api-key'] as string | undefined) ?? url.searchParams.get('key') ?? '';
-    if (!key) {
-      return sendError(res, { code: 403, status: 'PERMISSION_DENIED', message: 'Method doesn\'t allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.' });
-    }
-    if (key.startsWith('invalid')) {
-      return sendError(res, {
-        code: 400, status: 'INVALID_ARGUMENT', message: 'API key not valid. Please pass a valid API key.',
-        details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com', metadata: { service: 'generativelanguage.googleapis.com' } }],
-      });
-    }
+    if (keyError) return sendError(res, keyError);
     if (!/^gemini-/.test(model)) {
       return sendError(res, { code: 404, status: 'NOT_FOUND', message: `models/${model} is not found for API version ${m[1]}, or is not supported for generateContent. Call ListModels to see the list of available models and their supported methods.` });
     }

@@ -145,4 +145,13 @@ describe('--mode batch', () => {
     expect(readOutputs(join(box.dir, 'a')).all).toHaveLength(30);
     expect(readOutputs(join(box.dir, 'b')).all).toHaveLength(30);
   });
+
+  it('a rejected key ends the run as online does: exit 1, the fix named, nothing submitted', async () => {
+    box.emu = await startEmulator({ batchTimeScale: 6000 });
+    const inputs = writeInputs(box.dir, 1, 5);
+    const r = await runAgainst(box.emu, inputs, { out: join(box.dir, 'out'), mode: 'batch' }, { key: 'invalid-key-0000' });
+    expect(r).toMatchObject({ exitCode: 1, outcome: 'fatal' });
+    expect(r.error).toMatch(/the API key was rejected/);
+    expect(box.emu.batch).toMatchObject({ uploads: 0, batchesCreated: 0 });
+  });
 });
