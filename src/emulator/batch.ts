@@ -26,6 +26,8 @@ export interface BatchOptions {
   pendingMs?: number;
   /** Running time before the scale (ms). @default 600000 */
   runningMs?: number;
+  /** The first this many batch creates are refused with a 429 (the Batch API's own limits). @default 0 */
+  refuseCreates?: number;
   /** Told of each call (tests kill a client at chosen steps). */
   onEvent?: (kind: 'upload' | 'create' | 'get' | 'list' | 'download' | 'cancel') => void;
 }
@@ -69,6 +71,7 @@ export function createBatchService(o: BatchOptions, answer: Answer): BatchServic
   const batches = new Map<string, Batch>();
   const stats = { uploads: 0, batchesCreated: 0, downloads: 0 };
   const expired = new Set<string>();
+  let refused = 0;
   const seen503 = new Map<string, number>();
   const event = (k: Parameters<NonNullable<BatchOptions['onEvent']>>[0]) => o.onEvent?.(k);
 
@@ -219,6 +222,11 @@ export function createBatchService(o: BatchOptions, answer: Answer): BatchServic
         const input = spec.batch?.inputConfig?.fileName;
         if (!input || !files.has(input)) {
           json(res, 400, { error: { code: 400, message: `Input file ${input ?? '(none)'} not found: give batch.inputConfig.fileName of an uploaded JSONL file.`, status: 'INVALID_ARGUMENT' } });
+          return true;
+        }
+        if (refused < (o.refuseCreates ?? 0)) {
+          refused++;
+          json(res, 429, { error: { code: 429, status: 'RESOURCE_EXHAUSTED', message: 'You have reached the limit of concurrent batch jobs for this model. Please wait for some to finish.' } });
           return true;
         }
         const b: Batch = { name: `batches/${id()}`, displayName: spec.batch?.displayName ?? '', model: decodeURIComponent(m[1]), input, created: Date.now() };

@@ -55,6 +55,8 @@ export interface EmulatorOptions {
   onAnswer?: (prompt: string) => void;
   /** The Batch endpoints' clock: a batch's minutes-to-hours divided by this. @default 1 */
   batchTimeScale?: number;
+  /** The first this many batch creates are answered 429 (the Batch API's limits). */
+  batchRefuseCreates?: number;
   /** Told of each Files/Batch call (tests). */
   onBatchEvent?: (kind: 'upload' | 'create' | 'get' | 'list' | 'download' | 'cancel') => void;
 }
@@ -157,7 +159,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
 
   // The Files and Batch endpoints (batch.ts); a batch's requests are answered as generateContent
   // would answer them (no latency, quota or scripted faults but its own [[emu:batchfail]]).
-  const batch = createBatchService({ timeScale: o.batchTimeScale, onEvent: o.onBatchEvent }, (model, request) => {
+  const batch = createBatchService({ timeScale: o.batchTimeScale, onEvent: o.onBatchEvent, refuseCreates: o.batchRefuseCreates }, (model, request) => {
     const r = request as { contents?: Array<{ parts?: Array<{ text?: string }> }>; systemInstruction?: { parts?: Array<{ text?: string }> }; generationConfig?: { responseMimeType?: string; responseJsonSchema?: object; responseSchema?: object } } | undefined;
     const prompt = (r?.contents ?? []).flatMap((c) => c.parts ?? []).map((p) => p.text ?? '').join('');
     if (prompt.includes('[[emu:batchfail]]')) return { error: { code: 400, status: 'INVALID_ARGUMENT', message: 'Request contains an invalid argument. (emulated per-request failure)' } };

@@ -154,4 +154,16 @@ describe('--mode batch', () => {
     expect(r.error).toMatch(/the API key was rejected/);
     expect(box.emu.batch).toMatchObject({ uploads: 0, batchesCreated: 0 });
   });
+
+  it('a 429 on creating a job (the Batch API\'s own limits) leaves it uploaded; the next poll creates it', async () => {
+    box.emu = await startEmulator({ batchTimeScale: 6000, batchRefuseCreates: 2 });
+    const inputs = writeInputs(box.dir, 1, 10);
+    const out = join(box.dir, 'out');
+    const r = await runAgainst(box.emu, inputs, { out, mode: 'batch', batchPoll: '20' });
+    expect(r.exitCode).toBe(0);
+    expect(r.stderr).toMatch(/batch 000001: the server takes no new batch job for now \(.*limit of concurrent batch jobs/);
+    expect(readOutputs(out).all).toHaveLength(10);
+    expect(box.emu.batch).toMatchObject({ uploads: 1, batchesCreated: 1 });
+    expect(journalOf(out).jobs).toHaveLength(1);
+  });
 });
