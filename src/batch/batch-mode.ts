@@ -107,12 +107,28 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
     return undefined;
   }
 
+  // A writer that fails (a full disk past --write-retry) ends the run with its error, which names
+  // the file; without this listener it would be an unhandled 'error' and a stack trace.
+  let writerError: Error | undefined;
+  let onWriterError: ((e: Error) => void) | undefined;
+  io.writer.on('error', (e: Error) => {
+    writerError = e;
+    onWriterError?.(e);
+  });
+
   async function put(records: OutputRecord[]): Promise<void> {
     if (records.length === 0) return;
-    const done = new Promise<void>((res) => (flushed = res));
+    if (writerError) throw writerError;
+    const done = new Promise<void>((res, rej) => {
+      flushed = res;
+      onWriterError = rej;
+    });
     waitingFor = new Set(records.map((r) => r.id));
-    for (const r of records) if (!io.writer.write(r)) await once(io.writer, 'drain');
+    for (const r of records) {
+      if (!io.writer.write(r)) await Promise.race([once(io.writer, 'drain'), done]);
+    }
     await done; // on disk (the writer's onWritten) before the journal says so
+    onWriterError = undefined;
   }
 
   async function submit(records: InputRecord[]): Promise<void> {
