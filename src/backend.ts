@@ -10,7 +10,7 @@ import { LIMITS_FILE } from './output-layout.js';
 import type { Options } from './options.js';
 import { loadLearned, saveLearned } from './quota/learned.js';
 import { createLimiter, type Limiter, type LimiterOptions } from './quota/limiter.js';
-import { connectRedis, skewWarning, type RedisLink } from './quota/bottleneck-redis.js';
+import { connectRedis, redisShown, skewWarning, type RedisLink } from './quota/bottleneck-redis.js';
 import { createHash } from 'node:crypto';
 
 export interface Backend {
@@ -48,7 +48,7 @@ export async function createBackend(o: Options, io: { generate?: GenerateFn; say
   let shared: LimiterOptions['shared'];
   if (o.redis) {
     link = connectRedis(o.redis);
-    const where = o.redis.replace(/\/\/[^@/]*@/, '//');
+    const where = redisShown(o.redis);
     const quotaId = o.quotaId ?? `${createHash('sha256').update(apiKey).digest('hex').slice(0, 12)}-${o.model}`;
     io.say(`gempipe: sharing the quota of ${o.model} through Redis at ${where} as quota id ${quotaId}`);
     let troubled = false;

@@ -81,6 +81,21 @@ export const RECORD_FIELDS: readonly string[] = [
   'id', 'hash', 'source', 'line', 'prompt', 'response', 'model', 'finishReason', 'usage', 'attempts', 'latencyMs', 'json', 'error', 'dedupedFrom', 'cached', 'mode',
 ];
 
+/** Copies an input's kept fields (--keep) into its output record, never over a record field. */
+export function copyKept(rec: InputRecord, out: Record<string, unknown>): void {
+  if (rec.kept) for (const k in rec.kept) if (!(k in out)) out[k] = rec.kept[k];
+}
+
+/**
+ * The failure record of an input: its identity, the attempts, the error, then `extra` fields
+ * (dedupedFrom, mode) and the kept ones — the one shape every path that fails a record writes.
+ */
+export function failureOf(rec: InputRecord, attempts: number, error: RecordError, extra?: Record<string, unknown>): FailureRecord {
+  const out: FailureRecord = { id: rec.id, hash: rec.hash, source: rec.source, line: rec.line, prompt: rec.prompt, attempts, error, ...extra };
+  copyKept(rec, out);
+  return out;
+}
+
 /** A failure has an `error` (a POST_FAILED one also keeps the paid `response`). */
 export function isFailure(r: OutputRecord): r is FailureRecord {
   return (r as FailureRecord).error !== undefined;

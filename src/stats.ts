@@ -113,6 +113,12 @@ export function watchEventLoop(): void {
   loopDelay.enable();
 }
 
+/** One more failed record, by status. */
+export function countFailure(s: RunStats, status: string): void {
+  s.failed++;
+  s.failedByStatus[status] = (s.failedByStatus[status] ?? 0) + 1;
+}
+
 export function summarize(s: RunStats, outcome: Summary['outcome'], exitCode: number, now = Date.now(), error?: string): Summary {
   loopDelay.disable();
   const wallMs = Math.max(1, now - s.startedAt);

@@ -16,9 +16,9 @@ import type { GoogleGenAI } from '@google/genai';
 import { toResult } from '../gemini/client.js';
 import { classifyError } from '../gemini/retry-policy.js';
 import type { Options } from '../options.js';
-import type { FailureRecord, InputRecord, OutputRecord, RecordError, SuccessRecord } from '../records.js';
+import { copyKept, failureOf, type FailureRecord, type InputRecord, type OutputRecord, type RecordError, type SuccessRecord } from '../records.js';
 import { unusable } from '../stages/generate.js';
-import type { RunStats } from '../stats.js';
+import { countFailure, type RunStats } from '../stats.js';
 import { sleep } from '../util/sleep.js';
 import { jobFiles, liveJobs, saveJournal, type Journal, type JournalJob } from './journal.js';
 
@@ -84,16 +84,9 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
   const save = () => saveJournal(dir, journal);
   const age = (j: JournalJob) => (j.createdAt ? `${Math.round((Date.now() - Date.parse(j.createdAt)) / 1000)} s old` : 'not created yet');
 
-  function keep(rec: InputRecord, out: Record<string, unknown>): void {
-    if (rec.kept) for (const k in rec.kept) if (!(k in out)) out[k] = rec.kept[k];
-  }
-
   function failure(rec: InputRecord, error: RecordError): FailureRecord {
-    stats.failed++;
-    stats.failedByStatus[error.status] = (stats.failedByStatus[error.status] ?? 0) + 1;
-    const out: FailureRecord = { id: rec.id, hash: rec.hash, source: rec.source, line: rec.line, prompt: rec.prompt, attempts: tries.get(rec.id) ?? 1, error, mode: 'batch' };
-    keep(rec, out);
-    return out;
+    countFailure(stats, error.status);
+    return failureOf(rec, tries.get(rec.id) ?? 1, error, { mode: 'batch' });
   }
 
   /** A request to be asked again in a new job, or a failure once it has had its tries. */
@@ -237,7 +230,7 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
           id: rec.id, hash: rec.hash, source: rec.source, line: rec.line, prompt: rec.prompt, response: res.text,
           model: o.model, finishReason: res.finishReason, usage: res.usage, attempts: tries.get(rec.id) ?? 1, latencyMs, mode: 'batch',
         };
-        keep(rec, s);
+        copyKept(rec, s);
         if (o.jsonSchema !== undefined) s.json = (u as { json: unknown }).json;
         out.push(s);
       }

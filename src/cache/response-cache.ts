@@ -14,8 +14,7 @@
 
 import { createHash } from 'node:crypto';
 import { open, type RootDatabase } from 'lmdb';
-import type { InputRecord, OutputRecord, SuccessRecord, Usage } from '../records.js';
-import { isFailure } from '../records.js';
+import { copyKept, isFailure, type InputRecord, type OutputRecord, type SuccessRecord, type Usage } from '../records.js';
 import type { RequestShape } from '../request-hash.js';
 import type { RunStats } from '../stats.js';
 
@@ -69,7 +68,7 @@ export function createResponseCache(o: { path: string; shape: RequestShape; ttlM
             model: hit.m, finishReason: hit.f, usage: { promptTokens: 0, responseTokens: 0, totalTokens: 0 }, attempts: 0, latencyMs: 0,
             ...(hit.j !== undefined ? { json: hit.j } : {}), cached: true,
           };
-          if (rec.kept) for (const k in rec.kept) if (!(k in out)) out[k] = rec.kept[k];
+          copyKept(rec, out);
           return out;
         }
         const r = await work(rec, signal);

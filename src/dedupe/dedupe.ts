@@ -14,9 +14,8 @@
 // duplicates too (a rerun does them).
 
 import { closeSync, openSync, readSync } from 'node:fs';
-import type { FailureRecord, InputRecord, OutputRecord, SuccessRecord } from '../records.js';
-import { isFailure } from '../records.js';
-import type { RunStats } from '../stats.js';
+import { copyKept, failureOf, isFailure, type InputRecord, type OutputRecord, type SuccessRecord } from '../records.js';
+import { countFailure, type RunStats } from '../stats.js';
 import { RequestIndex } from './request-index.js';
 
 type Work = (rec: InputRecord, signal: AbortSignal) => Promise<OutputRecord | null>;
@@ -77,23 +76,19 @@ export function createDedupe(o: { stats: RunStats }): Dedupe {
   }
 
   function copyOf(from: OutputRecord, rec: InputRecord): OutputRecord {
-    const base = { id: rec.id, hash: rec.hash, source: rec.source, line: rec.line, prompt: rec.prompt };
-    let out: OutputRecord;
-    if (isFailure(from)) {
-      out = { ...base, attempts: 0, error: from.error, dedupedFrom: from.id } as FailureRecord;
-      o.stats.failed++;
-      o.stats.failedByStatus[from.error.status] = (o.stats.failedByStatus[from.error.status] ?? 0) + 1;
-    } else {
-      const s = from as SuccessRecord;
-      out = {
-        ...base, response: s.response, model: s.model, finishReason: s.finishReason,
-        usage: { promptTokens: 0, responseTokens: 0, totalTokens: 0 }, attempts: 0, latencyMs: 0,
-        ...(s.json !== undefined ? { json: s.json } : {}), dedupedFrom: from.dedupedFrom ?? from.id,
-      } as SuccessRecord;
-      o.stats.succeeded++;
-    }
-    if (rec.kept) for (const k in rec.kept) if (!(k in out)) (out as Record<string, unknown>)[k] = rec.kept[k];
     o.stats.deduped++;
+    if (isFailure(from)) {
+      countFailure(o.stats, from.error.status);
+      return failureOf(rec, 0, from.error, { dedupedFrom: from.id });
+    }
+    const s = from as SuccessRecord;
+    const out: SuccessRecord = {
+      id: rec.id, hash: rec.hash, source: rec.source, line: rec.line, prompt: rec.prompt, response: s.response, model: s.model, finishReason: s.finishReason,
+      usage: { promptTokens: 0, responseTokens: 0, totalTokens: 0 }, attempts: 0, latencyMs: 0,
+      ...(s.json !== undefined ? { json: s.json } : {}), dedupedFrom: from.dedupedFrom ?? from.id,
+    };
+    o.stats.succeeded++;
+    copyKept(rec, out);
     return out;
   }
 

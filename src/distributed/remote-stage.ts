@@ -14,10 +14,11 @@ import { createRequire } from 'node:module';
 import type { Queue as QueueT, QueueEvents as QueueEventsT } from 'bullmq';
 import { UsageError } from '../errors.js';
 import type { FailureRecord, InputRecord, OutputRecord } from '../records.js';
-import { isFailure } from '../records.js';
-import type { RunStats } from '../stats.js';
+import { failureOf, isFailure } from '../records.js';
+import { countFailure, type RunStats } from '../stats.js';
 import { createParallelStage } from '../stages/parallel.js';
 import { sleep } from '../util/sleep.js';
+import { redisShown } from '../quota/bottleneck-redis.js';
 import { jobIdOf, queueName, recordIdOf, settingsFingerprint, settingsKey, type QueueSettings } from './queue-names.js';
 
 const require = createRequire(import.meta.url);
@@ -85,7 +86,7 @@ export async function createRemoteStage(o: {
       await Promise.all([queue.close(), events.close()]);
       connection.disconnect();
       eventsConnection.disconnect();
-      throw new UsageError(`The queue ${o.queue} on ${o.redis.replace(/\/\/[^@/]*@/, '//')} holds ${pending} record(s) of a job asked with other settings (model, system instruction, config or schema): let it finish, or give another --queue`);
+      throw new UsageError(`The queue ${o.queue} on ${redisShown(o.redis)} holds ${pending} record(s) of a job asked with other settings (model, system instruction, config or schema): let it finish, or give another --queue`);
     }
   }
   await connection.set(key, JSON.stringify({ fp, settings: o.settings, at: new Date().toISOString() }));
@@ -126,8 +127,7 @@ export async function createRemoteStage(o: {
     t.records++;
     if (isFailure(r)) {
       t.failed++;
-      o.stats.failed++;
-      o.stats.failedByStatus[r.error.status] = (o.stats.failedByStatus[r.error.status] ?? 0) + 1;
+      countFailure(o.stats, r.error.status);
     } else {
       o.stats.succeeded++;
       o.stats.tokensIn += r.usage?.promptTokens ?? 0;
@@ -138,21 +138,15 @@ export async function createRemoteStage(o: {
   }
 
   function workerFailed(rec: InputRecord, reason: string): FailureRecord {
-    o.stats.failed++;
-    o.stats.failedByStatus.WORKER_FAILED = (o.stats.failedByStatus.WORKER_FAILED ?? 0) + 1;
-    const out: FailureRecord = { id: rec.id, hash: rec.hash, source: rec.source, line: rec.line, prompt: rec.prompt, attempts: 0, error: { status: 'WORKER_FAILED', code: 0, message: `no worker could answer it: ${reason}` } };
-    if (rec.kept) for (const k in rec.kept) if (!(k in out)) out[k] = rec.kept[k];
-    return out;
+    countFailure(o.stats, 'WORKER_FAILED');
+    return failureOf(rec, 0, { status: 'WORKER_FAILED', code: 0, message: `no worker could answer it: ${reason}` });
   }
 
   async function work(rec: InputRecord, signal: AbortSignal): Promise<OutputRecord | null> {
     if (rec.invalid) {
       // A bad line is a failure here; no worker is asked.
-      o.stats.failed++;
-      o.stats.failedByStatus.INVALID_INPUT = (o.stats.failedByStatus.INVALID_INPUT ?? 0) + 1;
-      const out: FailureRecord = { id: rec.id, hash: rec.hash, source: rec.source, line: rec.line, prompt: rec.prompt, attempts: 0, error: { status: 'INVALID_INPUT', code: 0, message: rec.invalid.message } };
-      if (rec.kept) for (const k in rec.kept) if (!(k in out)) out[k] = rec.kept[k];
-      return out;
+      countFailure(o.stats, 'INVALID_INPUT');
+      return failureOf(rec, 0, { status: 'INVALID_INPUT', code: 0, message: rec.invalid.message });
     }
     const id = jobIdOf(rec.id);
     let settle!: (a: WorkerAnswer | { failed: string }) => void;

@@ -56,6 +56,11 @@ export function patchRedisDatastore(): void {
   };
 }
 
+/** A Redis URL as it may be shown: without its user and password. */
+export function redisShown(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//');
+}
+
 /** One Redis connection (a client and a subscriber) for every clustered limiter of a run. */
 export interface RedisLink {
   connection: Bottleneck.IORedisConnection;

@@ -15,8 +15,8 @@ import { classifyError, decideRetry, fatalMessage, type ClassifiedError, type Re
 import type { AttemptOutcome, Limiter } from '../quota/limiter.js';
 import { TokenEstimator } from '../quota/token-estimate.js';
 import type { DailyCap, SharedDailyCap } from '../quota/daily-cap.js';
-import type { FailureRecord, InputRecord, OutputRecord, RecordError, SuccessRecord } from '../records.js';
-import { createStats, type RunStats } from '../stats.js';
+import { copyKept, failureOf, type FailureRecord, type InputRecord, type OutputRecord, type RecordError, type SuccessRecord } from '../records.js';
+import { countFailure, createStats, type RunStats } from '../stats.js';
 import { sleep } from '../util/sleep.js';
 import { createParallelStage } from './parallel.js';
 import type { Dedupe } from '../dedupe/dedupe.js';
@@ -81,11 +81,6 @@ export function createGenerateStage(options: GenerateStageOptions): Duplex {
   });
 }
 
-/** Copies an input's kept fields into its output record, never over a record field. */
-function copyKept(rec: InputRecord, out: Record<string, unknown>): void {
-  if (rec.kept) for (const k in rec.kept) if (!(k in out)) out[k] = rec.kept[k];
-}
-
 /** A successful call that is still a failure for the record: no answer text, or not JSON. */
 export function unusable(res: Extract<GenerateResult, { kind: 'ok' }>, expectJson: boolean, check?: (v: unknown) => string | undefined): { error: RecordError; retry: boolean; json?: undefined } | { json: unknown } {
   if (res.text === '') {
@@ -130,11 +125,8 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
   }
 
   function toFailure(rec: InputRecord, attempts: number, error: RecordError): FailureRecord {
-    stats.failed++;
-    stats.failedByStatus[error.status] = (stats.failedByStatus[error.status] ?? 0) + 1;
-    const out: FailureRecord = { id: rec.id, hash: rec.hash, source: rec.source, line: rec.line, prompt: rec.prompt, attempts, error };
-    copyKept(rec, out);
-    return out;
+    countFailure(stats, error.status);
+    return failureOf(rec, attempts, error);
   }
 
   function toSuccess(rec: InputRecord, attempts: number, res: Extract<GenerateResult, { kind: 'ok' }>, latencyMs: number, json: unknown): SuccessRecord {

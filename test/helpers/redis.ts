@@ -3,6 +3,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
 
 export interface TestRedis {
   url: string;
@@ -59,5 +60,26 @@ export async function startRedis(): Promise<TestRedis> {
       proc = await launch(port);
     },
     cli: (...args) => spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).stdout.trim(),
+  };
+}
+
+/**
+ * A test file's redis-server: started before its tests, stopped after; `available` false (and
+ * said once) where there is no redis-server, for `describe.runIf`.
+ */
+export function useRedis(what: string): { available: boolean; readonly server: TestRedis } {
+  const available = hasRedis();
+  if (!available) console.warn(`${what} skipped: no redis-server here (.ci/run installs it)`);
+  let server: TestRedis | undefined;
+  beforeAll(async () => {
+    if (available) server = await startRedis();
+  });
+  afterAll(async () => server?.stop());
+  return {
+    available,
+    get server(): TestRedis {
+      if (!server) throw new Error('useRedis: no redis-server started');
+      return server;
+    },
   };
 }

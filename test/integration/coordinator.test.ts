@@ -5,20 +5,15 @@
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/server.js';
 import { env, start } from '../helpers/cli-helpers.js';
-import { hasRedis, startRedis, type TestRedis } from '../helpers/redis.js';
+import { useRedis } from '../helpers/redis.js';
 import { readOutputs, sandbox } from '../helpers/util.js';
 
 const box = sandbox();
-let redis: TestRedis | undefined;
-const available = hasRedis();
-if (!available) console.warn('coordinator tests skipped: no redis-server here (.ci/run installs it)');
-beforeAll(async () => {
-  if (available) redis = await startRedis();
-});
-afterAll(async () => redis?.stop());
+const redis = useRedis('coordinator tests');
+const available = redis.available;
 
 const until = async (cond: () => boolean) => {
   while (!cond()) await new Promise((r) => setTimeout(r, 10));
@@ -26,7 +21,7 @@ const until = async (cond: () => boolean) => {
 
 describe.runIf(available)('coordinator and workers', () => {
   it('three workers (one SIGKILLed), the coordinator SIGKILLed and restarted, Redis restarted: every record once, verify passes', async () => {
-    const r = redis!;
+    const r = redis.server;
     r.cli('flushall');
     box.emu = await startEmulator({ latencyMs: 5 });
     const input = join(box.dir, 'in.txt');
@@ -63,7 +58,7 @@ describe.runIf(available)('coordinator and workers', () => {
   });
 
   it('a coordinator refuses a queue that holds records of a job asked differently', async () => {
-    const r = redis!;
+    const r = redis.server;
     r.cli('flushall');
     box.emu = await startEmulator({});
     const input = join(box.dir, 'in.txt');

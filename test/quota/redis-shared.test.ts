@@ -4,23 +4,17 @@
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/server.js';
 import { connectRedis, skewWarning } from '../../src/quota/bottleneck-redis.js';
 import { Budget } from '../../src/quota/budget.js';
 import { env, start } from '../helpers/cli-helpers.js';
-import { hasRedis, startRedis, type TestRedis } from '../helpers/redis.js';
+import { useRedis } from '../helpers/redis.js';
 import { readOutputs, sandbox } from '../helpers/util.js';
 
 const box = sandbox();
-let redis: TestRedis | undefined;
-const available = hasRedis();
-if (!available) console.warn('--redis tests skipped: no redis-server here (.ci/run installs it)');
-
-beforeAll(async () => {
-  if (available) redis = await startRedis();
-});
-afterAll(async () => redis?.stop());
+const redis = useRedis('--redis tests');
+const available = redis.available;
 
 async function take(b: Budget, n: number): Promise<void> {
   await Promise.all(Array.from({ length: n }, () => b.take(1)));
@@ -28,7 +22,7 @@ async function take(b: Budget, n: number): Promise<void> {
 
 describe.runIf(available)('a quota shared through Redis', () => {
   it('a shared budget goes on after its settings key is deleted, after FLUSHALL, after it expires, and after a restart', async () => {
-    const r = redis!;
+    const r = redis.server;
     const links = [connectRedis(r.url), connectRedis(r.url)];
     const id = 'gempipe:test-loss:rpm';
     const key = `b_${id}_settings`;
@@ -54,7 +48,7 @@ describe.runIf(available)('a quota shared through Redis', () => {
   });
 
   it('three processes with --redis and --rpm hold one emulator quota between them, and a RetryInfo 429 seen by one pauses all', async () => {
-    const r = redis!;
+    const r = redis.server;
     r.cli('flushall');
     box.emu = await startEmulator({ rpm: 6000, log: true, latencyMs: 10 });
     const inputs = [1, 2, 3].map((p) => {
@@ -80,7 +74,7 @@ describe.runIf(available)('a quota shared through Redis', () => {
   });
 
   it('losing Redis mid-run pauses sending with a message; when it is back the run finishes, nothing lost', async () => {
-    const r = redis!;
+    const r = redis.server;
     r.cli('flushall');
     box.emu = await startEmulator({ latencyMs: 5 });
     const f = join(box.dir, 'in.txt');
@@ -105,7 +99,7 @@ describe.runIf(available)('a quota shared through Redis', () => {
   });
 
   it('--rpd with --redis is one count for every process: two processes send 25 requests between them, then both stop', async () => {
-    const r = redis!;
+    const r = redis.server;
     r.cli('flushall');
     box.emu = await startEmulator({});
     const inputs = [1, 2].map((p) => {
@@ -125,7 +119,7 @@ describe.runIf(available)('a quota shared through Redis', () => {
   });
 
   it('measures this clock against Redis\'s and warns past a second', async () => {
-    const link = connectRedis(redis!.url);
+    const link = connectRedis(redis.server.url);
     try {
       expect(Math.abs(await link.skewMs())).toBeLessThan(1000); // one machine
     } finally {
