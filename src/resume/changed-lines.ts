@@ -75,8 +75,22 @@ export async function writtenPrompt(dir: string, source: string, line: number): 
   return undefined;
 }
 
-/** `"the start of it…"` for a message. */
-export function quoteStart(text: string, max = 60): string {
+/**
+ * `"…the part of it…"` for a message: `max` characters from a little before `from` (where an
+ * old and a new prompt first differ), so two long prompts that differ late do not read alike.
+ */
+export function quoteAt(text: string, from = 0, max = 60): string {
   const flat = text.replace(/\s+/g, ' ').trim();
-  return JSON.stringify(flat.length > max ? flat.slice(0, max) + '…' : flat);
+  const start = from > 20 ? from - 20 : 0;
+  const part = flat.slice(start, start + max);
+  return JSON.stringify(`${start > 0 ? '…' : ''}${part}${start + max < flat.length ? '…' : ''}`);
+}
+
+/** Where two texts (whitespace runs flattened, as quoteAt shows them) first differ. */
+export function firstDifference(a: string, b: string): number {
+  const x = a.replace(/\s+/g, ' ').trim();
+  const y = b.replace(/\s+/g, ' ').trim();
+  let i = 0;
+  while (i < x.length && i < y.length && x[i] === y[i]) i++;
+  return i;
 }

@@ -13,7 +13,7 @@ import { UsageError } from '../errors.js';
 import { JOB_FILE, STDIN_SPOOL, SUPERSEDED_FILE } from '../output-layout.js';
 import type { Options } from '../options.js';
 import type { InputReaderOptions, InputSource } from '../stages/read-inputs.js';
-import { findChangedLines, quoteStart, writtenPrompt } from './changed-lines.js';
+import { findChangedLines, firstDifference, quoteAt, writtenPrompt } from './changed-lines.js';
 import type { OutputState } from './output-state.js';
 import { supersede } from './supersede.js';
 
@@ -55,9 +55,10 @@ export async function checkInputs(
     if (changed.count > 0) {
       const f = changed.first!;
       const was = await writtenPrompt(o.out, f.source, f.line);
-      const what = was === undefined ? `now ${quoteStart(f.prompt)}`
+      const at = was === undefined ? 0 : firstDifference(was, f.prompt);
+      const what = was === undefined ? `now ${quoteAt(f.prompt)}`
         : was === f.prompt ? `the prompt is the same, so the model, --system, --temperature, --max-output-tokens, --thinking-budget or --json-schema differ from the run that wrote it`
-          : `was ${quoteStart(was)}, now ${quoteStart(f.prompt)}`;
+          : `was ${quoteAt(was, at)}, now ${quoteAt(f.prompt, at)}`;
       const head = `${changed.count} input line(s) changed since their records were written to ${o.out}/ (first: ${f.id} — ${what})`;
       if (!o.redoChanged) {
         throw new UsageError(`${head}. Nothing was sent. To answer them again, rerun with --redo-changed (their old records move to ${join(o.out, SUPERSEDED_FILE)}); or give this job a new --out`);

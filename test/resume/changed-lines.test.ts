@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/server.js';
 import { createRequestHasher } from '../../src/request-hash.js';
+import { firstDifference, quoteAt } from '../../src/resume/changed-lines.js';
 import { env, recordsOnDisk, start } from '../helpers/cli-helpers.js';
 import { readJsonl, readOutputs, tempDir } from '../helpers/util.js';
 
@@ -18,6 +19,17 @@ afterEach(() => cleanup());
 const MODEL = 'gemini-flash-latest';
 
 describe('content-checked resume', () => {
+  it('shows a changed prompt where it changed: two long prompts that differ late do not read alike', () => {
+    const was = 'Explain inflation to a retired engineer in two sentences (case 7).';
+    const now = 'Explain inflation to a retired engineer in two sentences (case 7, edited).';
+    const at = firstDifference(was, now);
+    expect(at).toBe(64);
+    expect(quoteAt(was, at)).toBe('"…wo sentences (case 7)."');
+    expect(quoteAt(now, at)).toBe('"…wo sentences (case 7, edited)."');
+    expect(quoteAt('gamma', firstDifference('gamma', 'GAMMA edited'))).toBe('"gamma"');
+    expect(quoteAt('x'.repeat(100))).toBe(JSON.stringify('x'.repeat(60) + '…'));
+  });
+
   it('a different stdin job into the same directory: exit 2 before any request; --redo-changed answers exactly the changed lines', async () => {
     const emu = await startEmulator({ trackPrompts: true });
     try {
