@@ -72,6 +72,7 @@ export async function createBackend(o: Options, io: { generate?: GenerateFn; say
     shared,
     rpm: o.rpm, tpm: o.tpm, adaptive: o.adaptiveRate,
     learned: { rpm: useLearnedRpm ? learned.rpm : undefined, tpm: o.tpm ? undefined : learned.tpm },
+    onNote: (line) => io.say(line),
     onLearn: (what, perMinute) => {
       const line = `the server says: ${perMinute.toLocaleString('en-US')} ${what === 'rpm' ? 'requests' : 'input tokens'} per minute for ${o.model}; holding that limit from now on`;
       limits.push(line);

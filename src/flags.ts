@@ -59,6 +59,7 @@ export const RUN_FLAGS: readonly Flag[] = [
   { key: 'rpm', flags: '--rpm <n>', help: 'requests per minute (every attempt counts); auto: find it (the default); off: no limit', kind: 'special' },
   { key: 'tpm', flags: '--tpm <n>', help: 'input tokens per minute (estimated before, corrected after)', kind: 'int', min: 1 },
   { key: 'rpd', flags: '--rpd <n>', help: 'requests per day, counted across runs into the same --out; reaching it ends the run (exit 1)', kind: 'int', min: 1 },
+  { key: 'maxQuotaWait', flags: '--max-quota-wait <duration>', help: 'a quota that lets no request through for this long (429s only) ends the run, exit 1, resumable (e.g. 10m)', kind: 'special', default: '10m' },
   { key: 'maxAttempts', flags: '--max-attempts <n>', help: 'attempts per prompt, the first included', kind: 'int', min: 1, max: 100, default: DEFAULTS.maxAttempts },
   { key: 'retryBaseDelay', field: 'retryBaseDelayMs', flags: '--retry-base-delay <ms>', help: 'first backoff ceiling in ms; doubles per attempt, with full jitter', kind: 'int', min: 0, max: 600_000, default: DEFAULTS.retryBaseDelayMs },
   { key: 'timeout', field: 'timeoutMs', flags: '--timeout <ms>', help: 'per-attempt timeout in ms', kind: 'int', min: 1, default: DEFAULTS.timeoutMs },

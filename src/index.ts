@@ -19,7 +19,7 @@ export { createStdoutWriter, type StdoutWriterOptions } from './stages/stdout-wr
 export { createGeminiClient, toResult, type GeminiClientOptions, type GenerateFn, type GenerateResult } from './gemini/client.js';
 export { createFastFetch, type FastFetch, type FastFetchOptions } from './gemini/fast-fetch.js';
 export { createLimiter, AIM, type Limiter, type LimiterOptions, type Grant, type AttemptOutcome, type LimiterState, type LearnedLimit } from './quota/limiter.js';
-export { RateController, type RateControllerOptions } from './quota/adaptive-rate.js';
+export { QuotaController, type QuotaControllerOptions } from './quota/controller.js';
 export { Budget } from './quota/budget.js';
 export { loadLearned, saveLearned } from './quota/learned.js';
 export { classifyError, decideRetry, fatalMessage, FATAL_MESSAGES, RETRY_DEFAULTS, type RetryPolicy, type ClassifiedError, type RetryDecision } from './gemini/retry-policy.js';

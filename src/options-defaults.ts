@@ -42,4 +42,5 @@ export const DEFAULTS = {
   fsync: 'close',
   postWorkers: Math.max(1, availableParallelism() - 1),
   postTimeoutMs: 60_000,
+  maxQuotaWaitMs: 600_000,
 } as const satisfies Partial<Options>;

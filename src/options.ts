@@ -49,6 +49,8 @@ export interface Options {
   tpm?: number;
   /** Requests per day: reaching it ends the run (exit 1), counted across runs into the same --out. */
   rpd?: number;
+  /** --max-quota-wait: 429s and nothing else for this long ends the run (exit 1). @default 600000 */
+  maxQuotaWaitMs: number;
   /** Print the plan (to do, tokens, duration, cost) without calling the API. @default false */
   dryRun: boolean;
   /** USD per million input / output tokens for --dry-run (default: the built-in price table). */
@@ -281,6 +283,12 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
   }
   if (o.quotaId !== undefined && !/^[\w.-]{1,100}$/.test(o.quotaId)) throw new UsageError(`Expected \`--quota-id\` to be letters, digits, . _ or -, got \`${o.quotaId}\``);
   if (o.quotaId !== undefined && !o.redis) throw new UsageError('`--quota-id` needs `--redis URL`');
+  {
+    const v = raw.maxQuotaWait ?? '10m';
+    const ms = parseDuration(String(v));
+    if (ms === undefined || ms <= 0) throw new UsageError(`Expected \`--max-quota-wait\` to be a duration like 10m or 1h, got \`${String(v)}\``);
+    o.maxQuotaWaitMs = ms;
+  }
   if (has('cacheTtl')) {
     const ms = parseDuration(String(raw.cacheTtl));
     if (ms === undefined || ms <= 0) throw new UsageError(`Expected \`--cache-ttl\` to be a duration like 30m, 12h or 7d, got \`${String(raw.cacheTtl)}\``);

@@ -257,7 +257,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       ordered: o.ordered, expectJson: o.jsonSchema !== undefined, signal: stop.abandon, stats,
       checkJson: o.jsonSchema !== undefined ? compileSchema(o.jsonSchema as object) : undefined, schemaRetries: o.schemaRetries,
       tokenEstimator: new TokenEstimator(fixedTokensOf(o.system)),
-      dailyCap, onDailyCapReached, onFatal, stopSending: stopSending.signal, dedupe, cache,
+      dailyCap, onDailyCapReached, onFatal, stopSending: stopSending.signal, dedupe, cache, maxQuotaWaitMs: o.maxQuotaWaitMs,
     });
     // --post: the user's function on worker threads, between the answers and the writer.
     const post = postSpec && !o.dryRun

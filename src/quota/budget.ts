@@ -57,10 +57,11 @@ export class Budget {
   #appliedAt = 0;
   #applied = 0;
 
-  constructor(perMinute: number, cluster?: BudgetCluster) {
+  /** `stepMs`: the refill step (a burst of at most that much of the rate is handed out at once). */
+  constructor(perMinute: number, cluster?: BudgetCluster, stepMs?: number) {
     this.#perMinute = perMinute;
     this.#cluster = cluster;
-    this.#stepMs = cluster ? REDIS_REFILL_MS : REFILL_MS;
+    this.#stepMs = stepMs ?? (cluster ? REDIS_REFILL_MS : REFILL_MS);
     const { amount, intervalMs } = refillStep(perMinute, this.#stepMs);
     this.#amount = amount;
     this.#applied = perMinute;

@@ -1,19 +1,21 @@
 // createLimiter(): the one gate every attempt (retries included) passes before it is sent, and
-// the place every answer's quota news comes back to. acquire() waits out a pause, a window slot
-// (while the rate is still being probed), a request permit and token budget; release() says how
-// the attempt ended. A quota 429 is handled here, not by the caller: RetryInfo pauses everyone
-// (and a permit taken before the pause is no licence to send when it ends: the attempt waits
-// for a fresh one, so requests resume at the limiter's pace, never all at once); a quotaValue
-// sets the limit from then on; otherwise the RateController cuts. This interface is the seam
-// where a limiter shared through Redis plugs in (SPEC §12).
+// where every answer's quota news comes back. The QuotaController (controller.ts) decides; this
+// enforces, in order: the gate (everyone waits while a window that ran out is blocked, but for
+// one probe), the probe window (while the rate is still unknown), the Pacer (a permit from
+// Bottleneck, then a place on the 1/rate grid: paced, never a burst), the gate again (a permit
+// taken while a block began is spent), the token budget. release() says how the attempt ended
+// and, for a 429, how long that request waits (its own RetryInfo): a 429 is flow control, it
+// never fails a record. Under --redis the pacer's reservoir is one Bottleneck cluster and the
+// controller's decisions go to every process sharing the quota over the quota bus.
 
 import { abortError, sleep } from '../util/sleep.js';
-import { RateController, type RateControllerOptions, type RateSource } from './adaptive-rate.js';
+import { QuotaController, type Hold, type QuotaControllerOptions, type QuotaNews, type RateSource } from './controller.js';
 import { createQuotaBus } from './quota-bus.js';
 import type { RedisLink } from './bottleneck-redis.js';
 import { Budget, REFILL_MS } from './budget.js';
+import { Pacer } from './pacer.js';
 
-/** Known limits aim this far under the limit: a server's window shape turns the exact limit into 429s. */
+/** Known limits aim this far under the limit: at the exact limit, jitter becomes 429s. */
 export const AIM = 0.98;
 
 export interface LearnedLimit {
@@ -28,17 +30,15 @@ export interface LimiterOptions {
   rpm?: number;
   /** Input tokens per minute (--tpm). */
   tpm?: number;
-  /** No --rpm: find the rate (probe, then AIMD). False: only --concurrency bounds it. @default false */
-  adaptive?: boolean | RateControllerOptions;
+  /** No --rpm: find the rate. False: only --concurrency bounds it (--rpm off). @default false */
+  adaptive?: boolean | QuotaControllerOptions;
   /** What a previous run into the same output learned (used where no flag says otherwise). */
   learned?: { rpm?: LearnedLimit; tpm?: LearnedLimit };
   /** Told once per limit the server names (quotaValue). */
   onLearn?: (what: 'rpm' | 'tpm', perMinute: number) => void;
-  /**
-   * One quota for many processes (--redis): the budgets are Bottleneck clusters named after
-   * `quotaId`, and every quota 429 (its pause, its limit, the cut it asks for) is published to
-   * the other processes, which act on it as if they had seen it.
-   */
+  /** Told once per thing worth saying about how the quota behaves, in words. */
+  onNote?: (line: string) => void;
+  /** One quota for many processes (--redis): a Bottleneck cluster and the quota bus. */
   shared?: { link: RedisLink; quotaId: string; onTrouble?: (err: Error) => void };
 }
 
@@ -47,10 +47,12 @@ export interface Grant {
   sentAt: number;
   /** Input tokens reserved for it. */
   tokens: number;
+  /** It holds a place in the probe window. */
+  slot?: boolean;
 }
 
-/** What the caller knows about a 429 (from classifyError). */
-export interface QuotaNews {
+/** What a 429 says (from classifyError). */
+export interface QuotaNewsOf429 {
   retryDelayMs?: number;
   /** requests or tokens per minute; undefined: a 429 without details. */
   quota?: 'requests' | 'tokens';
@@ -60,13 +62,13 @@ export interface QuotaNews {
 
 export type AttemptOutcome =
   | { kind: 'ok'; promptTokens?: number }
-  | ({ kind: 'quota' } & QuotaNews)
+  | ({ kind: 'quota' } & QuotaNewsOf429)
   | { kind: 'failed' };
 
 export interface LimiterState {
-  /** A global pause is in force until this time (ms since epoch), else 0. */
+  /** Everyone waits (a window ran out) until about this time (ms since epoch), else 0. */
   pausedUntil: number;
-  /** Callers waiting for request permits / token budget / a window slot right now. */
+  /** Callers waiting for the request rate / token budget / a probe-window slot right now. */
   waitingForRequests: number;
   waitingForTokens: number;
   waitingForWindow: number;
@@ -82,194 +84,234 @@ export interface LimiterState {
 
 export interface Limiter {
   acquire(tokens: number, signal?: AbortSignal): Promise<Grant>;
-  release(grant: Grant, outcome: AttemptOutcome): void;
+  /** How the attempt ended; for a 429, how its request is to wait before it goes again. */
+  release(grant: Grant, outcome: AttemptOutcome): Hold | undefined;
   state(): LimiterState;
   /** Limits worth keeping for the next run into the same output. */
   learned(): { rpm?: LearnedLimit; tpm?: LearnedLimit };
+  /** Since when the quota has let nothing through while refusing (ms since epoch), else undefined. */
+  starvedSince(): number | undefined;
   stop(): Promise<void>;
 }
 
 export function createLimiter(options: LimiterOptions = {}): Limiter {
-  const { rpm, tpm, learned = {} } = options;
+  const { rpm, tpm, learned = {}, shared } = options;
   const now = Date.now;
-  // Requests: a known limit (--rpm, else a limit learned from the server), else adaptive.
   const knownRpm = rpm ?? (learned.rpm?.source === 'server' ? learned.rpm.value : undefined);
-  const adaptiveOpts = typeof options.adaptive === 'object' ? options.adaptive : {};
-  let rate: RateController | undefined;
-  if (knownRpm !== undefined) rate = new RateController(now(), adaptiveOpts, { perSec: (knownRpm / 60) * AIM, limit: true });
-  else if (options.adaptive) rate = new RateController(now(), adaptiveOpts, learned.rpm ? { perSec: learned.rpm.value / 60, limit: false } : undefined);
-  const shared = options.shared;
-  const newBudget = (what: 'rpm' | 'tpm', perMinute: number) => new Budget(perMinute, shared
-    ? { connection: shared.link.connection, id: `gempipe:${shared.quotaId}:${what}`, onTrouble: shared.onTrouble }
-    : undefined);
-  let requests: Budget | undefined;
-  const syncRate = () => {
-    if (!rate || rate.perSec === undefined) return;
-    if (requests) requests.setPerMinute(rate.perSec * 60);
-    else requests = newBudget('rpm', rate.perSec * 60);
-  };
-  syncRate();
-  let tpmLimit = tpm ?? learned.tpm?.value;
-  let tokens = tpmLimit ? newBudget('tpm', tpmLimit * AIM) : undefined;
-  let tokensCutAt = -Infinity;
+  const ctrlOptions: QuotaControllerOptions = { aim: AIM, ...(typeof options.adaptive === 'object' ? options.adaptive : {}), shared: shared !== undefined };
+  // Requests: a known limit (--rpm, else one the server named in an earlier run), else found.
+  let ctrl: QuotaController | undefined;
+  if (knownRpm !== undefined) ctrl = new QuotaController(now(), ctrlOptions, { perSec: (knownRpm / 60) * AIM, limit: true });
+  else if (options.adaptive) ctrl = new QuotaController(now(), ctrlOptions, learned.rpm ? { perSec: learned.rpm.value / 60, limit: false } : undefined);
   let serverRpm = learned.rpm?.source === 'server' ? learned.rpm.value : undefined;
   let serverTpm = learned.tpm?.source === 'server' ? learned.tpm.value : undefined;
 
-  // Growth is decided every refill step from whether callers waited on the rate meanwhile.
+  const cluster = (what: string) => (shared ? { connection: shared.link.connection, id: `gempipe:${shared.quotaId}:${what}`, onTrouble: shared.onTrouble } : undefined);
+  let pacer: Pacer | undefined;
+  const syncRate = () => {
+    const r = ctrl?.perSec;
+    if (r === undefined) return;
+    if (pacer) pacer.setRate(r);
+    else pacer = new Pacer(r, cluster('rpm'));
+  };
+  syncRate();
+  let tpmLimit = tpm ?? learned.tpm?.value;
+  let tokens = tpmLimit ? new Budget(tpmLimit * AIM, cluster('tpm')) : undefined;
+  let tokensCutAt = -Infinity;
+
+  // Whoever waits for the gate or a probe-window slot is woken when anything changes.
+  let wake: () => void = () => {};
+  let changed = new Promise<void>((r) => (wake = r));
+  const notify = () => {
+    const w = wake;
+    changed = new Promise<void>((r) => (wake = r));
+    w();
+  };
+
+  // What the quota turned out to be, said once each.
+  const said = new Set<string>();
+  const note = (key: string, line: string) => {
+    if (said.has(key)) return;
+    said.add(key);
+    options.onNote?.(line);
+  };
+  const perMin = () => (ctrl?.perSec !== undefined ? `${Math.round(ctrl.perSec * 60).toLocaleString('en-US')}/min` : 'the rate found');
+  let wasBlocked = false;
+  const afterDecision = (refusal?: { retryDelayMs?: number }) => {
+    if (!ctrl) return;
+    if (ctrl.blocked && !wasBlocked) {
+      note('window', `gempipe: 429s go on after cutting the rate: the quota is a window that has run out; everyone waits until it reopens${refusal?.retryDelayMs !== undefined ? ` (RetryInfo ${Math.round(refusal.retryDelayMs / 1000)} s)` : ''}, one probe now and then`);
+    } else if (refusal?.retryDelayMs !== undefined && !ctrl.blocked && ctrl.perSec !== undefined) {
+      note('pacing', `gempipe: 429s (RetryInfo ${refusal.retryDelayMs < 1000 ? `${refusal.retryDelayMs} ms` : `${Math.round(refusal.retryDelayMs / 1000)} s`}) stop when the rate is cut, so pausing everyone would only waste the quota: pacing at ${perMin()} instead of pausing`);
+    }
+    wasBlocked = ctrl.blocked;
+    for (const n of ctrl.notes) {
+      if (n === 'retryinfo-overstated') note(n, 'gempipe: the server\'s RetryInfo overstates the wait (its countdown does not hold, or a probe got through early): probing instead of waiting it out');
+      if (n === 'bare-background') note(n, 'gempipe: 429s without details come whatever the rate (the server\'s shared capacity, not this quota): those requests back off, the rate stays');
+    }
+    syncRate();
+    if (bus && ctrl.news.length > 0) for (const n of ctrl.news.splice(0)) bus.tell(n);
+    notify();
+  };
+
+  // Growth (and a trimmed token rate's recovery) is decided every few ms from whether callers
+  // waited on the rate meanwhile.
   const ticker = setInterval(() => {
-    // A trimmed token rate recovers toward its limit as a known request rate does: 0.5% a second.
     if (tokens && tpmLimit && tokens.perMinute < tpmLimit * AIM && tokens.consumeWaited()) {
       tokens.setPerMinute(Math.min(tpmLimit * AIM, tokens.perMinute + tpmLimit * 0.005 * (REFILL_MS / 1000)));
     }
-    if (!rate) return;
-    rate.tick(now(), requests?.consumeWaited() ?? false);
-    syncRate();
+    if (!ctrl) return;
+    ctrl.tick(now(), (pacer?.consumeWaited() ?? false) || windowWaiting > 0);
+    afterDecision();
   }, REFILL_MS);
   ticker.unref?.();
 
-  // The probe window: attempts in flight, and who waits for a slot.
-  let inFlight = 0;
-  const windowWaiters: Array<() => void> = [];
-  const windowOpen = () => !rate || rate.perSec !== undefined || inFlight < rate.window;
-  const wakeWindow = () => {
-    while (windowWaiters.length > 0 && windowOpen()) {
-      inFlight++; // the slot passes straight to the waiter
-      windowWaiters.shift()!();
+  // --redis: the other processes' decisions, acted on here; a heartbeat counts them.
+  const peers = new Map<string, number>();
+  const bus = shared ? createQuotaBus(shared.link, shared.quotaId, (news, from) => {
+    peers.set(from, now());
+    if (news && ctrl) {
+      ctrl.adopt(now(), news as QuotaNews);
+      ctrl.news.splice(0);
+      afterDecision();
     }
-  };
-  function takeSlot(signal?: AbortSignal): Promise<void> {
-    if (windowOpen() && windowWaiters.length === 0) {
-      inFlight++;
-      return Promise.resolve();
-    }
-    if (signal?.aborted) return Promise.reject(abortError(signal));
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        const i = windowWaiters.indexOf(go);
-        if (i >= 0) windowWaiters.splice(i, 1);
-        reject(abortError(signal));
-      };
-      const go = () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      windowWaiters.push(go);
-    });
-  }
-
-  let started = false;
-  let pausedUntil = 0;
-  async function waitOutPause(signal?: AbortSignal): Promise<void> {
-    for (let t = now(); t < pausedUntil; t = now()) await sleep(pausedUntil - t, signal);
-  }
-  function pauseFor(ms: number): void {
-    const until = now() + ms;
-    if (until <= pausedUntil) return;
-    pausedUntil = until;
-    rate?.pauseEnds(until);
-  }
-
-  /** A quota 429 — here, or in another process sharing the quota (then `grant.tokens` is 0). */
-  function onQuota(outcome: Extract<AttemptOutcome, { kind: 'quota' }>, grant: Grant, t: number): void {
-    if (outcome.perMinute !== undefined && outcome.perMinute > 0 && outcome.quota === 'tokens' && tpm === undefined && serverTpm !== outcome.perMinute) {
-      // The server named its token limit: hold it from now on.
-      serverTpm = tpmLimit = outcome.perMinute;
-      if (tokens) tokens.setPerMinute(tpmLimit * AIM);
-      else tokens = newBudget('tpm', tpmLimit * AIM);
-      options.onLearn?.('tpm', outcome.perMinute);
-    } else if (rate && outcome.perMinute !== undefined && outcome.perMinute > 0 && outcome.quota === 'requests' && rpm === undefined && serverRpm !== outcome.perMinute) {
-      // The server named its request limit: hold it from now on (not with --rpm off).
-      serverRpm = outcome.perMinute;
-      rate.setLimit((outcome.perMinute / 60) * AIM, t);
-      options.onLearn?.('rpm', outcome.perMinute);
-    } else if (outcome.quota === 'tokens' && tokens && tpmLimit) {
-      // Trim the token rate (never below 70% of the limit), once per burst of 429s.
-      if (grant.sentAt >= tokensCutAt + 300) {
-        tokensCutAt = t;
-        tokens.setPerMinute(Math.max(tpmLimit * 0.7 * AIM, tokens.perMinute * 0.97));
-      }
-    } else if (outcome.quota !== undefined) {
-      rate?.tooMany(t, grant.sentAt, outcome.retryDelayMs);
-    } else {
-      rate?.trim(t, grant.sentAt);
-    }
-    // After the rate decision, which counts the cycle up to this 429 and the pause it asks for.
-    if (outcome.retryDelayMs !== undefined && outcome.retryDelayMs > 0) pauseFor(outcome.retryDelayMs);
-    syncRate();
-  }
-
-  // --redis: quota news from the other processes, acted on here as if this process saw it.
-  const bus = shared ? createQuotaBus(shared.link, shared.quotaId, (news, sentAt) => {
-    onQuota({ kind: 'quota', ...news }, { sentAt, tokens: 0 }, now());
-    wakeWindow();
   }) : undefined;
+  const heartbeat = bus ? setInterval(() => {
+    bus.tell(undefined);
+    const t = now();
+    for (const [id, at] of peers) if (t - at > 5000) peers.delete(id);
+    if (ctrl) ctrl.peers = peers.size;
+  }, 1000) : undefined;
+  heartbeat?.unref?.();
+  bus?.tell(undefined);
+
+  let inFlight = 0; // attempts holding a probe-window slot
+  let windowWaiting = 0;
+  let starvedFrom: number | undefined;
+
+  async function waitUntil(t: number, signal?: AbortSignal): Promise<void> {
+    const ms = Math.max(1, Math.min(1000, t - now()));
+    await Promise.race([sleep(ms, signal), changed]);
+    if (signal?.aborted) throw abortError(signal);
+  }
 
   return {
     async acquire(n, signal) {
-      // The window slot first (it only binds while probing): a caller released from it when
-      // probing ends must still take a permit, or the whole window would go at once.
-      await takeSlot(signal);
-      try {
-        for (;;) {
-          await waitOutPause(signal);
-          if (requests) await requests.take(1, signal);
-          if (tokens && n > 0) await tokens.take(Math.ceil(n), signal);
-          // A permit that comes while a pause is in force is spent (the server has no room for
-          // it); waiting the pause out and sending it then is what made every such request fire
-          // at once when the pause ended. Take a fresh one after the pause: the limiter's pace.
-          // (A permit that comes after the pause ended is good, whenever its caller queued.)
-          if (now() >= pausedUntil) {
-            const sentAt = now();
-            if (!started) {
-              started = true;
-              rate?.pauseEnds(sentAt); // the first cycle counts from the first request, not from start-up
-            }
-            return { sentAt, tokens: n };
-          }
+      for (;;) {
+        if (signal?.aborted) throw abortError(signal);
+        const t = now();
+        const g = ctrl ? ctrl.gate(t) : 0;
+        if (g > 0) {
+          await waitUntil(g, signal);
+          continue;
         }
-      } catch (err) {
-        inFlight--;
-        wakeWindow();
-        throw err;
+        const probe = ctrl?.blocked === true; // the gate let this one through as the probe
+        let slot = false;
+        if (ctrl && ctrl.perSec === undefined) {
+          // Probing: a window of requests in flight, no rate yet.
+          if (inFlight >= Math.floor(ctrl.window)) {
+            windowWaiting++;
+            try {
+              await waitUntil(now() + 1000, signal);
+            } finally {
+              windowWaiting--;
+            }
+            continue;
+          }
+          inFlight++;
+          slot = true;
+        } else if (pacer && !probe) {
+          await pacer.take(signal);
+          // A permit that came while a block began is spent: back to the gate.
+          if (ctrl?.blocked) continue;
+        }
+        try {
+          if (tokens && n > 0) await tokens.take(Math.ceil(n), signal);
+        } catch (err) {
+          if (slot) inFlight--;
+          throw err;
+        }
+        const sentAt = now();
+        ctrl?.sent(sentAt);
+        return { sentAt, tokens: n, slot };
       }
     },
     release(grant, outcome) {
-      inFlight--;
+      if (grant.slot) inFlight--;
       const t = now();
+      let hold: Hold | undefined;
+      let refusal: { retryDelayMs?: number } | undefined;
       if (outcome.kind === 'ok') {
-        rate?.ok(t);
+        starvedFrom = undefined;
+        ctrl?.ok(t, grant.sentAt);
         if (tokens && outcome.promptTokens !== undefined && outcome.promptTokens >= 0) tokens.adjust(Math.ceil(grant.tokens) - Math.ceil(outcome.promptTokens));
       } else if (outcome.kind === 'quota') {
-        onQuota(outcome, grant, t);
-        bus?.tell(outcome, grant.sentAt);
+        starvedFrom ??= t;
+        const named = outcome.quota === 'tokens' && outcome.perMinute !== undefined && outcome.perMinute > 0 && tpm === undefined && serverTpm !== outcome.perMinute;
+        if (named) {
+          // The server named its token limit: hold it from now on.
+          serverTpm = tpmLimit = outcome.perMinute!;
+          if (tokens) tokens.setPerMinute(tpmLimit * AIM);
+          else tokens = new Budget(tpmLimit * AIM, cluster('tpm'));
+          options.onLearn?.('tpm', outcome.perMinute!);
+        }
+        if (outcome.quota === 'tokens' && tokens && tpmLimit) {
+          // Trim the token rate (never below 70% of the limit), once per burst of 429s.
+          if (!named && grant.sentAt >= tokensCutAt + 300) {
+            tokensCutAt = t;
+            tokens.setPerMinute(Math.max(tpmLimit * 0.7 * AIM, tokens.perMinute * 0.97));
+          }
+          hold = outcome.retryDelayMs !== undefined ? { ms: outcome.retryDelayMs } : { ms: 0 };
+          ctrl?.failed(grant.sentAt);
+        } else if (ctrl) {
+          // A limit the server names is held from then on (not over --rpm).
+          const perMinute = outcome.quota === 'requests' && rpm === undefined ? outcome.perMinute : undefined;
+          hold = ctrl.refused(t, grant.sentAt, { details: outcome.quota !== undefined, retryDelayMs: outcome.retryDelayMs, perMinute });
+          refusal = outcome;
+          if (perMinute !== undefined && perMinute > 0 && perMinute !== serverRpm) {
+            serverRpm = perMinute;
+            options.onLearn?.('rpm', perMinute);
+          }
+        } else {
+          // --rpm off: no control; the request waits its RetryInfo, or backs off.
+          hold = outcome.retryDelayMs !== undefined ? { ms: outcome.retryDelayMs } : { backoff: true };
+        }
+      } else {
+        ctrl?.failed(grant.sentAt);
       }
-      wakeWindow();
+      afterDecision(refusal);
+      return hold;
     },
     state() {
       const t = now();
+      const g = ctrl?.blocked ? ctrl.gate(t) : 0;
       return {
-        pausedUntil: pausedUntil > t ? pausedUntil : 0,
-        waitingForRequests: requests?.waiting ?? 0,
+        pausedUntil: g > t ? g : 0,
+        waitingForRequests: pacer?.waiting ?? 0,
         waitingForTokens: tokens?.waiting ?? 0,
-        waitingForWindow: windowWaiters.length,
-        rpm: rate?.perSec !== undefined ? Math.round(rate.perSec * 60) : undefined,
+        waitingForWindow: windowWaiting,
+        rpm: ctrl?.perSec !== undefined ? Math.round(ctrl.perSec * 60) : undefined,
         tpm: tokens ? Math.round(tokens.perMinute) : undefined,
-        rateSource: rate?.source,
-        window: rate?.perSec === undefined ? rate?.window : undefined,
-        adaptive: rate !== undefined && rate.source !== 'limit',
+        rateSource: ctrl?.source,
+        window: ctrl?.perSec === undefined ? ctrl?.window : undefined,
+        adaptive: ctrl !== undefined && ctrl.source !== 'limit',
       };
     },
     learned() {
       const out: { rpm?: LearnedLimit; tpm?: LearnedLimit } = {};
       if (serverRpm !== undefined) out.rpm = { value: serverRpm, source: 'server' };
-      else if (rpm === undefined && rate?.source === 'adaptive' && rate.perSec !== undefined) out.rpm = { value: Math.round(rate.perSec * 60), source: 'adaptive' };
+      else if (rpm === undefined && ctrl?.source === 'adaptive' && ctrl.perSec !== undefined) out.rpm = { value: Math.round(ctrl.perSec * 60), source: 'adaptive' };
       if (serverTpm !== undefined) out.tpm = { value: serverTpm, source: 'server' };
       return out;
     },
+    starvedSince() {
+      return starvedFrom;
+    },
     async stop() {
       clearInterval(ticker);
-      await Promise.all([requests?.stop(), tokens?.stop(), bus?.stop()]);
+      if (heartbeat) clearInterval(heartbeat);
+      notify();
+      await Promise.all([pacer?.stop(), tokens?.stop(), bus?.stop()]);
     },
   };
 }

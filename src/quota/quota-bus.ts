@@ -1,34 +1,34 @@
-// The quota bus (--redis): every process sharing a quota tells the others of each quota 429 it
-// gets — the RetryInfo pause it asks for, the limit it names (quotaValue), the cut it calls for —
-// through Bottleneck's own cluster messages (publish / 'message' on a limiter id of the quota's),
-// so a 429 seen by one is acted on by all, with no second Redis client or channel of ours.
+// The quota bus (--redis): every process sharing a quota tells the others the controller's
+// decisions — a cut, a block (a window ran out: everyone waits), a reopening, a limit the server
+// named — and a heartbeat, so each knows how many share it, through Bottleneck's own cluster
+// messages (publish / 'message' on a limiter id of the quota's): no second Redis client of ours.
 
 import { randomUUID } from 'node:crypto';
 import Bottleneck from 'bottleneck';
 import type { RedisLink } from './bottleneck-redis.js';
-import type { QuotaNews } from './limiter.js';
+import type { QuotaNews } from './controller.js';
 
 export interface QuotaBus {
-  tell(news: QuotaNews, sentAt: number): void;
+  /** Publishes a decision; undefined: a heartbeat. */
+  tell(news: QuotaNews | undefined): void;
   stop(): Promise<void>;
 }
 
-export function createQuotaBus(link: RedisLink, quotaId: string, onNews: (news: QuotaNews, sentAt: number) => void): QuotaBus {
+export function createQuotaBus(link: RedisLink, quotaId: string, onNews: (news: QuotaNews | undefined, from: string) => void): QuotaBus {
   const me = randomUUID();
   const bn = new Bottleneck({ datastore: 'ioredis', connection: link.connection, id: `gempipe:${quotaId}:bus`, clearDatastore: false, timeout: 600_000, heartbeatInterval: 5000 });
   bn.on('error', () => {}); // the link reports a lost connection
   bn.on('message', (text: string) => {
     try {
-      const m = JSON.parse(text) as { from: string; news: QuotaNews; sentAt: number };
-      if (m.from !== me) onNews(m.news, m.sentAt);
+      const m = JSON.parse(text) as { from: string; news?: QuotaNews };
+      if (typeof m.from === 'string' && m.from !== me) onNews(m.news, m.from);
     } catch {
       /* not ours */
     }
   });
   return {
-    tell(news, sentAt) {
-      const { retryDelayMs, quota, perMinute } = news;
-      bn.publish(JSON.stringify({ from: me, news: { retryDelayMs, quota, perMinute }, sentAt })).catch(() => {});
+    tell(news) {
+      bn.publish(JSON.stringify({ from: me, news })).catch(() => {});
     },
     async stop() {
       try {

@@ -11,14 +11,15 @@ import { setMaxListeners } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { FatalRunError } from '../errors.js';
 import type { GenerateFn, GenerateResult } from '../gemini/client.js';
-import { classifyError, decideRetry, fatalMessage, type ClassifiedError, type RetryPolicy } from '../gemini/retry-policy.js';
+import { RETRY_DEFAULTS, classifyError, decideRetry, fatalMessage, type ClassifiedError, type RetryPolicy } from '../gemini/retry-policy.js';
 import type { AttemptOutcome, Limiter } from '../quota/limiter.js';
 import { TokenEstimator } from '../quota/token-estimate.js';
 import type { DailyCap, SharedDailyCap } from '../quota/daily-cap.js';
 import { copyKept, failureOf, type FailureRecord, type InputRecord, type OutputRecord, type RecordError, type SuccessRecord } from '../records.js';
 import { countFailure, createStats, type RunStats } from '../stats.js';
 import { sleep } from '../util/sleep.js';
-import { createParallelStage } from './parallel.js';
+import { createParallelStage, type Parking } from './parallel.js';
+import type { Hold } from '../quota/controller.js';
 import type { Dedupe } from '../dedupe/dedupe.js';
 import type { ResponseCache } from '../cache/response-cache.js';
 
@@ -63,22 +64,32 @@ export interface GenerateStageOptions {
   dedupe?: Dedupe;
   /** --cache: answers kept across runs (cache/response-cache.ts). */
   cache?: ResponseCache;
+  /**
+   * The quota lets nothing through for this long (ms) while refusing: the run ends (exit 1,
+   * resumable) naming the quota, instead of waiting on. @default 600000
+   */
+  maxQuotaWaitMs?: number;
+  /** Frees a record's concurrency slot while it waits out a long RetryInfo (the parallel stage). */
+  parking?: Parking;
 }
 
 export function createGenerateStage(options: GenerateStageOptions): Duplex {
   const o = { ...options };
   const stats = o.stats ?? createStats();
   // Cheapest first: a duplicate of another record (--dedupe), then the cache, then the API.
-  let work = createGenerateWork({ ...o, stats });
+  // A record waiting out a long RetryInfo gives its slot to the next record meanwhile.
+  const parking: Parking = { park: () => stage.park(), unpark: (s) => stage.unpark(s) };
+  let work = createGenerateWork({ ...o, stats, parking: o.parking ?? parking });
   if (o.cache) work = o.cache.wrap(work);
   if (o.dedupe) work = o.dedupe.wrap(work);
-  return createParallelStage<InputRecord, OutputRecord>({
+  const stage = createParallelStage<InputRecord, OutputRecord>({
     work,
     concurrency: o.concurrency,
     ordered: o.ordered,
     signal: o.signal,
     timing: stats,
   });
+  return stage;
 }
 
 /** A successful call that is still a failure for the record: no answer text, or not JSON. */
@@ -114,6 +125,7 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
   const halt = new AbortController();
   let wait: AbortSignal = halt.signal;
   let lastAnswerAt = 0; // when the endpoint last answered anything at all (HTTP status or body)
+  let timeoutsSinceAnswer = 0; // records whose attempts all timed out since that answer
 
   function haltRun(err: FatalRunError): null {
     if (!halt.signal.aborted) {
@@ -147,7 +159,7 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
   }
 
   /** One attempt: limiter -> call -> the grant back with how it ended. Null: abandoned. */
-  async function sendOnce(rec: InputRecord, signal: AbortSignal): Promise<{ res: GenerateResult; latencyMs: number } | { err: ClassifiedError; sentAt: number } | null> {
+  async function sendOnce(rec: InputRecord, signal: AbortSignal): Promise<{ res: GenerateResult; latencyMs: number } | { err: ClassifiedError; sentAt: number; hold?: Hold } | null> {
     const est = estimator.estimate(rec.prompt);
     const asked = Date.now();
     let grant;
@@ -168,10 +180,13 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
     stats.limiterMs += grant.sentAt - asked;
     stats.attempts++;
     let outcome: AttemptOutcome = { kind: 'failed' };
+    let hold: Hold | undefined;
+    let released = false;
     try {
       const res = await generate(rec.prompt, signal);
       const latencyMs = Date.now() - grant.sentAt;
       lastAnswerAt = Date.now();
+      timeoutsSinceAnswer = 0;
       stats.apiMs += latencyMs;
       stats.tokensIn += res.usage.promptTokens;
       stats.tokensOut += res.usage.responseTokens;
@@ -182,59 +197,108 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
       stats.apiMs += Date.now() - grant.sentAt;
       if (signal.aborted) return null;
       const c = classifyError(err, (err as Error)?.name === 'AbortError');
-      if (c.code > 0) lastAnswerAt = Date.now();
+      if (c.code > 0) {
+        lastAnswerAt = Date.now();
+        timeoutsSinceAnswer = 0;
+      }
       if (c.code === 429) {
         stats.http429++;
         if (c.kind !== 'fatal') outcome = { kind: 'quota', quota: c.quota, perMinute: c.quotaValue, retryDelayMs: c.retryDelayMs };
+        hold = limiter.release(grant, outcome);
+        released = true;
       }
-      return { err: c, sentAt: grant.sentAt };
+      return { err: c, sentAt: grant.sentAt, hold };
     } finally {
-      limiter.release(grant, outcome);
+      if (!released) limiter.release(grant, outcome);
+    }
+  }
+
+  /** Waits `ms` (a 429's hold), giving the record's slot away meanwhile when that is long. */
+  async function waitOut(ms: number): Promise<boolean> {
+    const parked = ms >= 50 && o.parking?.park() === true;
+    const t = Date.now();
+    try {
+      await sleep(ms, wait);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      stats.backoffMs += Date.now() - t;
+      if (parked) await o.parking!.unpark(wait);
     }
   }
 
   async function attempts(rec: InputRecord, signal: AbortSignal): Promise<OutputRecord | null> {
+    let firstSentAt: number | undefined; // this record's first attempt
     let firstUnansweredAt: number | undefined; // when this record's first attempt with no HTTP answer was sent
     let badAnswers = 0; // answers that were not JSON or broke the schema
+    let tries = 0; // requests sent for this record (the record's `attempts`)
+    let bare429s = 0;
     for (let attempt = 1; ; attempt++) {
       if (wait.aborted) return null;
       const r = await sendOnce(rec, signal);
       if (r === null) return null;
+      tries++;
       if ('res' in r) {
         const { res, latencyMs } = r;
-        if (res.kind === 'blocked') return toFailure(rec, attempt, { status: 'BLOCKED', code: 0, message: `${res.reason}: ${res.message}` });
+        if (res.kind === 'blocked') return toFailure(rec, tries, { status: 'BLOCKED', code: 0, message: `${res.reason}: ${res.message}` });
         const u = unusable(res, o.expectJson === true, o.checkJson);
         if ('error' in u && u.error) {
           // A retry for an answer is paid for: it has its own, small allowance.
-          if (!u.retry || ++badAnswers > (o.schemaRetries ?? 2)) return toFailure(rec, attempt, u.error);
+          if (!u.retry || ++badAnswers > (o.schemaRetries ?? 2)) return toFailure(rec, tries, u.error);
           retried(u.error.message.startsWith('the response is not valid JSON') ? 'invalid JSON' : 'schema mismatch');
           continue;
         }
-        return toSuccess(rec, attempt, res, latencyMs, u.json);
+        return toSuccess(rec, tries, res, latencyMs, u.json);
       }
       const c = r.err;
+      firstSentAt ??= r.sentAt;
       if (c.kind === 'fatal') return haltRun(new FatalRunError(c.fatalCode ?? 'FATAL', fatalMessage(c, o.model)));
-      if (c.code === 0) firstUnansweredAt ??= r.sentAt;
+      if (c.code === 429) {
+        // Flow control, not a failure: a 429 never uses up --max-attempts and never fails a
+        // record. The request waits what the limiter says (its own RetryInfo, or a backoff for
+        // a bare one) and goes again — unless the quota has let nothing through for too long.
+        attempt--;
+        retried(c.cause ?? '429');
+        const starved = limiter.starvedSince();
+        const most = o.maxQuotaWaitMs ?? 600_000;
+        if (starved !== undefined && Date.now() - starved >= most) {
+          return haltRun(new FatalRunError('QUOTA_STARVED', `the quota of ${o.model} let no request through for ${Math.round((Date.now() - starved) / 1000)} s (last: HTTP 429 ${c.message.slice(0, 200)}); nothing was marked failed — rerun to resume, or raise --max-quota-wait`));
+        }
+        const hold = r.hold;
+        const ms = hold && 'ms' in hold
+          ? Math.min(hold.ms, RETRY_DEFAULTS.maxHonouredRetryDelayMs)
+          : Math.floor(Math.random() * Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** bare429s++));
+        if (!(await waitOut(ms))) return null;
+        continue;
+      }
+      if (c.code === 0 && c.cause !== 'timeout') firstUnansweredAt ??= r.sentAt;
       const d = decideRetry(c, attempt, retry);
       if (!d.retry) {
         // The last attempt got no HTTP answer at all. If the endpoint answers nobody else either,
         // it is down, not this prompt: end the run (resumable) instead of writing a failure that
         // a rerun would have to be told to retry. Others' answers may still be on their way, so
-        // wait a little for one before deciding.
-        if (c.code === 0 && lastAnswerAt < r.sentAt) {
+        // wait a little for one before deciding. A timeout is a request that was taken and kept
+        // unanswered: the prompt's own (a failure record) while the endpoint answered before in
+        // this run and no other record has timed out since — a lone hanging prompt, even the last.
+        const timedOut = c.cause === 'timeout';
+        if (timedOut) timeoutsSinceAnswer++;
+        const lone = timedOut && lastAnswerAt > 0 && timeoutsSinceAnswer <= 1;
+        const since = timedOut ? firstSentAt! : r.sentAt;
+        if (c.code === 0 && !lone && lastAnswerAt < since) {
           const deadline = Date.now() + Math.min(10_000, Math.max(200, 2 * retry.baseDelayMs));
-          while (lastAnswerAt < r.sentAt && Date.now() < deadline) {
+          while (lastAnswerAt < since && Date.now() < deadline) {
             try {
               await sleep(Math.min(50, deadline - Date.now()), wait);
             } catch {
               return null;
             }
           }
-          if (lastAnswerAt < r.sentAt) {
-            return haltRun(new FatalRunError('UNREACHABLE', `the API cannot be reached: no answer at all for ${Math.round((Date.now() - Math.max(lastAnswerAt, firstUnansweredAt!)) / 1000)} s (last: ${c.message}); check --base-url and the network, then rerun to resume`));
+          if (lastAnswerAt < since) {
+            return haltRun(new FatalRunError('UNREACHABLE', `the API cannot be reached: no answer at all for ${Math.round((Date.now() - Math.max(lastAnswerAt, firstUnansweredAt ?? firstSentAt)) / 1000)} s (last: ${c.message}); check --base-url and the network, then rerun to resume`));
           }
         }
-        return toFailure(rec, attempt, { status: c.status, code: c.code, message: c.message });
+        return toFailure(rec, tries, { status: c.status, code: c.code, message: c.message });
       }
       retried(c.cause ?? c.status);
       const t = Date.now();

@@ -6,6 +6,8 @@
 // slow, and nothing queues without bound. `ordered` emits in input order (a finished item waits
 // for those before it, keeping its slot). work() resolving null drops the item; rejecting
 // destroys the stage (a whole-run fault), aborting the signal every in-progress work() got.
+// An item that must wait long (a 429's RetryInfo) can park(): its slot takes the next input
+// meanwhile (at most `concurrency` parked), and unpark() takes a slot back before any new input.
 
 import { setMaxListeners } from 'node:events';
 import { Duplex } from 'node:stream';
@@ -31,11 +33,18 @@ export interface ParallelStageOptions<I, O> {
   now?: () => number;
 }
 
-export function createParallelStage<I, O>(options: ParallelStageOptions<I, O>): Duplex {
+/** A long wait without a slot: park() frees it (false: too many parked), unpark() takes one back. */
+export interface Parking {
+  park(): boolean;
+  /** Resolves once a slot is this item's again (at once when `signal` is aborted: it is ending). */
+  unpark(signal?: AbortSignal): Promise<void>;
+}
+
+export function createParallelStage<I, O>(options: ParallelStageOptions<I, O>): Duplex & Parking {
   return new ParallelStage<I, O>({ ...options });
 }
 
-class ParallelStage<I, O> extends Duplex {
+class ParallelStage<I, O> extends Duplex implements Parking {
   readonly #work: (item: I, signal: AbortSignal) => Promise<O | null>;
   readonly #concurrency: number;
   readonly #ordered: boolean;
@@ -51,6 +60,8 @@ class ParallelStage<I, O> extends Duplex {
   readonly #done = new Map<number, O | null>();
   #idleSince: number;
   #blockedSince = 0;
+  #parked = 0;
+  readonly #unparking: Array<() => void> = [];
 
   constructor(o: ParallelStageOptions<I, O>) {
     super({ objectMode: true, highWaterMark: o.highWaterMark ?? 64, writableHighWaterMark: 1 });
@@ -90,9 +101,42 @@ class ParallelStage<I, O> extends Duplex {
     this.#release();
   }
 
+  park(): boolean {
+    if (this.#parked >= this.#concurrency || this.destroyed) return false;
+    this.#parked++;
+    this.#inFlight--;
+    this.#release();
+    return true;
+  }
+
+  unpark(signal?: AbortSignal): Promise<void> {
+    const take = () => {
+      this.#parked--;
+      this.#inFlight++;
+    };
+    if (this.#inFlight < this.#concurrency || signal?.aborted || this.destroyed) {
+      take();
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const go = () => {
+        signal?.removeEventListener('abort', onAbort);
+        take();
+        resolve();
+      };
+      const onAbort = () => {
+        const i = this.#unparking.indexOf(go);
+        if (i >= 0) this.#unparking.splice(i, 1);
+        go();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#unparking.push(go);
+    });
+  }
+
   override _final(cb: (err?: Error | null) => void): void {
     this.#idleSince = 0;
-    if (this.#inFlight === 0) {
+    if (this.#inFlight === 0 && this.#parked === 0) {
       this.push(null);
       cb();
     } else {
@@ -111,10 +155,13 @@ class ParallelStage<I, O> extends Duplex {
     this.#held = null;
     this.#final = null;
     this.#done.clear();
+    for (const go of this.#unparking.splice(0)) go();
     cb(err);
   }
 
   #release(consumerAsked = false): void {
+    // A parked item whose wait is over goes before any new input.
+    while (this.#unparking.length > 0 && this.#inFlight < this.#concurrency) this.#unparking.shift()!();
     if (!this.#held || this.#inFlight >= this.#concurrency) return;
     if (!consumerAsked && this.readableLength >= this.readableHighWaterMark) {
       if (!this.#blockedSince) this.#blockedSince = this.#now();
@@ -142,7 +189,7 @@ class ParallelStage<I, O> extends Duplex {
     } else {
       this.#emit(out);
     }
-    if (this.#final && this.#inFlight === 0) {
+    if (this.#final && this.#inFlight === 0 && this.#parked === 0) {
       const cb = this.#final;
       this.#final = null;
       this.push(null);

@@ -1,8 +1,9 @@
 // The limiter with Bottleneck underneath, on fake timers (Bottleneck's own setTimeout/setInterval
-// and Date are faked with them): grants counted against the fake clock, never against wall time.
+// and Date are faked with them): grants counted and spaced against the fake clock, never against
+// wall time. The controller's decisions themselves are tested in controller tests and in virtual
+// time against server models (test/quota/sim); here: that the limiter enforces them.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AIM, createLimiter, type Grant, type Limiter } from '../../src/quota/limiter.js';
-import { refillStep } from '../../src/quota/budget.js';
 
 const FAKE: { toFake: Array<'setTimeout' | 'clearTimeout' | 'setInterval' | 'clearInterval' | 'Date'> } = { toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] };
 afterEach(() => {
@@ -16,50 +17,92 @@ function acquireMany(limiter: Limiter, n: number, tokens = 0) {
   return { granted, all };
 }
 
-/** One acquire, with the fake clock moved on far enough for Bottleneck's own timers to grant it. */
+/** One acquire, the fake clock moved on (in 50 ms steps, 30 s at most) until it is granted. */
 async function take(limiter: Limiter, tokens = 0): Promise<Grant> {
-  const p = limiter.acquire(tokens);
-  await vi.advanceTimersByTimeAsync(200);
-  return p;
+  let grant: Grant | undefined;
+  void limiter.acquire(tokens).then((g) => (grant = g));
+  for (let i = 0; i < 600 && !grant; i++) await vi.advanceTimersByTimeAsync(50);
+  if (!grant) throw new Error('not granted within 30 s of fake time');
+  return grant;
 }
 
+/** Bottleneck's stop() runs on its timers too. */
+async function stop(limiter: Limiter): Promise<void> {
+  const p = limiter.stop();
+  await vi.advanceTimersByTimeAsync(1000);
+  await p;
+}
+
+const gaps = (xs: Array<{ at: number }>) => xs.slice(1).map((x, i) => x.at - xs[i].at);
+
 describe('createLimiter', () => {
-  it('grants at --rpm × AIM, from Bottleneck\'s own (drift-free) refill', async () => {
+  it('--rpm paces: grants one at a time at the aimed rate, never two closer than the grid allows', async () => {
     vi.useFakeTimers(FAKE);
-    const limiter = createLimiter({ rpm: 6000 }); // 100/s, aimed at 98/s: 5 every ~51 ms
-    const step = refillStep(6000 * AIM);
-    expect(step.amount).toBe(5);
+    const limiter = createLimiter({ rpm: 6000 }); // 100/s, aimed at 98/s: one every ~10.2 ms
     const { granted, all } = acquireMany(limiter, 400);
     await vi.advanceTimersByTimeAsync(3000);
-    // The first refill's worth at once, then `amount` every interval: 5 + 5 × floor(3000 / 51.02)
-    // at most; the permits of the last refill may still be on their way out of Bottleneck.
-    const most = 5 + 5 * Math.floor(3000 / step.intervalMs);
-    expect(granted.length).toBeLessThanOrEqual(most);
-    expect(granted.length).toBeGreaterThanOrEqual(most - 5);
+    // 3 s at 98/s, give or take the first permit and one in the making.
+    expect(granted.length).toBeGreaterThanOrEqual(290);
+    expect(granted.length).toBeLessThanOrEqual(296);
+    // Paced, not in batches: every gap is about 1/rate (timers may round a millisecond).
+    const interval = 1000 / (100 * AIM);
+    for (const g of gaps(granted)) expect(g).toBeGreaterThanOrEqual(Math.floor(interval) - 1);
     for (const g of granted) limiter.release(g.grant, { kind: 'ok' });
-    await vi.advanceTimersByTimeAsync(10_000);
-    await all;
-    await limiter.stop();
-  });
-
-  it('a quota 429 with RetryInfo pauses everyone; when it ends callers go at the limiter\'s pace, not all at once', async () => {
-    vi.useFakeTimers(FAKE);
-    const limiter = createLimiter({ rpm: 6000 });
-    const first = await take(limiter);
-    const t0 = Date.now();
-    limiter.release(first, { kind: 'quota', quota: 'requests', retryDelayMs: 2000 });
-    expect(limiter.state().pausedUntil).toBe(t0 + 2000);
-    const { granted, all } = acquireMany(limiter, 60);
-    await vi.advanceTimersByTimeAsync(1999);
-    expect(granted.length).toBe(0); // permits that came during the pause were spent, not kept
-    await vi.advanceTimersByTimeAsync(101);
-    // 100 ms after the pause: at most a refill's worth plus two refills, nowhere near all 60.
-    expect(granted.length).toBeGreaterThan(0);
-    expect(granted.length).toBeLessThanOrEqual(15);
-    for (const g of granted) expect(g.at).toBeGreaterThanOrEqual(t0 + 2000);
     await vi.advanceTimersByTimeAsync(2000);
     await all;
-    await limiter.stop();
+    await stop(limiter);
+  });
+
+  it('a refused request waits its own RetryInfo; the others go on at the (cut) pace — no pause for everyone', async () => {
+    vi.useFakeTimers(FAKE);
+    const limiter = createLimiter({ adaptive: true, learned: { rpm: { value: 6000, source: 'adaptive' } } });
+    const first = await take(limiter);
+    const hold = limiter.release(first, { kind: 'quota', quota: 'requests', retryDelayMs: 1000 });
+    expect(hold).toEqual({ ms: 1000 });
+    expect(limiter.state().pausedUntil).toBe(0);
+    const { granted, all } = acquireMany(limiter, 20);
+    await vi.advanceTimersByTimeAsync(300);
+    expect(granted.length).toBeGreaterThan(10); // not paused for a second
+    for (const g of gaps(granted)) expect(g).toBeGreaterThanOrEqual(9); // and paced
+    for (const g of granted) limiter.release(g.grant, { kind: 'ok' });
+    await vi.advanceTimersByTimeAsync(1000);
+    await all;
+    await stop(limiter);
+  });
+
+  it('refusals that go on after the cut (a window that ran out) make everyone wait, one probe at a time; then the pace', async () => {
+    vi.useFakeTimers(FAKE);
+    const limiter = createLimiter({ adaptive: true, learned: { rpm: { value: 6000, source: 'adaptive' } } });
+    // A refusal cuts the rate; three requests sent after the cut, all refused: a window is full.
+    limiter.release(await take(limiter), { kind: 'quota', quota: 'requests', retryDelayMs: 3000 });
+    for (let i = 0; i < 3; i++) limiter.release(await take(limiter), { kind: 'quota', quota: 'requests', retryDelayMs: 3000 });
+    const blockedAt = Date.now();
+    expect(limiter.state().pausedUntil).toBeGreaterThan(blockedAt);
+    const { granted, all } = acquireMany(limiter, 30);
+    // While it is blocked every probe is refused at once: never more than one out at a time.
+    let answered = 0;
+    while (Date.now() < blockedAt + 2500) {
+      await vi.advanceTimersByTimeAsync(5);
+      expect(granted.length - answered).toBeLessThanOrEqual(1);
+      for (; answered < granted.length; answered++) limiter.release(granted[answered].grant, { kind: 'quota', quota: 'requests', retryDelayMs: blockedAt + 3000 - Date.now() });
+    }
+    const probes = granted.length;
+    expect(probes).toBeGreaterThan(0);
+    expect(probes).toBeLessThan(12);
+    // The window reopens: the callers then leave at the pace, not all at once.
+    await vi.advanceTimersByTimeAsync(700);
+    const after = granted.slice(probes);
+    expect(after.length).toBeGreaterThan(0);
+    expect(after.length).toBeLessThan(30 - probes);
+    for (const g of gaps(after)) expect(g).toBeGreaterThanOrEqual(1);
+    for (const g of granted.slice(probes)) limiter.release(g.grant, { kind: 'ok' });
+    for (let i = 0; i < 100 && granted.length < 30; i++) {
+      await vi.advanceTimersByTimeAsync(50);
+      for (const g of granted.slice(answered)) limiter.release(g.grant, { kind: 'ok' });
+      answered = granted.length;
+    }
+    await all;
+    await stop(limiter);
   });
 
   it('a limit named by the server (quotaValue) is held from then on, said once, and kept for the next run', async () => {
@@ -72,18 +115,19 @@ describe('createLimiter', () => {
       limiter.release(g, { kind: 'quota', quota: 'requests', perMinute: 1200, retryDelayMs: 10 });
     }
     expect(said).toEqual(['rpm 1200']);
-    expect(limiter.state()).toMatchObject({ rateSource: 'limit', rpm: 1200 * AIM });
+    expect(limiter.state()).toMatchObject({ rateSource: 'limit' });
+    expect(limiter.state().rpm).toBeLessThanOrEqual(1200 * AIM);
     expect(limiter.learned()).toEqual({ rpm: { value: 1200, source: 'server' } });
     const g = await take(limiter);
     limiter.release(g, { kind: 'quota', quota: 'tokens', perMinute: 250_000 });
     expect(said).toEqual(['rpm 1200', 'tpm 250000']);
     expect(limiter.state().tpm).toBe(Math.round(250_000 * AIM));
-    await limiter.stop();
+    await stop(limiter);
   });
 
   it('while probing, at most the window is in flight, and each answer lets one more (and a new one) go', async () => {
     vi.useFakeTimers(FAKE);
-    const limiter = createLimiter({ adaptive: { initialWindow: 2 } });
+    const limiter = createLimiter({ adaptive: { initialWindow: 2, minDoublingMs: 1 } });
     const { granted, all } = acquireMany(limiter, 10);
     await vi.advanceTimersByTimeAsync(10);
     expect(granted.length).toBe(2);
@@ -95,14 +139,14 @@ describe('createLimiter', () => {
     await vi.advanceTimersByTimeAsync(10);
     expect(granted.length).toBe(10);
     await all;
-    await limiter.stop();
+    await stop(limiter);
   });
 
   it('a run that learned a rate starts at it: no probe', async () => {
     vi.useFakeTimers(FAKE);
     const limiter = createLimiter({ adaptive: true, learned: { rpm: { value: 3000, source: 'adaptive' } } });
     expect(limiter.state()).toMatchObject({ rateSource: 'adaptive', rpm: 3000, window: undefined });
-    await limiter.stop();
+    await stop(limiter);
   });
 
   it('charges --tpm with the estimate and settles it with the reported count', async () => {
@@ -118,7 +162,7 @@ describe('createLimiter', () => {
     await vi.advanceTimersByTimeAsync(100);
     expect(granted.length).toBe(30);
     await all;
-    await limiter.stop();
+    await stop(limiter);
   });
 
   it('an aborted wait rejects and frees its place', async () => {
@@ -130,19 +174,31 @@ describe('createLimiter', () => {
     ctl.abort(new Error('stop'));
     await expect(p).rejects.toThrow('stop');
     expect(limiter.state().waitingForRequests).toBe(0);
-    await limiter.stop();
+    await stop(limiter);
+  });
+
+  it('refusals with nothing admitted are reported as starvation since the first; an answer ends it', async () => {
+    vi.useFakeTimers(FAKE);
+    const limiter = createLimiter({ adaptive: true, learned: { rpm: { value: 6000, source: 'adaptive' } } });
+    const first = await take(limiter);
+    const t0 = Date.now();
+    limiter.release(first, { kind: 'quota', quota: 'requests' });
+    limiter.release(await take(limiter), { kind: 'quota', quota: 'requests' });
+    expect(limiter.starvedSince()).toBe(t0);
+    limiter.release(await take(limiter), { kind: 'ok' });
+    expect(limiter.starvedSince()).toBeUndefined();
+    await stop(limiter);
   });
 });
 
 describe('a 429 without details (shared capacity)', () => {
-  it('trims the rate but never pauses everyone', async () => {
+  it('the request backs off on its own; the rate and everyone else are not paused', async () => {
     vi.useFakeTimers(FAKE);
     const limiter = createLimiter({ adaptive: true, learned: { rpm: { value: 6000, source: 'adaptive' } } });
     const g = await take(limiter);
-    const before = limiter.state().rpm!;
-    limiter.release(g, { kind: 'quota' }); // no quota named, no RetryInfo
+    const hold = limiter.release(g, { kind: 'quota' }); // no quota named, no RetryInfo
+    expect(hold).toEqual({ backoff: true });
     expect(limiter.state().pausedUntil).toBe(0);
-    expect(Math.abs(limiter.state().rpm! - before * 0.95)).toBeLessThanOrEqual(1);
-    await limiter.stop();
+    await stop(limiter);
   });
 });

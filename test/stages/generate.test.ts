@@ -16,26 +16,31 @@ const apiError = (status: number, error: object) => new ApiError({ status, messa
 /** A limiter that lets everything through at once and records what it was told. */
 function fakeLimiter() {
   const told: AttemptOutcome[] = [];
+  const starved: { since?: number } = {};
   const limiter: Limiter = {
     acquire: async (tokens) => ({ sentAt: Date.now(), tokens }) as Grant,
     release: (_g, outcome) => void told.push(outcome),
     state: () => ({ pausedUntil: 0, waitingForRequests: 0, waitingForTokens: 0, waitingForWindow: 0, adaptive: false }),
     learned: () => ({}),
+    starvedSince: () => starved.since,
     stop: async () => {},
   };
-  return { limiter, told };
+  return { limiter, told, starved };
 }
 
-function work(generate: GenerateFn, extra: { maxAttempts?: number; expectJson?: boolean; onFatal?: (e: FatalRunError) => void; checkJson?: (v: unknown) => string | undefined; schemaRetries?: number } = {}) {
-  const { limiter, told } = fakeLimiter();
+function work(generate: GenerateFn, extra: { maxAttempts?: number; expectJson?: boolean; onFatal?: (e: FatalRunError) => void; checkJson?: (v: unknown) => string | undefined; schemaRetries?: number; maxQuotaWaitMs?: number } = {}) {
+  const { limiter, told, starved } = fakeLimiter();
   const stats = createStats();
   const run = createGenerateWork({
     generate, limiter, concurrency: 4, model: 'm', stats, expectJson: extra.expectJson, checkJson: extra.checkJson, schemaRetries: extra.schemaRetries,
-    retry: { maxAttempts: extra.maxAttempts ?? 3, baseDelayMs: 0, maxDelayMs: 0 }, onFatal: extra.onFatal,
+    retry: { maxAttempts: extra.maxAttempts ?? 3, baseDelayMs: 0, maxDelayMs: 0 }, onFatal: extra.onFatal, maxQuotaWaitMs: extra.maxQuotaWaitMs,
   });
   const signal = new AbortController().signal;
-  return { go: (r: InputRecord) => run(r, signal), told, stats };
+  return { go: (r: InputRecord) => run(r, signal), told, stats, starved };
 }
+
+const quota429 = () => apiError(429, { code: 429, status: 'RESOURCE_EXHAUSTED', message: 'quota', details: [{ '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaId: 'GenerateRequestsPerMinutePerProjectPerModel' }] }] });
+const bare429 = () => apiError(429, { code: 429, status: 'RESOURCE_EXHAUSTED', message: 'Resource has been exhausted (e.g. check quota).' });
 
 describe('createGenerateWork', () => {
   it('retries a 503 and writes the answer with the attempts it took; the limiter hears of each attempt', async () => {
@@ -61,6 +66,48 @@ describe('createGenerateWork', () => {
     expect(await w.go(rec(3))).toMatchObject({ response: 'fine', attempts: 2 });
     expect(w.told[0]).toEqual({ kind: 'quota', quota: 'requests', perMinute: 600, retryDelayMs: 2000 });
     expect(w.stats.http429).toBe(1);
+  });
+
+  it('429s never use up --max-attempts: quota and bare ones alike, the record succeeds after many', async () => {
+    let calls = 0;
+    const w = work(async () => (++calls <= 8 ? Promise.reject(calls % 2 ? quota429() : bare429()) : ok('at last')), { maxAttempts: 2 });
+    expect(await w.go(rec(4))).toMatchObject({ response: 'at last', attempts: 9 }); // every request sent for it
+    expect(w.stats).toMatchObject({ http429: 8, failed: 0, retriesByCause: { 429: 8 } });
+  });
+
+  it('a 429 between other errors does not count: two 503s and a 429 with --max-attempts 3 still get the third try', async () => {
+    const seq = [apiError(503, { code: 503, status: 'UNAVAILABLE', message: 'x' }), quota429(), apiError(503, { code: 503, status: 'UNAVAILABLE', message: 'x' })];
+    let calls = 0;
+    const w = work(async () => (calls < seq.length ? Promise.reject(seq[calls++]) : ok('third')), { maxAttempts: 3 });
+    expect(await w.go(rec(5))).toMatchObject({ response: 'third', attempts: 4 });
+  });
+
+  it('a quota that lets nothing through for --max-quota-wait halts the run naming it, and marks nothing failed', async () => {
+    const fatal: FatalRunError[] = [];
+    const w = work(async () => Promise.reject(quota429()), { onFatal: (e) => fatal.push(e), maxQuotaWaitMs: 60_000 });
+    w.starved.since = Date.now() - 61_000; // the limiter has seen only refusals for 61 s
+    expect(await w.go(rec(6))).toBeNull();
+    expect(fatal[0]).toMatchObject({ code: 'QUOTA_STARVED' });
+    expect(fatal[0].message).toMatch(/let no request through for 6\d s.*rerun to resume/);
+    expect(w.stats.failed).toBe(0);
+  });
+
+  it('a prompt that times out while others are answered is a DEADLINE_EXCEEDED failure, also when it is the last one left', async () => {
+    const timeout = () => Object.assign(new Error('This operation was aborted'), { name: 'AbortError' });
+    const fatal: FatalRunError[] = [];
+    const w = work(async (p) => (p === 'hangs' ? Promise.reject(timeout()) : ok('fine')), { maxAttempts: 2, onFatal: (e) => fatal.push(e) });
+    expect(await w.go(rec(1, 'answered'))).toMatchObject({ response: 'fine' });
+    // The last record: nothing else is in flight, and it times out on every attempt.
+    expect(await w.go(rec(2, 'hangs'))).toMatchObject({ attempts: 2, error: { status: 'DEADLINE_EXCEEDED' } });
+    expect(fatal).toEqual([]);
+  });
+
+  it('an endpoint that never answers anything (every attempt times out, nothing else answered) is still a whole-run fault', async () => {
+    const timeout = () => Object.assign(new Error('This operation was aborted'), { name: 'AbortError' });
+    const fatal: FatalRunError[] = [];
+    const w = work(async () => Promise.reject(timeout()), { maxAttempts: 2, onFatal: (e) => fatal.push(e) });
+    expect(await w.go(rec(1))).toBeNull();
+    expect(fatal[0]).toMatchObject({ code: 'UNREACHABLE' });
   });
 
   it('an answer with no text is a MAX_TOKENS (or EMPTY_RESPONSE) failure, not retried; one cut short is a success', async () => {
