@@ -40,7 +40,7 @@ export interface AnswerOptions {
   thinking?: boolean;
   /** A scripted fault that shapes the answer (faults.ts). */
   fault?: 'badjson' | 'schemabad' | 'maxtokens' | 'cut' | 'thinking';
-  /** Prompt tokens served from a cache (explicit cachedContent, or an implicit hit). */
+  /** Of the prompt's tokens, those served from a cache (explicit cachedContent, or an implicit hit). */
   cachedTokens?: number;
   /** Reads inlineData / fileData parts (absent: such parts count 258 tokens and are named by type). */
   media?: MediaReader;
@@ -131,7 +131,9 @@ export function answerRequest(modelName: string, m: ModelInfo, r: GenerateReques
   }
   const prompt = promptOf(r);
   const system = systemOf(r);
-  const promptTokens = countTokens(prompt) + (system ? countTokens(system) : 0) + mediaTokens + (o.cachedTokens ?? 0);
+  const promptTokens = countTokens(prompt) + (system ? countTokens(system) : 0) + mediaTokens;
+  // Cached tokens are part of the prompt (its cached prefix), never more than all of it.
+  const cached = Math.min(o.cachedTokens ?? 0, promptTokens);
   if (promptTokens > m.inputTokenLimit) return { error: invalidArgument(`The input token count exceeds the maximum number of tokens allowed ${m.inputTokenLimit}.`) };
   const thinking = thoughtsFor(r, m, o);
   if ('code' in thinking) return { error: thinking };
@@ -176,7 +178,7 @@ export function answerRequest(modelName: string, m: ModelInfo, r: GenerateReques
   if (text) parts.push({ text });
   const response: Record<string, unknown> = {
     candidates: [{ content: parts.length ? { parts, role: 'model' } : { role: 'model' }, finishReason, index: 0 }],
-    usageMetadata: usageOf(promptTokens, out, thoughts, o.cachedTokens ?? 0, mediaTokens),
+    usageMetadata: usageOf(promptTokens, out, thoughts, cached, mediaTokens),
     modelVersion: modelName,
     ...(o.responseId ? { responseId: o.responseId } : {}),
   };

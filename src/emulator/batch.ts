@@ -50,6 +50,8 @@ export interface BatchOptions {
   errorShape?: 'rpc' | 'http';
   /** Told of each call (tests kill a client at chosen steps). */
   onEvent?: (kind: 'create' | 'get' | 'list' | 'cancel' | 'delete') => void;
+  /** Run on each request at create, before the job is stored (the service fetches a request's URLs then). */
+  prefetch?: (request: unknown) => Promise<void>;
 }
 
 /** Answers one request of a batch as the online method would (no latency, no quota, no online scripts). */
@@ -93,7 +95,7 @@ interface Batch {
 
 export interface BatchService {
   /** Handles the request if it is one of these endpoints; false otherwise. */
-  handle(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer): boolean;
+  handle(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer): Promise<boolean>;
   readonly stats: { batchesCreated: number; deleted: number; refused: number };
 }
 
@@ -285,7 +287,7 @@ export function createBatchService(o: BatchOptions, files: FilesService, answer:
 
   return {
     stats,
-    handle(req, res, url, body) {
+    async handle(req, res, url, body) {
       const p = url.pathname;
       let m = /^\/(v1beta|v1alpha)\/models\/([^/:]+):(batchGenerateContent|asyncBatchEmbedContent)$/.exec(p);
       if (req.method === 'POST' && m) {
@@ -312,6 +314,7 @@ export function createBatchService(o: BatchOptions, files: FilesService, answer:
           fail(res, input);
           return true;
         }
+        if (o.prefetch && kind === 'generate') await Promise.all(input.items.map((it) => (it.request ? o.prefetch!(it.request) : undefined)));
         if (stats.refused < (o.refuseCreates ?? 0)) {
           stats.refused++;
           fail(res, o.refuseError ?? BATCH_CREATE_429);

@@ -78,6 +78,12 @@ export interface EmulatorOptions {
   batchRefuseError?: GoogleError;
   /** The Files API's clock (48 h lifetime, video processing). @default batchTimeScale */
   filesTimeScale?: number;
+  /** The cachedContents clock: every TTL divided by this. @default batchTimeScale */
+  cacheTimeScale?: number;
+  /** Implicit caching: a repeated long prefix is reported as cachedContentTokenCount (caches.ts has the rule). @default true */
+  implicitCache?: boolean;
+  /** Fetch http(s) fileData URIs to hash their bytes, as the service fetches them (false: the URL stands for its bytes). @default true */
+  fetchFileUris?: boolean;
   /** Told of each Files/Batch call (tests). */
   onBatchEvent?: (kind: BatchEventKind) => void;
 }
@@ -121,6 +127,7 @@ export function validateEmulatorOptions(options: EmulatorOptions): void {
   range(o, 'refuseAfter', 0, 1e12, true);
   range(o, 'batchTimeScale', 0.000001, 1e12);
   range(o, 'filesTimeScale', 0.000001, 1e12);
+  range(o, 'cacheTimeScale', 0.000001, 1e12);
   range(o, 'batchResultLagMs', 0, 1e12);
   range(o, 'batchRefuseCreates', 0, 1e9, true);
   if (options.apiKey !== undefined && (typeof options.apiKey !== 'string' || options.apiKey === '')) fail('apiKey', 'a non-empty string', options.apiKey);

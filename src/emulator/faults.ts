@@ -1,6 +1,7 @@
 // Scriptable faults (SPEC §7): a prompt carries directives like `[[emu:503x2]]`, so a test can
 // make one exact prompt fail a known number of times — exact, not probabilistic — across a
 // process boundary (the CLI spawns its own client). Parsing is pure; counting is the server's.
+// They apply to generateContent, streamGenerateContent and embedding calls (a call's texts joined).
 //
 //   [[emu:503x2]]      answer HTTP 503 the first 2 times this prompt arrives, then succeed
 //                      (any of 400 403 404 408 429 500 502 503 504; no `xN`: always)

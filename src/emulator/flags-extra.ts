@@ -1,5 +1,6 @@
 // The `gempipe emulator` sub-command's flags for the options added with the faithful emulator (the
-// quota family of issue 19, the Batch API's lag, order and error shape of issue 20, the key rule),
+// quota family of issue 19, the Batch API's lag, order and error shape of issue 20, the key rule,
+// the Files and cachedContents clocks and URL fetching of issue 24),
 // as rows in flags.ts's Flag shape plus the one parser that reads them. All rows are `special`, so
 // a generic table walk skips them and parseEmulatorExtraFlags() alone turns them into
 // EmulatorOptions, with messages that name the flag. To wire them: add EMULATOR_EXTRA_FLAGS to the
@@ -22,6 +23,9 @@ export const EMULATOR_EXTRA_FLAGS: readonly Flag[] = [
   { key: 'batchErrorShape', flags: '--batch-error-shape <shape>', help: 'Batch: per-request errors as google.rpc.Status (rpc, the service\'s) or HTTP-shaped (http)', kind: 'special', choices: ['rpc', 'http'], default: 'rpc' },
   { key: 'batchRefuseCreates', flags: '--batch-refuse-creates <n>', help: 'Batch: the first N creates get the Batch API\'s 429', kind: 'special', default: 0 },
   { key: 'filesTimeScale', flags: '--files-time-scale <x>', help: 'Files: the 48 h lifetime and video processing divided by this (default: --batch-time-scale)', kind: 'special' },
+  { key: 'cacheTimeScale', flags: '--cache-time-scale <x>', help: 'cachedContents: every TTL divided by this (default: --batch-time-scale)', kind: 'special' },
+  { key: 'implicitCache', flags: '--implicit-cache <on|off>', help: 'report a repeated prefix of 1,024+ tokens as cachedContentTokenCount, as 2.5+ models do', kind: 'special', choices: ['on', 'off'], default: 'on' },
+  { key: 'fetchFileUris', flags: '--fetch-file-uris <on|off>', help: 'fetch http(s) fileData URIs to hash their bytes, as the service fetches them (off: the URL stands for its bytes)', kind: 'special', choices: ['on', 'off'], default: 'on' },
 ];
 
 type Raw = Record<string, unknown>;
@@ -78,5 +82,15 @@ export function parseEmulatorExtraFlags(raw: Raw): Partial<EmulatorOptions> {
   }
   if (given('batchRefuseCreates')) o.batchRefuseCreates = number('batch-refuse-creates', raw.batchRefuseCreates, 0, true);
   if (given('filesTimeScale')) o.filesTimeScale = number('files-time-scale', raw.filesTimeScale, 0.000001, false);
+  if (given('cacheTimeScale')) o.cacheTimeScale = number('cache-time-scale', raw.cacheTimeScale, 0.000001, false);
+  const onOff = (key: string, flag: string): boolean | undefined => {
+    if (!given(key)) return undefined;
+    if (raw[key] !== 'on' && raw[key] !== 'off') bad(flag, 'on or off', raw[key]);
+    return raw[key] === 'on';
+  };
+  const implicit = onOff('implicitCache', 'implicit-cache');
+  if (implicit !== undefined) o.implicitCache = implicit;
+  const fetchUris = onOff('fetchFileUris', 'fetch-file-uris');
+  if (fetchUris !== undefined) o.fetchFileUris = fetchUris;
   return o;
 }

@@ -1,6 +1,7 @@
 // startEmulator(): a local server speaking the Gemini REST API (SPEC §7) — generateContent,
-// streamGenerateContent, countTokens, models.get/list, and the Files and Batch endpoints
-// (files.ts, batch.ts) — with the service's request and response shapes (answer.ts), its errors
+// streamGenerateContent, countTokens, models.get/list, embedContent/batchEmbedContents (embed.ts),
+// and the Files, Batch and cachedContents endpoints (files.ts, batch.ts, caches.ts); inlineData and
+// fileData parts (media.ts) — with the service's request and response shapes (answer.ts), its errors
 // ({"error":{code,message,status,details}}, google-errors.ts; an unknown URL is its HTML 404) and
 // its key rule. Deterministic answers; optional latency and jitter; rpm/tpm/rpd quotas enforced
 // the ways real servers do (quota.ts: bucket, fixed or sliding windows, a limit schedule) with the
@@ -13,11 +14,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net';
 import { answerRequest, countTokens, hash, promptTokensOf, usageOf } from './answer.js';
 import { createBatchService, seededRandom, type BatchKind } from './batch.js';
+import { createCachesService } from './caches.js';
+import { embedOne, embedText, MAX_BATCH_EMBED, type EmbedRequest } from './embed.js';
 import { validateEmulatorOptions, type EmulatorOptions } from './emulator-options.js';
-import { faultFor, parseDirectives, type Directives } from './faults.js';
+import { faultFor, parseDirectives, type Directives, type Fault } from './faults.js';
 import { createFilesService } from './files.js';
-import { API_KEY_INVALID, html404, invalidJson, modelNotFound, UNREGISTERED_CALLER, type GoogleError } from './google-errors.js';
-import { CATALOGUE, modelInfo, modelResource } from './models.js';
+import { API_KEY_INVALID, html404, invalidArgument, invalidJson, modelNotFound, UNREGISTERED_CALLER, type GoogleError } from './google-errors.js';
+import { createMediaService } from './media.js';
+import { CATALOGUE, modelInfo, modelResource, type ModelInfo } from './models.js';
 import { pageOf } from './paging.js';
 import { BARE_429, createQuota, limitAt, quota429, type QuotaEnforcer } from './quota.js';
 import { normalize, promptOf, type GenerateRequest } from './request.js';
@@ -47,7 +51,7 @@ export interface EmulatorStats {
   inFlight: number;
   maxInFlight: number;
   promptTokens: number;
-  /** Requests the quotas admitted, in all. */
+  /** Requests the quotas admitted, in all (a batchEmbedContents call counts its texts). */
   admitted: number;
   /** Quota 429s, in all (shared-capacity ones not counted). */
   quota429: number;
@@ -69,14 +73,17 @@ export interface Emulator {
   stats: EmulatorStats;
   /** The Files and Batch endpoints' counters. */
   batch: { readonly uploads: number; readonly downloads: number; readonly filesDeleted: number; readonly batchesCreated: number; readonly batchesDeleted: number; readonly createsRefused: number };
+  /** The cachedContents endpoints' counters, and implicit cache hits. */
+  caches: { readonly created: number; readonly deleted: number; readonly implicitHits: number };
   close(): Promise<void>;
 }
 
 type Route =
   | { kind: 'generate' | 'stream'; version: string; model: string }
   | { kind: 'countTokens'; version: string; model: string }
+  | { kind: 'embed' | 'batchEmbed'; version: string; model: string }
   | { kind: 'model'; version: string; model: string }
-  | { kind: 'models' | 'files' | 'batches'; version: string };
+  | { kind: 'models' | 'files' | 'batches' | 'caches'; version: string };
 
 /** The method a request names, or undefined (the front end's 404 page). */
 function routeOf(method: string, path: string): Route | undefined {
@@ -86,6 +93,8 @@ function routeOf(method: string, path: string): Route | undefined {
     if (m[3] === 'generateContent') return { kind: 'generate', version: m[1], model };
     if (m[3] === 'streamGenerateContent') return { kind: 'stream', version: m[1], model };
     if (m[3] === 'countTokens') return { kind: 'countTokens', version: m[1], model };
+    if (m[3] === 'embedContent') return { kind: 'embed', version: m[1], model };
+    if (m[3] === 'batchEmbedContents') return { kind: 'batchEmbed', version: m[1], model };
     if ((m[3] === 'batchGenerateContent' || m[3] === 'asyncBatchEmbedContent') && m[1] !== 'v1') return { kind: 'batches', version: m[1] };
     return undefined;
   }
@@ -96,6 +105,10 @@ function routeOf(method: string, path: string): Route | undefined {
       : path.endsWith(':download') ? method === 'GET'
         : /\/files$/.test(path) ? method === 'GET' : method === 'GET' || method === 'DELETE';
     return ok ? { kind: 'files', version: m[1] } : undefined;
+  }
+  if ((m = /^\/(v1beta|v1alpha)\/cachedContents(\/[^/:]+)?$/.exec(path))) {
+    const ok = m[2] ? ['GET', 'PATCH', 'DELETE'].includes(method) : method === 'GET' || method === 'POST';
+    return ok ? { kind: 'caches', version: m[1] } : undefined;
   }
   if ((m = /^\/(v1beta|v1alpha)\/batches(?:\/[^/:]+(:cancel)?)?$/.exec(path))) {
     const ok = m[2] ? method === 'POST' : /\/batches$/.test(path) ? method === 'GET' : method === 'GET' || method === 'DELETE';
@@ -173,21 +186,161 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   }
 
   const files = createFilesService({ timeScale: o.filesTimeScale ?? o.batchTimeScale, onEvent: o.onBatchEvent });
-  // A batch's requests are answered as generateContent would answer them (no latency, quota or
+  const media = createMediaService(files, { fetchUrls: o.fetchFileUris });
+  const caches = createCachesService({ timeScale: o.cacheTimeScale ?? o.batchTimeScale, implicit: o.implicitCache }, (id, version) => {
+    const m = modelInfo(id);
+    return m && !m.embeddingDims && m.methods.includes('createCachedContent') ? m : modelNotFound(id, version, 'createCachedContent');
+  }, media.reader);
+  /** An embedding model by id, or the 404 the service gives it. */
+  function embedModel(model: string, version: string, method: string): ModelInfo | GoogleError {
+    const info = modelInfo(model);
+    return info?.embeddingDims ? info : modelNotFound(model, version, method);
+  }
+  // A batch's requests are answered as the online methods would answer them (no latency, quota or
   // online scripts: the batch has its own, batch.ts).
   const batch = createBatchService({
     timeScale: o.batchTimeScale, onEvent: o.onBatchEvent, refuseCreates: o.batchRefuseCreates, refuseError: o.batchRefuseError,
     resultLagMs: o.batchResultLagMs, resultLagMode: o.batchResultLagMode, shuffle: o.batchShuffle, seed: o.seed, errorShape: o.batchErrorShape,
+    prefetch: (request) => media.prefetch(request as GenerateRequest).then(() => undefined),
   }, files, (kind: BatchKind, model, request) => {
     const info = modelInfo(model)!;
-    const a = answerRequest(model, info, request as GenerateRequest, { thinking: o.thinking });
+    if (kind === 'embed') {
+      const e = embedOne(info, request as EmbedRequest);
+      return 'error' in e ? e : { response: e };
+    }
+    const cached = caches.apply(request as GenerateRequest, model);
+    if ('code' in cached) return { error: cached };
+    const cachedTokens = cached.cachedTokens || caches.implicitHit(cached.request, info);
+    const a = answerRequest(model, info, cached.request, { thinking: o.thinking, media: media.reader, cachedTokens });
     return 'error' in a ? a : { response: a.response };
   }, (kind, model, version) => {
-    if (kind === 'embed') return modelNotFound(model, version, 'asyncBatchEmbedContent');
-    const m = generateModel(model, version, 'batchGenerateContent');
+    const m = kind === 'embed' ? embedModel(model, version, 'asyncBatchEmbedContent') : generateModel(model, version, 'batchGenerateContent');
     return 'code' in m ? m : undefined;
   });
   let origin = '';
+
+  /**
+   * What every model call goes through before its answer, as the service orders it: counters and
+   * scripts, whole-run faults, quotas on arrival (`units` requests, `promptTokens` tokens),
+   * shared-capacity 429s, latency, then the scripted and random errors. Returns the script that
+   * shapes the answer and a release() for the in-flight count, or undefined when the request has
+   * been answered already (an error, a reset, a hang).
+   */
+  async function admit(req: IncomingMessage, res: ServerResponse, prompt: string, model: string, units: number, promptTokens: number): Promise<{ fault?: Fault; release: () => void } | undefined> {
+    stats.requests++;
+    o.onRequest?.(prompt);
+    const d: Directives | undefined = parseDirectives(prompt);
+    let arrival = 0;
+    if (d) {
+      arrival = (arrivals.get(prompt) ?? 0) + 1;
+      arrivals.set(prompt, arrival);
+    }
+    const now = Date.now();
+    if (o.refuseAfter !== undefined && stats.requests >= o.refuseAfter && !refused) {
+      refused = true; // this one is answered; from now on nothing listens
+      server.close();
+      setImmediate(() => {
+        for (const s of sockets) s.destroy();
+      });
+    }
+    const fault = d ? faultFor(d, arrival) : undefined;
+    if (o.locationError || fault?.kind === 'location') {
+      sendError(res, { code: 400, status: 'FAILED_PRECONDITION', message: 'User location is not supported for the API use.' }, prompt);
+      return undefined;
+    }
+    if (o.limitZero || fault?.kind === 'limit0') {
+      sendError(res, quota429('minute', 37_000, model, 0, o.retryInfo), prompt);
+      return undefined;
+    }
+    const quotaValue = (perMinute: number | undefined) => (o.quotaValue ? perMinute : undefined);
+    const sec = second(now);
+    const refuse = (e: GoogleError) => {
+      stats.quota429++;
+      sec.refused++;
+      sendError(res, e, prompt);
+      return undefined;
+    };
+    if (o.rpd !== undefined && (dayCount += units) > o.rpd) return refuse(quota429('day', 0, model, quotaValue(o.rpd), o.retryInfo));
+    if (rpmQuota) {
+      const scheduled = o.limitSchedule ? limitAt(o.limitSchedule, now - t0, scale) : undefined;
+      if (scheduled !== undefined && scheduled !== rpmNow) {
+        rpmNow = scheduled;
+        rpmQuota.setLimit(scheduled, now);
+        sec.rpm = scheduled;
+      }
+      const wait = rpmQuota.take(units, now);
+      if (wait > 0) return refuse(quota429('minute', wait, model, quotaValue(rpmNow), o.retryInfo));
+    }
+    if (tpmQuota) {
+      const scheduled = o.tpmSchedule ? limitAt(o.tpmSchedule, now - t0, scale) : undefined;
+      if (scheduled !== undefined && scheduled !== tpmNow) {
+        tpmNow = scheduled;
+        tpmQuota.setLimit(scheduled, now);
+      }
+      const wait = tpmQuota.take(promptTokens, now);
+      if (wait > 0) return refuse(quota429('tokens', wait, model, quotaValue(tpmNow), o.retryInfo));
+    }
+    stats.admitted += units;
+    sec.admitted += units;
+    if (o.capacity429Rate && rnd() < o.capacity429Rate) {
+      stats.capacity429++;
+      sec.capacity429++;
+      sendError(res, BARE_429, prompt);
+      return undefined;
+    }
+    let delay = o.latencyMs + (o.jitterMs > 0 ? Math.floor(rnd() * o.jitterMs) : 0) + (d?.slowMs ?? 0);
+    if (fault?.kind === 'hang') delay = Infinity;
+    if (fault?.kind === 'reset') {
+      stats.byStatus.reset = (stats.byStatus.reset ?? 0) + 1;
+      req.socket.destroy();
+      return undefined;
+    }
+    stats.inFlight++;
+    stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+    let released = false;
+    const release = () => {
+      if (!released) stats.inFlight--;
+      released = true;
+    };
+    if (delay === Infinity) {
+      stats.byStatus.hang = (stats.byStatus.hang ?? 0) + 1;
+      await new Promise<void>((resolve) => res.on('close', resolve));
+      release();
+      return undefined;
+    }
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    const answered = (_sent?: void) => {
+      release();
+      return undefined;
+    };
+    if (res.destroyed) return answered();
+    const randomError = o.errorRate > 0 && rnd() < o.errorRate;
+    if (fault?.kind === 'http') return answered(sendError(res, httpFault(fault.status!, fault.retryDelayS), prompt));
+    if (fault?.kind === 'quotaDay') return answered(sendError(res, quota429('day', 0, model, 250), prompt));
+    if (fault?.kind === 'leaked') return answered(sendError(res, { code: 403, status: 'PERMISSION_DENIED', message: 'Your API key was reported as leaked. Please use another API key.' }, prompt));
+    if (fault?.kind === 'disabled') {
+      return answered(sendError(res, {
+        code: 403, status: 'PERMISSION_DENIED',
+        message: 'Generative Language API has not been used in project 123456789 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/generativelanguage.googleapis.com/overview?project=123456789 then retry.',
+        details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'SERVICE_DISABLED', domain: 'googleapis.com', metadata: { service: 'generativelanguage.googleapis.com', consumer: 'projects/123456789' } }],
+      }, prompt));
+    }
+    if (randomError) return answered(sendError(res, httpFault(503), prompt));
+    if (fault?.kind === 'malformed') {
+      stats.byStatus.malformed = (stats.byStatus.malformed ?? 0) + 1;
+      res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
+      res.end('{"candidates": [{"content": {"parts": [{"text": "trunc');
+      return answered();
+    }
+    return { fault, release };
+  }
+
+  function succeeded(prompt: string, promptTokens: number): void {
+    stats.promptTokens += promptTokens;
+    stats.ok++;
+    if (o.trackPrompts) stats.successes.set(prompt, (stats.successes.get(prompt) ?? 0) + 1);
+    o.onAnswer?.(prompt);
+  }
 
   async function generate(req: IncomingMessage, res: ServerResponse, url: URL, route: { kind: 'generate' | 'stream'; version: string; model: string }, raw: Buffer): Promise<void> {
     const info = generateModel(route.model, route.version, route.kind === 'stream' ? 'streamGenerateContent' : 'generateContent');
@@ -200,100 +353,18 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     }
     const model = route.model;
     const prompt = promptOf(body);
-    stats.requests++;
-    if (route.kind === 'stream') stats.streams++;
-    o.onRequest?.(prompt);
-    const d: Directives | undefined = parseDirectives(prompt);
-    let arrival = 0;
-    if (d) {
-      arrival = (arrivals.get(prompt) ?? 0) + 1;
-      arrivals.set(prompt, arrival);
-    }
-    // Quotas are checked on arrival, like the real service, before any work.
-    const now = Date.now();
-    if (o.refuseAfter !== undefined && stats.requests >= o.refuseAfter && !refused) {
-      refused = true; // this one is answered; from now on nothing listens
-      server.close();
-      setImmediate(() => {
-        for (const s of sockets) s.destroy();
-      });
-    }
-    const fault = d ? faultFor(d, arrival) : undefined;
-    if (o.locationError || fault?.kind === 'location') {
-      return sendError(res, { code: 400, status: 'FAILED_PRECONDITION', message: 'User location is not supported for the API use.' }, prompt);
-    }
-    if (o.limitZero || fault?.kind === 'limit0') return sendError(res, quota429('minute', 37_000, model, 0, o.retryInfo), prompt);
-    const tokens = promptTokensOf(body);
+    // A named cache goes in front of the request; its URLs are fetched before anything is counted.
+    const cached = caches.apply(body, model);
+    if ('code' in cached) return sendError(res, cached);
+    const fetchFailed = await media.prefetch(cached.request);
+    if (fetchFailed) return sendError(res, fetchFailed);
+    const tokens = promptTokensOf(cached.request, media.reader);
     const promptTokens = typeof tokens === 'number' ? tokens : countTokens(prompt);
-    const quotaValue = (perMinute: number | undefined) => (o.quotaValue ? perMinute : undefined);
-    const sec = second(now);
-    const refuse = (e: GoogleError) => {
-      stats.quota429++;
-      sec.refused++;
-      sendError(res, e, prompt);
-    };
-    if (o.rpd !== undefined && ++dayCount > o.rpd) return refuse(quota429('day', 0, model, quotaValue(o.rpd), o.retryInfo));
-    if (rpmQuota) {
-      const scheduled = o.limitSchedule ? limitAt(o.limitSchedule, now - t0, scale) : undefined;
-      if (scheduled !== undefined && scheduled !== rpmNow) {
-        rpmNow = scheduled;
-        rpmQuota.setLimit(scheduled, now);
-        sec.rpm = scheduled;
-      }
-      const wait = rpmQuota.take(1, now);
-      if (wait > 0) return refuse(quota429('minute', wait, model, quotaValue(rpmNow), o.retryInfo));
-    }
-    if (tpmQuota) {
-      const scheduled = o.tpmSchedule ? limitAt(o.tpmSchedule, now - t0, scale) : undefined;
-      if (scheduled !== undefined && scheduled !== tpmNow) {
-        tpmNow = scheduled;
-        tpmQuota.setLimit(scheduled, now);
-      }
-      const wait = tpmQuota.take(promptTokens, now);
-      if (wait > 0) return refuse(quota429('tokens', wait, model, quotaValue(tpmNow), o.retryInfo));
-    }
-    stats.admitted++;
-    sec.admitted++;
-    if (o.capacity429Rate && rnd() < o.capacity429Rate) {
-      stats.capacity429++;
-      sec.capacity429++;
-      return sendError(res, BARE_429, prompt);
-    }
-    let delay = o.latencyMs + (o.jitterMs > 0 ? Math.floor(rnd() * o.jitterMs) : 0) + (d?.slowMs ?? 0);
-    if (fault?.kind === 'hang') delay = Infinity;
-    if (fault?.kind === 'reset') {
-      stats.byStatus.reset = (stats.byStatus.reset ?? 0) + 1;
-      req.socket.destroy();
-      return;
-    }
-    stats.inFlight++;
-    stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
+    if (route.kind === 'stream') stats.streams++;
+    const gate = await admit(req, res, prompt, model, 1, promptTokens);
+    if (!gate) return;
+    const { fault, release } = gate;
     try {
-      if (delay === Infinity) {
-        stats.byStatus.hang = (stats.byStatus.hang ?? 0) + 1;
-        await new Promise<void>((resolve) => res.on('close', resolve));
-        return;
-      }
-      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-      if (res.destroyed) return;
-      const randomError = o.errorRate > 0 && rnd() < o.errorRate;
-      if (fault?.kind === 'http') return sendError(res, httpFault(fault.status!, fault.retryDelayS), prompt);
-      if (fault?.kind === 'quotaDay') return sendError(res, quota429('day', 0, model, 250), prompt);
-      if (fault?.kind === 'leaked') return sendError(res, { code: 403, status: 'PERMISSION_DENIED', message: 'Your API key was reported as leaked. Please use another API key.' }, prompt);
-      if (fault?.kind === 'disabled') {
-        return sendError(res, {
-          code: 403, status: 'PERMISSION_DENIED',
-          message: 'Generative Language API has not been used in project 123456789 before or it is disabled. Enable it by visiting https://console.developers.google.com/apis/api/generativelanguage.googleapis.com/overview?project=123456789 then retry.',
-          details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'SERVICE_DISABLED', domain: 'googleapis.com', metadata: { service: 'generativelanguage.googleapis.com', consumer: 'projects/123456789' } }],
-        }, prompt);
-      }
-      if (randomError) return sendError(res, httpFault(503), prompt);
-      if (fault?.kind === 'malformed') {
-        stats.byStatus.malformed = (stats.byStatus.malformed ?? 0) + 1;
-        res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
-        res.end('{"candidates": [{"content": {"parts": [{"text": "trunc');
-        return;
-      }
       if (fault?.kind === 'block') {
         return send(res, 200, { promptFeedback: { blockReason: 'SAFETY', safetyRatings: [{ category: 'HARM_CATEGORY_DANGEROUS_CONTENT', probability: 'HIGH', blocked: true }] }, usageMetadata: usageOf(promptTokens, 0), modelVersion: model }, prompt);
       }
@@ -301,12 +372,10 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         return send(res, 200, { candidates: [], usageMetadata: usageOf(promptTokens, 0), modelVersion: model }, prompt);
       }
       const shaping = fault && ['badjson', 'schemabad', 'maxtokens', 'cut', 'thinking'].includes(fault.kind) ? fault.kind as 'badjson' : undefined;
-      const a = answerRequest(model, info, body, { thinking: o.thinking, fault: shaping, responseId: hash(prompt + ':' + stats.requests).toString(36) });
+      const cachedTokens = cached.cachedTokens || caches.implicitHit(cached.request, info);
+      const a = answerRequest(model, info, cached.request, { thinking: o.thinking, fault: shaping, media: media.reader, cachedTokens, responseId: hash(prompt + ':' + stats.requests).toString(36) });
       if ('error' in a) return sendError(res, a.error, prompt);
-      stats.promptTokens += a.promptTokens;
-      stats.ok++;
-      if (o.trackPrompts) stats.successes.set(prompt, (stats.successes.get(prompt) ?? 0) + 1);
-      o.onAnswer?.(prompt);
+      succeeded(prompt, a.promptTokens);
       if (route.kind === 'stream') {
         stats.byStatus[200] = (stats.byStatus[200] ?? 0) + 1;
         if (o.log) stats.log.push({ t: Date.now() - t0, status: 200, prompt });
@@ -314,24 +383,63 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       }
       send(res, 200, a.response, prompt);
     } finally {
-      stats.inFlight--;
+      release();
+    }
+  }
+
+  /** embedContent and batchEmbedContents: one call, one admission for as many requests as it holds. */
+  async function embed(req: IncomingMessage, res: ServerResponse, route: { kind: 'embed' | 'batchEmbed'; version: string; model: string }, raw: Buffer): Promise<void> {
+    const batchCall = route.kind === 'batchEmbed';
+    const info = embedModel(route.model, route.version, batchCall ? 'batchEmbedContents' : 'embedContent');
+    if ('code' in info) return sendError(res, info);
+    let body: EmbedRequest & { requests?: EmbedRequest[] };
+    try {
+      body = normalize(JSON.parse(raw.toString('utf8') || '{}'));
+    } catch (err) {
+      return sendError(res, invalidJson((err as Error).message));
+    }
+    const requests = batchCall ? body.requests : [body];
+    if (!Array.isArray(requests) || requests.length === 0) return sendError(res, invalidArgument('* BatchEmbedContentsRequest.requests: requests is not specified\n'));
+    if (requests.length > MAX_BATCH_EMBED) return sendError(res, invalidArgument(`* BatchEmbedContentsRequest.requests: at most ${MAX_BATCH_EMBED} requests can be in one batch\n`));
+    const wrong = requests.findIndex((r) => r.model !== undefined && r.model.replace(/^models\//, '') !== route.model);
+    if (wrong >= 0) return sendError(res, invalidArgument(`* BatchEmbedContentsRequest.requests[${wrong}].model: the model of every request must be the batch's model, models/${route.model}\n`));
+    const prompt = requests.map(embedText).join('\n');
+    const promptTokens = requests.reduce((n, r) => n + countTokens(embedText(r)), 0);
+    // Each text is a request against the quota (a call of 100 texts counts 100).
+    const gate = await admit(req, res, prompt, route.model, requests.length, promptTokens);
+    if (!gate) return;
+    try {
+      const out: unknown[] = [];
+      for (let i = 0; i < requests.length; i++) {
+        const e = embedOne(info, requests[i], batchCall ? `BatchEmbedContentsRequest.requests[${i}].` : '');
+        if ('error' in e) return sendError(res, e.error, prompt);
+        out.push(e.embedding);
+      }
+      succeeded(prompt, promptTokens);
+      send(res, 200, batchCall ? { embeddings: out } : { embedding: out[0] }, prompt);
+    } finally {
+      gate.release();
     }
   }
 
   function countTokensOf(res: ServerResponse, route: { version: string; model: string }, raw: Buffer): void {
-    const info = generateModel(route.model, route.version, 'countTokens');
-    if ('code' in info) return sendError(res, info);
+    // Embedding models count tokens too.
+    if (!modelInfo(route.model)) return sendError(res, modelNotFound(route.model, route.version, 'countTokens'));
     let body: GenerateRequest & { generateContentRequest?: GenerateRequest };
     try {
       body = normalize(JSON.parse(raw.toString('utf8') || '{}'));
     } catch (err) {
       return sendError(res, invalidJson((err as Error).message));
     }
-    const r = body.generateContentRequest ?? body;
-    const tokens = promptTokensOf(r);
+    const cached = caches.apply(body.generateContentRequest ?? body, route.model);
+    if ('code' in cached) return sendError(res, cached);
+    const tokens = promptTokensOf(cached.request, media.reader);
     if (typeof tokens !== 'number') return sendError(res, tokens);
     res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
-    res.end(JSON.stringify({ totalTokens: tokens, promptTokensDetails: [{ modality: 'TEXT', tokenCount: tokens }] }));
+    res.end(JSON.stringify({
+      totalTokens: tokens, ...(cached.cachedTokens ? { cachedContentTokenCount: cached.cachedTokens } : {}),
+      promptTokensDetails: [{ modality: 'TEXT', tokenCount: tokens }],
+    }));
   }
 
   function models(res: ServerResponse, url: URL, route: Route): void {
@@ -377,6 +485,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         return generate(req, res, url, route, raw);
       case 'countTokens':
         return countTokensOf(res, route, raw);
+      case 'embed':
+      case 'batchEmbed':
+        return embed(req, res, route, raw);
+      case 'caches':
+        if (!caches.handle(req, res, url, raw)) res.writeHead(404, { 'content-type': 'text/html; charset=UTF-8' }).end(html404(url.pathname));
+        return;
       case 'model':
       case 'models':
         return models(res, url, route);
@@ -384,7 +498,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         if (!files.handle(req, res, url, raw, origin)) res.writeHead(404, { 'content-type': 'text/html; charset=UTF-8' }).end(html404(url.pathname));
         return;
       case 'batches':
-        if (!batch.handle(req, res, url, raw)) res.writeHead(404, { 'content-type': 'text/html; charset=UTF-8' }).end(html404(url.pathname));
+        if (!(await batch.handle(req, res, url, raw))) res.writeHead(404, { 'content-type': 'text/html; charset=UTF-8' }).end(html404(url.pathname));
         return;
     }
   }
@@ -419,6 +533,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       get batchesCreated() { return bs.batchesCreated; },
       get batchesDeleted() { return bs.deleted; },
       get createsRefused() { return bs.refused; },
+    },
+    caches: {
+      get created() { return caches.stats.created; },
+      get deleted() { return caches.stats.deleted; },
+      get implicitHits() { return caches.stats.implicitHits; },
     },
     close: () =>
       new Promise<void>((resolve) => {

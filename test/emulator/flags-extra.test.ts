@@ -23,15 +23,19 @@ describe('emulator extra flags', () => {
     const o = parseEmulatorExtraFlags(raw([
       '--api-key', 'AIza-x', '--retry-info', '10s', '--limit-schedule', '0:6000,30000:3000,60000:6000', '--batch-result-lag-ms', '1500',
       '--batch-result-lag-mode', 'not-found', '--batch-order', 'input', '--batch-error-shape', 'http', '--batch-refuse-creates', '2', '--files-time-scale', '60',
+      '--cache-time-scale', '3600', '--implicit-cache', 'off', '--fetch-file-uris', 'off',
     ]));
     expect(o).toEqual({
       apiKey: 'AIza-x', retryInfo: { fixed: 10 }, limitSchedule: [{ atMs: 0, perMinute: 6000 }, { atMs: 30000, perMinute: 3000 }, { atMs: 60000, perMinute: 6000 }],
       batchResultLagMs: 1500, batchResultLagMode: 'not-found', batchShuffle: false, batchErrorShape: 'http', batchRefuseCreates: 2, filesTimeScale: 60,
+      cacheTimeScale: 3600, implicitCache: false, fetchFileUris: false,
     });
     const emu = await startEmulator(o);
     await emu.close();
     // The defaults the table shows are the options' defaults.
-    expect(parseEmulatorExtraFlags(raw([]))).toEqual({ retryInfo: 'whole', batchResultLagMs: 0, batchResultLagMode: 'absent', batchShuffle: true, batchErrorShape: 'rpc', batchRefuseCreates: 0 });
+    expect(parseEmulatorExtraFlags(raw([]))).toEqual({
+      retryInfo: 'whole', batchResultLagMs: 0, batchResultLagMode: 'absent', batchShuffle: true, batchErrorShape: 'rpc', batchRefuseCreates: 0, implicitCache: true, fetchFileUris: true,
+    });
   });
 
   it('refuse a bad value, naming the flag', () => {
@@ -39,5 +43,6 @@ describe('emulator extra flags', () => {
     expect(() => parseEmulatorExtraFlags(raw(['--limit-schedule', '0=6000']))).toThrow(/Expected `--limit-schedule` to be AT_MS:PER_MINUTE/);
     expect(() => parseEmulatorExtraFlags(raw(['--batch-order', 'random']))).toThrow(/Expected `--batch-order` to be shuffled or input/);
     expect(() => parseEmulatorExtraFlags(raw(['--batch-refuse-creates', '1.5']))).toThrow(/Expected `--batch-refuse-creates` to be an integer/);
+    expect(() => parseEmulatorExtraFlags(raw(['--implicit-cache', 'yes']))).toThrow(/Expected `--implicit-cache` to be on or off/);
   });
 });
