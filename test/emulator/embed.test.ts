@@ -56,7 +56,7 @@ describe('emulator: embeddings', () => {
     const texts = Array.from({ length: 101 }, (_, i) => `text ${i}`);
     await expect(ai.models.embedContent({ model: 'gemini-embedding-001', contents: texts }))
       .rejects.toMatchObject({ status: 400, message: expect.stringContaining('at most 100 requests can be in one batch') });
-    expect((await ai.models.embedContent({ model: 'gemini-embedding-001', contents: texts.slice(0, 100) })).embeddings).toHaveLength(100);
+    expect((await ai.models.embedContent({ model: 'gemini-embedding-001', contents: texts.slice(0, 100), config: { outputDimensionality: 8 } })).embeddings).toHaveLength(100);
     await expect(ai.models.embedContent({ model: 'gemini-embedding-001', contents: 'x', config: { taskType: 'GUESSING' } }))
       .rejects.toMatchObject({ status: 400, message: expect.stringContaining('task_type') });
     await expect(ai.models.embedContent({ model: 'gemini-embedding-001', contents: 'x', config: { outputDimensionality: 4096 } }))
@@ -70,7 +70,7 @@ describe('emulator: embeddings', () => {
     try {
       box.emu = await startEmulator({ rpm: 600 }); // a bucket of 10 requests
       const ai = client(box.emu.url);
-      expect((await ai.models.embedContent({ model: 'gemini-embedding-001', contents: Array.from({ length: 10 }, (_, i) => `t${i}`) })).embeddings).toHaveLength(10);
+      expect((await ai.models.embedContent({ model: 'gemini-embedding-001', contents: Array.from({ length: 10 }, (_, i) => `t${i}`), config: { outputDimensionality: 8 } })).embeddings).toHaveLength(10);
       await expect(ai.models.embedContent({ model: 'gemini-embedding-001', contents: 'one more' })).rejects.toMatchObject({ status: 429 });
       expect(box.emu.stats).toMatchObject({ requests: 2, admitted: 10, quota429: 1 });
     } finally {
