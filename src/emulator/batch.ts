@@ -1,259 +1,365 @@
-// The emulator's Files and Batch endpoints (SPEC §7, §13), with the real service's wire shapes so
-// that @google/genai's `files` and `batches` modules work against it unchanged:
+// The emulator's Batch API (SPEC §7, §13), with the real service's wire shapes so that
+// @google/genai's `batches` module works against it unchanged:
 //
-//   POST /upload/v1beta/files                 resumable upload, start: answers X-Goog-Upload-URL
-//   POST /upload/v1beta/files?upload_id=ID    a chunk (X-Goog-Upload-Command: upload[, finalize])
-//   GET  /v1beta/files/ID                     the file's metadata
-//   GET  /download/v1beta/files/ID:download   its bytes (alt=media; also without /download, as the SDK asks)
-//   POST /v1beta/models/M:batchGenerateContent {batch: {displayName, inputConfig: {fileName}}}
-//   GET  /v1beta/batches/ID, GET /v1beta/batches, POST /v1beta/batches/ID:cancel
+//   POST   /v1beta/models/M:batchGenerateContent   {batch: {displayName, inputConfig: {fileName} | {requests: {requests: [...]}}}}
+//   POST   /v1beta/models/M:asyncBatchEmbedContent the same for embedding requests
+//   GET    /v1beta/batches/ID        the Operation;  GET /v1beta/batches?pageSize&pageToken: newest first
+//   POST   /v1beta/batches/ID:cancel {};  DELETE /v1beta/batches/ID {}
 //
-// A batch is an Operation: `metadata` holds the GenerateContentBatch (state BATCH_STATE_PENDING ->
-// RUNNING -> SUCCEEDED, or FAILED / CANCELLED / EXPIRED; batchStats; output.responsesFile), `done`
-// turns true at the end. Its input file is JSONL, one {"key", "request"} a line; its responses
-// file one {"key", "response"} or {"key", "error": {code, message, status}} a line. Timings are
-// "real" (minutes to hours) divided by `timeScale`, so a day-long batch ends in seconds in tests.
-// A prompt may script the batch: [[emu:batchfail]] fails that request alone, [[emu:batch503x1]]
-// fails it with a retryable 503 the first time; [[emu:batchexpire]] makes the first batch that
-// holds it expire (a later one goes through); [[emu:batchjobfail]] fails every batch holding it.
+// A batch is an Operation whose `metadata` is the GenerateContentBatch: state BATCH_STATE_PENDING ->
+// RUNNING -> SUCCEEDED, or FAILED / CANCELLED / EXPIRED (the SDK maps these to JOB_STATE_*);
+// batchStats with int64 counts as strings and zero counts left out; output.responsesFile (a file
+// of {"key", "response"} or {"key", "error": google.rpc.Status} lines, in shuffled order, as the
+// service promises no order) or output.inlinedResponses (in request order). `displayName` is
+// required; a line that is not JSON is refused at create (400 naming the line); creates beyond
+// the Batch API's limits get its 429. Timings are "real" (minutes to hours) divided by
+// `timeScale`. A job may read SUCCEEDED before its responses can be read (`resultLagMs`). Each
+// request's text may script its fate (faults.ts: batchfail, batch13x2, batchexpire, batchjobfail).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { batchFaultOf } from './faults.js';
+import type { FilesService } from './files.js';
+import { fileGone } from './files.js';
+import { httpErrorOfRpc, invalidArgument, invalidJson, rpcCodeOfHttp, rpcStatus, type GoogleError, type RpcStatus } from './google-errors.js';
+import { pageOf } from './paging.js';
+import { BATCH_CREATE_429 } from './quota.js';
+import { normalize } from './request.js';
+
+export type BatchKind = 'generate' | 'embed';
 
 export interface BatchOptions {
-  /** Divides the batch's pending and running times. @default 1 */
+  /** Divides the batch's pending, running and lag times. @default 1 */
   timeScale?: number;
   /** Pending time before the scale (ms). @default 60000 */
   pendingMs?: number;
   /** Running time before the scale (ms). @default 600000 */
   runningMs?: number;
-  /** The first this many batch creates are refused with a 429 (the Batch API's own limits). @default 0 */
+  /** Time between SUCCEEDED and the responses being readable, before the scale (ms). @default 0 */
+  resultLagMs?: number;
+  /** During that lag: the output is `absent` from the job, or named but `not-found` (403 on reading it). @default "absent" */
+  resultLagMode?: 'absent' | 'not-found';
+  /** The first this many creates are refused with a 429 (the Batch API's own limits). @default 0 */
   refuseCreates?: number;
+  /** The 429 those creates get. @default the service's quota 429 (a Help link, no RetryInfo) */
+  refuseError?: GoogleError;
+  /** Responses files in a seeded shuffled order, as the service promises none. @default true */
+  shuffle?: boolean;
+  /** @default 1 */
+  seed?: number;
+  /** Per-request errors as the service writes them, google.rpc.Status (`rpc`), or HTTP-shaped `{code: 503, status}` (`http`, the emulator's old shape). @default "rpc" */
+  errorShape?: 'rpc' | 'http';
   /** Told of each call (tests kill a client at chosen steps). */
-  onEvent?: (kind: 'upload' | 'create' | 'get' | 'list' | 'download' | 'cancel') => void;
+  onEvent?: (kind: 'create' | 'get' | 'list' | 'cancel' | 'delete') => void;
+  /** Run on each request at create, before the job is stored (the service fetches a request's URLs then). */
+  prefetch?: (request: unknown) => Promise<void>;
 }
 
-interface StoredFile {
-  name: string;
-  displayName?: string;
-  mimeType: string;
-  bytes: Buffer;
-  createTime: string;
+/** Answers one request of a batch as the online method would (no latency, no quota, no online scripts). */
+export type BatchAnswer = (kind: BatchKind, model: string, request: unknown) => { response: unknown } | { error: GoogleError };
+
+/** Resolves a model for a create: undefined if served, else the 404. */
+export type ModelCheck = (kind: BatchKind, model: string, version: string) => GoogleError | undefined;
+
+interface Item {
+  key?: string;
+  request?: unknown;
+  metadata?: unknown;
+  /** The request's text, for scripts. */
+  text: string;
+}
+
+interface Ended {
+  state: string;
+  at: number;
+  /** When the responses can be read (after the lag). */
+  readyAt: number;
+  file?: string;
+  inline?: unknown[];
+  ok: number;
+  failed: number;
 }
 
 interface Batch {
   name: string;
+  seq: number;
+  kind: BatchKind;
   displayName: string;
   model: string;
-  input: string;
+  inputConfig: unknown;
+  items: Item[];
+  inline: boolean;
   created: number;
   cancelled?: number;
-  /** Set when it ended: the state and the responses file. */
-  ended?: { state: string; file?: string; stats: { requestCount: number; successfulRequestCount: number; failedRequestCount: number } };
+  ended?: Ended;
 }
-
-type Answer = (model: string, request: unknown) => { response: unknown } | { error: { code: number; message: string; status: string } };
 
 export interface BatchService {
   /** Handles the request if it is one of these endpoints; false otherwise. */
-  handle(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer, origin: string): boolean;
-  readonly stats: { uploads: number; batchesCreated: number; downloads: number };
+  handle(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer): Promise<boolean>;
+  readonly stats: { batchesCreated: number; deleted: number; refused: number };
+}
+
+const TYPES: Record<BatchKind, { batch: string; output: string }> = {
+  generate: { batch: 'type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch', output: 'type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput' },
+  embed: { batch: 'type.googleapis.com/google.ai.generativelanguage.v1main.EmbedContentBatch', output: 'type.googleapis.com/google.ai.generativelanguage.v1main.EmbedContentBatchOutput' },
+};
+
+/** A small seeded PRNG (mulberry32): the same seed, the same sequence. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 let seq = 0;
-const id = () => `${Date.now().toString(36)}${(seq++).toString(36)}`;
+const newId = () => `${Date.now().toString(36)}${(seq++).toString(36)}`;
 
-export function createBatchService(o: BatchOptions, answer: Answer): BatchService {
+/** All the text of a request, for scripts (generate: its parts; embed: its content's parts). */
+function textOf(request: unknown): string {
+  const r = request as { contents?: Array<{ parts?: Array<{ text?: string }> }>; content?: { parts?: Array<{ text?: string }> } } | undefined;
+  const contents = r?.contents ?? (r?.content ? [r.content] : []);
+  return contents.flatMap((c) => c.parts ?? []).map((p) => p.text ?? '').join('');
+}
+
+export function createBatchService(o: BatchOptions, files: FilesService, answer: BatchAnswer, checkModel: ModelCheck): BatchService {
   const scale = o.timeScale ?? 1;
   const pendingMs = (o.pendingMs ?? 60_000) / scale;
   const runningMs = (o.runningMs ?? 600_000) / scale;
-  const files = new Map<string, StoredFile>();
-  const uploads = new Map<string, { meta: { displayName?: string; mimeType: string }; chunks: Buffer[] }>();
+  const lagMs = (o.resultLagMs ?? 0) / scale;
   const batches = new Map<string, Batch>();
-  const stats = { uploads: 0, batchesCreated: 0, downloads: 0 };
-  const expired = new Set<string>();
-  let refused = 0;
-  const seen503 = new Map<string, number>();
+  const stats = { batchesCreated: 0, deleted: 0, refused: 0 };
+  const expired = new Set<string>(); // request texts whose first job expired
+  const tries = new Map<string, number>(); // request -> jobs that held it, for batchNNxK scripts
   const event = (k: Parameters<NonNullable<BatchOptions['onEvent']>>[0]) => o.onEvent?.(k);
 
-  const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
-    const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', ...headers });
-    res.end(text);
+  const json = (res: ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8' });
+    res.end(JSON.stringify(body));
   };
-  const notFound = (res: ServerResponse, what: string) => json(res, 404, { error: { code: 404, message: `${what} not found.`, status: 'NOT_FOUND' } });
-  const fileJson = (f: StoredFile) => ({
-    name: f.name, displayName: f.displayName, mimeType: f.mimeType, sizeBytes: String(f.bytes.length),
-    createTime: f.createTime, updateTime: f.createTime, expirationTime: new Date(Date.parse(f.createTime) + 48 * 3_600_000).toISOString(),
-    sha256Hash: '', uri: `https://generativelanguage.googleapis.com/v1beta/${f.name}`, state: 'ACTIVE', source: 'UPLOADED',
-  });
+  const fail = (res: ServerResponse, e: GoogleError) => json(res, e.code, { error: e });
 
-  /** Runs the batch to its end (once its running time is over). */
-  function finish(b: Batch): void {
-    if (b.ended) return;
-    const input = files.get(b.input);
-    const lines = input ? input.bytes.toString('utf8').split('\n').filter((l) => l.trim() !== '') : [];
-    const text = input?.bytes.toString('utf8') ?? '';
-    const expiring = lines.filter((l) => l.includes('[[emu:batchexpire]]') && !expired.has(l.replace(/"key":"[^"]*",?/, '')));
-    if (expiring.length > 0) {
-      for (const l of expiring) expired.add(l.replace(/"key":"[^"]*",?/, ''));
-      b.ended = { state: 'BATCH_STATE_EXPIRED', stats: { requestCount: lines.length, successfulRequestCount: 0, failedRequestCount: 0 } };
-      return;
-    }
-    if (text.includes('[[emu:batchjobfail]]')) {
-      b.ended = { state: 'BATCH_STATE_FAILED', stats: { requestCount: lines.length, successfulRequestCount: 0, failedRequestCount: lines.length } };
-      return;
-    }
-    let ok = 0;
-    let failed = 0;
-    const out: string[] = [];
-    for (const line of lines) {
-      let item: { key?: string; request?: unknown };
-      try {
-        item = JSON.parse(line) as typeof item;
-      } catch {
-        failed++;
-        out.push(JSON.stringify({ error: { code: 400, message: 'Invalid JSON in the input file.', status: 'INVALID_ARGUMENT' } }));
-        continue;
-      }
-      const once503 = line.includes('[[emu:batch503x1]]') ? (seen503.get(line.replace(/"key":"[^"]*",?/, '')) ?? 0) : -1;
-      if (once503 >= 0) seen503.set(line.replace(/"key":"[^"]*",?/, ''), once503 + 1);
-      const a = once503 === 0 ? { error: { code: 503, message: 'The service is currently unavailable.', status: 'UNAVAILABLE' } } : answer(b.model, item.request);
-      if ('error' in a) failed++;
-      else ok++;
-      out.push(JSON.stringify({ key: item.key, ...a }));
-    }
-    const f: StoredFile = { name: `files/batch-${id()}`, displayName: `${b.name} responses`, mimeType: 'application/jsonl', bytes: Buffer.from(out.join('\n') + '\n'), createTime: new Date().toISOString() };
-    files.set(f.name, f);
-    b.ended = { state: 'BATCH_STATE_SUCCEEDED', file: f.name, stats: { requestCount: lines.length, successfulRequestCount: ok, failedRequestCount: failed } };
+  /** A per-request error in the shape the options ask for. */
+  function perRequest(s: RpcStatus, http?: number): unknown {
+    if (o.errorShape !== 'http') return s;
+    const e = httpErrorOfRpc(s);
+    return http ? { ...e, code: http } : e;
   }
 
-  function view(b: Batch): unknown {
+  /** The answer (or error) for one request of a job that has run. */
+  function outcome(b: Batch, it: Item): { response: unknown } | { error: unknown } {
+    if (it.request === undefined || it.request === null || typeof it.request !== 'object') {
+      return { error: perRequest(rpcStatus(3, 'Request is missing or is not an object.')) };
+    }
+    const f = batchFaultOf(it.text);
+    if (f) {
+      const id = JSON.stringify(it.request);
+      const n = (tries.get(id) ?? 0) + 1;
+      tries.set(id, n);
+      if (n <= f.times) {
+        const code = f.http ? rpcCodeOfHttp(f.http) : f.code;
+        const s = f.code === 3 && f.times === Infinity ? rpcStatus(3, 'Request contains an invalid argument. (emulated per-request failure)') : rpcStatus(code);
+        return { error: perRequest(s, f.http) };
+      }
+    }
+    const a = answer(b.kind, b.model, it.request);
+    if ('error' in a) return { error: perRequest(rpcStatus(rpcCodeOfHttp(a.error.code), a.error.message), a.error.code) };
+    return { response: a.response };
+  }
+
+  /** Runs the batch to its end (once its running time is over). */
+  function finish(b: Batch, now: number): void {
+    if (b.ended) return;
+    const end = { at: now, readyAt: now + lagMs, ok: 0, failed: 0 };
+    const scriptKey = (it: Item) => it.text;
+    const expiring = b.items.filter((it) => it.text.includes('[[emu:batchexpire]]') && !expired.has(scriptKey(it)));
+    if (expiring.length > 0) {
+      for (const it of expiring) expired.add(scriptKey(it));
+      b.ended = { ...end, state: 'BATCH_STATE_EXPIRED' };
+      return;
+    }
+    if (b.items.some((it) => it.text.includes('[[emu:batchjobfail]]'))) {
+      b.ended = { ...end, state: 'BATCH_STATE_FAILED' };
+      return;
+    }
+    const results = b.items.map((it) => {
+      const r = outcome(b, it);
+      if ('error' in r) end.failed++;
+      else end.ok++;
+      return { it, r };
+    });
+    if (b.inline) {
+      b.ended = { ...end, state: 'BATCH_STATE_SUCCEEDED', inline: results.map(({ it, r }) => ({ ...r, ...(it.metadata !== undefined ? { metadata: it.metadata } : {}) })) };
+      return;
+    }
+    // The service promises no order in a responses file: a seeded shuffle per job.
+    const lines = results.map(({ it, r }) => JSON.stringify({ ...(it.key !== undefined ? { key: it.key } : {}), ...r }));
+    if (o.shuffle !== false) {
+      const rnd = seededRandom((o.seed ?? 1) * 7919 + b.seq);
+      for (let i = lines.length - 1; i > 0; i--) {
+        const j = Math.floor(rnd() * (i + 1));
+        [lines[i], lines[j]] = [lines[j], lines[i]];
+      }
+    }
+    // Stored now, readable (files.get, download) only once the lag is over.
+    const f = files.put(Buffer.from(lines.join('\n') + '\n'), 'application/jsonl', `${b.name} responses`, { prefix: 'batch-', visibleAt: end.readyAt });
+    b.ended = { ...end, state: 'BATCH_STATE_SUCCEEDED', file: f.name };
+  }
+
+  const iso = (ms: number) => new Date(ms).toISOString();
+
+  function view(b: Batch): Record<string, unknown> {
     const now = Date.now();
-    if (!b.ended && b.cancelled !== undefined) b.ended = { state: 'BATCH_STATE_CANCELLED', stats: { requestCount: 0, successfulRequestCount: 0, failedRequestCount: 0 } };
-    if (!b.ended && now >= b.created + pendingMs + runningMs) finish(b);
-    const state = b.ended?.state ?? (now >= b.created + pendingMs ? 'BATCH_STATE_RUNNING' : 'BATCH_STATE_PENDING');
-    const total = files.get(b.input)?.bytes.toString('utf8').split('\n').filter((l) => l.trim() !== '').length ?? 0;
-    const stats = b.ended?.stats ?? { requestCount: total, successfulRequestCount: 0, failedRequestCount: 0 };
-    const metadata = {
-      '@type': 'type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch',
-      model: `models/${b.model}`, displayName: b.displayName, name: b.name,
-      inputConfig: { fileName: b.input },
-      createTime: new Date(b.created).toISOString(), updateTime: new Date(now).toISOString(),
-      ...(b.ended ? { endTime: new Date(now).toISOString() } : {}),
-      batchStats: { requestCount: String(stats.requestCount), successfulRequestCount: String(stats.successfulRequestCount), failedRequestCount: String(stats.failedRequestCount), pendingRequestCount: String(b.ended ? 0 : total) },
-      state,
-      ...(b.ended?.file ? { output: { responsesFile: b.ended.file } } : {}),
+    if (!b.ended && b.cancelled !== undefined) b.ended = { state: 'BATCH_STATE_CANCELLED', at: b.cancelled, readyAt: b.cancelled, ok: 0, failed: 0 };
+    if (!b.ended && now >= b.created + pendingMs + runningMs) finish(b, b.created + pendingMs + runningMs);
+    const e = b.ended;
+    const state = e?.state ?? (now >= b.created + pendingMs ? 'BATCH_STATE_RUNNING' : 'BATCH_STATE_PENDING');
+    const ready = e !== undefined && now >= e.readyAt;
+    // int64 counts are strings on the wire, and a zero count is left out.
+    const count = (k: string, n: number) => (n > 0 ? { [k]: String(n) } : {});
+    const batchStats = {
+      ...count('requestCount', b.items.length),
+      ...count('successfulRequestCount', e?.ok ?? 0),
+      ...count('failedRequestCount', e?.failed ?? 0),
+      ...count('pendingRequestCount', e ? 0 : b.items.length),
     };
+    let output: Record<string, unknown> | undefined;
+    if (e?.state === 'BATCH_STATE_SUCCEEDED' && (ready || o.resultLagMode === 'not-found')) {
+      output = e.file ? { responsesFile: e.file } : { inlinedResponses: { inlinedResponses: e.inline } };
+    }
+    const metadata = {
+      '@type': TYPES[b.kind].batch,
+      model: `models/${b.model}`, displayName: b.displayName, name: b.name,
+      inputConfig: b.inputConfig,
+      createTime: iso(b.created), updateTime: iso(e ? e.at : now >= b.created + pendingMs ? b.created + pendingMs : b.created),
+      ...(e ? { endTime: iso(e.at) } : {}),
+      batchStats, state,
+      ...(output ? { output } : {}),
+    };
+    const error = e && e.state !== 'BATCH_STATE_SUCCEEDED'
+      ? { code: e.state === 'BATCH_STATE_CANCELLED' ? 1 : e.state === 'BATCH_STATE_EXPIRED' ? 4 : 13, message: `The batch ended ${e.state.replace('BATCH_STATE_', '').toLowerCase()}.` }
+      : undefined;
     return {
       name: b.name, metadata,
-      ...(b.ended ? { done: true } : {}),
-      ...(b.ended?.file ? { response: { '@type': 'type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatchOutput', responsesFile: b.ended.file } } : {}),
-      ...(b.ended && b.ended.state !== 'BATCH_STATE_SUCCEEDED' ? { error: { code: b.ended.state === 'BATCH_STATE_CANCELLED' ? 1 : 4, message: `The batch ended ${b.ended.state.replace('BATCH_STATE_', '').toLowerCase()}.` } } : {}),
+      ...(e ? { done: true } : {}),
+      ...(output ? { response: { '@type': TYPES[b.kind].output, ...output } } : {}),
+      ...(error ? { error } : {}),
     };
+  }
+
+  /** The requests a create names, or the 400 (403 for a missing file) the service answers. */
+  function itemsOf(inputConfig: { fileName?: string; requests?: { requests?: Array<{ request?: unknown; metadata?: unknown }> } } | undefined): { items: Item[]; inline: boolean } | GoogleError {
+    if (inputConfig?.fileName !== undefined) {
+      const f = files.get(inputConfig.fileName);
+      if (!f) return fileGone(inputConfig.fileName);
+      const items: Item[] = [];
+      const lines = f.bytes.toString('utf8').split('\n');
+      for (let i = 0; i < lines.length; i++) {
+        const line = lines[i].replace(/\r$/, '');
+        if (line.trim() === '') continue;
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(line);
+        } catch (err) {
+          return invalidArgument(`Invalid JSON in the input file ${inputConfig.fileName}, line ${i + 1}: ${(err as Error).message}`);
+        }
+        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+          return invalidArgument(`Invalid request in the input file ${inputConfig.fileName}, line ${i + 1}: each line must be a JSON object {"key": ..., "request": {...}}.`);
+        }
+        const { key, request } = parsed as { key?: unknown; request?: unknown };
+        const req = request === undefined ? undefined : normalize(request);
+        items.push({ key: key === undefined ? undefined : String(key), request: req, text: textOf(req) });
+      }
+      if (items.length === 0) return invalidArgument(`The input file ${inputConfig.fileName} holds no requests.`);
+      return { items, inline: false };
+    }
+    const list = inputConfig?.requests?.requests;
+    if (Array.isArray(list)) {
+      if (list.length === 0) return invalidArgument('* batch.input_config.requests.requests: at least one request is required.');
+      return { items: list.map((x) => ({ request: x.request, metadata: x.metadata, text: textOf(x.request) })), inline: true };
+    }
+    return invalidArgument('* batch.input_config: exactly one of file_name or requests must be set.');
   }
 
   return {
     stats,
-    handle(req, res, url, body, origin) {
+    async handle(req, res, url, body) {
       const p = url.pathname;
-      // Resumable upload: start, then chunks.
-      if (req.method === 'POST' && p === '/upload/v1beta/files') {
-        const uploadId = url.searchParams.get('upload_id');
-        if (!uploadId) {
-          let meta: { file?: { displayName?: string; mimeType?: string } } = {};
-          try {
-            meta = JSON.parse(body.toString('utf8') || '{}') as typeof meta;
-          } catch {
-            /* no metadata */
-          }
-          const u = id();
-          uploads.set(u, { meta: { displayName: meta.file?.displayName, mimeType: meta.file?.mimeType ?? String(req.headers['x-goog-upload-header-content-type'] ?? 'application/octet-stream') }, chunks: [] });
-          json(res, 200, {}, { 'x-goog-upload-url': `${origin}/upload/v1beta/files?upload_id=${u}`, 'x-goog-upload-status': 'active' });
-          return true;
-        }
-        const up = uploads.get(uploadId);
-        if (!up) {
-          notFound(res, `Upload ${uploadId}`);
-          return true;
-        }
-        up.chunks.push(body);
-        const command = String(req.headers['x-goog-upload-command'] ?? '');
-        if (!command.includes('finalize')) {
-          json(res, 200, {}, { 'x-goog-upload-status': 'active' });
-          return true;
-        }
-        uploads.delete(uploadId);
-        const f: StoredFile = { name: `files/${id()}`, displayName: up.meta.displayName, mimeType: up.meta.mimeType, bytes: Buffer.concat(up.chunks), createTime: new Date().toISOString() };
-        files.set(f.name, f);
-        stats.uploads++;
-        event('upload');
-        json(res, 200, { file: fileJson(f) }, { 'x-goog-upload-status': 'final' });
-        return true;
-      }
-      // The documented URL is /download/v1beta/…; @google/genai 2.32 asks /v1beta/…:download?alt=media.
-      let m = /^(?:\/download)?\/v1beta\/(files\/[^/:]+):download$/.exec(p);
-      if (req.method === 'GET' && m) {
-        const f = files.get(m[1]);
-        if (!f) notFound(res, `File ${m[1]}`);
-        else {
-          stats.downloads++;
-          event('download');
-          res.writeHead(200, { 'content-type': f.mimeType, 'content-length': String(f.bytes.length) });
-          res.end(f.bytes);
-        }
-        return true;
-      }
-      m = /^\/v1beta\/(files\/[^/:]+)$/.exec(p);
-      if (req.method === 'GET' && m) {
-        const f = files.get(m[1]);
-        if (!f) notFound(res, `File ${m[1]}`);
-        else json(res, 200, fileJson(f));
-        return true;
-      }
-      m = /^\/v1beta\/models\/([^/:]+):batchGenerateContent$/.exec(p);
+      let m = /^\/(v1beta|v1alpha)\/models\/([^/:]+):(batchGenerateContent|asyncBatchEmbedContent)$/.exec(p);
       if (req.method === 'POST' && m) {
-        let spec: { batch?: { displayName?: string; inputConfig?: { fileName?: string } } };
+        const kind: BatchKind = m[3] === 'batchGenerateContent' ? 'generate' : 'embed';
+        const model = decodeURIComponent(m[2]);
+        let spec: { batch?: { displayName?: string; inputConfig?: Parameters<typeof itemsOf>[0] } };
         try {
-          spec = JSON.parse(body.toString('utf8')) as typeof spec;
-        } catch {
-          json(res, 400, { error: { code: 400, message: 'Invalid JSON payload received.', status: 'INVALID_ARGUMENT' } });
+          spec = normalize(JSON.parse(body.toString('utf8') || '{}'));
+        } catch (err) {
+          fail(res, invalidJson((err as Error).message));
           return true;
         }
-        const input = spec.batch?.inputConfig?.fileName;
-        if (!input || !files.has(input)) {
-          json(res, 400, { error: { code: 400, message: `Input file ${input ?? '(none)'} not found: give batch.inputConfig.fileName of an uploaded JSONL file.`, status: 'INVALID_ARGUMENT' } });
+        const bad = checkModel(kind, model, m[1]);
+        if (bad) {
+          fail(res, bad);
           return true;
         }
-        if (refused < (o.refuseCreates ?? 0)) {
-          refused++;
-          json(res, 429, { error: { code: 429, status: 'RESOURCE_EXHAUSTED', message: 'You have reached the limit of concurrent batch jobs for this model. Please wait for some to finish.' } });
+        if (!spec.batch?.displayName) {
+          fail(res, invalidArgument('* batch.display_name: display_name is required.'));
           return true;
         }
-        const b: Batch = { name: `batches/${id()}`, displayName: spec.batch?.displayName ?? '', model: decodeURIComponent(m[1]), input, created: Date.now() };
+        const input = itemsOf(spec.batch.inputConfig);
+        if ('code' in input) {
+          fail(res, input);
+          return true;
+        }
+        if (o.prefetch && kind === 'generate') await Promise.all(input.items.map((it) => (it.request ? o.prefetch!(it.request) : undefined)));
+        if (stats.refused < (o.refuseCreates ?? 0)) {
+          stats.refused++;
+          fail(res, o.refuseError ?? BATCH_CREATE_429);
+          return true;
+        }
+        const b: Batch = {
+          name: `batches/${newId()}`, seq: stats.batchesCreated, kind, displayName: spec.batch.displayName, model,
+          inputConfig: spec.batch.inputConfig, items: input.items, inline: input.inline, created: Date.now(),
+        };
         batches.set(b.name, b);
         stats.batchesCreated++;
         event('create');
         json(res, 200, view(b));
         return true;
       }
-      m = /^\/v1beta\/(batches\/[^/:]+)(:cancel)?$/.exec(p);
+      m = /^\/(?:v1beta|v1alpha)\/(batches\/[^/:]+)(:cancel)?$/.exec(p);
       if (m) {
         const b = batches.get(m[1]);
-        if (!b) notFound(res, `Batch ${m[1]}`);
-        else if (m[2] && req.method === 'POST') {
+        const method = req.method;
+        if ((m[2] && method !== 'POST') || (!m[2] && method !== 'GET' && method !== 'DELETE')) return false;
+        if (!b) {
+          fail(res, { code: 404, status: 'NOT_FOUND', message: 'Requested entity was not found.' });
+          return true;
+        }
+        if (m[2]) {
           if (!b.ended) b.cancelled = Date.now();
           event('cancel');
           json(res, 200, {});
-        } else if (req.method === 'GET') {
+        } else if (method === 'GET') {
           event('get');
           json(res, 200, view(b));
+        } else {
+          batches.delete(b.name);
+          stats.deleted++;
+          event('delete');
+          json(res, 200, {});
         }
-        else return false;
         return true;
       }
-      if (req.method === 'GET' && p === '/v1beta/batches') {
+      if (req.method === 'GET' && /^\/(v1beta|v1alpha)\/batches$/.test(p)) {
         event('list');
-        json(res, 200, { operations: [...batches.values()].map(view) });
+        const all = [...batches.values()].sort((a, b) => b.seq - a.seq);
+        const page = pageOf(all, url.searchParams, { size: 50, max: 1000 }, (b) => -b.seq);
+        if ('error' in page) fail(res, page.error);
+        else json(res, 200, page.items.length ? { operations: page.items.map(view), ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) } : {});
         return true;
       }
       return false;

@@ -1,6 +1,7 @@
 // Scriptable faults (SPEC §7): a prompt carries directives like `[[emu:503x2]]`, so a test can
 // make one exact prompt fail a known number of times — exact, not probabilistic — across a
 // process boundary (the CLI spawns its own client). Parsing is pure; counting is the server's.
+// They apply to generateContent, streamGenerateContent and embedding calls (a call's texts joined).
 //
 //   [[emu:503x2]]      answer HTTP 503 the first 2 times this prompt arrives, then succeed
 //                      (any of 400 403 404 408 429 500 502 503 504; no `xN`: always)
@@ -21,6 +22,13 @@
 //   [[emu:limit0]]     429 with "limit: 0" / quotaValue "0": no quota for the model
 //   [[emu:leaked]]     403 "Your API key was reported as leaked ..."
 //   [[emu:disabled]]   403 SERVICE_DISABLED: the API is not enabled for the project
+//
+// In a batch job (batch.ts), a request's text may carry its own scripts:
+//   [[emu:batchfail]]    that request fails with google.rpc.Status code 3 (INVALID_ARGUMENT), always
+//   [[emu:batch13x2]]    canonical code 13 (INTERNAL) on the first 2 jobs that hold this request, then
+//                        answered (any code 1-16; 14 UNAVAILABLE, 8 RESOURCE_EXHAUSTED, 4 ...)
+//   [[emu:batch503x1]]   an HTTP status, written as its canonical code (503 -> 14, 500 -> 13, 429 -> 8)
+//   [[emu:batchexpire]]  the first job holding it ends EXPIRED;  [[emu:batchjobfail]] every one FAILED
 
 export type FaultKind = 'http' | 'quotaDay' | 'block' | 'nocandidates' | 'hang' | 'malformed' | 'reset' | 'badjson' | 'schemabad'
   | 'maxtokens' | 'cut' | 'thinking' | 'location' | 'limit0' | 'leaked' | 'disabled';
@@ -71,4 +79,25 @@ export function faultFor(d: Directives, arrival: number): Fault | undefined {
     used += f.times;
   }
   return undefined;
+}
+
+/** A batch request's scripted per-request error: a canonical code on its first `times` jobs. */
+export interface BatchFault {
+  /** google.rpc.Code (1-16). */
+  code: number;
+  /** The HTTP status the script named instead, when it named one ([[emu:batch503x1]]). */
+  http?: number;
+  times: number;
+}
+
+/** The per-request fault a batch request's text scripts, if any. */
+export function batchFaultOf(text: string): BatchFault | undefined {
+  if (!text.includes('[[emu:batch')) return undefined;
+  if (text.includes('[[emu:batchfail]]')) return { code: 3, times: Infinity };
+  const m = /\[\[emu:batch(\d{1,3})(?:x(\d+))?\]\]/.exec(text);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const times = m[2] ? Number(m[2]) : Infinity;
+  if (m[1].length === 3) return { code: 0, http: n, times };
+  return n >= 1 && n <= 16 ? { code: n, times } : undefined;
 }

@@ -1,6 +1,7 @@
 // The emulator's Files and Batch endpoints through the real @google/genai SDK (files.upload,
 // batches.create/get/list/cancel, files.download): wire shapes the SDK accepts, states over
-// (scaled) time, per-request errors in the responses file, expiry and cancellation.
+// (scaled) time, per-request errors in the responses file (google.rpc.Status, as the service
+// writes them: adapted from the old HTTP-shaped errors), expiry and cancellation.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -46,11 +47,13 @@ describe('emulator: Files and Batch endpoints', () => {
     expect(out).toMatch(/^files\//);
     const path = join(box.dir, 'out.jsonl');
     await ai.files.download({ file: out!, downloadPath: path });
-    const lines = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    // The service promises no order: responses are matched by key.
+    const lines = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).sort((a, b) => a.key.localeCompare(b.key));
     expect(lines.map((l) => l.key)).toEqual(['k1', 'k2', 'k3']);
     expect(lines[0].response.candidates[0].content.parts[0].text).toBe('Two times 21 is 42.');
     expect(lines[0].response.usageMetadata.promptTokenCount).toBeGreaterThan(0);
-    expect(lines[1].error).toMatchObject({ code: 400, status: 'INVALID_ARGUMENT' });
+    expect(lines[1].error).toMatchObject({ code: 3 });
+    expect(lines[1].error.status).toBeUndefined();
     const listed = await ai.batches.list();
     const names: string[] = [];
     for await (const b of listed) names.push(b.name!);
@@ -65,7 +68,7 @@ describe('emulator: Files and Batch endpoints', () => {
       const p = join(box.dir, `in-${Math.random()}.jsonl`);
       writeFileSync(p, jsonl(prompts));
       const f = await ai.files.upload({ file: p, config: { mimeType: 'application/jsonl' } });
-      return ai.batches.create({ model: 'gemini-flash-latest', src: f.name! });
+      return ai.batches.create({ model: 'gemini-flash-latest', src: f.name!, config: { displayName: 'job' } });
     };
     const expiring = await make(['a', 'b [[emu:batchexpire]]']);
     const failing = await make(['c [[emu:batchjobfail]]']);
