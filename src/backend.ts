@@ -12,6 +12,7 @@ import { loadLearned, saveLearned } from './quota/learned.js';
 import { createLimiter, type Limiter, type LimiterOptions } from './quota/limiter.js';
 import { connectRedis, redisShown, skewWarning, type RedisLink } from './quota/bottleneck-redis.js';
 import { createHash } from 'node:crypto';
+import { UsageError } from './errors.js';
 
 export interface Backend {
   generate: GenerateFn;
@@ -49,6 +50,14 @@ export async function createBackend(o: Options, io: { generate?: GenerateFn; say
   if (o.redis) {
     link = connectRedis(o.redis);
     const where = redisShown(o.redis);
+    // A wrong password or an unreachable server is a usage error now, not a wait forever.
+    try {
+      await link.ready();
+    } catch (e) {
+      await link.close();
+      await emulator?.close();
+      throw new UsageError(`${(e as Error).message} (--redis)`);
+    }
     const quotaId = o.quotaId ?? `${createHash('sha256').update(apiKey).digest('hex').slice(0, 12)}-${o.model}`;
     io.say(`gempipe: sharing the quota of ${o.model} through Redis at ${where} as quota id ${quotaId}`);
     let troubled = false;

@@ -4,11 +4,12 @@
 // `e.message === "SETTINGS_KEY_NOT_FOUND"` never matches once the settings key is gone (a
 // FLUSHALL, a restart without persistence, an expired key, a deleted key): every call then fails
 // with "ERR SETTINGS_KEY_NOT_FOUND" for good (measured here on Redis 7.0.15). patchRedisDatastore()
-// replaces RedisDatastore.prototype.runScript with the same logic on the message without the
-// prefix, and lets the heartbeat rebuild the settings too (2.19.5 skips that for heartbeats, so an
-// idle process never restores them). Applied at run time, version-guarded, rather than with
-// patch-package: a postinstall patch does not reach a project that installs gempipe as a library
-// (its own install runs no patches of ours), and this one is 20 lines next to its reason.
+// gives each of gempipe's own clustered limiters a runScript with the same logic on the message
+// without the prefix, which also lets the heartbeat rebuild the settings (2.19.5 skips that for
+// heartbeats, so an idle process never restores them). Applied at run time, per instance (a host
+// process's other Bottleneck clusters keep theirs), version-guarded with a loud warning when the
+// version differs — not patch-package: a postinstall patch never reaches a project that installs
+// gempipe as a library.
 
 import { createRequire } from 'node:module';
 import Bottleneck from 'bottleneck';
@@ -25,35 +26,53 @@ interface RedisDatastoreInternals {
   runScript(name: string, args: unknown[]): Promise<unknown>;
 }
 
-let patched = false;
+/** The Bottleneck version the runtime patches were written against. */
+export const PATCHED_BOTTLENECK = '2.19.5';
 
-export function patchRedisDatastore(): void {
-  if (patched) return;
-  patched = true;
-  if ((Bottleneck as unknown as { version?: string }).version !== '2.19.5') return;
-  const RedisDatastore = require('bottleneck/lib/RedisDatastore.js') as { prototype: RedisDatastoreInternals };
-  RedisDatastore.prototype.runScript = async function runScript(this: RedisDatastoreInternals, name: string, args: unknown[]): Promise<unknown> {
-    if (!(name === 'init' || name === 'register_client')) await this.ready;
-    try {
-      return await new Promise((resolve, reject) => {
-        const all = [Date.now(), this.clientId, ...args];
-        this.instance.Events.trigger('debug', `Calling Redis script: ${name}.lua`, all);
-        const arr = this.connection.__scriptArgs__(name, this.originalId, all, (err, replies) => (err != null ? reject(err) : resolve(replies)));
-        this.connection.__scriptFn__(name)(...arr);
-      });
-    } catch (e) {
-      const message = String((e as Error)?.message ?? '').replace(/^ERR /, '');
-      if (message === 'SETTINGS_KEY_NOT_FOUND') {
-        await this.runScript('init', this.prepareInitSettings(false));
-        return this.runScript(name, args);
-      }
-      if (message === 'UNKNOWN_CLIENT') {
-        await this.runScript('register_client', [this.instance.queued()]);
-        return this.runScript(name, args);
-      }
-      throw e;
+/** The patches' guard: the version they were written for, or a loud warning (once). */
+export function bottleneckGuard(what: string, warn: (line: string) => void = (l) => process.emitWarning(l), version = (Bottleneck as unknown as { version?: string }).version): boolean {
+  if (version === PATCHED_BOTTLENECK) return true;
+  if (!warned.has(what)) {
+    warned.add(what);
+    warn(`gempipe: Bottleneck ${version ?? '(unknown version)'} is not ${PATCHED_BOTTLENECK}: ${what} is not applied, so its bug fix is missing (see src/quota/bottleneck-*.ts); pin bottleneck@${PATCHED_BOTTLENECK}`);
+  }
+  return false;
+}
+const warned = new Set<string>();
+
+/**
+ * The fixed runScript, given to gempipe's own Redis datastores only (not Bottleneck's prototype:
+ * a host process's other Bottleneck clusters keep theirs). Returns whether it was applied.
+ */
+export function patchRedisDatastore(limiter: Bottleneck): boolean {
+  if (!bottleneckGuard('the Redis 7 settings-key patch')) return false;
+  const store = (limiter as unknown as { _store?: RedisDatastoreInternals })._store;
+  if (!store || typeof store.runScript !== 'function' || typeof store.prepareInitSettings !== 'function') return false;
+  store.runScript = runScript;
+  return true;
+}
+
+async function runScript(this: RedisDatastoreInternals, name: string, args: unknown[]): Promise<unknown> {
+  if (!(name === 'init' || name === 'register_client')) await this.ready;
+  try {
+    return await new Promise((resolve, reject) => {
+      const all = [Date.now(), this.clientId, ...args];
+      this.instance.Events.trigger('debug', `Calling Redis script: ${name}.lua`, all);
+      const arr = this.connection.__scriptArgs__(name, this.originalId, all, (err, replies) => (err != null ? reject(err) : resolve(replies)));
+      this.connection.__scriptFn__(name)(...arr);
+    });
+  } catch (e) {
+    const message = String((e as Error)?.message ?? '').replace(/^ERR /, '');
+    if (message === 'SETTINGS_KEY_NOT_FOUND') {
+      await this.runScript('init', this.prepareInitSettings(false));
+      return this.runScript(name, args);
     }
-  };
+    if (message === 'UNKNOWN_CLIENT') {
+      await this.runScript('register_client', [this.instance.queued()]);
+      return this.runScript(name, args);
+    }
+    throw e;
+  }
 }
 
 /** A Redis URL as it may be shown: without its user and password. */
@@ -70,11 +89,16 @@ export interface RedisLink {
   onLost(fn: (lost: boolean, why?: string) => void): void;
   /** This machine's clock minus Redis's (ms, round trip halved), once connected. */
   skewMs(): Promise<number>;
+  /**
+   * Resolves once connected; rejects at once on an authentication or configuration error
+   * (WRONGPASS, NOAUTH, a password the server has no use for, an unknown user), or when the
+   * server cannot be reached for `withinMs` — a usage error at start, not a wait forever.
+   */
+  ready(withinMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
 export function connectRedis(url: string): RedisLink {
-  patchRedisDatastore();
   const IORedis = require('ioredis') as typeof import('ioredis').default;
   // Commands wait while the connection is down (no retry limit): sending pauses, nothing fails.
   const client = new IORedis(url, { maxRetriesPerRequest: null, enableOfflineQueue: true, retryStrategy: (n: number) => Math.min(100 * n, 2000) });
@@ -83,7 +107,11 @@ export function connectRedis(url: string): RedisLink {
   let lost = false;
   let closing = false;
   let lastError: string | undefined;
-  client.on('error', (e: Error) => (lastError = (e as NodeJS.ErrnoException).code ?? e.message));
+  let refused: ((e: Error) => void) | undefined;
+  client.on('error', (e: Error) => {
+    lastError = (e as NodeJS.ErrnoException).code ?? e.message;
+    if (refused && AUTH_ERROR.test(e.message)) refused(new Error(`Redis at ${redisShown(url)} refused the connection: ${e.message.replace(/\s+/g, ' ').slice(0, 200)}; check the password (and user) in --redis`));
+  });
   client.on('close', () => {
     if (lost || closing) return;
     lost = true;
@@ -105,12 +133,31 @@ export function connectRedis(url: string): RedisLink {
       const after = Date.now();
       return (before + after) / 2 - (Number(sec) * 1000 + Number(usec) / 1000);
     },
+    ready(withinMs = 10_000) {
+      if (client.status === 'ready') return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => done(new Error(`cannot connect to Redis at ${redisShown(url)} within ${Math.round(withinMs / 1000)} s (${lastError ?? 'no answer'}); is it running, and is --redis right?`)), withinMs);
+        const onReady = () => done();
+        const done = (err?: Error) => {
+          clearTimeout(timer);
+          client.off('ready', onReady);
+          refused = undefined;
+          if (err) reject(err);
+          else resolve();
+        };
+        refused = done;
+        client.once('ready', onReady);
+      });
+    },
     async close() {
       closing = true;
       await connection.disconnect(false).catch(() => {});
     },
   };
 }
+
+/** What Redis says to a wrong password, a missing one, one it has no use for, an unknown user. */
+const AUTH_ERROR = /WRONGPASS|NOAUTH|invalid password|invalid username|called without any password configured|AUTH failed|NOPERM/i;
 
 /** The warning for a clock `ms` ahead of Redis's (negative: behind), or none within a second. */
 export function skewWarning(ms: number): string | undefined {

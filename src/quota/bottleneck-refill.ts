@@ -8,7 +8,8 @@
 // It also fixes updateSettings(), which in 2.19.5 stops the heartbeat for good (its
 // _startHeartbeat() clears a running timer instead of restarting it): rates can change.
 
-import Bottleneck from 'bottleneck';
+import type Bottleneck from 'bottleneck';
+import { bottleneckGuard } from './bottleneck-redis.js';
 
 interface LocalStore {
   heartbeat: ReturnType<typeof setInterval> | null;
@@ -19,11 +20,14 @@ interface LocalStore {
   _startHeartbeat(): void;
 }
 
-/** Makes the refill of a local (non-clustered) limiter drift-free; a clustered one is left as is. */
-export function useDriftFreeRefill(limiter: Bottleneck): void {
+/**
+ * Makes the refill of a local (non-clustered) limiter drift-free; a clustered one is left as is.
+ * Returns whether it was applied (another Bottleneck version: a loud warning, and no).
+ */
+export function useDriftFreeRefill(limiter: Bottleneck): boolean {
   const internals = limiter as unknown as { _store: LocalStore; _drainAll(capacity: number | null): void };
   const store = internals._store;
-  if ((Bottleneck as unknown as { version?: string }).version !== '2.19.5' || typeof store?._startHeartbeat !== 'function' || !('heartbeat' in store)) return;
+  if (!bottleneckGuard('the drift-free refill patch') || typeof store?._startHeartbeat !== 'function' || !('heartbeat' in store)) return false;
   const tick = () => {
     const o = store.storeOptions;
     const interval = o.reservoirIncreaseInterval;
@@ -46,4 +50,5 @@ export function useDriftFreeRefill(limiter: Bottleneck): void {
     store.heartbeat.unref?.();
   };
   store._startHeartbeat();
+  return true;
 }

@@ -9,6 +9,7 @@
 import Bottleneck from 'bottleneck';
 import { abortError } from '../util/sleep.js';
 import { useDriftFreeRefill } from './bottleneck-refill.js';
+import { patchRedisDatastore } from './bottleneck-redis.js';
 
 /** The refill step: a burst of at most this many ms of the rate reaches the server at once. */
 export const REFILL_MS = 50;
@@ -74,6 +75,7 @@ export class Budget {
         maxConcurrent: null, minTime: 0, heartbeatInterval: Math.max(10, Math.floor(intervalMs)), ...refill,
       });
       this.#bn.on('error', (e: Error) => this.#trouble(e));
+      patchRedisDatastore(this.#bn);
     } else {
       this.#bn = new Bottleneck({ maxConcurrent: null, minTime: 0, heartbeatInterval: 10, ...refill });
       useDriftFreeRefill(this.#bn);

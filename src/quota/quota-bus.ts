@@ -5,7 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import Bottleneck from 'bottleneck';
-import type { RedisLink } from './bottleneck-redis.js';
+import { patchRedisDatastore, type RedisLink } from './bottleneck-redis.js';
 import type { QuotaNews } from './controller.js';
 
 export interface QuotaBus {
@@ -18,6 +18,7 @@ export function createQuotaBus(link: RedisLink, quotaId: string, onNews: (news: 
   const me = randomUUID();
   const bn = new Bottleneck({ datastore: 'ioredis', connection: link.connection, id: `gempipe:${quotaId}:bus`, clearDatastore: false, timeout: 600_000, heartbeatInterval: 5000 });
   bn.on('error', () => {}); // the link reports a lost connection
+  patchRedisDatastore(bn);
   bn.on('message', (text: string) => {
     try {
       const m = JSON.parse(text) as { from: string; news?: QuotaNews };

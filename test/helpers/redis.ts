@@ -30,8 +30,8 @@ async function freePort(): Promise<number> {
   });
 }
 
-function launch(port: number): Promise<ChildProcess> {
-  const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+function launch(port: number, extra: string[] = []): Promise<ChildProcess> {
+  const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((res, rej) => {
     let out = '';
     p.stdout!.on('data', (d) => {
@@ -42,9 +42,10 @@ function launch(port: number): Promise<ChildProcess> {
   });
 }
 
-export async function startRedis(): Promise<TestRedis> {
+/** `extra`: more redis-server arguments, e.g. ['--requirepass', 'secret']. */
+export async function startRedis(extra: string[] = []): Promise<TestRedis> {
   const port = await freePort();
-  let proc = await launch(port);
+  let proc = await launch(port, extra);
   const stop = async () => {
     if (proc.exitCode !== null) return;
     const gone = new Promise((r) => proc.once('exit', r));
@@ -57,9 +58,9 @@ export async function startRedis(): Promise<TestRedis> {
     stop,
     async restart() {
       await stop();
-      proc = await launch(port);
+      proc = await launch(port, extra);
     },
-    cli: (...args) => spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).stdout.trim(),
+    cli: (...args) => spawnSync('redis-cli', ['-p', String(port), ...(extra.includes('--requirepass') ? ['-a', extra[extra.indexOf('--requirepass') + 1], '--no-auth-warning'] : []), ...args], { encoding: 'utf8' }).stdout.trim(),
   };
 }
 
@@ -67,12 +68,12 @@ export async function startRedis(): Promise<TestRedis> {
  * A test file's redis-server: started before its tests, stopped after; `available` false (and
  * said once) where there is no redis-server, for `describe.runIf`.
  */
-export function useRedis(what: string): { available: boolean; readonly server: TestRedis } {
+export function useRedis(what: string, extra: string[] = []): { available: boolean; readonly server: TestRedis } {
   const available = hasRedis();
   if (!available) console.warn(`${what} skipped: no redis-server here (.ci/run installs it)`);
   let server: TestRedis | undefined;
   beforeAll(async () => {
-    if (available) server = await startRedis();
+    if (available) server = await startRedis(extra);
   });
   afterAll(async () => server?.stop());
   return {
