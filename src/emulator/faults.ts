@@ -22,6 +22,7 @@
 //   [[emu:limit0]]     429 with "limit: 0" / quotaValue "0": no quota for the model
 //   [[emu:leaked]]     403 "Your API key was reported as leaked ..."
 //   [[emu:disabled]]   403 SERVICE_DISABLED: the API is not enabled for the project
+//   [[emu:echokey]]    400 whose message repeats the API key it was sent (a proxy that echoes the request)
 //
 // In a batch job (batch.ts), a request's text may carry its own scripts:
 //   [[emu:batchfail]]    that request fails with google.rpc.Status code 3 (INVALID_ARGUMENT), always
@@ -31,7 +32,7 @@
 //   [[emu:batchexpire]]  the first job holding it ends EXPIRED;  [[emu:batchjobfail]] every one FAILED
 
 export type FaultKind = 'http' | 'quotaDay' | 'block' | 'nocandidates' | 'hang' | 'malformed' | 'reset' | 'badjson' | 'schemabad'
-  | 'maxtokens' | 'cut' | 'thinking' | 'location' | 'limit0' | 'leaked' | 'disabled';
+  | 'maxtokens' | 'cut' | 'thinking' | 'location' | 'limit0' | 'leaked' | 'disabled' | 'echokey';
 
 export interface Fault {
   kind: FaultKind;
@@ -62,7 +63,7 @@ export function parseDirectives(prompt: string): Directives | undefined {
         d.faults.push({ kind: 'http', status: Number(x[1]), times: x[2] ? Number(x[2]) : Infinity, retryDelayS: x[3] ? Number(x[3]) : undefined });
       } else if (p === '429day') {
         d.faults.push({ kind: 'quotaDay', times: Infinity });
-      } else if ((x = /^(block|nocandidates|hang|malformed|reset|badjson|schemabad|maxtokens|cut|thinking|location|limit0|leaked|disabled)(?:x(\d+))?$/.exec(p))) {
+      } else if ((x = /^(block|nocandidates|hang|malformed|reset|badjson|schemabad|maxtokens|cut|thinking|location|limit0|leaked|disabled|echokey)(?:x(\d+))?$/.exec(p))) {
         d.faults.push({ kind: x[1] as FaultKind, times: x[2] ? Number(x[2]) : Infinity });
       }
     }

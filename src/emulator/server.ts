@@ -244,6 +244,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       });
     }
     const fault = d ? faultFor(d, arrival) : undefined;
+    if (fault?.kind === 'echokey') {
+      const key = (req.headers['x-goog-api-key'] as string | undefined) ?? new URL(req.url ?? '/', 'http://x').searchParams.get('key') ?? '';
+      sendError(res, { code: 400, status: 'INVALID_ARGUMENT', message: `Bad request with key ${key}: the request could not be parsed.` }, prompt);
+      return undefined;
+    }
     if (o.locationError || fault?.kind === 'location') {
       sendError(res, { code: 400, status: 'FAILED_PRECONDITION', message: 'User location is not supported for the API use.' }, prompt);
       return undefined;

@@ -14,6 +14,7 @@
 import { ApiError, GoogleGenAI, type GenerateContentConfig, type GenerateContentResponse } from '@google/genai';
 import type { Usage } from '../records.js';
 import { flatHeaders, type FastFetch, type RawAnswer } from './fast-fetch.js';
+import { redact } from '../errors.js';
 
 export interface GeminiClientOptions {
   apiKey: string;
@@ -140,7 +141,24 @@ export async function restRequestOf(apiKey: string, baseUrl: string | undefined,
   return (prompt) => t.prefix + JSON.stringify(prompt) + t.suffix;
 }
 
+/**
+ * The client. An error whose text carries the API key (a server or proxy that echoes the request)
+ * has it cut out before anything can read it: no failure record, log line or message holds it.
+ */
 export function createGeminiClient(options: GeminiClientOptions): GenerateFn {
+  const call = createCall(options);
+  const secrets = [options.apiKey];
+  return async (prompt, signal) => {
+    try {
+      return await call(prompt, signal);
+    } catch (e) {
+      if (e instanceof Error && e.message.includes(options.apiKey) && options.apiKey.length >= 4) e.message = redact(e.message, secrets);
+      throw e;
+    }
+  };
+}
+
+function createCall(options: GeminiClientOptions): GenerateFn {
   const o = { ...options };
   const transport = o.transport;
   if (transport && transport.timeoutMs !== o.timeoutMs) {
