@@ -5,17 +5,17 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
-import { buildProgram } from './cli-program.js';
+import { buildProgram } from './cli/program.js';
 import { ExitCode, UsageError, exitCodeFor, redact } from './errors.js';
-import { cacheStats, parseDuration, pruneCache } from './cache/response-cache.js';
+import { cacheStats, parseDuration, pruneCache } from './reuse/response-cache.js';
 import { startEmulator } from './emulator/server.js';
-import { parseCoordinator, parseEmulatorOptions, parseOptions, type Options, type RawOptions } from './options.js';
-import { runWorker } from './distributed/worker.js';
+import { parseCoordinator, parseEmulatorOptions, parseOptions, type Options, type RawOptions } from './cli/options.js';
+import { runWorker } from './runners/worker.js';
 import { run } from './run.js';
-import { formatVerify, jobShape, verify } from './verify.js';
-import { merge } from './merge.js';
+import { formatVerify, jobShape, verify } from './output/verify.js';
+import { merge } from './output/merge.js';
 import { batchesCommand } from './batch/batches-cli.js';
-import { JOB_SHAPE_KEYS } from './resume/check-inputs.js';
+import { JOB_SHAPE_KEYS } from './output/check-inputs.js';
 
 async function runEmulator(raw: Record<string, string | boolean>): Promise<number> {
   const emu = await startEmulator(parseEmulatorOptions(raw));

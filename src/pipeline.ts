@@ -10,7 +10,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { createParallelStage } from './stages/parallel.js';
-import { createPool } from './stages/post.js';
+import { createPool } from './post/stage.js';
 
 export type PipelineStage = Readable | Duplex | Writable | NodeJS.ReadWriteStream;
 

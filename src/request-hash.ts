@@ -5,7 +5,7 @@
 // Not in it: --keep fields, the key, limits, retries — they do not change what is asked.
 
 import { hash } from 'node:crypto';
-import type { Options } from './options.js';
+import type { Options } from './cli/options.js';
 
 /** The options that shape the request, besides the prompt. */
 export type RequestShape = Pick<Options, 'model' | 'system' | 'temperature' | 'maxOutputTokens' | 'thinkingBudget' | 'jsonSchema'>;

@@ -15,7 +15,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { GoogleGenAI } from '@google/genai';
 import { toResult } from '../gemini/client.js';
 import { classifyError } from '../gemini/retry-policy.js';
-import type { Options } from '../options.js';
+import type { Options } from '../cli/options.js';
 import { copyKept, failureOf, type FailureRecord, type InputRecord, type OutputRecord, type RecordError, type SuccessRecord } from '../records.js';
 import { unusable } from '../stages/generate.js';
 import { countFailure, type RunStats } from '../stats.js';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { IdSet } from '../resume/id-set.js';
+import { IdSet } from '../output/id-set.js';
 
 export type JobState = 'packed' | 'uploaded' | 'creating' | 'created' | 'written' | 'ended';
 

@@ -3,7 +3,7 @@
 // which forbids ':' in custom ids).
 
 import { createHash } from 'node:crypto';
-import type { Options } from '../options.js';
+import type { Options } from '../cli/options.js';
 
 export const DEFAULT_QUEUE = 'gempipe';
 

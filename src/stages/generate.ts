@@ -19,8 +19,8 @@ import { copyKept, failureOf, type FailureRecord, type InputRecord, type OutputR
 import { countFailure, createStats, type RunStats } from '../stats.js';
 import { sleep } from '../util/sleep.js';
 import { createParallelStage } from './parallel.js';
-import type { Dedupe } from '../dedupe/dedupe.js';
-import type { ResponseCache } from '../cache/response-cache.js';
+import type { Dedupe } from '../reuse/dedupe.js';
+import type { ResponseCache } from '../reuse/response-cache.js';
 
 export interface GenerateStageOptions {
   generate: GenerateFn;

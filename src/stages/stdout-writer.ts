@@ -5,7 +5,7 @@
 // quiet, successful end (SPEC §4).
 
 import { Writable } from 'node:stream';
-import type { OutputFormat } from '../options.js';
+import type { OutputFormat } from '../cli/options.js';
 import { formatJsonLine, formatTextLine, type OutputRecord } from '../records.js';
 import type { RunStats } from '../stats.js';
 

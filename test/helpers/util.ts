@@ -8,7 +8,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { afterEach, beforeEach } from 'vitest';
 import type { Emulator } from '../../src/emulator/server.js';
 import type { OutputRecord } from '../../src/records.js';
-import { SHARD_RE } from '../../src/output-layout.js';
+import { SHARD_RE } from '../../src/output/layout.js';
 
 export interface Deferred<T> {
   promise: Promise<T>;

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { createRequestHasher } from '../../src/request-hash.js';
-import { cacheKeyer } from '../../src/cache/response-cache.js';
+import { cacheKeyer } from '../../src/reuse/response-cache.js';
 
 const SCHEMA = { type: 'object', properties: { label: { type: 'string' }, score: { type: 'number' } }, required: ['label'] };
 const FULL = { model: 'gemini-2.5-flash', system: 'Be terse.', temperature: 0, maxOutputTokens: 256, thinkingBudget: 0, jsonSchema: SCHEMA };

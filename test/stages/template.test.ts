@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
-import { parseOptions } from '../../src/options.js';
+import { parseOptions } from '../../src/cli/options.js';
 import { createJsonlParser } from '../../src/stages/read-inputs.js';
 import { compileTemplate } from '../../src/template.js';
 import { tempDir } from '../helpers/util.js';

@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
-import { LOCK_FILE } from '../output-layout.js';
+import { LOCK_FILE } from './layout.js';
 
 export interface LockOwner {
   pid: number;

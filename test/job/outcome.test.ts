@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FatalRunError } from '../src/errors.js';
-import { decideOutcome, type RunEnd } from '../src/outcome.js';
+import { FatalRunError } from '../../src/errors.js';
+import { decideOutcome, type RunEnd } from '../../src/job/outcome.js';
 
 const clean: RunEnd = { toStdout: false, interrupted: false, failed: 0, inputErrors: 0 };
 const epipe = Object.assign(new Error('write EPIPE'), { code: 'EPIPE' });

@@ -9,10 +9,10 @@
 import { hostname } from 'node:os';
 import { createRequire } from 'node:module';
 import type { Job, Worker as WorkerT } from 'bullmq';
-import { createBackend, type Backend } from '../backend.js';
+import { createBackend, type Backend } from '../job/backend.js';
 import { FatalRunError } from '../errors.js';
 import { RETRY_DEFAULTS } from '../gemini/retry-policy.js';
-import { DEFAULTS, type Options } from '../options.js';
+import { DEFAULTS, type Options } from '../cli/options.js';
 import { fixedTokensOf, TokenEstimator } from '../quota/token-estimate.js';
 import type { InputRecord } from '../records.js';
 import { isFailure } from '../records.js';
@@ -21,8 +21,8 @@ import { SharedDailyCap } from '../quota/daily-cap.js';
 import { createGenerateWork } from '../stages/generate.js';
 import { createStats } from '../stats.js';
 import { sleep } from '../util/sleep.js';
-import { queueName, settingsKey, type QueueSettings } from './queue-names.js';
-import type { WorkerAnswer } from './remote-stage.js';
+import { queueName, settingsKey, type QueueSettings } from '../distributed/queue-names.js';
+import type { WorkerAnswer } from '../distributed/remote-stage.js';
 
 const require = createRequire(import.meta.url);
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/server.js';
 import { createRequestHasher } from '../../src/request-hash.js';
-import { firstDifference, quoteAt } from '../../src/resume/changed-lines.js';
+import { firstDifference, quoteAt } from '../../src/output/changed-lines.js';
 import { env, recordsOnDisk, start } from '../helpers/cli-helpers.js';
 import { readJsonl, readOutputs, tempDir } from '../helpers/util.js';
 

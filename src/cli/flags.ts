@@ -5,7 +5,7 @@
 // `--thinking-budget -1`, the key and URL from the environment) are `special`: parseOptions()
 // handles them in code, after the table.
 
-import { DEFAULTS } from './options-defaults.js';
+import { DEFAULTS } from './defaults.js';
 
 export type FlagKind = 'int' | 'num' | 'choice' | 'text' | 'switch' | 'special';
 

@@ -1,9 +1,9 @@
 import { readdirSync, appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { IdSet } from '../../src/resume/id-set.js';
+import { IdSet } from '../../src/output/id-set.js';
 import { isFailure } from '../../src/records.js';
-import { compactFailures, loadOutputState } from '../../src/resume/output-state.js';
+import { compactFailures, loadOutputState } from '../../src/output/output-state.js';
 import { readJsonl, tempDir } from '../helpers/util.js';
 
 let cleanup = () => {};

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
 import { startEmulator } from '../../src/emulator/server.js';
-import { LOCK_FILE } from '../../src/output-layout.js';
+import { LOCK_FILE } from '../../src/output/layout.js';
 import { runAgainst } from '../helpers/run-helpers.js';
 import { expectExactlyOnce, writeInputs, sandbox } from '../helpers/util.js';
 

@@ -2,13 +2,13 @@
 // that turns raw CLI strings into it, validating at the edge (before any file is opened or any
 // request is sent) with messages that name the option and the value at fault.
 
-import { compileTemplate } from './template.js';
-import { compileSchema } from './schema.js';
-import { parseDuration } from './cache/response-cache.js';
-import { parsePartition, type Partition } from './partition.js';
-import { UsageError } from './errors.js';
-import { RECORD_FIELDS } from './records.js';
-import type { EmulatorOptions } from './emulator/server.js';
+import { compileTemplate } from '../template.js';
+import { compileSchema } from '../schema.js';
+import { parseDuration } from '../reuse/response-cache.js';
+import { parsePartition, type Partition } from '../partition.js';
+import { UsageError } from '../errors.js';
+import { RECORD_FIELDS } from '../records.js';
+import type { EmulatorOptions } from '../emulator/server.js';
 import { EMULATOR_FLAGS, flagName, RUN_FLAGS, type Flag } from './flags.js';
 
 export type InputFormat = 'text' | 'jsonl' | 'csv';
@@ -130,7 +130,7 @@ export interface Options {
   postTimeoutMs: number;
 }
 
-import { DEFAULTS } from './options-defaults.js';
+import { DEFAULTS } from './defaults.js';
 export { DEFAULTS };
 
 /** Raw option values as the CLI parser hands them over: strings, booleans, or absent. */

@@ -4,7 +4,7 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRequestHasher } from '../../src/request-hash.js';
-import { formatVerify, jobShape, verify } from '../../src/verify.js';
+import { formatVerify, jobShape, verify } from '../../src/output/verify.js';
 import { tempDir } from '../helpers/util.js';
 
 let dir: string;

@@ -13,10 +13,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Duplex } from 'node:stream';
 import type { Piscina } from 'piscina';
 import { UsageError } from '../errors.js';
-import { loadPostFunction } from '../post/worker.js';
+import { loadPostFunction } from './worker.js';
 import { isFailure, type FailureRecord, type OutputRecord } from '../records.js';
 import type { RunStats } from '../stats.js';
-import { createParallelStage } from './parallel.js';
+import { createParallelStage } from '../stages/parallel.js';
 
 /** The built file next to this one (tests run src/ through vitest; worker threads need the built JS). */
 export function builtFile(rel: string): string {

@@ -4,9 +4,9 @@
 import { appendFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { IdSet } from '../../src/resume/id-set.js';
-import { loadOutputState } from '../../src/resume/output-state.js';
-import { supersede } from '../../src/resume/supersede.js';
+import { IdSet } from '../../src/output/id-set.js';
+import { loadOutputState } from '../../src/output/output-state.js';
+import { supersede } from '../../src/output/supersede.js';
 import { readJsonl, tempDir } from '../helpers/util.js';
 
 let t: ReturnType<typeof tempDir>;

@@ -10,15 +10,15 @@ import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readdirSy
 import { createInterface } from 'node:readline';
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
-import { OutputStateError, UsageError } from './errors.js';
-import { FAILURES_FILE, JOB_FILE, SHARD_RE } from './output-layout.js';
-import { idHash } from './partition.js';
-import { isFailure, sourceName, type OutputRecord } from './records.js';
-import { hash32 } from './request-hash.js';
-import { lockHolder, lockOutputDir } from './resume/dir-lock.js';
-import { IdSet } from './resume/id-set.js';
-import { LineHashes } from './resume/line-hashes.js';
-import { createRotatingWriter } from './stages/rotating-writer.js';
+import { OutputStateError, UsageError } from '../errors.js';
+import { FAILURES_FILE, JOB_FILE, SHARD_RE } from './layout.js';
+import { idHash } from '../partition.js';
+import { isFailure, sourceName, type OutputRecord } from '../records.js';
+import { hash32 } from '../request-hash.js';
+import { lockHolder, lockOutputDir } from './dir-lock.js';
+import { IdSet } from './id-set.js';
+import { LineHashes } from './line-hashes.js';
+import { createRotatingWriter } from '../stages/rotating-writer.js';
 
 export interface MergeResult {
   succeeded: number;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseOptions, type RawOptions } from '../src/options.js';
-import { UsageError } from '../src/errors.js';
+import { parseOptions, type RawOptions } from '../../src/cli/options.js';
+import { UsageError } from '../../src/errors.js';
 
 const parse = (raw: RawOptions, env: Record<string, string> = { GEMINI_API_KEY: 'k' }) => parseOptions(raw, [], { env, readFile: () => '' });
 
@@ -35,7 +35,7 @@ describe('--rpm', () => {
 
 describe('the emulator sub-command', () => {
   it('validates its flags like the run does, naming the flag', async () => {
-    const { parseEmulatorOptions } = await import('../src/options.js');
+    const { parseEmulatorOptions } = await import('../../src/cli/options.js');
     expect(() => parseEmulatorOptions({ errorRate: '5' })).toThrow('Expected `--error-rate` to be a number from 0 to 1, got `5`');
     expect(() => parseEmulatorOptions({ port: '99999' })).toThrow('Expected `--port` to be an integer from 0 to 65535, got `99999`');
     expect(() => parseEmulatorOptions({ quotaMode: 'leaky' })).toThrow('Expected `--quota-mode` to be one of bucket, fixed-window, sliding-window, got `leaky`');

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { fixedTokensOf, TokenEstimator } from './quota/token-estimate.js';
-import { SHARD_RE } from './output-layout.js';
+import { SHARD_RE } from './output/layout.js';
 import { scanLines } from './util/scan-lines.js';
-import type { Options } from './options.js';
+import type { Options } from './cli/options.js';
 import type { InputRecord } from './records.js';
 
 /**

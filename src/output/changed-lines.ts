@@ -7,7 +7,7 @@
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import { readdir } from 'node:fs/promises';
-import { FAILURES_FILE, SHARD_RE } from '../output-layout.js';
+import { FAILURES_FILE, SHARD_RE } from './layout.js';
 import type { InputRecord } from '../records.js';
 import { hash32 } from '../request-hash.js';
 import { createSourceChain, type InputReaderOptions, type InputSource } from '../stages/read-inputs.js';

@@ -2,15 +2,15 @@
 // Gemini client and the limiter (started where an earlier run into the directory left off) —
 // built in one place, with one close() for all of it.
 
-import { startEmulator, type Emulator } from './emulator/server.js';
-import { createGeminiClient, type GenerateFn } from './gemini/client.js';
-import { MAX_CONNECTIONS } from './fd-budget.js';
-import { createFastFetch, type FastFetch } from './gemini/fast-fetch.js';
-import { LIMITS_FILE } from './output-layout.js';
-import type { Options } from './options.js';
-import { loadLearned, saveLearned } from './quota/learned.js';
-import { createLimiter, type Limiter, type LimiterOptions } from './quota/limiter.js';
-import { connectRedis, redisShown, skewWarning, type RedisLink } from './quota/bottleneck-redis.js';
+import { startEmulator, type Emulator } from '../emulator/server.js';
+import { createGeminiClient, type GenerateFn } from '../gemini/client.js';
+import { MAX_CONNECTIONS } from '../fd-budget.js';
+import { createFastFetch, type FastFetch } from '../gemini/fast-fetch.js';
+import { LIMITS_FILE } from '../output/layout.js';
+import type { Options } from '../cli/options.js';
+import { loadLearned, saveLearned } from '../quota/learned.js';
+import { createLimiter, type Limiter, type LimiterOptions } from '../quota/limiter.js';
+import { connectRedis, redisShown, skewWarning, type RedisLink } from '../quota/bottleneck-redis.js';
 import { createHash } from 'node:crypto';
 
 export interface Backend {

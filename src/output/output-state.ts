@@ -8,7 +8,7 @@ import { writeSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OutputStateError } from '../errors.js';
-import { FAILURES_FILE, REWRITE_TMP_RE, SHARD_RE } from '../output-layout.js';
+import { FAILURES_FILE, REWRITE_TMP_RE, SHARD_RE } from './layout.js';
 import { IdSet } from './id-set.js';
 import { LineHashes } from './line-hashes.js';
 import { sourceName } from '../records.js';

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import { open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FAILURES_FILE, SHARD_RE, SUPERSEDED_FILE, rewriteTmpName } from '../output-layout.js';
+import { FAILURES_FILE, SHARD_RE, SUPERSEDED_FILE, rewriteTmpName } from './layout.js';
 import { scanLines } from '../util/scan-lines.js';
 import { syncDir } from '../util/sync-dir.js';
 import type { IdSet } from './id-set.js';

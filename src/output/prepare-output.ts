@@ -5,7 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { FatalRunError, UsageError } from '../errors.js';
 import { lockOutputDir } from './dir-lock.js';
-import type { Options } from '../options.js';
+import type { Options } from '../cli/options.js';
 import { IdSet } from './id-set.js';
 import { compactFailures, loadOutputState, type OutputState } from './output-state.js';
 

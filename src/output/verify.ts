@@ -8,17 +8,17 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { OutputStateError } from './errors.js';
-import { FAILURES_FILE, JOB_FILE, SHARD_RE, STDIN_SPOOL } from './output-layout.js';
-import type { InputRecord } from './records.js';
-import { createRequestHasher, hash32 } from './request-hash.js';
-import { inPartition } from './partition.js';
-import type { JobShape } from './resume/check-inputs.js';
-import { lockHolder } from './resume/dir-lock.js';
-import { IdSet } from './resume/id-set.js';
-import { LineHashes } from './resume/line-hashes.js';
-import { scanJsonl } from './resume/output-state.js';
-import { createJsonlParser, createSourceChain, parseTextLine, resolveInputs } from './stages/read-inputs.js';
+import { OutputStateError } from '../errors.js';
+import { FAILURES_FILE, JOB_FILE, SHARD_RE, STDIN_SPOOL } from './layout.js';
+import type { InputRecord } from '../records.js';
+import { createRequestHasher, hash32 } from '../request-hash.js';
+import { inPartition } from '../partition.js';
+import type { JobShape } from './check-inputs.js';
+import { lockHolder } from './dir-lock.js';
+import { IdSet } from './id-set.js';
+import { LineHashes } from './line-hashes.js';
+import { scanJsonl } from './output-state.js';
+import { createJsonlParser, createSourceChain, parseTextLine, resolveInputs } from '../stages/read-inputs.js';
 
 export interface VerifyReport {
   ok: boolean;

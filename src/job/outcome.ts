@@ -2,8 +2,8 @@
 // error (if any), whether a whole-run fault halted it, whether it was interrupted, and what
 // failed — into the outcome, the exit code (SPEC §6) and the one error message.
 
-import { ExitCode, FatalRunError } from './errors.js';
-import type { Summary } from './stats.js';
+import { ExitCode, FatalRunError } from '../errors.js';
+import type { Summary } from '../stats.js';
 
 export interface RunEnd {
   /** What pipeline() rejected with, if it did. */

@@ -3,9 +3,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildProgram } from '../src/cli-program.js';
+import { buildProgram } from '../../src/cli/program.js';
 
-const readme = readFileSync(join(__dirname, '../README.md'), 'utf8');
+const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
 const table = readme.slice(readme.indexOf('### Options'), readme.indexOf('Emulator (`node dist/main.js emulator`)'));
 const rows = table.split('\n').filter((l) => l.startsWith('| `')).map((l) => {
   const cells = l.replace(/\\\|/g, '¦').split(' | ');
