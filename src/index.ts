@@ -30,7 +30,7 @@ export { DailyCap, pacificDay, msUntilPacificMidnight, describeReset } from './q
 export { makePlan, formatPlan, readHistory, priceFor, PRICES, PRICE_TABLE_DATE, type Plan, type History, type Price } from './plan.js';
 export { BinaryInputError } from './stages/line-splitter.js';
 export { startEmulator, type Emulator, type EmulatorOptions, type EmulatorStats } from './emulator/server.js';
-export { createRequestHasher, hash32, type RequestHasher, type RequestShape } from './request-hash.js';
+export { requestSpecOf, type RequestSpec, type RequestShape } from './request/spec.js';
 export { verify, formatVerify, jobShape, type VerifyReport } from './output/verify.js';
 export { merge, type MergeResult } from './output/merge.js';
 export { parsePartition, inPartition, idHash, type Partition } from './partition.js';

@@ -15,7 +15,7 @@ import { run } from './run.js';
 import { formatVerify, jobShape, verify } from './output/verify.js';
 import { merge } from './output/merge.js';
 import { batchesCommand } from './batch/batches-cli.js';
-import { JOB_SHAPE_KEYS } from './output/check-inputs.js';
+import { JOB_SHAPE_KEYS } from './request/spec.js';
 
 async function runEmulator(raw: Record<string, string | boolean>): Promise<number> {
   const emu = await startEmulator(parseEmulatorOptions(raw));

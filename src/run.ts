@@ -12,7 +12,7 @@ import { FatalRunError, ExitCode, UsageError, redact } from './errors.js';
 import { decideOutcome } from './job/outcome.js';
 import { prepareOutput } from './output/prepare-output.js';
 import { checkInputs, type CheckedInputs } from './output/check-inputs.js';
-import { createRequestHasher } from './request-hash.js';
+import { requestSpecOf } from './request/spec.js';
 import { compileSchema } from './schema.js';
 import { inPartition } from './partition.js';
 import { createStopControl } from './job/stop-control.js';
@@ -23,7 +23,7 @@ import { GoogleGenAI } from '@google/genai';
 import { startEmulator, type Emulator } from './emulator/server.js';
 import { createBatchMode } from './batch/batch-mode.js';
 import { idsInLiveJobs, liveJobs, loadJournal } from './batch/journal.js';
-import type { QueueSettings } from './distributed/queue-names.js';
+import { queueSettingsOf } from './distributed/queue-names.js';
 import { fdBudget } from './fd-budget.js';
 import { restRequestOf, type GenerateFn } from './gemini/client.js';
 import { RETRY_DEFAULTS, classifyError, fatalMessage } from './gemini/retry-policy.js';
@@ -110,7 +110,8 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
   try {
     // What each record asks, hashed; lines changed since their records were written stop the
     // run here (exit 2), before any request, unless --redo-changed.
-    const hash = createRequestHasher(o);
+    const spec = requestSpecOf(o);
+    const hash = spec.hash;
     const fields = { promptField: o.promptField, template: o.template, keep: o.keep };
     const parse = o.inputFormat === 'jsonl' ? createJsonlParser(fields) : parseTextLine;
     const csv = o.inputFormat === 'csv' ? fields : undefined;
@@ -202,7 +203,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
           say(`gempipe: responses are EMULATED (local Gemini emulator at ${baseUrl}, batches 600 times faster); set GEMINI_API_KEY and drop --emulator for real answers`);
         }
         ai = new GoogleGenAI({ apiKey, httpOptions: baseUrl ? { baseUrl } : undefined });
-        requestOf = await restRequestOf(apiKey ?? '', baseUrl, o.model, o);
+        requestOf = await restRequestOf(apiKey ?? '', baseUrl, spec);
       } else if (o.coordinator) {
         remote = await createRemoteStage({
           redis: o.redis!, queue: o.coordinator.queue, maxQueued: o.coordinator.maxQueued, ordered: o.ordered, settings: queueSettingsOf(o),
@@ -225,7 +226,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     if (o.cache !== undefined) {
       if (o.temperature === 0 || o.cacheAll) {
         try {
-          cache = createResponseCache({ path: o.cache, shape: o, ttlMs: o.cacheTtlMs, stats });
+          cache = createResponseCache({ path: o.cache, spec, ttlMs: o.cacheTtlMs, stats });
         } catch (e) {
           reader.destroy();
           stop.dispose();
@@ -390,15 +391,6 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     await checked?.cleanup();
     prepared?.release(); // the directory's lock
   }
-}
-
-/** How the coordinator's workers are to ask: the run's request shape and retry settings. */
-function queueSettingsOf(o: Options): QueueSettings {
-  return {
-    model: o.model, system: o.system, temperature: o.temperature, maxOutputTokens: o.maxOutputTokens, thinkingBudget: o.thinkingBudget,
-    jsonSchema: o.jsonSchema, schemaRetries: o.schemaRetries, maxAttempts: o.maxAttempts, retryBaseDelayMs: o.retryBaseDelayMs,
-    timeoutMs: o.timeoutMs, rpm: o.rpm, tpm: o.tpm, rpd: o.rpd, adaptiveRate: o.adaptiveRate, quotaId: o.quotaId,
-  };
 }
 
 /**

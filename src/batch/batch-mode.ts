@@ -16,7 +16,7 @@ import type { GoogleGenAI } from '@google/genai';
 import { toResult } from '../gemini/client.js';
 import { classifyError } from '../gemini/retry-policy.js';
 import type { Options } from '../cli/options.js';
-import { copyKept, failureOf, type FailureRecord, type InputRecord, type OutputRecord, type RecordError, type SuccessRecord } from '../records.js';
+import { failureOf, invalidFailureOf, successOf, type FailureRecord, type InputRecord, type OutputRecord, type RecordError } from '../records.js';
 import { unusable } from '../stages/generate.js';
 import { countFailure, type RunStats } from '../stats.js';
 import { sleep } from '../util/sleep.js';
@@ -226,13 +226,7 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
           continue;
         }
         stats.succeeded++;
-        const s: SuccessRecord = {
-          id: rec.id, hash: rec.hash, source: rec.source, line: rec.line, prompt: rec.prompt, response: res.text,
-          model: o.model, finishReason: res.finishReason, usage: res.usage, attempts: tries.get(rec.id) ?? 1, latencyMs, mode: 'batch',
-        };
-        copyKept(rec, s);
-        if (o.jsonSchema !== undefined) s.json = (u as { json: unknown }).json;
-        out.push(s);
+        out.push(successOf(rec, { response: res.text, model: o.model, finishReason: res.finishReason, usage: res.usage, json: (u as { json?: unknown }).json }, tries.get(rec.id) ?? 1, latencyMs, { mode: 'batch' }));
       }
       // A request the responses file does not mention is asked again.
       for (const rec of records.values()) {
@@ -340,7 +334,8 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
       for await (const rec of io.reader as AsyncIterable<InputRecord>) {
         if (io.signal.aborted) break;
         if (rec.invalid) {
-          bad.push(failure(rec, { status: 'INVALID_INPUT', code: 0, message: rec.invalid.message }));
+          countFailure(stats, 'INVALID_INPUT');
+          bad.push(invalidFailureOf(rec, { mode: 'batch' }));
           continue;
         }
         // A job holds at most --batch-max-requests records and --batch-max-mb of requests.

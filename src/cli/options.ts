@@ -5,41 +5,27 @@
 import { compileTemplate } from '../template.js';
 import { compileSchema } from '../schema.js';
 import { parseDuration } from '../reuse/response-cache.js';
-import { parsePartition, type Partition } from '../partition.js';
+import { parsePartition } from '../partition.js';
+import type { InputFormat, InputShape, RequestShape } from '../request/spec.js';
 import { UsageError } from '../errors.js';
 import { RECORD_FIELDS } from '../records.js';
 import type { EmulatorOptions } from '../emulator/server.js';
 import { EMULATOR_FLAGS, flagName, RUN_FLAGS, type Flag } from './flags.js';
 
-export type InputFormat = 'text' | 'jsonl' | 'csv';
 export type OutputFormat = 'jsonl' | 'text';
 export type FsyncPolicy = 'none' | 'close' | 'always';
 
-export interface Options {
+export type { InputFormat };
+
+export interface Options extends RequestShape, InputShape {
   /** Files, directories or `-`. Empty: stdin if not a terminal, else `./inputs`. */
   inputs: string[];
   /** Output directory, or `-` for stdout. @default "outputs" */
   out: string;
   /** @default 8 */
   openFiles: number;
-  /** @default "text" */
-  inputFormat: InputFormat;
-  /** jsonl: the field holding the prompt. @default "prompt" */
-  promptField: string;
-  /** jsonl: render the prompt from fields, e.g. `Classify: {{text}}`. */
-  template?: string;
   /** jsonl: input fields copied into the output record. @default [] */
   keep: string[];
-  /** @default 1048576 */
-  maxLineBytes: number;
-  /** @default "gemini-flash-latest" */
-  model: string;
-  system?: string;
-  temperature?: number;
-  maxOutputTokens?: number;
-  thinkingBudget?: number;
-  /** Parsed JSON schema from --json-schema FILE. */
-  jsonSchema?: unknown;
   /** @default 16 */
   concurrency: number;
   /** Requests per minute (--rpm N). Absent: see `adaptiveRate`. */
@@ -99,8 +85,6 @@ export interface Options {
   redis?: string;
   /** --quota-id: what names the shared quota (default: a fingerprint of the key, plus the model). */
   quotaId?: string;
-  /** --partition i/N: this process does part i of N (by a hash of the id). */
-  partition?: Partition;
   /** --cache PATH: the response cache (LMDB). */
   cache?: string;
   /** Read and write the cache for non-deterministic requests too. */

@@ -2,12 +2,13 @@
 // the README check can read them without running the CLI. Validation is parseOptions()'s.
 
 import { Command, Option } from 'commander';
+import { JOB_SHAPE_KEYS } from '../request/spec.js';
 import { EMULATOR_FLAGS, RUN_FLAGS, type Flag } from './flags.js';
 
 export const VERSION = '0.1.0';
 
-/** The run flags `gempipe verify` takes: the output directory and the request's shape. */
-export const VERIFY_FLAG_KEYS: readonly string[] = ['out', 'model', 'system', 'temperature', 'maxOutputTokens', 'thinkingBudget', 'jsonSchema', 'inputFormat', 'promptField', 'template', 'maxLineBytes', 'partition'];
+/** The run flags `gempipe verify` takes: the output directory and the job's shape. */
+const VERIFY_FLAG_KEYS: readonly string[] = ['out', ...JOB_SHAPE_KEYS];
 
 /** A table flag as a commander option, with its default. Values (choices included) are checked by
  * parseOptions() alone, with messages that name the flag: commander checks nothing twice. */

@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import type { Queue as QueueT, QueueEvents as QueueEventsT } from 'bullmq';
 import { UsageError } from '../errors.js';
 import type { FailureRecord, InputRecord, OutputRecord } from '../records.js';
-import { failureOf, isFailure } from '../records.js';
+import { failureOf, invalidFailureOf, isFailure } from '../records.js';
 import { countFailure, type RunStats } from '../stats.js';
 import { createParallelStage } from '../stages/parallel.js';
 import { sleep } from '../util/sleep.js';
@@ -146,7 +146,7 @@ export async function createRemoteStage(o: {
     if (rec.invalid) {
       // A bad line is a failure here; no worker is asked.
       countFailure(o.stats, 'INVALID_INPUT');
-      return failureOf(rec, 0, { status: 'INVALID_INPUT', code: 0, message: rec.invalid.message });
+      return invalidFailureOf(rec);
     }
     const id = jobIdOf(rec.id);
     let settle!: (a: WorkerAnswer | { failed: string }) => void;

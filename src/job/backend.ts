@@ -8,6 +8,7 @@ import { MAX_CONNECTIONS } from '../fd-budget.js';
 import { createFastFetch, type FastFetch } from '../gemini/fast-fetch.js';
 import { LIMITS_FILE } from '../output/layout.js';
 import type { Options } from '../cli/options.js';
+import { requestSpecOf, type RequestShape } from '../request/spec.js';
 import { loadLearned, saveLearned } from '../quota/learned.js';
 import { createLimiter, type Limiter, type LimiterOptions } from '../quota/limiter.js';
 import { connectRedis, redisShown, skewWarning, type RedisLink } from '../quota/bottleneck-redis.js';
@@ -24,7 +25,10 @@ export interface Backend {
   close(): Promise<void>;
 }
 
-export async function createBackend(o: Options, io: { generate?: GenerateFn; say: (line: string) => void; /** Sockets at most (fd-budget.ts). */ connections?: number }): Promise<Backend> {
+/** What a backend is made of: where and how to ask, the limits, where learned limits are kept (`out`). */
+export type BackendOptions = RequestShape & Pick<Options, 'out' | 'baseUrl' | 'apiKey' | 'emulator' | 'rpm' | 'tpm' | 'adaptiveRate' | 'redis' | 'quotaId' | 'concurrency' | 'timeoutMs'>;
+
+export async function createBackend(o: BackendOptions, io: { generate?: GenerateFn; say: (line: string) => void; /** Sockets at most (fd-budget.ts). */ connections?: number }): Promise<Backend> {
   const toStdout = o.out === '-';
   let emulator: Emulator | undefined;
   let baseUrl = o.baseUrl;
@@ -79,11 +83,7 @@ export async function createBackend(o: Options, io: { generate?: GenerateFn; say
     },
   });
   const transport: FastFetch | undefined = io.generate ? undefined : createFastFetch({ connections: io.connections ?? Math.min(o.concurrency, MAX_CONNECTIONS), timeoutMs: o.timeoutMs });
-  const generate: GenerateFn = io.generate ?? createGeminiClient({
-    apiKey, baseUrl, model: o.model, system: o.system, temperature: o.temperature,
-    maxOutputTokens: o.maxOutputTokens, thinkingBudget: o.thinkingBudget, jsonSchema: o.jsonSchema,
-    timeoutMs: o.timeoutMs, transport,
-  });
+  const generate: GenerateFn = io.generate ?? createGeminiClient({ ...requestSpecOf(o).shape, apiKey, baseUrl, timeoutMs: o.timeoutMs, transport });
   // Kept every few seconds too: a run killed with SIGKILL still leaves what it learned.
   const saver = toStdout ? undefined : setInterval(() => saveLearned(o.out, o.model, limiter.learned()), 5000);
   saver?.unref();

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { readdir } from 'node:fs/promises';
 import { FAILURES_FILE, SHARD_RE } from './layout.js';
 import type { InputRecord } from '../records.js';
-import { hash32 } from '../request-hash.js';
+import { hash32 } from './line-hashes.js';
 import { createSourceChain, type InputReaderOptions, type InputSource } from '../stages/read-inputs.js';
 import { scanLines } from '../util/scan-lines.js';
 import { IdSet } from './id-set.js';

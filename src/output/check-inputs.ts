@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { UsageError } from '../errors.js';
 import { JOB_FILE, STDIN_SPOOL, SUPERSEDED_FILE } from './layout.js';
 import type { Options } from '../cli/options.js';
+import { JOB_SHAPE_KEYS, type JobShape } from '../request/spec.js';
 import type { InputReaderOptions, InputSource } from '../stages/read-inputs.js';
 import { findChangedLines, firstDifference, quoteAt, writtenPrompt } from './changed-lines.js';
 import type { OutputState } from './output-state.js';
@@ -80,10 +81,6 @@ export async function checkInputs(
   return { sources: checked, changed: changedCount, cleanup };
 }
 
-/** What shapes the requests and how lines become prompts: what `verify` needs to recompute hashes. */
-export type JobShape = Pick<Options, 'model' | 'system' | 'temperature' | 'maxOutputTokens' | 'thinkingBudget' | 'jsonSchema' | 'inputFormat' | 'promptField' | 'template' | 'maxLineBytes' | 'partition'>;
-
-export const JOB_SHAPE_KEYS: ReadonlyArray<keyof JobShape> = ['model', 'system', 'temperature', 'maxOutputTokens', 'thinkingBudget', 'jsonSchema', 'inputFormat', 'promptField', 'template', 'maxLineBytes', 'partition'];
 
 async function saveJobShape(dir: string, o: Partial<JobShape>): Promise<void> {
   const job: Record<string, unknown> = { savedAt: new Date().toISOString() };

@@ -2,6 +2,13 @@
 // Uint32Array per source like IdSet's bitsets (a million records of one file: 4 MB). 0 means
 // no hash is known (a record written before records carried one): such a record is trusted.
 
+/** The first 32 bits of a record's hash, as resume keeps it in memory (0: none). */
+export function hash32(hash: unknown): number {
+  if (typeof hash !== 'string' || hash.length < 8) return 0;
+  const n = Number.parseInt(hash.slice(0, 8), 16);
+  return Number.isNaN(n) ? 0 : n >>> 0 || 1;
+}
+
 export class LineHashes {
   readonly #by = new Map<string, Uint32Array>();
 

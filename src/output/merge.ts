@@ -14,10 +14,9 @@ import { OutputStateError, UsageError } from '../errors.js';
 import { FAILURES_FILE, JOB_FILE, SHARD_RE } from './layout.js';
 import { idHash } from '../partition.js';
 import { isFailure, sourceName, type OutputRecord } from '../records.js';
-import { hash32 } from '../request-hash.js';
 import { lockHolder, lockOutputDir } from './dir-lock.js';
 import { IdSet } from './id-set.js';
-import { LineHashes } from './line-hashes.js';
+import { hash32, LineHashes } from './line-hashes.js';
 import { createRotatingWriter } from '../stages/rotating-writer.js';
 
 export interface MergeResult {

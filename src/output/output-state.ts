@@ -10,9 +10,8 @@ import { join } from 'node:path';
 import { OutputStateError } from '../errors.js';
 import { FAILURES_FILE, REWRITE_TMP_RE, SHARD_RE } from './layout.js';
 import { IdSet } from './id-set.js';
-import { LineHashes } from './line-hashes.js';
+import { hash32, LineHashes } from './line-hashes.js';
 import { sourceName } from '../records.js';
-import { hash32 } from '../request-hash.js';
 import { scanLines } from '../util/scan-lines.js';
 import { syncDir } from '../util/sync-dir.js';
 

@@ -11,12 +11,12 @@ import type { Duplex } from 'node:stream';
 import { OutputStateError } from '../errors.js';
 import { FAILURES_FILE, JOB_FILE, SHARD_RE, STDIN_SPOOL } from './layout.js';
 import type { InputRecord } from '../records.js';
-import { createRequestHasher, hash32 } from '../request-hash.js';
+import { requestSpecOf, type JobShape } from '../request/spec.js';
+import { DEFAULTS } from '../cli/defaults.js';
 import { inPartition } from '../partition.js';
-import type { JobShape } from './check-inputs.js';
 import { lockHolder } from './dir-lock.js';
 import { IdSet } from './id-set.js';
-import { LineHashes } from './line-hashes.js';
+import { hash32, LineHashes } from './line-hashes.js';
 import { scanJsonl } from './output-state.js';
 import { createJsonlParser, createSourceChain, parseTextLine, resolveInputs } from '../stages/read-inputs.js';
 
@@ -102,7 +102,7 @@ export async function verify(o: { out: string; inputs: string[]; shape: Partial<
 
   // 2. Against the inputs: each current line exactly one record, with a matching hash.
   const shape = o.shape;
-  const hash = createRequestHasher({ model: shape.model ?? 'gemini-flash-latest', system: shape.system, temperature: shape.temperature, maxOutputTokens: shape.maxOutputTokens, thinkingBudget: shape.thinkingBudget, jsonSchema: shape.jsonSchema });
+  const { hash } = requestSpecOf({ ...shape, model: shape.model ?? DEFAULTS.model });
   const fields = { promptField: shape.promptField ?? 'prompt', template: shape.template, keep: [] };
   const parse = shape.inputFormat === 'jsonl' ? createJsonlParser(fields) : parseTextLine;
   const csv = shape.inputFormat === 'csv' ? fields : undefined;

@@ -14,8 +14,8 @@ import type { Duplex } from 'node:stream';
 import type { Piscina } from 'piscina';
 import { UsageError } from '../errors.js';
 import { loadPostFunction } from './worker.js';
-import { isFailure, type FailureRecord, type OutputRecord } from '../records.js';
-import type { RunStats } from '../stats.js';
+import { failureOf, isFailure, type FailureRecord, type OutputRecord } from '../records.js';
+import { countFailure, type RunStats } from '../stats.js';
 import { createParallelStage } from '../stages/parallel.js';
 
 /** The built file next to this one (tests run src/ through vitest; worker threads need the built JS). */
@@ -92,11 +92,11 @@ export function createPostStage(options: PostStageOptions): { stage: Duplex; clo
   function failed(rec: OutputRecord, message: string): FailureRecord {
     if (stats) {
       stats.succeeded--;
-      stats.failed++;
-      stats.failedByStatus.POST_FAILED = (stats.failedByStatus.POST_FAILED ?? 0) + 1;
+      countFailure(stats, 'POST_FAILED');
     }
     // The paid answer stays in the record: fixing the post step never needs another request.
-    return { ...rec, error: { status: 'POST_FAILED', code: 0, message: `--post ${o.spec.given}: ${message}` } } as FailureRecord;
+    const { id: _id, hash: _hash, source: _source, line: _line, prompt: _prompt, attempts, ...paid } = rec;
+    return failureOf(rec, attempts, { status: 'POST_FAILED', code: 0, message: `--post ${o.spec.given}: ${message}` }, paid);
   }
 
   function merge(rec: OutputRecord, out: unknown): OutputRecord {

@@ -14,7 +14,7 @@
 // duplicates too (a rerun does them).
 
 import { closeSync, openSync, readSync } from 'node:fs';
-import { copyKept, failureOf, isFailure, type InputRecord, type OutputRecord, type SuccessRecord } from '../records.js';
+import { failureOf, isFailure, NO_USAGE, successOf, type InputRecord, type OutputRecord, type SuccessRecord } from '../records.js';
 import { countFailure, type RunStats } from '../stats.js';
 import { RequestIndex } from './request-index.js';
 
@@ -82,14 +82,8 @@ export function createDedupe(o: { stats: RunStats }): Dedupe {
       return failureOf(rec, 0, from.error, { dedupedFrom: from.id });
     }
     const s = from as SuccessRecord;
-    const out: SuccessRecord = {
-      id: rec.id, hash: rec.hash, source: rec.source, line: rec.line, prompt: rec.prompt, response: s.response, model: s.model, finishReason: s.finishReason,
-      usage: { promptTokens: 0, responseTokens: 0, totalTokens: 0 }, attempts: 0, latencyMs: 0,
-      ...(s.json !== undefined ? { json: s.json } : {}), dedupedFrom: from.dedupedFrom ?? from.id,
-    };
     o.stats.succeeded++;
-    copyKept(rec, out);
-    return out;
+    return successOf(rec, { response: s.response, model: s.model, finishReason: s.finishReason, usage: NO_USAGE, json: s.json }, 0, 0, { dedupedFrom: from.dedupedFrom ?? from.id });
   }
 
   return {

@@ -1,5 +1,5 @@
 // --cache PATH: a persistent response cache in LMDB (lmdb-js). The key is the full SHA-256 of
-// what was asked (the request's shape and the prompt: request-hash.ts), never the API key; the
+// what was asked (the request's shape and the prompt: RequestSpec.cacheKey), never the API key; the
 // value is the answer (text, finishReason, model, usage, parsed json) and when it was stored.
 // A hit is written as a normal record with "cached": true, attempts 0 and zero usage, and costs
 // no request and no quota. Only successes are stored. Only deterministic requests
@@ -12,10 +12,9 @@
 // binaries as npm packages (@lmdb/lmdb-<platform>), so `npm ci` installs it from the registry
 // alone on Node 20 and 22, no compiler needed.
 
-import { createHash } from 'node:crypto';
 import { open, type RootDatabase } from 'lmdb';
-import { copyKept, isFailure, type InputRecord, type OutputRecord, type SuccessRecord, type Usage } from '../records.js';
-import type { RequestShape } from '../request-hash.js';
+import { isFailure, NO_USAGE, successOf, type InputRecord, type OutputRecord, type Usage } from '../records.js';
+import type { RequestSpec } from '../request/spec.js';
 import type { RunStats } from '../stats.js';
 
 interface Entry {
@@ -44,15 +43,9 @@ export function openCache(path: string): RootDatabase<Entry, string> {
   return open<Entry, string>({ path, compression: true });
 }
 
-/** The cache key: the full SHA-256 (hex) of the request's shape and the prompt. */
-export function cacheKeyer(shape: RequestShape): (prompt: string) => string {
-  const head = JSON.stringify([shape.model, shape.system ?? null, shape.temperature ?? null, shape.maxOutputTokens ?? null, shape.thinkingBudget ?? null, shape.jsonSchema ?? null]);
-  return (prompt) => createHash('sha256').update(head).update('\u0000').update(prompt).digest('hex');
-}
-
-export function createResponseCache(o: { path: string; shape: RequestShape; ttlMs?: number; stats: RunStats }): ResponseCache {
+export function createResponseCache(o: { path: string; spec: RequestSpec; ttlMs?: number; stats: RunStats }): ResponseCache {
   const db = openCache(o.path);
-  const keyOf = cacheKeyer(o.shape);
+  const keyOf = o.spec.cacheKey;
   const fresh = (e: Entry) => o.ttlMs === undefined || Date.now() - e.t <= o.ttlMs;
   return {
     wrap(work) {
@@ -63,13 +56,7 @@ export function createResponseCache(o: { path: string; shape: RequestShape; ttlM
         if (hit && fresh(hit)) {
           o.stats.cached++;
           o.stats.succeeded++;
-          const out: SuccessRecord = {
-            id: rec.id, hash: rec.hash, source: rec.source, line: rec.line, prompt: rec.prompt, response: hit.r,
-            model: hit.m, finishReason: hit.f, usage: { promptTokens: 0, responseTokens: 0, totalTokens: 0 }, attempts: 0, latencyMs: 0,
-            ...(hit.j !== undefined ? { json: hit.j } : {}), cached: true,
-          };
-          copyKept(rec, out);
-          return out;
+          return successOf(rec, { response: hit.r, model: hit.m, finishReason: hit.f, usage: NO_USAGE, json: hit.j }, 0, 0, { cached: true });
         }
         const r = await work(rec, signal);
         if (r && !isFailure(r)) {

@@ -12,7 +12,6 @@ import type { Job, Worker as WorkerT } from 'bullmq';
 import { createBackend, type Backend } from '../job/backend.js';
 import { FatalRunError } from '../errors.js';
 import { RETRY_DEFAULTS } from '../gemini/retry-policy.js';
-import { DEFAULTS, type Options } from '../cli/options.js';
 import { fixedTokensOf, TokenEstimator } from '../quota/token-estimate.js';
 import type { InputRecord } from '../records.js';
 import { isFailure } from '../records.js';
@@ -73,14 +72,8 @@ export async function runWorker(o: WorkerOptions): Promise<{ records: number; fa
   }
 
   async function build(fp: string, s: QueueSettings): Promise<Generation> {
-    const options: Options = {
-      ...(DEFAULTS as unknown as Options), keep: [], inputs: [], out: '-', concurrency: o.concurrency,
-      model: s.model, system: s.system, temperature: s.temperature, maxOutputTokens: s.maxOutputTokens, thinkingBudget: s.thinkingBudget,
-      jsonSchema: s.jsonSchema, schemaRetries: s.schemaRetries, maxAttempts: s.maxAttempts, retryBaseDelayMs: s.retryBaseDelayMs, timeoutMs: s.timeoutMs,
-      rpm: s.rpm, tpm: s.tpm, adaptiveRate: s.adaptiveRate, redis: o.redis, quotaId: s.quotaId,
-      apiKey: o.apiKey, baseUrl: o.baseUrl, emulator: o.emulator,
-    };
-    const backend = await createBackend(options, { say: o.say });
+    // The queue's settings, asked from here: no output directory (nothing learned is kept here).
+    const backend = await createBackend({ ...s, out: '-', concurrency: o.concurrency, redis: o.redis, apiKey: o.apiKey, baseUrl: o.baseUrl, emulator: o.emulator }, { say: o.say });
     const g: Generation = { fp, backend, work: undefined as unknown as Generation['work'] };
     const halt = (message: string) => {
       if (g.halted) return;

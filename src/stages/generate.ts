@@ -15,7 +15,7 @@ import { classifyError, decideRetry, fatalMessage, type ClassifiedError, type Re
 import type { AttemptOutcome, Limiter } from '../quota/limiter.js';
 import { TokenEstimator } from '../quota/token-estimate.js';
 import type { DailyCap, SharedDailyCap } from '../quota/daily-cap.js';
-import { copyKept, failureOf, type FailureRecord, type InputRecord, type OutputRecord, type RecordError, type SuccessRecord } from '../records.js';
+import { failureOf, successOf, type FailureRecord, type InputRecord, type OutputRecord, type RecordError, type SuccessRecord } from '../records.js';
 import { countFailure, createStats, type RunStats } from '../stats.js';
 import { sleep } from '../util/sleep.js';
 import { createParallelStage } from './parallel.js';
@@ -132,13 +132,7 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
   function toSuccess(rec: InputRecord, attempts: number, res: Extract<GenerateResult, { kind: 'ok' }>, latencyMs: number, json: unknown): SuccessRecord {
     stats.succeeded++;
     if (res.finishReason === 'MAX_TOKENS') stats.truncated++;
-    const out: SuccessRecord = {
-      id: rec.id, hash: rec.hash, source: rec.source, line: rec.line, prompt: rec.prompt, response: res.text,
-      model: o.model, finishReason: res.finishReason, usage: res.usage, attempts, latencyMs,
-    };
-    copyKept(rec, out);
-    if (o.expectJson) out.json = json;
-    return out;
+    return successOf(rec, { response: res.text, model: o.model, finishReason: res.finishReason, usage: res.usage, json: o.expectJson ? json : undefined }, attempts, latencyMs);
   }
 
   function retried(cause: string): void {

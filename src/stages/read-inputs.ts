@@ -87,7 +87,7 @@ export interface InputReaderOptions {
   onSkip?: () => void;
   /** CSV input (a header row names the fields): replaces `parse`. */
   csv?: FieldOptions;
-  /** Hashes what each record asks (request-hash.ts) into `hash`; none: records carry no hash. */
+  /** Hashes what each record asks (request/spec.ts) into `hash`; none: records carry no hash. */
   hash?: (prompt: string) => string;
   /** Each record the reader emits (counting it; a 'data' listener would set the reader flowing). */
   onRecord?: (rec: InputRecord) => void;
@@ -134,7 +134,7 @@ export function createSourceChain(src: InputSource, o: Pick<InputReaderOptions, 
     const rec: InputRecord | null = l.tooLongBytes !== undefined
       ? {
         id: `${source}:${l.line}`, source, line: l.line, prompt: '',
-        invalid: { code: 'LINE_TOO_LONG', message: `line ${l.line} of ${source} is ${l.tooLongBytes} bytes, over --max-line-bytes ${o.maxLineBytes}` },
+        invalid: { message: `line ${l.line} of ${source} is ${l.tooLongBytes} bytes, over --max-line-bytes ${o.maxLineBytes}` },
       }
       : o.parse(source, l);
     if (rec && o.hash) rec.hash = o.hash(rec.prompt);
@@ -293,10 +293,10 @@ export function createJsonlParser(opts: FieldOptions): LineParser {
     try {
       obj = JSON.parse(l.text);
     } catch (e) {
-      return { ...base, prompt: '', invalid: { code: 'INVALID_JSON', message: `line ${l.line} of ${source} is not valid JSON: ${(e as Error).message}` } };
+      return { ...base, prompt: '', invalid: { message: `line ${l.line} of ${source} is not valid JSON: ${(e as Error).message}` } };
     }
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
-      return { ...base, prompt: '', invalid: { code: 'INVALID_JSON', message: `line ${l.line} of ${source} is not a JSON object` } };
+      return { ...base, prompt: '', invalid: { message: `line ${l.line} of ${source} is not a JSON object` } };
     }
     return toRecord(base, obj as Record<string, unknown>);
   };

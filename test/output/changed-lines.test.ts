@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/server.js';
-import { createRequestHasher } from '../../src/request-hash.js';
+import { requestSpecOf } from '../../src/request/spec.js';
 import { firstDifference, quoteAt } from '../../src/output/changed-lines.js';
 import { env, recordsOnDisk, start } from '../helpers/cli-helpers.js';
 import { readJsonl, readOutputs, tempDir } from '../helpers/util.js';
@@ -98,7 +98,7 @@ describe('content-checked resume', () => {
       expect(sys.stderr()).toContain('the prompt is the same, so the model, --system');
       expect(emu.stats.requests).toBe(6);
 
-      const hash = createRequestHasher({ model: MODEL, system: undefined } as never);
+      const hash = requestSpecOf({ model: MODEL, system: undefined }).hash;
       const recs = readOutputs(out).all;
       expect(recs).toHaveLength(5);
       for (const r of recs) expect(r.hash).toBe(hash(r.prompt));
@@ -112,7 +112,7 @@ describe('content-checked resume', () => {
     const N = 240;
     writeFileSync(x, Array.from({ length: N }, (_, i) => `question ${i + 1}: what is ${i + 1} squared?`).join('\n') + '\n');
     const out = join(dir, 'out');
-    const newHash = createRequestHasher({ model: MODEL, system: 'Be brief.' } as never);
+    const newHash = requestSpecOf({ model: MODEL, system: 'Be brief.' }).hash;
     const answeredNew = new Set<string>(); // prompts on disk with the new system instruction
     const resent: string[] = [];
     let killAt = Infinity;

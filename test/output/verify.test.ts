@@ -3,7 +3,7 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createRequestHasher } from '../../src/request-hash.js';
+import { requestSpecOf } from '../../src/request/spec.js';
 import { formatVerify, jobShape, verify } from '../../src/output/verify.js';
 import { tempDir } from '../helpers/util.js';
 
@@ -12,7 +12,7 @@ let cleanup: () => void;
 beforeEach(() => ({ dir, cleanup } = tempDir()));
 afterEach(() => cleanup());
 
-const hash = createRequestHasher({ model: 'gemini-flash-latest' } as never);
+const hash = requestSpecOf({ model: 'gemini-flash-latest' }).hash;
 const rec = (source: string, line: number, prompt: string) => JSON.stringify({ id: `${source}:${line}`, hash: hash(prompt), source, line, prompt, response: 'r' }) + '\n';
 
 describe('verify', () => {

@@ -2,8 +2,7 @@
 // must not change when the code that computes them does. Known values, pinned.
 
 import { describe, expect, it } from 'vitest';
-import { createRequestHasher } from '../../src/request-hash.js';
-import { cacheKeyer } from '../../src/reuse/response-cache.js';
+import { requestSpecOf } from '../../src/request/spec.js';
 
 const SCHEMA = { type: 'object', properties: { label: { type: 'string' }, score: { type: 'number' } }, required: ['label'] };
 const FULL = { model: 'gemini-2.5-flash', system: 'Be terse.', temperature: 0, maxOutputTokens: 256, thinkingBudget: 0, jsonSchema: SCHEMA };
@@ -22,7 +21,27 @@ const KNOWN: Array<[object, string, string, string]> = [
 
 describe('known request hashes and cache keys', () => {
   it.each(KNOWN)('%j %j', (shape, prompt, hash, cacheKey) => {
-    expect(createRequestHasher(shape as never)(prompt)).toBe(hash);
-    expect(cacheKeyer(shape as never)(prompt)).toBe(cacheKey);
+    const spec = requestSpecOf(shape as never);
+    expect(spec.hash(prompt)).toBe(hash);
+    expect(spec.cacheKey(prompt)).toBe(cacheKey);
+  });
+});
+
+describe('the request spec', () => {
+  it('gives the SDK config, a fingerprint that follows every field, and the shape in words', () => {
+    const spec = requestSpecOf(FULL);
+    expect(spec.config()).toEqual({
+      automaticContinuation: false, systemInstruction: 'Be terse.', temperature: 0, maxOutputTokens: 256,
+      thinkingConfig: { thinkingBudget: 0 }, responseMimeType: 'application/json', responseJsonSchema: SCHEMA,
+    });
+    expect(requestSpecOf({ model: 'm' }).config()).toEqual({ automaticContinuation: false });
+    expect(spec.fingerprint()).toMatch(/^[0-9a-f]{16}$/);
+    expect(spec.fingerprint({ maxAttempts: 3 })).not.toBe(spec.fingerprint({ maxAttempts: 4 }));
+    expect(requestSpecOf({ ...FULL, temperature: 0.5 }).fingerprint()).not.toBe(spec.fingerprint());
+    expect(spec.describe()).toBe('gemini-2.5-flash, a system instruction, temperature 0, at most 256 output tokens, thinking budget 0, a JSON schema');
+    expect(spec.expectJson).toBe(true);
+    expect(spec.checkJson?.({ label: 'x' })).toBeUndefined();
+    expect(spec.checkJson?.({ score: 1 })).toMatch(/label/);
+    expect(requestSpecOf({ model: 'm' }).checkJson).toBeUndefined();
   });
 });
