@@ -14,7 +14,7 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { GoogleGenAI } from '@google/genai';
 import { toResult } from '../gemini/client.js';
-import { classifyError } from '../gemini/retry-policy.js';
+import { classifyError, classifyStatus } from '../gemini/retry-policy.js';
 import type { Options } from '../cli/options.js';
 import { failureOf, invalidFailureOf, successOf, type FailureRecord, type InputRecord, type OutputRecord, type RecordError } from '../records.js';
 import { unusable } from '../stages/generate.js';
@@ -23,7 +23,6 @@ import { sleep } from '../util/sleep.js';
 import { jobFiles, liveJobs, saveJournal, type Journal, type JournalJob } from './journal.js';
 
 const TERMINAL = new Set(['JOB_STATE_SUCCEEDED', 'JOB_STATE_FAILED', 'JOB_STATE_CANCELLED', 'JOB_STATE_EXPIRED', 'JOB_STATE_NOT_FOUND']);
-const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
 
 export interface BatchModeIO {
   o: Options;
@@ -198,7 +197,7 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
       await ai.files.download({ file: dest, downloadPath: f.responses });
       const latencyMs = job.createdAt ? Date.now() - Date.parse(job.createdAt) : 0;
       // A line is {"key", "response"} or {"key", "error"|"status": google.rpc.Status} (the docs call
-      // it a status object; both names are read).
+      // it a status object; both names are read): a canonical code, classified as online errors are.
       type Status = { code?: number; message?: string; status?: string };
       for await (const line of jsonLines<{ key?: string; response?: unknown; error?: Status; status?: Status }>(f.responses)) {
         const rec = line.key !== undefined ? records.get(line.key) : undefined;
@@ -206,10 +205,15 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
         records.delete(line.key!);
         if (io.onDisk(rec.source, rec.line)) continue; // written before a stop
         const bad = line.error ?? (line.response ? undefined : line.status);
-        if (bad || !line.response) {
-          const e: RecordError = { status: bad?.status ?? 'UNKNOWN', code: bad?.code ?? 0, message: bad?.message ?? 'no response for this request' };
-          const r = RETRYABLE.has(e.code) ? again(rec, e) : failure(rec, e);
+        if (bad) {
+          const c = classifyStatus(bad);
+          const e: RecordError = { status: c.status, code: c.code, message: c.message };
+          const r = c.kind === 'retryable' ? again(rec, e) : failure(rec, e);
           if (r) out.push(r);
+          continue;
+        }
+        if (!line.response) {
+          out.push(failure(rec, { status: 'UNKNOWN', code: 0, message: 'no response for this request' }));
           continue;
         }
         const res = toResult(line.response as never);
