@@ -4,12 +4,12 @@
 // promptTokens per character, responseTokens and latency), else ~4 characters a token. The
 // duration is the largest of what --concurrency, --rpm and --tpm each allow.
 
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { fixedTokensOf, TokenEstimator } from './quota/token-estimate.js';
 import { SHARD_RE } from './output/layout.js';
+import { listRecordFiles } from './output/record-files.js';
 import { scanLines } from './util/scan-lines.js';
 import type { Options } from './cli/options.js';
 import type { InputRecord } from './records.js';
@@ -76,7 +76,7 @@ export async function readHistory(dir: string | undefined, fixedTokens = 0, most
   if (!dir) return h;
   let names: string[];
   try {
-    names = readdirSync(dir).filter((n) => SHARD_RE.test(n)).sort();
+    names = listRecordFiles(dir).filter((n) => SHARD_RE.test(n));
   } catch {
     return h;
   }

@@ -6,6 +6,8 @@
 // faults reject out of the generate stage and end the run with outcome "fatal".
 
 import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FAILURES_FILE } from './output/layout.js';
 import { pipeline } from 'node:stream/promises';
 import type { Readable, Writable, Duplex } from 'node:stream';
 import { FatalRunError, ExitCode, UsageError, redact } from './errors.js';
@@ -361,7 +363,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     if (state && outcome === 'completed') {
       if (o.retryFailed && state.failed.size > 0) {
         const n = await compactFailures(o.out, state.succeeded);
-        if (n > 0) say(`gempipe: ${n} earlier failure(s) superseded by this run were removed from ${o.out}/failures.jsonl`);
+        if (n > 0) say(`gempipe: ${n} earlier failure(s) superseded by this run were removed from ${join(o.out, FAILURES_FILE)}`);
       }
       if (stats.inputErrors.length === 0) {
         const a = state.succeeded.minus(prepared!.seen);

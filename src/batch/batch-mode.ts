@@ -8,9 +8,8 @@
 // a job with a retryable error, go into a new job, up to --max-attempts times.
 
 import { once } from 'node:events';
-import { closeSync, createReadStream, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { GoogleGenAI } from '@google/genai';
 import { toResult } from '../gemini/client.js';
@@ -20,7 +19,10 @@ import { failureOf, invalidFailureOf, successOf, type FailureRecord, type InputR
 import { unusable } from '../stages/generate.js';
 import { countFailure, type RunStats } from '../stats.js';
 import { sleep } from '../util/sleep.js';
-import { jobFiles, liveJobs, saveJournal, type Journal, type JournalJob } from './journal.js';
+import { jobRecords, liveJobs, saveJournal, type Journal, type JournalJob } from './journal.js';
+import { writeFileSynced } from '../output/atomic.js';
+import { batchJobFiles as jobFiles } from '../output/layout.js';
+import { readJsonl } from '../output/record-files.js';
 
 const TERMINAL = new Set(['JOB_STATE_SUCCEEDED', 'JOB_STATE_FAILED', 'JOB_STATE_CANCELLED', 'JOB_STATE_EXPIRED', 'JOB_STATE_NOT_FOUND']);
 
@@ -51,22 +53,6 @@ export interface BatchMode {
   run(): Promise<{ detached: boolean; jobs: number }>;
   /** The writer's onWritten. */
   written(records: readonly OutputRecord[]): void;
-}
-
-function writeFileSynced(path: string, lines: string[]): void {
-  const fd = openSync(path, 'w');
-  try {
-    const b = Buffer.from(lines.join('\n') + '\n');
-    for (let off = 0; off < b.length; ) off += writeSync(fd, b, off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-async function* jsonLines<T>(path: string): AsyncGenerator<T> {
-  const rl = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
-  for await (const line of rl) if (line.trim()) yield JSON.parse(line) as T;
 }
 
 export function createBatchMode(io: BatchModeIO): BatchMode {
@@ -128,8 +114,8 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
     for (const r of records) tries.set(r.id, (tries.get(r.id) ?? 0) + 1);
     const f = jobFiles(dir, id);
     mkdirSync(dirname(f.requests), { recursive: true });
-    writeFileSynced(f.requests, records.map((r) => `{"key":${JSON.stringify(r.id)},"request":${io.requestOf(r.prompt)}}`));
-    writeFileSynced(f.records, records.map((r) => JSON.stringify({ ...r, tries: tries.get(r.id) })));
+    writeFileSynced(f.requests, records.map((r) => `{"key":${JSON.stringify(r.id)},"request":${io.requestOf(r.prompt)}}\n`).join(''));
+    writeFileSynced(f.records, records.map((r) => JSON.stringify({ ...r, tries: tries.get(r.id) }) + '\n').join(''));
     const job: JournalJob = { id, state: 'packed', records: records.length, displayName: `gempipe-${journal.token}-${id}`, model: o.model };
     journal.jobs.push(job);
     save();
@@ -188,7 +174,7 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
   async function finish(job: JournalJob, state: string, dest?: string): Promise<void> {
     const f = jobFiles(dir, job.id);
     const records = new Map<string, InputRecord & { tries?: number }>();
-    for await (const r of jsonLines<InputRecord & { tries?: number }>(f.records)) {
+    for await (const r of jobRecords(dir, job.id)) {
       records.set(r.id, r);
       tries.set(r.id, Math.max(tries.get(r.id) ?? 0, r.tries ?? 1));
     }
@@ -199,7 +185,7 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
       // A line is {"key", "response"} or {"key", "error"|"status": google.rpc.Status} (the docs call
       // it a status object; both names are read): a canonical code, classified as online errors are.
       type Status = { code?: number; message?: string; status?: string };
-      for await (const line of jsonLines<{ key?: string; response?: unknown; error?: Status; status?: Status }>(f.responses)) {
+      for await (const { value: line } of readJsonl<{ key?: string; response?: unknown; error?: Status; status?: Status }>(f.responses)) {
         const rec = line.key !== undefined ? records.get(line.key) : undefined;
         if (!rec) continue;
         records.delete(line.key!);
@@ -279,7 +265,7 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
         }
         await ai.batches.cancel({ name: job.batch }).catch(() => {});
       }
-      for await (const r of jsonLines<InputRecord>(jobFiles(dir, job.id).records)) onlineQueue.push(r);
+      for await (const r of jobRecords(dir, job.id)) onlineQueue.push(r);
       job.state = 'ended';
       job.remoteState = 'CANCELLED_AT_DEADLINE';
       job.endedAt = new Date().toISOString();
@@ -328,7 +314,7 @@ export function createBatchMode(io: BatchModeIO): BatchMode {
     async run() {
       // 1. Jobs a stopped run left: take each on from where the journal says it is.
       for (const job of liveJobs(journal)) {
-        for await (const r of jsonLines<{ id: string; tries?: number }>(jobFiles(dir, job.id).records)) tries.set(r.id, Math.max(tries.get(r.id) ?? 0, r.tries ?? 1));
+        for await (const r of jobRecords(dir, job.id)) tries.set(r.id, Math.max(tries.get(r.id) ?? 0, r.tries ?? 1));
         await advance(job);
       }
       // 2. Pack the records still to do; a bad line is a failure record at once.

@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { GoogleGenAI } from '@google/genai';
 import { UsageError } from '../errors.js';
-import { JOURNAL_FILE, liveJobs, loadJournal } from './journal.js';
+import { JOURNAL_FILE } from '../output/layout.js';
+import { liveJobs, loadJournal } from './journal.js';
 
 export async function batchesCommand(what: 'list' | 'cancel', dir: string, conn: { apiKey?: string; baseUrl?: string }, out: (line: string) => void): Promise<number> {
   if (!existsSync(join(dir, JOURNAL_FILE))) throw new UsageError(`${dir} holds no batch jobs (no ${JOURNAL_FILE}: it was never run with --mode batch)`);

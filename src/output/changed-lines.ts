@@ -6,8 +6,7 @@
 
 import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
-import { readdir } from 'node:fs/promises';
-import { FAILURES_FILE, SHARD_RE } from './layout.js';
+import { listRecordFiles } from './record-files.js';
 import type { InputRecord } from '../records.js';
 import { hash32 } from './line-hashes.js';
 import { createSourceChain, type InputReaderOptions, type InputSource } from '../stages/read-inputs.js';
@@ -58,7 +57,7 @@ export async function findChangedLines(
 
 /** The prompt of the record written for `source:line` (a shard or failures.jsonl), if found. */
 export async function writtenPrompt(dir: string, source: string, line: number): Promise<string | undefined> {
-  const names = (await readdir(dir)).filter((n) => SHARD_RE.test(n) || n === FAILURES_FILE).sort();
+  const names = listRecordFiles(dir).sort(); // failures.jsonl first, as ever
   for (const name of names) {
     let found: string | undefined;
     await scanLines(join(dir, name), (data, start, end, _next, terminated) => {

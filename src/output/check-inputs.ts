@@ -6,7 +6,8 @@
 // is kept in OUT/.gempipe-job.json for `gempipe verify`.
 
 import { createWriteStream } from 'node:fs';
-import { rm, writeFile, rename } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
+import { writeJsonAtomic } from './atomic.js';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { UsageError } from '../errors.js';
@@ -73,7 +74,7 @@ export async function checkInputs(
       }
       changed.ids.forEach((s, l) => state.hashes.set(s, l, 0));
     }
-    if (!o.dryRun) await saveJobShape(o.out, o);
+    if (!o.dryRun) saveJobShape(o.out, o);
   } catch (e) {
     await cleanup();
     throw e;
@@ -82,10 +83,8 @@ export async function checkInputs(
 }
 
 
-async function saveJobShape(dir: string, o: Partial<JobShape>): Promise<void> {
+function saveJobShape(dir: string, o: Partial<JobShape>): void {
   const job: Record<string, unknown> = { savedAt: new Date().toISOString() };
   for (const k of JOB_SHAPE_KEYS) if (o[k] !== undefined) job[k] = o[k];
-  const path = join(dir, JOB_FILE);
-  await writeFile(path + '.tmp', JSON.stringify(job, null, 2) + '\n');
-  await rename(path + '.tmp', path);
+  writeJsonAtomic(join(dir, JOB_FILE), job);
 }

@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
-import { LOCK_FILE } from './layout.js';
+import { LOCK_FILE, lockTmpName } from './layout.js';
 
 export interface LockOwner {
   pid: number;
@@ -48,7 +48,7 @@ export function lockOutputDir(dir: string): { release: () => void; tookOver?: Lo
   for (let attempt = 0; attempt < 3; attempt++) {
     // Written whole to a private name, then linked to the lock's name: link() fails if the
     // name exists (atomic), and a reader never sees a lock file half written.
-    const tmp = `${path}.${me.pid}.tmp`;
+    const tmp = join(dir, lockTmpName(me.pid));
     writeFileSync(tmp, JSON.stringify(me) + '\n');
     try {
       linkSync(tmp, path);

@@ -2,16 +2,18 @@
 // any runs over the same inputs) into one exactly-once directory. Two passes: the first reads
 // every record and refuses conflicts — one id answered differently in two places (another
 // request hash, or another response to the same request) — before anything is written; the
-// second writes each id once through the rotating writer (a success beats a failure of the same
-// id; a record found twice byte for byte counts once). OUT must hold no records yet; it is locked
-// while merging, and the parts must not be in use.
+// second streams each id once into the rotating writer through pipeline() (a success beats a
+// failure of the same id; a record found twice counts once). OUT must hold no records yet; it is
+// locked while merging, and the parts must not be in use.
 
-import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { once } from 'node:events';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { OutputStateError, UsageError } from '../errors.js';
-import { FAILURES_FILE, JOB_FILE, SHARD_RE } from './layout.js';
+import { writeJsonAtomic } from './atomic.js';
+import { FAILURES_FILE, JOB_FILE } from './layout.js';
+import { holdsRecords, listRecordFiles, readJsonl } from './record-files.js';
 import { idHash } from '../partition.js';
 import { isFailure, sourceName, type OutputRecord } from '../records.js';
 import { lockHolder, lockOutputDir } from './dir-lock.js';
@@ -29,45 +31,15 @@ export interface MergeResult {
   notes: string[];
 }
 
-interface Seen {
-  file: string;
-  rec: OutputRecord;
-  text: string;
-}
-
 /** Every whole record of a directory's shards, then its failures (a torn last line is not one). */
-async function* records(dir: string): AsyncGenerator<Seen & { failures: boolean }> {
-  const names = readdirSync(dir);
-  const files = [...names.filter((n) => SHARD_RE.test(n)).sort(), ...(names.includes(FAILURES_FILE) ? [FAILURES_FILE] : [])];
-  for (const name of files) {
+async function* records(dir: string): AsyncGenerator<{ file: string; rec: OutputRecord; failures: boolean }> {
+  for (const name of listRecordFiles(dir)) {
     const file = join(dir, name);
-    const size = statSync(file).size;
-    if (size === 0) continue;
-    const fd = openSync(file, 'r');
-    const last = Buffer.alloc(1);
-    readSync(fd, last, 0, 1, size - 1);
-    closeSync(fd);
-    const whole = last[0] === 0x0a;
-    let n = 0;
-    let held: string | undefined; // one line behind, so a torn last line is never yielded
-    const rl = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
-    const emit = function* (text: string) {
-      n++;
-      let rec: OutputRecord;
-      try {
-        rec = JSON.parse(text) as OutputRecord;
-      } catch {
-        throw new OutputStateError(`${file} line ${n} is not a valid gempipe record: fix or move it, then merge again`);
-      }
-      if (typeof rec.source !== 'string' || typeof rec.line !== 'number') throw new OutputStateError(`${file} line ${n} is not a gempipe record (no source and line)`);
+    for await (const { value: rec, line } of readJsonl<OutputRecord>(file)) {
+      if (typeof rec?.source !== 'string' || typeof rec.line !== 'number') throw new OutputStateError(`${file} line ${line} is not a gempipe record (no source and line)`);
       rec.source = sourceName(rec.source);
-      yield { file, rec, text, failures: name === FAILURES_FILE };
-    };
-    for await (const line of rl) {
-      if (held !== undefined) yield* emit(held);
-      held = line;
+      yield { file, rec, failures: name === FAILURES_FILE };
     }
-    if (held !== undefined && whole) yield* emit(held);
   }
 }
 
@@ -79,7 +51,7 @@ export async function merge(o: { out: string; dirs: string[]; shardSize?: number
     const holder = lockHolder(d);
     if (holder) throw new UsageError(`${d} is in use by a run (pid ${holder.pid} on ${holder.host}): merge it when that run has ended`);
   }
-  if (existsSync(o.out) && readdirSync(o.out).some((n) => SHARD_RE.test(n) || n === FAILURES_FILE)) {
+  if (holdsRecords(o.out)) {
     throw new UsageError(`${o.out} already holds records: merge into a new or empty directory`);
   }
 
@@ -115,33 +87,28 @@ export async function merge(o: { out: string; dirs: string[]; shardSize?: number
   const lock = lockOutputDir(o.out);
   const res: MergeResult = { succeeded: 0, failed: 0, duplicates: 0, failuresSuperseded: 0, notes: [] };
   try {
-    const writer = createRotatingWriter({ dir: o.out, shardSize: o.shardSize ?? 1000 });
     const failed = new IdSet();
     const written = new IdSet();
-    const put = async (rec: OutputRecord) => {
-      if (!writer.write(rec)) await once(writer, 'drain');
-    };
-    for (const d of o.dirs) {
-      for await (const { rec, failures } of records(d)) {
-        if (failures || isFailure(rec)) {
-          if (ok.has(rec.source, rec.line)) res.failuresSuperseded++;
-          else if (!failed.add(rec.source, rec.line)) res.duplicates++;
-          else {
-            res.failed++;
-            await put(rec);
+    async function* once(): AsyncGenerator<OutputRecord> {
+      for (const d of o.dirs) {
+        for await (const { rec, failures } of records(d)) {
+          if (failures || isFailure(rec)) {
+            if (ok.has(rec.source, rec.line)) res.failuresSuperseded++;
+            else if (!failed.add(rec.source, rec.line)) res.duplicates++;
+            else {
+              res.failed++;
+              yield rec;
+            }
+          } else if (!written.add(rec.source, rec.line)) {
+            res.duplicates++;
+          } else {
+            res.succeeded++;
+            yield rec;
           }
-          continue;
         }
-        if (!written.add(rec.source, rec.line)) {
-          res.duplicates++;
-          continue;
-        }
-        res.succeeded++;
-        await put(rec);
       }
     }
-    writer.end();
-    await once(writer, 'finish');
+    await pipeline(Readable.from(once()), createRotatingWriter({ dir: o.out, shardSize: o.shardSize ?? 1000 }));
   } finally {
     lock.release();
   }
@@ -158,7 +125,7 @@ export async function merge(o: { out: string; dirs: string[]; shardSize?: number
     }
   });
   if (shapes[0] !== undefined && shapes.every((s) => s === shapes[0])) {
-    writeFileSync(join(o.out, JOB_FILE), JSON.stringify({ savedAt: new Date().toISOString(), ...JSON.parse(shapes[0]) }, null, 2) + '\n');
+    writeJsonAtomic(join(o.out, JOB_FILE), { savedAt: new Date().toISOString(), ...JSON.parse(shapes[0]) });
   } else {
     res.notes.push(`the parts do not agree on how they were asked (${JOB_FILE}); give \`gempipe verify\` the run's options`);
   }

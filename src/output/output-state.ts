@@ -2,13 +2,13 @@
 // failures.jsonl once, streaming, into two compact IdSets (succeeded / failed), repairs a torn
 // tail left by a crash (truncates the partial last line — that record is simply redone), and
 // finds the next shard number once. compactFailures() rewrites failures.jsonl atomically
-// (tmp + fsync + rename) so each id appears once: the last failure wins, a success beats it.
+// (its temporary name, fsync, rename) so each id appears once: the last failure wins, a success beats it.
 
-import { writeSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OutputStateError } from '../errors.js';
-import { FAILURES_FILE, REWRITE_TMP_RE, SHARD_RE } from './layout.js';
+import { writeFully } from './atomic.js';
+import { FAILURES_FILE, SHARD_RE, STALE_TMP_RE, tmpNameOf } from './layout.js';
 import { IdSet } from './id-set.js';
 import { hash32, LineHashes } from './line-hashes.js';
 import { sourceName } from '../records.js';
@@ -128,18 +128,18 @@ export async function loadOutputState(dir: string, opts: {
   }
   shards.sort((a, b) => a.n - b.n);
   if (opts.overwrite && ro) {
-    if (shards.length) state.repairs.push(`--overwrite would delete ${shards.length} shard(s) and failures.jsonl`);
+    if (shards.length) state.repairs.push(`--overwrite would delete ${shards.length} shard(s) and ${FAILURES_FILE}`);
     return state;
   }
   if (opts.overwrite) {
     for (const s of shards) await rm(join(dir, s.name));
     await rm(join(dir, FAILURES_FILE), { force: true });
-    await rm(join(dir, FAILURES_FILE + '.tmp'), { force: true });
+    for (const name of names) if (STALE_TMP_RE.test(name)) await rm(join(dir, name), { force: true });
     return state;
   }
   for (const name of names) {
     // A compaction or a --redo-changed rewrite cut short before its rename: the original is intact.
-    if (!ro && (name === FAILURES_FILE + '.tmp' || REWRITE_TMP_RE.test(name))) {
+    if (!ro && STALE_TMP_RE.test(name)) {
       await rm(join(dir, name), { force: true });
       state.repairs.push(`removed an unfinished ${name}`);
     }
@@ -201,7 +201,7 @@ export async function compactFailures(dir: string, succeeded: IdSet): Promise<nu
   let n = 0;
   await scanJsonl(path, (ref) => last.set(`${ref.source}\u0000${ref.line}`, ++n));
   // Pass 2: copy the lines that survive.
-  const tmp = path + '.tmp';
+  const tmp = join(dir, tmpNameOf(FAILURES_FILE));
   const out = await open(tmp, 'w');
   let kept = 0;
   let i = 0;
@@ -210,7 +210,7 @@ export async function compactFailures(dir: string, succeeded: IdSet): Promise<nu
     const flushBatch = () => {
       const b = Buffer.concat(batch);
       batch = [];
-      for (let off = 0; off < b.length; ) off += writeSync(out.fd, b, off, b.length - off);
+      writeFully(out.fd, b);
     };
     await scanLines(path, (data, start, end, _next, terminated) => {
       const ref = terminated ? idOf(data.toString('utf8', start, end)) : undefined;

@@ -3,6 +3,8 @@
 // of ids seen this run (for the orphan report). fs errors become usage errors naming --out.
 
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FAILURES_FILE } from './layout.js';
 import { FatalRunError, UsageError } from '../errors.js';
 import { lockOutputDir } from './dir-lock.js';
 import type { Options } from '../cli/options.js';
@@ -46,7 +48,7 @@ export async function prepareOutput(
   if (state.failuresNeedCompaction && !o.dryRun) {
     try {
       const n = await compactFailures(o.out, state.succeeded);
-      say(`gempipe: resume: removed ${n} superseded line(s) from ${o.out}/failures.jsonl`);
+      say(`gempipe: resume: removed ${n} superseded line(s) from ${join(o.out, FAILURES_FILE)}`);
     } catch (e) {
       lock?.release();
       throw e;

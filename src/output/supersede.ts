@@ -8,10 +8,11 @@
 // superseded.jsonl is cut off before appending.
 
 import { createHash } from 'node:crypto';
-import { writeSync } from 'node:fs';
-import { open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FAILURES_FILE, SHARD_RE, SUPERSEDED_FILE, rewriteTmpName } from './layout.js';
+import { writeFully } from './atomic.js';
+import { FAILURES_FILE, SUPERSEDED_FILE, tmpNameOf } from './layout.js';
+import { listRecordFiles } from './record-files.js';
 import { scanLines } from '../util/scan-lines.js';
 import { syncDir } from '../util/sync-dir.js';
 import type { IdSet } from './id-set.js';
@@ -19,14 +20,9 @@ import { idOf } from './output-state.js';
 
 const digest = (b: Buffer) => createHash('sha1').update(b).digest('base64');
 
-function writeFully(fh: FileHandle, b: Buffer): void {
-  for (let off = 0; off < b.length; ) off += writeSync(fh.fd, b, off, b.length - off);
-}
-
-
 /** Moves the records of `changed` ids to superseded.jsonl; returns how many left the shards. */
 export async function supersede(dir: string, changed: IdSet): Promise<number> {
-  const names = (await readdir(dir)).filter((n) => SHARD_RE.test(n) || n === FAILURES_FILE).sort();
+  const names = listRecordFiles(dir).sort(); // failures.jsonl first, as ever
   const supPath = join(dir, SUPERSEDED_FILE);
   let seen: Set<string> | undefined;
   let sup: FileHandle | undefined;
@@ -46,14 +42,14 @@ export async function supersede(dir: string, changed: IdSet): Promise<number> {
         seen = await openSuperseded(supPath, changed);
         sup = await open(supPath, 'a');
       }
-      const tmp = join(dir, rewriteTmpName(name));
+      const tmp = join(dir, tmpNameOf(name));
       const out = await open(tmp, 'w');
       try {
         let keep: Buffer[] = [];
         let away: Buffer[] = [];
         const flush = () => {
-          if (keep.length) writeFully(out, Buffer.concat(keep));
-          if (away.length) writeFully(sup!, Buffer.concat(away));
+          if (keep.length) writeFully(out.fd, Buffer.concat(keep));
+          if (away.length) writeFully(sup!.fd, Buffer.concat(away));
           keep = [];
           away = [];
         };

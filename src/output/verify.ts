@@ -5,11 +5,12 @@
 // repairs nothing. The request shape (model, system, config, input format) comes from the
 // directory's .gempipe-job.json, written by the last run, unless flags say otherwise.
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { OutputStateError } from '../errors.js';
-import { FAILURES_FILE, JOB_FILE, SHARD_RE, STDIN_SPOOL } from './layout.js';
+import { FAILURES_FILE, JOB_FILE, STDIN_SPOOL } from './layout.js';
+import { listRecordFiles } from './record-files.js';
 import type { InputRecord } from '../records.js';
 import { requestSpecOf, type JobShape } from '../request/spec.js';
 import { DEFAULTS } from '../cli/defaults.js';
@@ -64,11 +65,9 @@ export async function verify(o: { out: string; inputs: string[]; shape: Partial<
   if (holder) notes.push(`a run is using ${o.out} now (pid ${holder.pid} on ${holder.host}, started ${holder.startedAt}): what it writes meanwhile may change this result`);
 
   // 1. Every file whole; every id once across the shards.
-  const names = readdirSync(o.out);
-  const shards = names.filter((n) => SHARD_RE.test(n)).sort();
+  const files = listRecordFiles(o.out);
   const dup: string[] = [];
   let dups = 0;
-  const files = [...shards, ...(names.includes(FAILURES_FILE) ? [FAILURES_FILE] : [])];
   let bothWays = 0;
   for (const name of files) {
     const path = join(o.out, name);
@@ -144,7 +143,7 @@ export async function verify(o: { out: string; inputs: string[]; shape: Partial<
 }
 
 function jobShapeSource(dir: string): string {
-  return existsSync(join(dir, JOB_FILE)) ? `the ones in ${join(dir, JOB_FILE)} and the flags given` : 'the flags given (no .gempipe-job.json)';
+  return existsSync(join(dir, JOB_FILE)) ? `the ones in ${join(dir, JOB_FILE)} and the flags given` : `the flags given (no ${JOB_FILE})`;
 }
 
 export function formatVerify(out: string, r: VerifyReport): string {
