@@ -1,12 +1,11 @@
-// --dry-run: the plan, without a single API call. The reader runs as in a real run (same
-// inputs, same resume skips), but records are only counted and measured. Token estimates are
+// --dry-run's plan, without a single API call: the reader runs as in a real run (same inputs,
+// same resume skips) into a counter that writes nothing. Token estimates are
 // calibrated from the records already in the output directory when there are any (their
 // promptTokens per character, responseTokens and latency), else ~4 characters a token. The
 // duration is the largest of what --concurrency, --rpm and --tpm each allow.
 
 import { join } from 'node:path';
-import { finished } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { fixedTokensOf, TokenEstimator } from './quota/token-estimate.js';
 import { SHARD_RE } from './output/layout.js';
 import { listRecordFiles } from './output/record-files.js';
@@ -110,6 +109,8 @@ export async function readHistory(dir: string | undefined, fixedTokens = 0, most
 export interface Plan {
   toDo: number;
   alreadyDone: number;
+  /** What --mode auto would choose, and why (job/mode.ts autoMode: the run's own rule). */
+  auto: { mode: 'online' | 'batch'; why: string };
   invalid: number;
   chars: number;
   inputTokens: number;
@@ -131,20 +132,33 @@ function fmtDuration(s: number): string {
   return `${(s / 86_400).toFixed(1)} days`;
 }
 
-/** Consumes the reader (its listener is attached at once: a flowing reader loses nothing) and works out the plan. */
-export async function makePlan(reader: Readable, o: Options, alreadyDone: () => number, historyP: History | Promise<History>): Promise<Plan> {
-  let toDo = 0;
-  let invalid = 0;
-  let chars = 0;
-  reader.on('data', (r: InputRecord) => {
-    if (r.invalid) invalid++;
-    else {
-      toDo++;
-      chars += r.prompt.length;
-    }
+/** What a dry run reads: records to do, bad lines, characters. */
+export interface PlanCounts {
+  toDo: number;
+  invalid: number;
+  chars: number;
+}
+
+/** The sink a dry run's reader is piped into: it counts and measures, and writes nothing. */
+export function createPlanCounter(): { sink: Writable; counts: PlanCounts } {
+  const counts: PlanCounts = { toDo: 0, invalid: 0, chars: 0 };
+  const sink = new Writable({
+    objectMode: true,
+    write(r: InputRecord, _enc, cb) {
+      if (r.invalid) counts.invalid++;
+      else {
+        counts.toDo++;
+        counts.chars += r.prompt.length;
+      }
+      cb();
+    },
   });
-  await finished(reader);
-  const history = await historyP;
+  return { sink, counts };
+}
+
+/** The plan from what was read, what is done, and the history of the records written. */
+export function makePlan(c: PlanCounts, o: Options, alreadyDone: number, history: History, auto: Plan['auto']): Plan {
+  const { toDo, invalid, chars } = c;
   const cpt = history.charsPerToken ?? 4;
   const systemTokens = fixedTokensOf(o.system);
   const inputTokens = Math.ceil(chars / cpt) + toDo * (systemTokens + 1);
@@ -161,7 +175,7 @@ export async function makePlan(reader: Readable, o: Options, alreadyDone: () => 
   const table = priceFor(o.model);
   const pin = o.priceIn ?? table?.in;
   const pout = o.priceOut ?? table?.out;
-  const plan: Plan = { toDo, alreadyDone: alreadyDone(), invalid, chars, inputTokens, outputTokens, outputTokensAssumed: outputAssumed, durationSec, bindingLimit };
+  const plan: Plan = { toDo, alreadyDone, auto, invalid, chars, inputTokens, outputTokens, outputTokensAssumed: outputAssumed, durationSec, bindingLimit };
   if (pin !== undefined && pout !== undefined) {
     plan.priceIn = pin;
     plan.priceOut = pout;
@@ -190,7 +204,6 @@ export function formatPlan(p: Plan, o: Options, history: History): string {
   // --mode batch: the Batch API bills half the online price and targets 24 hours.
   const half = p.costUsd !== undefined ? `$${(p.costUsd / 2).toFixed(p.costUsd / 2 >= 1 ? 2 : 4)}, half the online price` : 'half the online price';
   lines.push(`  with --mode batch:    ${half}; results within 24 h (the Batch API's target; often much sooner), whatever the rate limits`);
-  const auto = p.toDo > o.batchThreshold && (o.deadlineMs === undefined || o.deadlineMs >= 86_400_000) ? 'batch' : 'online';
-  lines.push(`  --mode auto would:    go ${auto} (${n(p.toDo)} record(s) to do, --batch-threshold ${n(o.batchThreshold)}${o.deadlineMs !== undefined ? `, --deadline ${fmtDuration(o.deadlineMs / 1000)}` : ''})`);
+  lines.push(`  --mode auto would:    go ${p.auto.mode} (${p.auto.why})`);
   return lines.join('\n') + '\n';
 }

@@ -13,7 +13,7 @@ import type { InputRecord } from '../records.js';
 import { writeJsonAtomic } from '../output/atomic.js';
 import { IdSet } from '../output/id-set.js';
 import { batchJobFiles, JOBS_DIR, JOURNAL_FILE } from '../output/layout.js';
-import { readJsonl } from '../output/record-files.js';
+import { cutTornTail, readJsonl } from '../output/record-files.js';
 
 export type JobState = 'packed' | 'uploaded' | 'creating' | 'created' | 'written' | 'ended';
 
@@ -68,9 +68,26 @@ export async function* jobRecords(dir: string, id: string): AsyncGenerator<JobRe
   for await (const { value } of readJsonl<JobRecord>(batchJobFiles(dir, id).records)) yield value;
 }
 
-/** The record ids (source, line) held by live jobs: not read again while they are out. */
-export async function idsInLiveJobs(dir: string, j: Journal): Promise<IdSet> {
-  const ids = new IdSet();
-  for (const job of liveJobs(j)) for await (const r of jobRecords(dir, job.id)) ids.add(r.source, r.line);
-  return ids;
+/** What the live jobs of a directory hold, read once at start (a records file's torn tail cut first). */
+export interface LiveRecords {
+  /** Every record (source, line) in a live job: not read again while the job is out. */
+  ids: IdSet;
+  /** The request (record id and job) each request hash of a live job stands for: --dedupe's duplicates join it. */
+  requests: Map<string, { job: JournalJob; id: string }>;
+  /** Jobs each record has been in. */
+  tries: Map<string, number>;
+}
+
+export async function readLiveJobs(dir: string, j: Journal): Promise<LiveRecords> {
+  const live: LiveRecords = { ids: new IdSet(), requests: new Map(), tries: new Map() };
+  for (const job of liveJobs(j)) {
+    await cutTornTail(batchJobFiles(dir, job.id).records);
+    for await (const r of jobRecords(dir, job.id)) {
+      live.ids.add(r.source, r.line);
+      if (r.dupOf !== undefined) continue;
+      live.tries.set(r.id, Math.max(live.tries.get(r.id) ?? 0, r.tries ?? 1));
+      if (r.hash !== undefined) live.requests.set(r.hash, { job, id: r.id });
+    }
+  }
+  return live;
 }

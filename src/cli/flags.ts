@@ -1,13 +1,12 @@
-// The command line's flags as data: one table per command drives commander (flags, help,
-// defaults, choices), the generic validation in options.ts (integers, numbers, choices, each
-// with its range), and — through test/flags-readme.test.ts — the README's options table.
-// Flags whose meaning is more than a value (`--rpm auto|off`, `--system @FILE`, `--json-schema`,
-// `--thinking-budget -1`, the key and URL from the environment) are `special`: parseOptions()
-// handles them in code, after the table.
+// Every command's flags as data: one table per command drives commander (flags, help, defaults),
+// the one validation (values.ts: kind, range, environment fallback, messages naming the flag),
+// and — through test/cli/flags-readme.test.ts — the README's options table. Flags whose meaning is
+// more than a value (`--rpm auto|off`, `--system @FILE`, `--json-schema`, `--thinking-budget -1`,
+// `--keep a,b`) are `special`: parseOptions() reads them in code, after the table.
 
 import { DEFAULTS } from './defaults.js';
 
-export type FlagKind = 'int' | 'num' | 'choice' | 'text' | 'switch' | 'special';
+export type FlagKind = 'int' | 'num' | 'choice' | 'text' | 'switch' | 'duration' | 'name' | 'redis' | 'url' | 'special';
 
 export interface Flag {
   /** The raw key commander gives it (camelCase of the long flag). */
@@ -23,7 +22,14 @@ export interface Flag {
   choices?: readonly string[];
   /** Applied by commander and shown in --help. */
   default?: string | number;
+  /** The environment variable that gives it when the flag is absent. */
+  env?: string;
+  /** The command refuses to run without it: the message saying so. */
+  required?: string;
 }
+
+/** The queue a coordinator and its workers share when none is named. */
+export const DEFAULT_QUEUE = 'gempipe';
 
 export const RUN_FLAGS: readonly Flag[] = [
   { key: 'out', flags: '-o, --out <dir>', help: 'output directory for shards, or - for stdout', kind: 'special', default: DEFAULTS.out },
@@ -44,16 +50,16 @@ export const RUN_FLAGS: readonly Flag[] = [
   { key: 'batchMaxMb', flags: '--batch-max-mb <n>', help: '--mode batch: megabytes of requests per job (the API takes files up to 2 GB)', kind: 'int', min: 1, max: 2000, default: DEFAULTS.batchMaxMb },
   { key: 'batchPoll', field: 'batchPollMs', flags: '--batch-poll <ms>', help: '--mode batch: first wait between polls; grows to a minute while nothing changes', kind: 'int', min: 10, max: 3_600_000, default: DEFAULTS.batchPollMs },
   { key: 'batchThreshold', flags: '--batch-threshold <n>', help: '--mode auto: batch when more records than this are to do', kind: 'int', min: 0, max: 1_000_000_000, default: DEFAULTS.batchThreshold },
-  { key: 'deadline', flags: '--deadline <duration>', help: '--mode batch: what is not done by then (e.g. 6h) is sent online', kind: 'special' },
+  { key: 'deadline', field: 'deadlineMs', flags: '--deadline <duration>', help: '--mode batch: what is not done by then (e.g. 6h) is sent online', kind: 'duration' },
   { key: 'fallback', flags: '--fallback <where>', help: '--mode batch: records of failed, expired or cancelled jobs go into a new batch, or online', kind: 'choice', choices: ['batch', 'online'], default: DEFAULTS.fallback },
   { key: 'detach', flags: '--detach', help: '--mode batch: submit the jobs and exit; run the same command later to collect them', kind: 'switch' },
   { key: 'dedupe', flags: '--dedupe', help: 'send identical requests once; every record is still written, copies with "dedupedFrom"', kind: 'switch' },
-  { key: 'redis', flags: '--redis <url>', help: 'share the rpm/tpm quota, its pauses and learned limits with every process using this Redis and quota id (env GEMINI_REDIS_URL)', kind: 'special' },
-  { key: 'quotaId', flags: '--quota-id <id>', help: 'the shared quota\'s name (default: a fingerprint of the API key, never the key, plus the model)', kind: 'text' },
+  { key: 'redis', flags: '--redis <url>', help: 'share the rpm/tpm quota, its pauses and learned limits with every process using this Redis and quota id (env GEMINI_REDIS_URL)', kind: 'redis', env: 'GEMINI_REDIS_URL' },
+  { key: 'quotaId', flags: '--quota-id <id>', help: 'the shared quota\'s name (default: a fingerprint of the API key, never the key, plus the model)', kind: 'name' },
   { key: 'partition', flags: '--partition <i/N>', help: 'do part i of N (by a hash of each id), into an --out of its own; `gempipe merge` joins the parts', kind: 'special' },
   { key: 'cache', flags: '--cache <path>', help: 'a persistent response cache (LMDB file): a hit is written with "cached": true and costs no request', kind: 'text' },
   { key: 'cacheAll', flags: '--cache-all', help: 'use the cache for non-deterministic requests too (without --temperature 0)', kind: 'switch' },
-  { key: 'cacheTtl', flags: '--cache-ttl <duration>', help: 'cache entries older than this (30m, 12h, 7d) are misses', kind: 'special' },
+  { key: 'cacheTtl', field: 'cacheTtlMs', flags: '--cache-ttl <duration>', help: 'cache entries older than this (30m, 12h, 7d) are misses', kind: 'duration' },
   { key: 'schemaRetries', flags: '--schema-retries <n>', help: 'an answer that is not JSON or breaks --json-schema is asked again up to N times, then fails (INVALID_RESPONSE)', kind: 'int', min: 0, max: 20, default: DEFAULTS.schemaRetries },
   { key: 'concurrency', flags: '--concurrency <n>', help: 'most requests in flight', kind: 'int', min: 1, max: 10_000, default: DEFAULTS.concurrency },
   { key: 'rpm', flags: '--rpm <n>', help: 'requests per minute (every attempt counts); auto: find it (the default); off: no limit', kind: 'special' },
@@ -62,7 +68,7 @@ export const RUN_FLAGS: readonly Flag[] = [
   { key: 'maxAttempts', flags: '--max-attempts <n>', help: 'attempts per prompt, the first included', kind: 'int', min: 1, max: 100, default: DEFAULTS.maxAttempts },
   { key: 'retryBaseDelay', field: 'retryBaseDelayMs', flags: '--retry-base-delay <ms>', help: 'first backoff ceiling in ms; doubles per attempt, with full jitter', kind: 'int', min: 0, max: 600_000, default: DEFAULTS.retryBaseDelayMs },
   { key: 'timeout', field: 'timeoutMs', flags: '--timeout <ms>', help: 'per-attempt timeout in ms', kind: 'int', min: 1, default: DEFAULTS.timeoutMs },
-  { key: 'baseUrl', flags: '--base-url <url>', help: 'API endpoint (env GEMINI_BASE_URL)', kind: 'special' },
+  { key: 'baseUrl', flags: '--base-url <url>', help: 'API endpoint (env GEMINI_BASE_URL)', kind: 'url', env: 'GEMINI_BASE_URL' },
   { key: 'emulator', flags: '--emulator', help: 'run against an in-process Gemini emulator (no key needed, no cost)', kind: 'special' },
   { key: 'emulatorIfNoKey', flags: '--emulator-if-no-key', help: 'use the emulator only when no API key is set (the demo)', kind: 'special' },
   { key: 'shardSize', flags: '--shard-size <n>', help: 'records per shard', kind: 'int', min: 1, default: DEFAULTS.shardSize },
@@ -84,6 +90,40 @@ export const RUN_FLAGS: readonly Flag[] = [
   { key: 'postWorkers', flags: '--post-workers <n>', help: 'worker threads for --post (default: cores - 1, at least 1; 0: on the event loop)', kind: 'int', min: 0, max: 256 },
   { key: 'postTimeout', field: 'postTimeoutMs', flags: '--post-timeout <ms>', help: 'per record: a --post function still running after this fails the record (POST_FAILED, answer kept)', kind: 'int', min: 1, max: 86_400_000, default: DEFAULTS.postTimeoutMs },
   { key: 'drainTimeout', field: 'drainTimeoutSec', flags: '--drain-timeout <s>', help: 'seconds in-flight requests get to finish after SIGINT/SIGTERM', kind: 'num', min: 0, max: 86_400, default: DEFAULTS.drainTimeoutSec },
+];
+
+/** `gempipe coordinator`: a run's flags plus the queue's (QUEUE_FLAGS). */
+export const QUEUE_FLAGS: readonly Flag[] = [
+  { key: 'queue', field: 'coordinator.queue', flags: '--queue <name>', help: 'the queue shared with the workers', kind: 'name', default: DEFAULT_QUEUE },
+  { key: 'maxQueued', field: 'coordinator.maxQueued', flags: '--max-queued <n>', help: 'records queued or being answered at once (back-pressure)', kind: 'int', min: 1, max: 100_000, default: 256 },
+];
+export const COORDINATOR_FLAGS: readonly Flag[] = [...RUN_FLAGS, ...QUEUE_FLAGS];
+
+/** `gempipe worker`. */
+export const WORKER_FLAGS: readonly Flag[] = [
+  { key: 'redis', flags: '--redis <url>', help: 'the coordinator\'s Redis (env GEMINI_REDIS_URL)', kind: 'redis', env: 'GEMINI_REDIS_URL', required: '`gempipe worker` needs `--redis URL` (or GEMINI_REDIS_URL): the coordinator\'s Redis' },
+  { key: 'queue', flags: '--queue <name>', help: 'the coordinator\'s --queue', kind: 'name', default: DEFAULT_QUEUE },
+  { key: 'concurrency', flags: '--concurrency <n>', help: 'records answered at once', kind: 'int', min: 1, max: 10_000, default: 16 },
+  { key: 'lockMs', flags: '--lock-ms <ms>', help: 'a job whose worker is silent this long goes to another worker', kind: 'int', min: 500, max: 3_600_000, default: 30_000 },
+  { key: 'baseUrl', flags: '--base-url <url>', help: 'API endpoint (env GEMINI_BASE_URL)', kind: 'url', env: 'GEMINI_BASE_URL' },
+  { key: 'emulator', flags: '--emulator', help: 'answer with an in-process emulator (tests, demos)', kind: 'switch' },
+];
+
+/** `gempipe merge -o OUT DIR...`. */
+export const MERGE_FLAGS: readonly Flag[] = [
+  { key: 'out', flags: '-o, --out <dir>', help: 'the merged directory (new or empty)', kind: 'text', required: '`gempipe merge` needs `-o OUT`: the merged directory (new or empty)' },
+  { key: 'shardSize', flags: '--shard-size <n>', help: 'records per shard', kind: 'int', min: 1, default: 1000 },
+];
+
+/** `gempipe batches list|cancel`. */
+export const BATCHES_FLAGS: readonly Flag[] = [
+  { key: 'out', flags: '-o, --out <dir>', help: 'the output directory', kind: 'text', default: DEFAULTS.out },
+  { key: 'baseUrl', flags: '--base-url <url>', help: 'API endpoint (env GEMINI_BASE_URL)', kind: 'url', env: 'GEMINI_BASE_URL' },
+];
+
+/** `gempipe cache prune PATH`. */
+export const CACHE_PRUNE_FLAGS: readonly Flag[] = [
+  { key: 'olderThan', field: 'olderThanMs', flags: '--older-than <duration>', help: 'e.g. 30d, 12h; 0s empties the cache', kind: 'duration', min: 0, required: '`gempipe cache prune PATH` needs `--older-than DURATION` (e.g. 30d; `0s` empties the cache)' },
 ];
 
 /** `gempipe emulator`'s flags; `field` is where parseEmulatorOptions() puts the value. */

@@ -4,13 +4,14 @@
 
 import { compileTemplate } from '../template.js';
 import { compileSchema } from '../schema.js';
-import { parseDuration } from '../reuse/response-cache.js';
 import { parsePartition } from '../partition.js';
 import type { InputFormat, InputShape, RequestShape } from '../request/spec.js';
 import { UsageError } from '../errors.js';
 import { RECORD_FIELDS } from '../records.js';
 import type { EmulatorOptions } from '../emulator/server.js';
-import { EMULATOR_FLAGS, flagName, RUN_FLAGS, type Flag } from './flags.js';
+import { EMULATOR_FLAGS, QUEUE_FLAGS, RUN_FLAGS } from './flags.js';
+import { checkFlagRules, FLAG_RULES } from './rules.js';
+import { applyFlags, int, type RawOptions } from './values.js';
 
 export type OutputFormat = 'jsonl' | 'text';
 export type FsyncPolicy = 'none' | 'close' | 'always';
@@ -115,70 +116,15 @@ export interface Options extends RequestShape, InputShape {
 }
 
 import { DEFAULTS } from './defaults.js';
-export { DEFAULTS };
-
-/** Raw option values as the CLI parser hands them over: strings, booleans, or absent. */
-export type RawOptions = Record<string, string | boolean | string[] | undefined>;
-
-function int(name: string, v: unknown, min: number, max: number = Number.MAX_SAFE_INTEGER): number {
-  const s = String(v).trim();
-  const n = /^[0-9]+$/.test(s) ? Number(s) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`;
-    throw new UsageError(`Expected \`--${name}\` to be an integer ${range}, got \`${String(v)}\``);
-  }
-  return n;
-}
-
-function num(name: string, v: unknown, min: number, max: number): number {
-  const s = String(v).trim();
-  const n = s === '' ? NaN : Number(s);
-  if (!Number.isFinite(n) || n < min || n > max) {
-    throw new UsageError(`Expected \`--${name}\` to be a number from ${min} to ${max}, got \`${String(v)}\``);
-  }
-  return n;
-}
-
-function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[]): T {
-  if (!allowed.includes(v as T)) {
-    throw new UsageError(`Expected \`--${name}\` to be one of ${allowed.join(', ')}, got \`${String(v)}\``);
-  }
-  return v as T;
-}
-
-/** One table flag's raw value, validated by its kind and range (messages name the flag). */
-function valueOf(f: Flag, v: unknown): unknown {
-  const name = flagName(f);
-  switch (f.kind) {
-    case 'int': return int(name, v, f.min ?? 0, f.max);
-    case 'num': return num(name, v, f.min ?? -Infinity, f.max ?? Infinity);
-    case 'choice': return oneOf(name, v, f.choices!);
-    case 'text': return String(v);
-    case 'switch': return v === true;
-    default: throw new Error(`flag ${name} is handled in code`);
-  }
-}
-
-/** Sets every non-special table flag that was given, at its field (a.b for nested objects). */
-function applyFlags(flags: readonly Flag[], raw: RawOptions, target: Record<string, unknown>): void {
-  for (const f of flags) {
-    if (f.kind === 'special') continue;
-    const v = raw[f.key];
-    if (v === undefined || (v === false && f.kind !== 'switch')) continue;
-    const path = (f.field ?? f.key).split('.');
-    let at = target;
-    for (const k of path.slice(0, -1)) at = (at[k] ??= {}) as Record<string, unknown>;
-    at[path[path.length - 1]] = valueOf(f, v);
-  }
-}
+export { DEFAULTS, type RawOptions };
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
 export interface ParseContext {
-  /** False: no API key is needed (a coordinator: its workers ask Gemini). */
-  needKey?: boolean;
+  /** `gempipe coordinator`: its flags too (COORDINATOR_FLAGS); no API key needed (its workers ask Gemini). */
+  coordinator?: boolean;
   env: Record<string, string | undefined>;
   /** Reads a file named by an option value (`--system @FILE`, `--json-schema FILE`). */
   readFile: (path: string) => string;
@@ -205,12 +151,12 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
     out: str(raw.out) ?? DEFAULTS.out,
     model: str(raw.model) ?? ctx.env.GEMINI_MODEL ?? DEFAULTS.model,
     apiKey: ctx.env.GEMINI_API_KEY || ctx.env.GOOGLE_API_KEY || undefined,
-    baseUrl: str(raw.baseUrl) ?? (ctx.env.GEMINI_BASE_URL || undefined),
   };
   if (o.out === '') throw new UsageError('Expected `--out` to be a directory or `-`, got an empty string');
   if (o.model.trim() === '') throw new UsageError('Expected `--model` to be a model name, got an empty string');
-  // Every plain value flag, from the table (flags.ts): its kind, range and message.
-  applyFlags(RUN_FLAGS, raw, o as unknown as Record<string, unknown>);
+  // Every plain value flag, from the table (flags.ts): its kind, range, environment variable, message.
+  applyFlags(RUN_FLAGS, raw, o as unknown as Record<string, unknown>, ctx.env);
+  if (ctx.coordinator) applyFlags(QUEUE_FLAGS, raw, o as unknown as Record<string, unknown>, ctx.env, true);
 
   if (has('keep')) o.keep = String(raw.keep).split(',').map((s) => s.trim()).filter(Boolean);
   // A kept field named like a record field would be silently dropped (the record's own wins).
@@ -218,9 +164,7 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
   if (taken.length > 0) {
     throw new UsageError(`\`--keep ${taken.join(',')}\`: ${taken.length > 1 ? 'these are' : 'that is'} the name of a field every output record has (${RECORD_FIELDS.join(', ')}); rename the input field, or build the prompt with --template and keep the others`);
   }
-  if ((o.template !== undefined || o.keep.length > 0 || has('promptField')) && o.inputFormat === 'text') {
-    throw new UsageError('`--template`, `--prompt-field` and `--keep` need `--input-format jsonl` or `csv`');
-  }
+  if (has('promptField') && o.inputFormat === 'text') throw new UsageError(FLAG_RULES[1].message);
   if (o.template !== undefined) {
     if (o.template.startsWith('@')) o.template = readOptFile('template', o.template.slice(1)).replace(/\r?\n$/, '');
     compileTemplate(o.template); // a malformed one is a usage error now, not a failure per line
@@ -247,30 +191,6 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
     compileSchema(o.jsonSchema as object, path); // not valid JSON Schema: a usage error now
   }
   if (has('partition')) o.partition = parsePartition(String(raw.partition));
-  if (has('deadline')) {
-    const ms = parseDuration(String(raw.deadline));
-    if (ms === undefined || ms <= 0) throw new UsageError(`Expected \`--deadline\` to be a duration like 2h or 1d, got \`${String(raw.deadline)}\``);
-    o.deadlineMs = ms;
-  }
-  if (o.mode === 'batch') {
-    if (o.out === '-') throw new UsageError('`--mode batch` writes shards and keeps a journal of its jobs: give it `--out DIR`, not `-`');
-    if (o.dedupe || o.cache !== undefined || o.post !== undefined) throw new UsageError('`--dedupe`, `--cache` and `--post` are not available with `--mode batch` yet');
-  } else if (o.detach && o.mode === 'online') {
-    throw new UsageError('`--detach` is for `--mode batch` (or auto)');
-  }
-  const redis = has('redis') ? String(raw.redis) : ctx.env.GEMINI_REDIS_URL;
-  if (redis) {
-    if (!/^rediss?:\/\/[^\s]+$/.test(redis)) throw new UsageError(`Expected \`--redis\` (or GEMINI_REDIS_URL) to be a redis:// or rediss:// URL, got \`${redis.replace(/\/\/[^@/]*@/, '//***@')}\``);
-    o.redis = redis;
-  }
-  if (o.quotaId !== undefined && !/^[\w.-]{1,100}$/.test(o.quotaId)) throw new UsageError(`Expected \`--quota-id\` to be letters, digits, . _ or -, got \`${o.quotaId}\``);
-  if (o.quotaId !== undefined && !o.redis) throw new UsageError('`--quota-id` needs `--redis URL`');
-  if (has('cacheTtl')) {
-    const ms = parseDuration(String(raw.cacheTtl));
-    if (ms === undefined || ms <= 0) throw new UsageError(`Expected \`--cache-ttl\` to be a duration like 30m, 12h or 7d, got \`${String(raw.cacheTtl)}\``);
-    o.cacheTtlMs = ms;
-  }
-  if ((o.cacheAll || o.cacheTtlMs !== undefined) && o.cache === undefined) throw new UsageError('`--cache-all` and `--cache-ttl` need `--cache PATH`');
   if (has('rpm')) {
     const v = String(raw.rpm).trim().toLowerCase();
     if (v === 'auto') o.adaptiveRate = true;
@@ -281,23 +201,12 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
       o.adaptiveRate = false;
     }
   }
-  if (o.baseUrl !== undefined) {
-    try {
-      const u = new URL(o.baseUrl);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
-    } catch {
-      throw new UsageError(`Expected \`--base-url\` (or GEMINI_BASE_URL) to be an http(s) URL, got \`${o.baseUrl}\``);
-    }
-  }
   o.emulator = raw.emulator === true || (raw.emulatorIfNoKey === true && !o.apiKey);
   // The in-process emulator has no quota to find: without an explicit --rpm, do not ramp up.
   if (o.emulator && !has('rpm')) o.adaptiveRate = false;
-  if (o.retryFailed && o.overwrite) throw new UsageError('`--retry-failed` and `--overwrite` cannot be used together');
-  if (o.out === '-' && (o.retryFailed || o.overwrite)) {
-    throw new UsageError('`--retry-failed` and `--overwrite` apply to an output directory, not to `--out -`');
-  }
+  checkFlagRules(o);
 
-  if (!o.apiKey && !o.emulator && !o.dryRun && ctx.needKey !== false) {
+  if (!o.apiKey && !o.emulator && !o.dryRun && !ctx.coordinator) {
     throw new UsageError('No API key: set GEMINI_API_KEY (or GOOGLE_API_KEY), or pass `--emulator` to run against the local emulator');
   }
   return o;
@@ -308,17 +217,4 @@ export function parseEmulatorOptions(raw: RawOptions): EmulatorOptions {
   const o: Record<string, unknown> = { quota: {} };
   applyFlags(EMULATOR_FLAGS, raw, o);
   return o as EmulatorOptions;
-}
-
-/** `gempipe coordinator`'s own flags, on top of a run's options. */
-export function parseCoordinator(raw: RawOptions, o: Options): { queue: string; maxQueued: number } {
-  if (!o.redis) throw new UsageError('`gempipe coordinator` needs `--redis URL` (or GEMINI_REDIS_URL): the Redis its workers use');
-  if (o.out === '-') throw new UsageError('`gempipe coordinator` writes shards: give it `--out DIR`, not `-`');
-  if (o.dedupe || o.cache !== undefined) throw new UsageError('`--dedupe` and `--cache` are not available to a coordinator yet: run them without workers');
-  if (o.dryRun) throw new UsageError('`--dry-run` plans a run: drop `coordinator` for it');
-  const queue = String(raw.queue ?? 'gempipe');
-  if (!/^[\w.-]{1,100}$/.test(queue)) throw new UsageError(`Expected \`--queue\` to be letters, digits, . _ or -, got \`${queue}\``);
-  const maxQueued = Number(raw.maxQueued ?? 256);
-  if (!Number.isInteger(maxQueued) || maxQueued < 1 || maxQueued > 100_000) throw new UsageError(`Expected \`--max-queued\` to be an integer from 1 to 100000, got \`${String(raw.maxQueued)}\``);
-  return { queue, maxQueued };
 }

@@ -1,6 +1,7 @@
 // decideOutcome(): how a run ended, as a pure function of what happened — the pipeline's
 // error (if any), whether a whole-run fault halted it, whether it was interrupted, and what
-// failed — into the outcome, the exit code (SPEC §6) and the one error message.
+// failed, this run or earlier, in the directory — into the outcome, the exit code (SPEC §6) and
+// the one error message.
 
 import { ExitCode, FatalRunError } from '../errors.js';
 import type { Summary } from '../stats.js';
@@ -16,6 +17,8 @@ export interface RunEnd {
   interrupted: boolean;
   failed: number;
   inputErrors: number;
+  /** Failure records in the output directory at the end, this run's and earlier runs'. */
+  failuresOnDisk?: number;
 }
 
 export interface Outcome {
@@ -25,7 +28,7 @@ export interface Outcome {
 }
 
 /** A write to a closed pipe, however deep in causes it was wrapped. */
-export function isEpipe(err: unknown): boolean {
+function isEpipe(err: unknown): boolean {
   let e = err as { code?: string; cause?: unknown } | undefined;
   for (let i = 0; i < 4 && e; i++) {
     if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') return true;
@@ -43,6 +46,6 @@ export function decideOutcome(end: RunEnd): Outcome {
   // `| head` closed the pipe: a quiet, successful end, like the rest below.
   if (end.haltMessage) return { outcome: 'fatal', exitCode: ExitCode.FAULT, error: end.haltMessage };
   if (end.interrupted) return { outcome: 'interrupted', exitCode: ExitCode.INTERRUPTED };
-  if (end.failed > 0 || end.inputErrors > 0) return { outcome: 'completed', exitCode: ExitCode.SOME_FAILED };
+  if (end.failed > 0 || end.inputErrors > 0 || (end.failuresOnDisk ?? 0) > 0) return { outcome: 'completed', exitCode: ExitCode.SOME_FAILED };
   return { outcome: 'completed', exitCode: ExitCode.OK };
 }

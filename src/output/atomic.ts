@@ -23,6 +23,17 @@ export function writeFileSynced(path: string, data: string | Buffer): void {
   }
 }
 
+/** `data` appended to `path` whole and fsynced (a crash may leave a torn last line: see cutTornTail). */
+export function appendSynced(path: string, data: string): void {
+  const fd = openSync(path, 'a');
+  try {
+    writeFully(fd, Buffer.from(data));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** `value` as indented JSON at `path`, atomically. */
 export function writeJsonAtomic(path: string, value: unknown): void {
   const tmp = join(dirname(path), tmpNameOf(basename(path)));

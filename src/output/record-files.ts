@@ -4,7 +4,8 @@
 
 import { readdirSync } from 'node:fs';
 import { OutputStateError } from '../errors.js';
-import { readLines } from '../util/scan-lines.js';
+import { truncate } from 'node:fs/promises';
+import { readLines, scanLines } from '../util/scan-lines.js';
 import { FAILURES_FILE, SHARD_RE } from './layout.js';
 
 /** The names of a directory's record files: shards by number, then failures.jsonl; [] when it does not exist. */
@@ -24,6 +25,17 @@ export function listRecordFiles(dir: string): string[] {
 /** Whether a directory holds any record file. */
 export function holdsRecords(dir: string): boolean {
   return listRecordFiles(dir).length > 0;
+}
+
+/** Cuts a line a crash left unfinished off the end of a file we append to; false when there was none. */
+export async function cutTornTail(path: string): Promise<boolean> {
+  let whole = 0;
+  const { bytes } = await scanLines(path, (_d, _s, _e, next, terminated) => {
+    if (terminated) whole = next;
+  });
+  if (whole === bytes) return false;
+  await truncate(path, whole);
+  return true;
 }
 
 /** Each whole line of a JSONL file, parsed, with its number; blank lines skipped. A line that is not JSON: OutputStateError naming it. */

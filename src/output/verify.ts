@@ -19,7 +19,8 @@ import { lockHolder } from './dir-lock.js';
 import { IdSet } from './id-set.js';
 import { hash32, LineHashes } from './line-hashes.js';
 import { scanJsonl } from './output-state.js';
-import { createJsonlParser, createSourceChain, parseTextLine, resolveInputs } from '../stages/read-inputs.js';
+import { parserOf } from '../stages/line-parsers.js';
+import { createSourceChain, resolveInputs } from '../stages/read-inputs.js';
 
 export interface VerifyReport {
   ok: boolean;
@@ -102,9 +103,7 @@ export async function verify(o: { out: string; inputs: string[]; shape: Partial<
   // 2. Against the inputs: each current line exactly one record, with a matching hash.
   const shape = o.shape;
   const { hash } = requestSpecOf({ ...shape, model: shape.model ?? DEFAULTS.model });
-  const fields = { promptField: shape.promptField ?? 'prompt', template: shape.template, keep: [] };
-  const parse = shape.inputFormat === 'jsonl' ? createJsonlParser(fields) : parseTextLine;
-  const csv = shape.inputFormat === 'csv' ? fields : undefined;
+  const { parse, csv } = parserOf(shape);
   const seen = new IdSet();
   const missing: string[] = [];
   const changed: string[] = [];

@@ -26,13 +26,28 @@ const OPEN_FILES = 8;
 
 export interface Dedupe {
   wrap(work: Work): Work;
+  /** A copy of the answer already given to the same request (not yet written, or on disk); undefined: none. */
+  lookup(rec: InputRecord): OutputRecord | undefined;
   /** The writer's onLocated: where an answer landed. */
   located(r: OutputRecord, path: string, offset: number, bytes: number): void;
   /** A record found in the output directory at start; `weak` (a failure) does not replace a success. */
   known(hash: string, path: string, offset: number, bytes: number, weak?: boolean): void;
-  /** Distinct requests indexed. */
-  readonly distinct: number;
   close(): void;
+}
+
+/**
+ * `rec`'s record, copied from the answer (or failure) `from` got for the same request: its own
+ * identity and kept fields, `dedupedFrom`, no attempts, no usage. Counted in `stats`.
+ */
+export function copyAnswer(from: OutputRecord, rec: InputRecord, stats: RunStats): OutputRecord {
+  stats.deduped++;
+  if (isFailure(from)) {
+    countFailure(stats, from.error.status);
+    return failureOf(rec, 0, from.error, { dedupedFrom: from.id });
+  }
+  const s = from as SuccessRecord;
+  stats.succeeded++;
+  return successOf(rec, { response: s.response, model: s.model, finishReason: s.finishReason, usage: NO_USAGE, json: s.json }, 0, 0, { dedupedFrom: from.dedupedFrom ?? from.id });
 }
 
 export function createDedupe(o: { stats: RunStats }): Dedupe {
@@ -75,18 +90,17 @@ export function createDedupe(o: { stats: RunStats }): Dedupe {
     }
   }
 
-  function copyOf(from: OutputRecord, rec: InputRecord): OutputRecord {
-    o.stats.deduped++;
-    if (isFailure(from)) {
-      countFailure(o.stats, from.error.status);
-      return failureOf(rec, 0, from.error, { dedupedFrom: from.id });
-    }
-    const s = from as SuccessRecord;
-    o.stats.succeeded++;
-    return successOf(rec, { response: s.response, model: s.model, finishReason: s.finishReason, usage: NO_USAGE, json: s.json }, 0, 0, { dedupedFrom: from.dedupedFrom ?? from.id });
+  const copyOf = (from: OutputRecord, rec: InputRecord) => copyAnswer(from, rec, o.stats);
+
+  function lookup(rec: InputRecord): OutputRecord | undefined {
+    const h = rec.hash;
+    if (h === undefined || rec.invalid) return undefined;
+    const done = unwritten.get(h) ?? readBack(h);
+    return done && !(isFailure(done) && done.error.status === 'POST_FAILED') ? copyOf(done, rec) : undefined;
   }
 
   return {
+    lookup,
     wrap(work) {
       return async (rec, signal) => {
         const h = rec.hash;
@@ -96,8 +110,8 @@ export function createDedupe(o: { stats: RunStats }): Dedupe {
           const r = await inFlight;
           return r ? copyOf(r, rec) : null;
         }
-        const done = unwritten.get(h) ?? readBack(h);
-        if (done && !(isFailure(done) && done.error.status === 'POST_FAILED')) return copyOf(done, rec);
+        const done = lookup(rec);
+        if (done) return done;
         const p = work(rec, signal);
         pending.set(h, p);
         try {
@@ -121,9 +135,6 @@ export function createDedupe(o: { stats: RunStats }): Dedupe {
       const k = RequestIndex.key(hash);
       if (weak && index.get(k)) return;
       index.set(k, { file: numberOf(path), offset, bytes });
-    },
-    get distinct() {
-      return index.size;
     },
     close() {
       for (const fd of fds.values()) closeSync(fd);

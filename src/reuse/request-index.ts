@@ -48,11 +48,6 @@ export class RequestIndex {
     this.#bytes[i] = loc.bytes;
   }
 
-  /** Approximate bytes held. */
-  get heapBytes(): number {
-    return this.#keys.length * 24;
-  }
-
   #grow(): void {
     const [keys, file, offset, bytes] = [this.#keys, this.#file, this.#offset, this.#bytes];
     const n = keys.length * 2;

@@ -12,8 +12,8 @@
 // binaries as npm packages (@lmdb/lmdb-<platform>), so `npm ci` installs it from the registry
 // alone on Node 20 and 22, no compiler needed.
 
-import { open, type RootDatabase } from 'lmdb';
-import { isFailure, NO_USAGE, successOf, type InputRecord, type OutputRecord, type Usage } from '../records.js';
+import type { RootDatabase } from 'lmdb';
+import { isFailure, NO_USAGE, successOf, type InputRecord, type OutputRecord, type SuccessRecord, type Usage } from '../records.js';
 import type { RequestSpec } from '../request/spec.js';
 import type { RunStats } from '../stats.js';
 
@@ -35,35 +35,46 @@ interface Entry {
 type Work = (rec: InputRecord, signal: AbortSignal) => Promise<OutputRecord | null>;
 
 export interface ResponseCache {
+  /** A hit: the record answered from the cache ("cached": true, counted); undefined: a miss. */
+  lookup(rec: InputRecord): SuccessRecord | undefined;
+  /** Keeps a paid answer (successes only; best effort). */
+  store(r: OutputRecord): void;
+  /** `work` behind the cache: a hit is not asked; a paid answer is kept. */
   wrap(work: Work): Work;
   close(): Promise<void>;
 }
 
-export function openCache(path: string): RootDatabase<Entry, string> {
+/** lmdb's native binding is loaded here, when a cache is opened: not by every invocation (--help). */
+async function openCache(path: string): Promise<RootDatabase<Entry, string>> {
+  const { open } = await import('lmdb');
   return open<Entry, string>({ path, compression: true });
 }
 
-export function createResponseCache(o: { path: string; spec: RequestSpec; ttlMs?: number; stats: RunStats }): ResponseCache {
-  const db = openCache(o.path);
+export async function createResponseCache(o: { path: string; spec: RequestSpec; ttlMs?: number; stats: RunStats }): Promise<ResponseCache> {
+  const db = await openCache(o.path);
   const keyOf = o.spec.cacheKey;
   const fresh = (e: Entry) => o.ttlMs === undefined || Date.now() - e.t <= o.ttlMs;
-  return {
+  const cache: ResponseCache = {
+    lookup(rec) {
+      if (rec.invalid) return undefined;
+      const hit = db.get(keyOf(rec.prompt));
+      if (!hit || !fresh(hit)) return undefined;
+      o.stats.cached++;
+      o.stats.succeeded++;
+      return successOf(rec, { response: hit.r, model: hit.m, finishReason: hit.f, usage: NO_USAGE, json: hit.j }, 0, 0, { cached: true });
+    },
+    store(r) {
+      if (isFailure(r) || r.cached === true || r.dedupedFrom !== undefined) return;
+      const e: Entry = { r: r.response, f: r.finishReason, m: r.model, u: r.usage, t: Date.now() };
+      if (r.json !== undefined) e.j = r.json;
+      void db.put(keyOf(r.prompt), e).catch(() => {}); // best effort: a full disk must not fail the record
+    },
     wrap(work) {
       return async (rec, signal) => {
-        if (rec.invalid) return work(rec, signal);
-        const key = keyOf(rec.prompt);
-        const hit = db.get(key);
-        if (hit && fresh(hit)) {
-          o.stats.cached++;
-          o.stats.succeeded++;
-          return successOf(rec, { response: hit.r, model: hit.m, finishReason: hit.f, usage: NO_USAGE, json: hit.j }, 0, 0, { cached: true });
-        }
+        const hit = cache.lookup(rec);
+        if (hit) return hit;
         const r = await work(rec, signal);
-        if (r && !isFailure(r)) {
-          const e: Entry = { r: r.response, f: r.finishReason, m: r.model, u: r.usage, t: Date.now() };
-          if (r.json !== undefined) e.j = r.json;
-          void db.put(key, e).catch(() => {}); // best effort: a full disk must not fail the record
-        }
+        if (r) cache.store(r);
         return r;
       };
     },
@@ -71,12 +82,13 @@ export function createResponseCache(o: { path: string; spec: RequestSpec; ttlMs?
       await db.close();
     },
   };
+  return cache;
 }
 
 /** `gempipe cache stats PATH`: entries, size on disk, age range, per model. */
 export async function cacheStats(path: string): Promise<{ entries: number; bytes: number; oldest?: number; newest?: number; byModel: Record<string, number> }> {
   const { statSync } = await import('node:fs');
-  const db = openCache(path);
+  const db = await openCache(path);
   try {
     let entries = 0;
     let oldest: number | undefined;
@@ -96,7 +108,7 @@ export async function cacheStats(path: string): Promise<{ entries: number; bytes
 
 /** `gempipe cache prune PATH --older-than D`: removes entries stored more than D ago. */
 export async function pruneCache(path: string, olderThanMs: number): Promise<{ removed: number; kept: number }> {
-  const db = openCache(path);
+  const db = await openCache(path);
   try {
     const cutoff = Date.now() - olderThanMs;
     let removed = 0;
@@ -113,12 +125,4 @@ export async function pruneCache(path: string, olderThanMs: number): Promise<{ r
   } finally {
     await db.close();
   }
-}
-
-/** `7d`, `12h`, `30m`, `45s`, `500ms` -> milliseconds; undefined when it is not a duration. */
-export function parseDuration(text: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(text.trim());
-  if (!m) return undefined;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
 }

@@ -10,14 +10,10 @@ import { hostname } from 'node:os';
 import { createRequire } from 'node:module';
 import type { Job, Worker as WorkerT } from 'bullmq';
 import { createBackend, type Backend } from '../job/backend.js';
-import { FatalRunError } from '../errors.js';
-import { RETRY_DEFAULTS } from '../gemini/retry-policy.js';
-import { fixedTokensOf, TokenEstimator } from '../quota/token-estimate.js';
-import type { InputRecord } from '../records.js';
-import { isFailure } from '../records.js';
-import { compileSchema } from '../schema.js';
-import { SharedDailyCap } from '../quota/daily-cap.js';
-import { createGenerateWork } from '../stages/generate.js';
+import { dailyCapFor, generateWorkOf } from '../job/generate-work.js';
+import { isFailure, type InputRecord } from '../records.js';
+import { requestSpecOf } from '../request/spec.js';
+import type { Work } from '../reuse/reuse.js';
 import { createStats } from '../stats.js';
 import { sleep } from '../util/sleep.js';
 import { queueName, settingsKey, type QueueSettings } from '../distributed/queue-names.js';
@@ -41,7 +37,7 @@ export interface WorkerOptions {
 interface Generation {
   fp: string;
   backend: Backend;
-  work: ReturnType<typeof createGenerateWork>;
+  work: Work;
   halted?: string;
 }
 
@@ -81,16 +77,14 @@ export async function runWorker(o: WorkerOptions): Promise<{ records: number; fa
       o.say(`gempipe worker: error: ${message}; this worker takes no more records`);
       void bull.pause(true).catch(() => {});
     };
-    const dailyCap = s.rpd && backend.shared ? new SharedDailyCap(s.rpd, backend.shared.link.client, backend.shared.quotaId, s.model) : undefined;
-    g.work = createGenerateWork({
-      generate: backend.generate, limiter: backend.limiter, concurrency: o.concurrency, model: s.model,
-      retry: { ...RETRY_DEFAULTS, maxAttempts: s.maxAttempts, baseDelayMs: s.retryBaseDelayMs },
-      expectJson: s.jsonSchema !== undefined, checkJson: s.jsonSchema !== undefined ? compileSchema(s.jsonSchema as object) : undefined,
-      schemaRetries: s.schemaRetries, stats, tokenEstimator: new TokenEstimator(fixedTokensOf(s.system)),
+    // The worker's backend always shares the quota through Redis: so does its --rpd count.
+    const dailyCap = dailyCapFor(s.rpd, s.model, backend);
+    const spec = requestSpecOf(s);
+    g.work = generateWorkOf(spec, { ...s, concurrency: o.concurrency }, backend, stats, {
       dailyCap, onDailyCapReached: () => halt(`reached --rpd ${s.rpd}: ${dailyCap!.used} requests to ${s.model} today (Pacific time), counted by every process`),
-      onFatal: (err: FatalRunError) => halt(err.message),
+      onFatal: (err) => halt(err.message),
     });
-    o.say(`gempipe worker ${me}: answering queue ${o.queue} with ${s.model}, ${o.concurrency} at once`);
+    o.say(`gempipe worker ${me}: answering queue ${o.queue} with ${spec.describe()}, ${o.concurrency} at once`);
     return g;
   }
 

@@ -21,6 +21,7 @@ import { sleep } from '../util/sleep.js';
 import { createParallelStage } from './parallel.js';
 import type { Dedupe } from '../reuse/dedupe.js';
 import type { ResponseCache } from '../reuse/response-cache.js';
+import { reuseAnswers } from '../reuse/reuse.js';
 
 export interface GenerateStageOptions {
   generate: GenerateFn;
@@ -69,9 +70,7 @@ export function createGenerateStage(options: GenerateStageOptions): Duplex {
   const o = { ...options };
   const stats = o.stats ?? createStats();
   // Cheapest first: a duplicate of another record (--dedupe), then the cache, then the API.
-  let work = createGenerateWork({ ...o, stats });
-  if (o.cache) work = o.cache.wrap(work);
-  if (o.dedupe) work = o.dedupe.wrap(work);
+  const work = reuseAnswers(createGenerateWork({ ...o, stats }), o);
   return createParallelStage<InputRecord, OutputRecord>({
     work,
     concurrency: o.concurrency,

@@ -28,7 +28,6 @@ export interface ParallelStageOptions<I, O> {
   /** Readable-side buffer, in items. @default 64 */
   highWaterMark?: number;
   timing?: ParallelTiming;
-  now?: () => number;
 }
 
 export function createParallelStage<I, O>(options: ParallelStageOptions<I, O>): Duplex {
@@ -40,7 +39,6 @@ class ParallelStage<I, O> extends Duplex {
   readonly #concurrency: number;
   readonly #ordered: boolean;
   readonly #timing: ParallelTiming;
-  readonly #now: () => number;
   readonly #abort = new AbortController();
   readonly #signal: AbortSignal;
   #inFlight = 0;
@@ -62,16 +60,15 @@ class ParallelStage<I, O> extends Duplex {
     this.#concurrency = concurrency;
     this.#ordered = o.ordered ?? false;
     this.#timing = o.timing ?? { readWaitMs: 0, writeWaitMs: 0 };
-    this.#now = o.now ?? Date.now;
     // Work in progress ends on the stage's own abort (destroy) or the caller's signal.
     this.#signal = o.signal ? AbortSignal.any([this.#abort.signal, o.signal]) : this.#abort.signal;
     setMaxListeners(0, this.#signal); // every work item in progress listens on this one signal
-    this.#idleSince = this.#now();
+    this.#idleSince = Date.now();
   }
 
   override _write(item: I, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (this.#idleSince) {
-      this.#timing.readWaitMs += this.#now() - this.#idleSince;
+      this.#timing.readWaitMs += Date.now() - this.#idleSince;
       this.#idleSince = 0;
     }
     const seq = this.#nextSeq++;
@@ -117,16 +114,16 @@ class ParallelStage<I, O> extends Duplex {
   #release(consumerAsked = false): void {
     if (!this.#held || this.#inFlight >= this.#concurrency) return;
     if (!consumerAsked && this.readableLength >= this.readableHighWaterMark) {
-      if (!this.#blockedSince) this.#blockedSince = this.#now();
+      if (!this.#blockedSince) this.#blockedSince = Date.now();
       return;
     }
     if (this.#blockedSince) {
-      this.#timing.writeWaitMs += this.#now() - this.#blockedSince;
+      this.#timing.writeWaitMs += Date.now() - this.#blockedSince;
       this.#blockedSince = 0;
     }
     const cb = this.#held;
     this.#held = null;
-    this.#idleSince = this.#now();
+    this.#idleSince = Date.now();
     cb();
   }
 

@@ -26,6 +26,22 @@ export function defer<T = void>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
+/**
+ * Resolves once `cond()` holds, checked every `everyMs`; rejects naming `what` if it does not hold
+ * within `timeoutMs` (a hang then says what it waited for, instead of vitest's bare timeout).
+ */
+export function until(cond: () => boolean, o: { what?: string; timeoutMs?: number; everyMs?: number } = {}): Promise<void> {
+  const deadline = Date.now() + (o.timeoutMs ?? 30_000);
+  return new Promise((res, rej) => {
+    const check = () => {
+      if (cond()) return res();
+      if (Date.now() > deadline) return rej(new Error(`gave up waiting, after ${o.timeoutMs ?? 30_000} ms, for ${o.what ?? 'a condition'}`));
+      setTimeout(check, o.everyMs ?? 5);
+    };
+    check();
+  });
+}
+
 /** Lets pending promise callbacks and stream ticks run (no timers involved). */
 export async function flush(rounds = 10): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise<void>((r) => setImmediate(r));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
 import { parseOptions } from '../../src/cli/options.js';
-import { createJsonlParser } from '../../src/stages/read-inputs.js';
+import { createJsonlParser } from '../../src/stages/line-parsers.js';
 import { compileTemplate } from '../../src/template.js';
 import { tempDir } from '../helpers/util.js';
 
