@@ -108,7 +108,8 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
     const stopSending = new AbortController();
     const listeners: WrittenListener[] = [];
     const deferred: Array<() => unknown> = [() => stop.dispose()];
-    const halt = (message: string) => stop.halt(redact(message, secrets));
+    // One line, whatever the server's message held (its quota 429s span several).
+    const halt = (message: string) => stop.halt(redact(message, secrets).replace(/\s*\n\s*/g, ' '));
     const done = state ? state.succeeded.size + (o.retryFailed ? 0 : state.failed.size) : 0;
     const job: PreparedJob = {
       options: o, spec, io, stats, stop, toStdout, sources, state, dedupe, cache, post, budget,
