@@ -31,6 +31,14 @@ describe('one place', () => {
     expect(offenders).toEqual([]);
   });
 
+  it('only src/gemini/ talks to @google/genai', () => {
+    expect(OURS.filter((p) => !rel(p).startsWith('gemini/') && /from '@google\/genai'|import\('@google\/genai'\)/.test(code(p))).map(rel)).toEqual([]);
+  });
+
+  it('lmdb (a native binding) is loaded only when a cache is opened: no static import', () => {
+    expect(OURS.filter((p) => /^import[^;]*from 'lmdb'/m.test(code(p)) && !/^import type/m.test(code(p).match(/^import[^;]*from 'lmdb'.*$/m)![0])).map(rel)).toEqual([]);
+  });
+
   it('files read back go through util/scan-lines.ts: no readline', () => {
     expect(OURS.filter((p) => /from 'node:readline'|require\('readline'\)/.test(code(p))).map(rel)).toEqual([]);
   });
