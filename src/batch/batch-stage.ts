@@ -144,8 +144,13 @@ export function createBatchStage(o: BatchStageOptions): BatchStage {
       countFailure(stats, 'INVALID_INPUT');
       return emit(invalidFailureOf(rec, { mode: 'batch' }));
     }
-    const free = o.dedupe?.lookup(rec) ?? o.cache?.lookup(rec);
-    if (free) return emit(free);
+    const copy = o.dedupe?.lookup(rec);
+    if (copy) return emit(copy);
+    const hit = o.cache?.lookup(rec);
+    if (hit) {
+      o.dedupe?.remember(hit); // its duplicates copy it, as online
+      return emit(hit);
+    }
     const hash = o.dedupe ? rec.hash : undefined;
     const asked = hash !== undefined ? requests.get(hash) : undefined;
     if (asked?.entry) return void asked.entry.dups.push(rec);

@@ -28,6 +28,8 @@ export interface Dedupe {
   wrap(work: Work): Work;
   /** A copy of the answer already given to the same request (not yet written, or on disk); undefined: none. */
   lookup(rec: InputRecord): OutputRecord | undefined;
+  /** An answer not asked through wrap() (a cache hit in batch mode): the same request copies it. */
+  remember(r: OutputRecord): void;
   /** The writer's onLocated: where an answer landed. */
   located(r: OutputRecord, path: string, offset: number, bytes: number): void;
   /** A record found in the output directory at start; `weak` (a failure) does not replace a success. */
@@ -92,6 +94,12 @@ export function createDedupe(o: { stats: RunStats }): Dedupe {
 
   const copyOf = (from: OutputRecord, rec: InputRecord) => copyAnswer(from, rec, o.stats);
 
+  function remember(r: OutputRecord): void {
+    if (r.hash === undefined || (r as { dedupedFrom?: unknown }).dedupedFrom !== undefined) return;
+    unwritten.set(r.hash, r);
+    if (unwritten.size > UNWRITTEN_MAX) unwritten.delete(unwritten.keys().next().value as string);
+  }
+
   function lookup(rec: InputRecord): OutputRecord | undefined {
     const h = rec.hash;
     if (h === undefined || rec.invalid) return undefined;
@@ -101,6 +109,7 @@ export function createDedupe(o: { stats: RunStats }): Dedupe {
 
   return {
     lookup,
+    remember,
     wrap(work) {
       return async (rec, signal) => {
         const h = rec.hash;
@@ -116,10 +125,7 @@ export function createDedupe(o: { stats: RunStats }): Dedupe {
         pending.set(h, p);
         try {
           const r = await p;
-          if (r) {
-            unwritten.set(h, r);
-            if (unwritten.size > UNWRITTEN_MAX) unwritten.delete(unwritten.keys().next().value as string);
-          }
+          if (r) remember(r);
           return r;
         } finally {
           pending.delete(h);

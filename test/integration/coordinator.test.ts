@@ -54,6 +54,35 @@ describe.runIf(available)('coordinator and workers', () => {
     }
   });
 
+  it('--dedupe, --cache and --post on a coordinator: requests = distinct prompts, duplicates and cache hits never queued, --post where records are written', async () => {
+    const r = redis.server;
+    r.cli('flushall');
+    box.emu = await startEmulator({ trackPrompts: true });
+    const input = join(box.dir, 'in.txt');
+    writeFileSync(input, Array.from({ length: 60 }, (_, i) => `ticket ${i % 12}: the printer is on fire`).join('\n') + '\n');
+    const e = env(box.emu.url);
+    const cache = join(box.dir, 'cache.lmdb');
+    const worker = start(['worker', '--redis', r.url, '--queue', 'q3', '--concurrency', '4'], { env: e });
+    try {
+      const flags = ['coordinator', '--redis', r.url, '--queue', 'q3', '--dedupe', '--temperature', '0', '--cache', cache, '--post', 'builtin:wordcount'];
+      const one = start([...flags, '-o', join(box.dir, 'one'), input], { env: e });
+      expect(await one.exited, one.stderr()).toBe(0);
+      expect(box.emu.stats.requests).toBe(12);
+      const recs = readOutputs(join(box.dir, 'one')).all as Array<{ dedupedFrom?: string; words?: number; response?: string }>;
+      expect(recs).toHaveLength(60);
+      expect(recs.filter((x) => x.dedupedFrom !== undefined)).toHaveLength(48);
+      expect(recs.every((x) => x.words === x.response!.trim().split(/\s+/).length)).toBe(true);
+      // A new directory with the same cache: nothing queued, nothing asked.
+      const two = start([...flags, '-o', join(box.dir, 'two'), input], { env: e });
+      expect(await two.exited, two.stderr()).toBe(0);
+      expect(box.emu.stats.requests).toBe(12);
+      expect(readOutputs(join(box.dir, 'two')).all).toHaveLength(60);
+    } finally {
+      worker.child.kill('SIGTERM');
+      await worker.exited;
+    }
+  });
+
   it('a coordinator refuses a queue that holds records of a job asked differently', async () => {
     const r = redis.server;
     r.cli('flushall');
