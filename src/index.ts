@@ -1,6 +1,6 @@
 // The library (SPEC §9): run() is what the CLI does; each stage is a factory usable on its own
 // with stream.pipeline or stream-chain, and createPipeline()/layer()/workerLayer() compose them
-// with a per-stage concurrency (seed 001's Layer(work, 8)). This is the whole public surface:
+// with a per-stage concurrency (SPEC §9's Layer(work, 8)). This is the whole public surface:
 // the README's Library section documents each name.
 
 export { run, type RunIO, type RunResult } from './run.js';

@@ -1,5 +1,6 @@
 // The run's defaults in one block, apart from options.ts so that the flag table (flags.ts),
-// which options.ts reads, can show them without an import cycle.
+// which options.ts reads, can show them without importing options.ts at run time (the type
+// import below is erased).
 
 import { availableParallelism } from 'node:os';
 import type { Options } from './options.js';

@@ -5,8 +5,6 @@
 import type { Options } from '../cli/options.js';
 import { REQUEST_FIELDS, requestSpecOf, type RequestShape } from '../request/spec.js';
 
-export const DEFAULT_QUEUE = 'gempipe';
-
 export function queueName(name: string): string {
   return `gempipe-${name}`;
 }

@@ -1,4 +1,5 @@
-// createGeminiClient(): the only place that talks to @google/genai. It returns one function,
+// createGeminiClient(): generateContent through @google/genai (only src/gemini/ imports the SDK:
+// test/house/one-place.test.ts). It returns one function,
 // (prompt, signal) => Promise<GenerateResult>: exactly one HTTP request per call (SDK retries
 // off, automaticContinuation off), a per-attempt timeout, and the response reduced to what a
 // record needs. Errors are thrown as the SDK throws them (ApiError with the JSON error body

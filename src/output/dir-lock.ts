@@ -33,7 +33,7 @@ function readOwner(path: string): LockOwner | undefined {
     const o = JSON.parse(readFileSync(path, 'utf8')) as LockOwner;
     return Number.isSafeInteger(o.pid) && typeof o.host === 'string' ? o : undefined;
   } catch {
-    return undefined; // being written right now, or torn by a crash
+    return undefined; // not a lock of ours (link() never shows a half-written one)
   }
 }
 
@@ -78,8 +78,8 @@ export function lockOutputDir(dir: string): { release: () => void; tookOver?: Lo
       const where = owner.host === me.host ? '' : ` on host ${owner.host} (a shared filesystem: gempipe cannot tell whether it still runs; remove ${path} if it does not)`;
       throw new UsageError(`Another gempipe run is using \`--out ${dir}\`: pid ${owner.pid}${where}, started ${owner.startedAt}. Wait for it to finish, or give another --out`);
     }
-    // The owner is dead (or the file is unreadable): take it over. Remove, then create again
-    // with O_EXCL, so two runs taking over at once still end with one owner.
+    // The owner is dead (or the file is unreadable): take it over. Remove, then link() again
+    // (the next turn of the loop), so two runs taking over at once still end with one owner.
     tookOver = owner;
     try {
       unlinkSync(path);

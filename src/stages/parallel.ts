@@ -1,4 +1,4 @@
-// createParallelStage(): the generic parallel map behind every "layer" (seed 001's
+// createParallelStage(): the generic parallel map behind every layer (SPEC §9's
 // Layer(work, 8)): items in, work(item) results out, at most `concurrency` items in progress.
 // A Duplex rather than a Transform: Transform only holds its write callback when something was
 // pushed synchronously, and results here arrive later, so this stage holds the callback itself

@@ -48,8 +48,6 @@ export class WriteFailedError extends FatalRunError {
 export interface WriteStall {
   path: string;
   code: string | undefined;
-  /** How long the writer keeps trying (ms). */
-  retryForMs: number;
 }
 
 
@@ -153,7 +151,7 @@ export function createRotatingWriter(options: RotatingWriterOptions): Writable {
             stalledAt = now;
             if (!stalled) {
               stalled = true; // said once a run: the caller stops sending
-              o.onStall?.({ path, code, retryForMs });
+              o.onStall?.({ path, code });
             }
             if ((code === 'ENOSPC' || code === 'EDQUOT') && (await dropReserve())) continue;
           }

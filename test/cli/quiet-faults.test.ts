@@ -13,7 +13,7 @@ import { sandbox, writeInputs } from '../helpers/util.js';
 
 const box = sandbox();
 
-async function quietRun(emu: EmulatorOptions, args: string[], o: { key?: string; prompts?: string[] } = {}) {
+async function quietRun(emu: EmulatorOptions, args: string[], o: { key?: string; prompts?: readonly string[] } = {}) {
   box.emu = await startEmulator(emu);
   const input = join(box.dir, 'in.txt');
   writeFileSync(input, (o.prompts ?? Array.from({ length: 40 }, (_, i) => `What is two times ${i}?`)).join('\n') + '\n');

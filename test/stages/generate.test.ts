@@ -1,5 +1,5 @@
 // createGenerateWork() with a fake `generate` and a fake limiter: the retry loop and its backoff (on a fake clock), failures,
-// empty answers, halting on a whole-run fault — no server, no timers (backoff base 0).
+// empty answers, halting on a whole-run fault — no server; a fake clock where the backoff is the subject.
 import { ApiError } from '@google/genai';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FatalRunError } from '../../src/errors.js';
