@@ -5,13 +5,14 @@
 
 import type { Options } from '../cli/options.js';
 import { RETRY_DEFAULTS } from '../gemini/retry-policy.js';
-import { DailyCap, SharedDailyCap } from '../quota/daily-cap.js';
+import { DailyCap, SharedDailyCap, describeReset } from '../quota/daily-cap.js';
 import { fixedTokensOf, TokenEstimator } from '../quota/token-estimate.js';
 import type { RequestSpec } from '../request/spec.js';
-import type { Work } from '../reuse/reuse.js';
+import { reuseAnswers, type Work } from '../reuse/reuse.js';
 import { createGenerateWork, type GenerateStageOptions } from '../stages/generate.js';
 import type { RunStats } from '../stats.js';
 import type { Backend } from './backend.js';
+import type { Job } from './job.js';
 
 /** How to ask besides the request: attempts, backoff, answers that break the schema, slots. */
 export type WorkSettings = Pick<Options, 'maxAttempts' | 'retryBaseDelayMs' | 'schemaRetries' | 'concurrency'>;
@@ -30,6 +31,23 @@ export function generateWorkOf(
     expectJson: spec.expectJson, checkJson: spec.checkJson, schemaRetries: s.schemaRetries,
     tokenEstimator: new TokenEstimator(fixedTokensOf(spec.shape.system)),
   });
+}
+
+/**
+ * A run's generate work on `backend` (online, or batch mode's fallback): --rpd counted where its
+ * requests go (its cap saved when the runner is done), a whole-run fault or the spent cap halting
+ * the job, and what costs nothing (--dedupe, --cache) answered first.
+ */
+export function jobWorkOf(job: Job, backend: Backend): Work {
+  const o = job.options;
+  const dailyCap = dailyCapFor(o.rpd, o.model, backend, job.toStdout ? undefined : o.out);
+  job.defer(() => dailyCap?.stop());
+  const work = generateWorkOf(job.spec, o, backend, job.stats, {
+    signal: job.stop.abandon, stopSending: job.stopSending, dailyCap,
+    onDailyCapReached: () => job.halt(`reached --rpd ${o.rpd}: ${dailyCap!.used} requests to ${o.model} today (Pacific time); ${describeReset()}; rerun then to resume`),
+    onFatal: (err) => job.halt(err.message),
+  });
+  return reuseAnswers(work, job);
 }
 
 /**

@@ -11,10 +11,9 @@ import { startEmulator } from '../emulator/server.js';
 import { createBatchService } from '../gemini/batch-client.js';
 import { restRequestOf } from '../gemini/client.js';
 import { createBackend } from '../job/backend.js';
-import { dailyCapFor, generateWorkOf } from '../job/generate-work.js';
+import { jobWorkOf } from '../job/generate-work.js';
 import type { Job, RunnerEnd } from '../job/job.js';
-import { describeReset } from '../quota/daily-cap.js';
-import { reuseAnswers, type Work } from '../reuse/reuse.js';
+import type { Work } from '../reuse/reuse.js';
 
 export async function runBatch(job: Job): Promise<RunnerEnd> {
   const { options: o, stats, stop } = job;
@@ -28,20 +27,13 @@ export async function runBatch(job: Job): Promise<RunnerEnd> {
     conn = { apiKey: 'emulator-key', baseUrl: emulator.url };
     job.say(`gempipe: responses are EMULATED (local Gemini emulator at ${emulator.url}, batches 600 times faster); set GEMINI_API_KEY and drop --emulator for real answers`);
   }
-  const limits: string[] = [];
+  let limits: string[] | undefined; // the online backend's: filled when it closes too
   let onlineWork: Promise<Work> | undefined;
   const online = () => (onlineWork ??= (async () => {
     const backend = await createBackend({ ...o, emulator: false, ...conn }, { say: job.say, connections: job.budget?.connections });
     job.defer(() => backend.close());
-    limits.push(...backend.limits);
-    const dailyCap = dailyCapFor(o.rpd, o.model, backend, o.out);
-    job.defer(() => dailyCap?.stop());
-    const work = generateWorkOf(job.spec, o, backend, stats, {
-      signal: stop.abandon, stopSending: job.stopSending, dailyCap,
-      onDailyCapReached: () => job.halt(`reached --rpd ${o.rpd}: ${dailyCap!.used} requests to ${o.model} today (Pacific time); ${describeReset()}; rerun then to resume`),
-      onFatal: (err) => job.halt(err.message),
-    });
-    return reuseAnswers(work, job);
+    limits = backend.limits;
+    return jobWorkOf(job, backend);
   })());
   const batch = createBatchStage({
     service: createBatchService(conn), dir: o.out, journal, live, spec: job.spec, requestOf: await restRequestOf(conn.apiKey ?? '', conn.baseUrl, job.spec),

@@ -2,25 +2,16 @@
 // cheapest answers first: --dedupe, then --cache) -> --post -> writer, one pipeline(). A whole-run
 // fault or --rpd's cap halts it: reading stops, answers on the wire are still written.
 
-import { describeReset } from '../quota/daily-cap.js';
-import { reuseAnswers } from '../reuse/reuse.js';
 import { createParallelStage } from '../stages/parallel.js';
 import { createBackend } from '../job/backend.js';
-import { dailyCapFor, generateWorkOf } from '../job/generate-work.js';
+import { jobWorkOf } from '../job/generate-work.js';
 import type { Job, RunnerEnd } from '../job/job.js';
 
 export async function runOnline(job: Job): Promise<RunnerEnd> {
   const { options: o, stats, stop } = job;
   const backend = await createBackend(o, { generate: job.io.generate, say: job.say, connections: job.budget?.connections });
   job.defer(() => backend.close());
-  const dailyCap = dailyCapFor(o.rpd, o.model, backend, job.toStdout ? undefined : o.out);
-  job.defer(() => dailyCap?.stop());
-  const work = generateWorkOf(job.spec, o, backend, stats, {
-    signal: stop.abandon, stopSending: job.stopSending, dailyCap,
-    onDailyCapReached: () => job.halt(`reached --rpd ${o.rpd}: ${dailyCap!.used} requests to ${o.model} today (Pacific time); ${describeReset()}; rerun then to resume`),
-    onFatal: (err) => job.halt(err.message),
-  });
-  const generate = createParallelStage({ work: reuseAnswers(work, job), concurrency: o.concurrency, ordered: o.ordered, signal: stop.abandon, timing: stats });
+  const generate = createParallelStage({ work: jobWorkOf(job, backend), concurrency: o.concurrency, ordered: o.ordered, signal: stop.abandon, timing: stats });
   job.showProgress(backend.limiter);
   const pipelineError = await job.run([generate]);
   return { pipelineError, limits: backend.limits };

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ApiError } from '@google/genai';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createBatchStage } from '../../src/batch/batch-stage.js';
 import { loadJournal, readLiveJobs, saveJournal, type Journal } from '../../src/batch/journal.js';
 import { FatalRunError } from '../../src/errors.js';
@@ -21,7 +21,7 @@ import { requestSpecOf } from '../../src/request/spec.js';
 import { createDedupe } from '../../src/reuse/dedupe.js';
 import type { ResponseCache } from '../../src/reuse/response-cache.js';
 import { createStats } from '../../src/stats.js';
-import { tempDir } from '../helpers/util.js';
+import { sandbox } from '../helpers/util.js';
 
 const spec = requestSpecOf({ model: 'm' });
 const requestOf = (prompt: string) => JSON.stringify({ contents: [{ parts: [{ text: prompt }] }] });
@@ -76,20 +76,17 @@ function fakeService(o: { rejectKey?: boolean } = {}) {
   return service;
 }
 
-let dir: string;
-let cleanup: () => void;
-beforeEach(() => ({ dir, cleanup } = tempDir()));
-afterEach(() => cleanup());
+const box = sandbox();
 
 /** Runs the stage over `records` into a sink that tells it what was written (as the job's writer does). */
 async function runStage(records: InputRecord[], o: { service: BatchService; journal?: Journal; dedupe?: boolean; cache?: ResponseCache; maxPerJob?: number; maxAttempts?: number } ) {
-  const journal = o.journal ?? loadJournal(dir);
+  const journal = o.journal ?? loadJournal(box.dir);
   const stats = createStats();
   const dedupe = o.dedupe ? createDedupe({ stats }) : undefined;
   const onDisk = new IdSet();
   const said: string[] = [];
   const batch = createBatchStage({
-    service: o.service, dir, journal, live: await readLiveJobs(dir, journal), spec, requestOf,
+    service: o.service, dir: box.dir, journal, live: await readLiveJobs(box.dir, journal), spec, requestOf,
     settings: { batchMaxRequests: o.maxPerJob ?? 100, batchMaxMb: 100, batchPollMs: 10, fallback: 'batch', maxAttempts: o.maxAttempts ?? 3, detach: false, concurrency: 4 },
     onDisk: (s, l) => onDisk.has(s, l), dedupe, cache: o.cache, stats, say: (l) => said.push(l), signal: new AbortController().signal,
   });
@@ -99,7 +96,7 @@ async function runStage(records: InputRecord[], o: { service: BatchService; jour
     objectMode: true,
     write(r: OutputRecord, _e, cb) {
       out.push(r);
-      journalAtWrite.push(JSON.stringify(loadJournal(dir).jobs.map((j) => j.state)));
+      journalAtWrite.push(JSON.stringify(loadJournal(box.dir).jobs.map((j) => j.state)));
       onDisk.add(r.source, r.line);
       setImmediate(() => {
         batch.written([r]);
@@ -122,7 +119,7 @@ describe('the batch stage (fake service)', () => {
     expect(r.out[0]).toMatchObject({ hash: records.find((x) => x.id === r.out[0].id)!.hash, attempts: 1, model: 'm', usage: { promptTokens: 3, responseTokens: 2, totalTokens: 5 } });
     // While a job's records were being written, the journal had not said `written` for it.
     expect(r.journalAtWrite.every((j) => (JSON.parse(j) as string[]).filter((s) => s === 'written').length < 3)).toBe(true);
-    expect(loadJournal(dir).jobs.map((j) => j.state)).toEqual(['written', 'written', 'written']);
+    expect(loadJournal(box.dir).jobs.map((j) => j.state)).toEqual(['written', 'written', 'written']);
     expect(r.stats.succeeded).toBe(5);
   });
 
@@ -133,7 +130,7 @@ describe('the batch stage (fake service)', () => {
     expect(byId['f:1'].response).toBe('A: fine');
     expect(byId['f:2']).toMatchObject({ response: 'A: flaky ERR13', attempts: 2 });
     expect(byId['f:3']).toMatchObject({ error: { status: 'INVALID_ARGUMENT', code: 400, message: 'Request contains an invalid argument.' }, mode: 'batch' });
-    expect(loadJournal(dir).jobs.map((j) => j.records)).toEqual([3, 1]);
+    expect(loadJournal(box.dir).jobs.map((j) => j.records)).toEqual([3, 1]);
   });
 
   it('--dedupe: a duplicate is never in a job and takes its request\'s answer; a --cache hit is never in a job', async () => {
@@ -157,15 +154,15 @@ describe('the batch stage (fake service)', () => {
   it('--dedupe: a duplicate of a request in a live job of an earlier run joins that job and gets its answer', async () => {
     const service = fakeService();
     // An earlier run packed and created a job holding f:1 ('same'), then stopped.
-    mkdirSync(join(dir, '.gempipe-batches'), { recursive: true });
+    mkdirSync(join(box.dir, '.gempipe-batches'), { recursive: true });
     const first = rec(1, 'same');
-    const f = batchJobFiles(dir, '000001');
+    const f = batchJobFiles(box.dir, '000001');
     writeFileSync(f.requests, `{"key":"f:1","request":${requestOf('same')}}\n`);
     writeFileSync(f.records, JSON.stringify({ ...first, tries: 1 }) + '\n{"id":"f:7","sou'); // a torn tail
     const file = await service.upload(f.requests, 'd');
     const b = await service.create('m', file, 'gempipe-t-000001');
     const journal: Journal = { version: 1, token: 't', jobs: [{ id: '000001', state: 'created', records: 1, displayName: 'gempipe-t-000001', model: 'm', file, batch: b.name, createdAt: new Date().toISOString() }] };
-    saveJournal(dir, journal);
+    saveJournal(box.dir, journal);
     const r = await runStage([rec(2, 'same'), rec(3, 'new')], { service, journal, dedupe: true });
     expect(service.requests.sort()).toEqual(['new', 'same']);
     expect(readFileSync(f.records, 'utf8')).toContain('"dupOf":"f:1"');

@@ -5,22 +5,19 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MAIN } from '../helpers/cli-helpers.js';
-import { tempDir } from '../helpers/util.js';
+import { sandbox } from '../helpers/util.js';
 
-let dir: string;
-let cleanup: () => void;
-beforeEach(() => ({ dir, cleanup } = tempDir()));
-afterEach(() => cleanup());
+const box = sandbox();
 
 /** The native libraries a CLI invocation loaded, by name. */
 function loaded(args: string[]): { status: number | null; objects: string[] } {
-  const probe = join(dir, 'probe.mjs');
-  const out = join(dir, 'objects.json');
+  const probe = join(box.dir, 'probe.mjs');
+  const out = join(box.dir, 'objects.json');
   writeFileSync(probe, `process.on('exit', () => process.getBuiltinModule('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(process.report.getReport().sharedObjects)));\n`);
   rmSync(out, { force: true });
-  const r = spawnSync(process.execPath, ['--import', probe, MAIN, ...args], { encoding: 'utf8', cwd: dir, env: { ...process.env, GEMINI_API_KEY: 'k' } });
+  const r = spawnSync(process.execPath, ['--import', probe, MAIN, ...args], { encoding: 'utf8', cwd: box.dir, env: { ...process.env, GEMINI_API_KEY: 'k' } });
   const objects = JSON.parse(readFileSync(out, 'utf8')) as string[];
   return { status: r.status, objects };
 }
@@ -30,8 +27,8 @@ describe('lazy native bindings', () => {
     const help = loaded(['--help']);
     expect(help.status).toBe(0);
     expect(help.objects.filter((o) => /lmdb/i.test(o))).toEqual([]);
-    writeFileSync(join(dir, 'empty'), '');
-    const stats = loaded(['cache', 'stats', join(dir, 'empty')]); // not a cache, but opening it loads lmdb
+    writeFileSync(join(box.dir, 'empty'), '');
+    const stats = loaded(['cache', 'stats', join(box.dir, 'empty')]); // not a cache, but opening it loads lmdb
     expect(stats.status).toBe(1);
     expect(stats.objects.filter((o) => /lmdb/i.test(o))).not.toEqual([]);
   });
