@@ -50,7 +50,8 @@ export function jobShape(dir: string, given: Partial<JobShape>): { shape: Partia
 
 const few = (ex: string[]) => ex.slice(0, 3).join(', ');
 
-export async function verify(o: { out: string; inputs: string[]; shape: Partial<JobShape>; stdin?: NodeJS.ReadableStream }): Promise<VerifyReport> {
+/** `shape`: how the job asked (default: the directory's .gempipe-job.json, as jobShape() reads it). */
+export async function verify(o: { out: string; inputs: string[]; shape?: Partial<JobShape>; stdin?: NodeJS.ReadableStream }): Promise<VerifyReport> {
   const problems: string[] = [];
   const notes: string[] = [];
   const report = (ok = problems.length === 0): VerifyReport => ({ ok, problems, notes, succeeded: succeeded.size, failed: failed.size, lines });
@@ -101,7 +102,7 @@ export async function verify(o: { out: string; inputs: string[]; shape: Partial<
   if (o.inputs.length === 0) return report();
 
   // 2. Against the inputs: each current line exactly one record, with a matching hash.
-  const shape = o.shape;
+  const shape = o.shape ?? jobShape(o.out, {}).shape;
   const { hash } = requestSpecOf({ ...shape, model: shape.model ?? DEFAULTS.model });
   const { parse, csv } = parserOf(shape);
   const seen = new IdSet();
