@@ -1,44 +1,24 @@
-// The library (SPEC §9): each stage is a factory usable on its own with stream.pipeline or
-// stream-chain, plus run() (what the CLI does) and createPipeline() (stages + per-stage
-// concurrency, like seed 001's Layer(work, 8)).
+// The library (SPEC §9): run() is what the CLI does; each stage is a factory usable on its own
+// with stream.pipeline or stream-chain, and createPipeline()/layer()/workerLayer() compose them
+// with a per-stage concurrency (SPEC §9's Layer(work, 8)). This is the whole public surface:
+// the README's Library section documents each name.
 
-export { run, defaultInputs, type RunIO, type RunResult } from './run.js';
+export { run, type RunIO, type RunResult } from './run.js';
+export { parseOptions, DEFAULTS, type Options, type RawOptions } from './cli/options.js';
 export { createPipeline, layer, workerLayer, type PipelineStage, type LayerOptions, type WorkerLayerOptions } from './pipeline.js';
-export { createPostStage, parsePostSpec, checkPostSpec, type PostStageOptions, type PostSpec } from './stages/post.js';
-export { parseOptions, DEFAULTS, type Options, type RawOptions } from './options.js';
-export { UsageError, FatalRunError, OutputStateError, ExitCode, exitCodeFor } from './errors.js';
-export * from './records.js';
-export { createStats, summarize, formatSummary, type RunStats, type Summary } from './stats.js';
-export { createInputReader, createSourceChain, resolveInputs, parseTextLine, createJsonlParser, type InputSource, type InputReaderOptions, type LineParser } from './stages/read-inputs.js';
-export { createLineSplitter, createLineGuard, lineSplitterStages, type SplitLine, type LineSplitterOptions } from './stages/line-splitter.js';
-export { createParallelStage, type ParallelStageOptions } from './stages/parallel.js';
-export { createGenerateStage, createGenerateWork, type GenerateStageOptions } from './stages/generate.js';
+export { createInputReader, resolveInputs, type InputSource, type InputReaderOptions } from './stages/read-inputs.js';
+export { parseTextLine, createJsonlParser, type LineParser } from './stages/line-parsers.js';
+export { createLineSplitter, type LineSplitterOptions, type SplitLine } from './stages/line-splitter.js';
+export { createGenerateStage, type GenerateStageOptions } from './stages/generate.js';
+export { createGeminiClient, type GeminiClientOptions, type GenerateFn, type GenerateResult } from './gemini/client.js';
+export { createLimiter, type Limiter, type LimiterOptions } from './quota/limiter.js';
+export { RETRY_DEFAULTS, type RetryPolicy } from './gemini/retry-policy.js';
 export { createRotatingWriter, type RotatingWriterOptions } from './stages/rotating-writer.js';
-export { shardName, SHARD_RE, FAILURES_FILE, USAGE_FILE, LIMITS_FILE } from './output-layout.js';
 export { createStdoutWriter, type StdoutWriterOptions } from './stages/stdout-writer.js';
-export { createGeminiClient, toResult, type GeminiClientOptions, type GenerateFn, type GenerateResult } from './gemini/client.js';
-export { createFastFetch, type FastFetch, type FastFetchOptions } from './gemini/fast-fetch.js';
-export { createLimiter, AIM, type Limiter, type LimiterOptions, type Grant, type AttemptOutcome, type LimiterState, type LearnedLimit } from './quota/limiter.js';
-export { QuotaController, type QuotaControllerOptions } from './quota/controller.js';
-export { Budget } from './quota/budget.js';
-export { loadLearned, saveLearned } from './quota/learned.js';
-export { classifyError, decideRetry, fatalMessage, FATAL_MESSAGES, RETRY_DEFAULTS, type RetryPolicy, type ClassifiedError, type RetryDecision } from './gemini/retry-policy.js';
-export { loadOutputState, compactFailures, type OutputState } from './resume/output-state.js';
-export { IdSet } from './resume/id-set.js';
-export { TokenEstimator } from './quota/token-estimate.js';
-export { DailyCap, pacificDay, msUntilPacificMidnight, describeReset } from './quota/daily-cap.js';
-export { makePlan, formatPlan, readHistory, priceFor, PRICES, PRICE_TABLE_DATE, type Plan, type History, type Price } from './dry-run.js';
-export { BinaryInputError } from './stages/line-splitter.js';
-export { startEmulator, type Emulator, type EmulatorOptions, type EmulatorStats } from './emulator/server.js';
-export { createRequestHasher, hash32, type RequestHasher, type RequestShape } from './request-hash.js';
-export { verify, formatVerify, jobShape, type VerifyReport } from './verify.js';
-export { merge, type MergeResult } from './merge.js';
-export { parsePartition, inPartition, idHash, type Partition } from './partition.js';
-export { compileTemplate, type Template } from './template.js';
-export { compileSchema, type SchemaCheck } from './schema.js';
-export { createDedupe, type Dedupe } from './dedupe/dedupe.js';
-export { createResponseCache, cacheStats, pruneCache, parseDuration, type ResponseCache } from './cache/response-cache.js';
-export { fdBudget, readFdLimit, type FdBudget } from './fd-budget.js';
-export { connectRedis, type RedisLink } from './quota/bottleneck-redis.js';
-export { runWorker, type WorkerOptions } from './distributed/worker.js';
-export { loadJournal, liveJobs, type Journal, type JournalJob } from './batch/journal.js';
+export { createPostStage, parsePostSpec, type PostStageOptions, type PostSpec } from './post/stage.js';
+export { startEmulator, type Emulator, type EmulatorOptions } from './emulator/server.js';
+export { requestSpecOf, type RequestSpec, type RequestShape } from './request/spec.js';
+export { verify, jobShape, type VerifyReport } from './output/verify.js';
+export { merge, type MergeResult } from './output/merge.js';
+export { UsageError, FatalRunError, OutputStateError, ExitCode } from './errors.js';
+export { isFailure, type InputRecord, type SuccessRecord, type FailureRecord, type OutputRecord, type RecordError, type Usage } from './records.js';

@@ -1,5 +1,5 @@
-// createPipeline(): the library's way to compose stages with per-stage concurrency, like seed
-// 001's `Layer(work, 8)`: a source, any number of layers, and a sink, composed once with
+// createPipeline(): the library's way to compose stages with per-stage concurrency, as in
+// `Layer(work, 8)` (SPEC §9): a source, any number of layers, and a sink, composed once with
 // stream.pipeline so an error or abort tears every stage down. A layer runs an async function
 // on the event loop (layer()) or a module's function on a worker-thread pool (workerLayer(),
 // piscina) — CPU-heavy steps belong there. Each holds its write callback while its slots are
@@ -10,7 +10,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { createParallelStage } from './stages/parallel.js';
-import { createPool } from './stages/post.js';
+import { createPool } from './post/stage.js';
 
 export type PipelineStage = Readable | Duplex | Writable | NodeJS.ReadWriteStream;
 

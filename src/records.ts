@@ -18,7 +18,7 @@ export function sourceName(path: string): string {
 export interface InputRecord {
   /** `<source>:<line>` — stable across runs; resume relies on it. */
   id: string;
-  /** What was asked, hashed (request-hash.ts): resume skips an id only when this matches. */
+  /** What was asked, hashed (request/spec.ts): resume skips an id only when this matches. */
   hash?: string;
   source: string;
   /** 1-based physical line number. */
@@ -27,7 +27,7 @@ export interface InputRecord {
   /** Input fields copied into the output (`--keep`, jsonl inputs). */
   kept?: Record<string, unknown>;
   /** Set when the line itself is bad (too long, not JSON): it becomes a failure record. */
-  invalid?: { code: string; message: string };
+  invalid?: { message: string };
 }
 
 export interface Usage {
@@ -84,6 +84,40 @@ export const RECORD_FIELDS: readonly string[] = [
 /** Copies an input's kept fields (--keep) into its output record, never over a record field. */
 export function copyKept(rec: InputRecord, out: Record<string, unknown>): void {
   if (rec.kept) for (const k in rec.kept) if (!(k in out)) out[k] = rec.kept[k];
+}
+
+/** What an answer gives its success record: from the API, the cache, or another record (dedupe). */
+export interface Answer {
+  response: string;
+  model: string;
+  finishReason: string;
+  usage: Usage;
+  /** --json-schema: the parsed answer. */
+  json?: unknown;
+}
+
+/** The usage of an answer that cost nothing (a cache hit, a dedupe copy). */
+export const NO_USAGE: Readonly<Usage> = Object.freeze({ promptTokens: 0, responseTokens: 0, totalTokens: 0 });
+
+/**
+ * The success record of an input: its identity, the answer, attempts and latency, the parsed
+ * `json`, then `extra` fields (dedupedFrom, cached, mode) and the kept ones — the one shape every
+ * path that answers a record writes (generate, cache, dedupe, batch).
+ */
+export function successOf(rec: InputRecord, answer: Answer, attempts: number, latencyMs: number, extra?: Record<string, unknown>): SuccessRecord {
+  const out: SuccessRecord = {
+    id: rec.id, hash: rec.hash, source: rec.source, line: rec.line, prompt: rec.prompt,
+    response: answer.response, model: answer.model, finishReason: answer.finishReason, usage: answer.usage, attempts, latencyMs,
+  };
+  if (answer.json !== undefined) out.json = answer.json;
+  Object.assign(out, extra);
+  copyKept(rec, out);
+  return out;
+}
+
+/** The failure record of a line that is itself bad (too long, not JSON, a field missing): INVALID_INPUT. */
+export function invalidFailureOf(rec: InputRecord, extra?: Record<string, unknown>): FailureRecord {
+  return failureOf(rec, 0, { status: 'INVALID_INPUT', code: 0, message: rec.invalid?.message ?? 'invalid input' }, extra);
 }
 
 /**

@@ -2,6 +2,7 @@
 // (SPEC §6: done / skipped / failed by status, rate, tokens, 429s, retries, where the time went).
 // Plain fields, no events: stages increment them on the hot path at the cost of an add.
 
+import { FAILURES_FILE } from './output/layout.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 export interface RunStats {
@@ -79,6 +80,8 @@ export interface Summary {
   failedByStatus: Record<string, number>;
   inputErrors: Array<{ source: string; message: string }>;
   orphans: number;
+  /** Failure records left in the output directory by earlier runs (not asked this run). */
+  failedEarlier: number;
   wallMs: number;
   recordsPerSec: number;
   tokensIn: number;
@@ -119,14 +122,14 @@ export function countFailure(s: RunStats, status: string): void {
   s.failedByStatus[status] = (s.failedByStatus[status] ?? 0) + 1;
 }
 
-export function summarize(s: RunStats, outcome: Summary['outcome'], exitCode: number, now = Date.now(), error?: string): Summary {
+export function summarize(s: RunStats, outcome: Summary['outcome'], exitCode: number, now = Date.now(), error?: string, failedEarlier = 0): Summary {
   loopDelay.disable();
   const wallMs = Math.max(1, now - s.startedAt);
   const done = s.succeeded + s.failed;
   const r = (x: number) => Math.round(x);
   return {
     outcome, exitCode, done, succeeded: s.succeeded, truncated: s.truncated, skipped: s.skipped, failed: s.failed, deduped: s.deduped, cached: s.cached,
-    failedByStatus: { ...s.failedByStatus }, inputErrors: [...s.inputErrors], orphans: s.orphans,
+    failedByStatus: { ...s.failedByStatus }, inputErrors: [...s.inputErrors], orphans: s.orphans, failedEarlier,
     wallMs, recordsPerSec: Math.round((done / wallMs) * 1000 * 10) / 10,
     tokensIn: s.tokensIn, tokensOut: s.tokensOut, attempts: s.attempts, retries: s.retries,
     retriesByCause: { ...s.retriesByCause }, http429: s.http429,
@@ -170,6 +173,7 @@ export function formatSummary(x: Summary): string {
   for (const [w, t] of Object.entries(x.workers ?? {})) lines.push(`  worker ${w}: ${t.records} record(s)${t.failed ? `, ${t.failed} failed` : ''} (${Math.round((t.records / x.wallMs) * 10_000) / 10}/s)`);
   for (const e of x.inputErrors) lines.push(`  unreadable input: ${e.source}: ${e.message}`);
   if (x.orphans > 0) lines.push(`  ${x.orphans} output record(s) have ids not in the current inputs (kept, not dropped)`);
+  if (x.failedEarlier > 0) lines.push(`  ${x.failedEarlier} failure record(s) from earlier runs are still in ${FAILURES_FILE}: rerun with --retry-failed to ask them again`);
   lines.push(`  tokens: ${x.tokensIn} in, ${x.tokensOut} out; requests: ${x.attempts} (${x.retries} retries, ${x.http429} answered 429)`);
   const causes = Object.entries(x.retriesByCause).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ×${v}`).join(', ');
   if (causes) lines.push(`  retried after: ${causes}`);

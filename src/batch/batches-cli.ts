@@ -4,29 +4,30 @@
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { GoogleGenAI } from '@google/genai';
 import { UsageError } from '../errors.js';
-import { JOURNAL_FILE, liveJobs, loadJournal } from './journal.js';
+import { createBatchService } from '../gemini/batch-client.js';
+import { JOURNAL_FILE } from '../output/layout.js';
+import { liveJobs, loadJournal } from './journal.js';
 
 export async function batchesCommand(what: 'list' | 'cancel', dir: string, conn: { apiKey?: string; baseUrl?: string }, out: (line: string) => void): Promise<number> {
   if (!existsSync(join(dir, JOURNAL_FILE))) throw new UsageError(`${dir} holds no batch jobs (no ${JOURNAL_FILE}: it was never run with --mode batch)`);
   const journal = loadJournal(dir);
-  const ai = conn.apiKey ? new GoogleGenAI({ apiKey: conn.apiKey, httpOptions: conn.baseUrl ? { baseUrl: conn.baseUrl } : undefined }) : undefined;
+  const service = conn.apiKey ? createBatchService(conn) : undefined;
   if (what === 'list') {
     out(`batch jobs of ${dir}: ${journal.jobs.length} (${liveJobs(journal).length} live)`);
     for (const j of journal.jobs) {
       let remote = j.remoteState ?? '';
-      if (ai && j.batch && j.state === 'created') remote = String((await ai.batches.get({ name: j.batch }).catch(() => undefined))?.state ?? 'unknown');
+      if (service && j.batch && j.state === 'created') remote = (await service.get(j.batch).catch(() => undefined))?.state ?? 'unknown';
       out(`  ${j.id}  ${j.state.padEnd(8)} ${String(j.records).padStart(7)} request(s)  ${j.batch ?? '-'}  ${remote.replace('JOB_STATE_', '').toLowerCase()}  ${j.createdAt ?? ''}`);
     }
-    if (!ai) out('  (set GEMINI_API_KEY to see the live jobs\' states on the server)');
+    if (!service) out('  (set GEMINI_API_KEY to see the live jobs\' states on the server)');
     return 0;
   }
-  if (!ai) throw new UsageError('`gempipe batches cancel` needs GEMINI_API_KEY (the key the jobs were submitted with)');
+  if (!service) throw new UsageError('`gempipe batches cancel` needs GEMINI_API_KEY (the key the jobs were submitted with)');
   let n = 0;
   for (const j of liveJobs(journal)) {
     if (j.state !== 'created' || !j.batch) continue;
-    await ai.batches.cancel({ name: j.batch });
+    await service.cancel(j.batch);
     n++;
     out(`cancelled ${j.batch} (batch ${j.id}, ${j.records} request(s))`);
   }

@@ -1,18 +1,19 @@
 // The batch journal (SPEC §13): OUT/.gempipe-batches.json lists every batch job of the directory
-// and where it stands, rewritten atomically (temp file, fsync, rename) before and after each
-// remote step, so a gempipe killed at any instant resumes tracking: a job is `packed` (its
-// request and record files are on disk), `uploaded` (the input file is on the server),
-// `creating` (a create was sent: on restart the job is looked for by its display name before
-// anything is created again, so no second job is ever made for the same records), `created`
-// (the server's batch name is known), `written` (its records are on disk) or `ended` (failed,
-// expired or cancelled: its records go to another job). Its files live in OUT/.gempipe-batches/.
+// and where it stands, rewritten atomically before and after each remote step, so a gempipe killed
+// at any instant resumes tracking. A job is `packed` (its request and record files are on disk),
+// `uploaded` (the input file is on the server), `creating` (a create was sent: on restart the job
+// is looked for by its display name first, so no second job is made for the same records),
+// `created` (the server's batch name is known), `written` (its records are on disk) or `ended`
+// (failed, expired or cancelled: its records went to another job).
 
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { IdSet } from '../resume/id-set.js';
+import type { InputRecord } from '../records.js';
+import { writeJsonAtomic } from '../output/atomic.js';
+import { IdSet } from '../output/id-set.js';
+import { batchJobFiles, JOBS_DIR, JOURNAL_FILE } from '../output/layout.js';
+import { cutTornTail, readJsonl } from '../output/record-files.js';
 
 export type JobState = 'packed' | 'uploaded' | 'creating' | 'created' | 'written' | 'ended';
 
@@ -39,13 +40,12 @@ export interface Journal {
   jobs: JournalJob[];
 }
 
-export const JOURNAL_FILE = '.gempipe-batches.json';
-export const JOBS_DIR = '.gempipe-batches';
-
-export function jobFiles(dir: string, id: string) {
-  const base = join(dir, JOBS_DIR, id);
-  return { requests: `${base}.requests.jsonl`, records: `${base}.records.jsonl`, responses: `${base}.responses.jsonl` };
-}
+/**
+ * A line of a job's records file: the record, how many jobs it has been in, and — for a
+ * --dedupe duplicate of a record of the same job — that record's id (it is not in the requests
+ * file: it takes its representative's answer).
+ */
+export type JobRecord = InputRecord & { tries?: number; dupOf?: string };
 
 export function loadJournal(dir: string): Journal {
   const path = join(dir, JOURNAL_FILE);
@@ -55,17 +55,7 @@ export function loadJournal(dir: string): Journal {
 
 export function saveJournal(dir: string, j: Journal): void {
   mkdirSync(join(dir, JOBS_DIR), { recursive: true });
-  const path = join(dir, JOURNAL_FILE);
-  const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    const b = Buffer.from(JSON.stringify(j, null, 2) + '\n');
-    for (let off = 0; off < b.length; ) off += writeSync(fd, b, off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  writeJsonAtomic(join(dir, JOURNAL_FILE), j);
 }
 
 /** Jobs whose records are neither written nor given back. */
@@ -73,16 +63,31 @@ export function liveJobs(j: Journal): JournalJob[] {
   return j.jobs.filter((x) => x.state !== 'written' && x.state !== 'ended');
 }
 
-/** The record ids (source, line) held by live jobs: not read again while they are out. */
-export async function idsInLiveJobs(dir: string, j: Journal): Promise<IdSet> {
-  const ids = new IdSet();
+/** The records a job holds, as its records file lists them (a torn last line is not one). */
+export async function* jobRecords(dir: string, id: string): AsyncGenerator<JobRecord> {
+  for await (const { value } of readJsonl<JobRecord>(batchJobFiles(dir, id).records)) yield value;
+}
+
+/** What the live jobs of a directory hold, read once at start (a records file's torn tail cut first). */
+export interface LiveRecords {
+  /** Every record (source, line) in a live job: not read again while the job is out. */
+  ids: IdSet;
+  /** The request (record id and job) each request hash of a live job stands for: --dedupe's duplicates join it. */
+  requests: Map<string, { job: JournalJob; id: string }>;
+  /** Jobs each record has been in. */
+  tries: Map<string, number>;
+}
+
+export async function readLiveJobs(dir: string, j: Journal): Promise<LiveRecords> {
+  const live: LiveRecords = { ids: new IdSet(), requests: new Map(), tries: new Map() };
   for (const job of liveJobs(j)) {
-    const rl = createInterface({ input: createReadStream(jobFiles(dir, job.id).records), crlfDelay: Infinity });
-    for await (const line of rl) {
-      if (!line.trim()) continue;
-      const r = JSON.parse(line) as { source: string; line: number };
-      ids.add(r.source, r.line);
+    await cutTornTail(batchJobFiles(dir, job.id).records);
+    for await (const r of jobRecords(dir, job.id)) {
+      live.ids.add(r.source, r.line);
+      if (r.dupOf !== undefined) continue;
+      live.tries.set(r.id, Math.max(live.tries.get(r.id) ?? 0, r.tries ?? 1));
+      if (r.hash !== undefined) live.requests.set(r.hash, { job, id: r.id });
     }
   }
-  return ids;
+  return live;
 }

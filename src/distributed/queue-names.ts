@@ -2,10 +2,8 @@
 // holds how the job asks (its settings), and the job ids (a record id, made safe for BullMQ,
 // which forbids ':' in custom ids).
 
-import { createHash } from 'node:crypto';
-import type { Options } from '../options.js';
-
-export const DEFAULT_QUEUE = 'gempipe';
+import type { Options } from '../cli/options.js';
+import { REQUEST_FIELDS, requestSpecOf, type RequestShape } from '../request/spec.js';
 
 export function queueName(name: string): string {
   return `gempipe-${name}`;
@@ -24,11 +22,23 @@ export function recordIdOf(jobId: string): string {
   return decodeURIComponent(jobId.slice(2));
 }
 
+/** How a worker asks besides the request's shape: retries, limits, the shared quota. */
+export type AskSettings = Pick<Options, 'schemaRetries' | 'maxAttempts' | 'retryBaseDelayMs' | 'timeoutMs' | 'rpm' | 'tpm' | 'rpd' | 'adaptiveRate' | 'quotaId'>;
+const ASK_FIELDS: ReadonlyArray<keyof AskSettings> = ['schemaRetries', 'maxAttempts', 'retryBaseDelayMs', 'timeoutMs', 'rpm', 'tpm', 'rpd', 'adaptiveRate', 'quotaId'];
+
 /** What a worker needs to ask as the coordinator's run would (SPEC §12: it travels with the job). */
-export type QueueSettings = Pick<Options, 'model' | 'system' | 'temperature' | 'maxOutputTokens' | 'thinkingBudget' | 'jsonSchema' | 'schemaRetries'
-  | 'maxAttempts' | 'retryBaseDelayMs' | 'timeoutMs' | 'rpm' | 'tpm' | 'rpd' | 'adaptiveRate' | 'quotaId'>;
+export type QueueSettings = RequestShape & AskSettings;
+
+/** The settings of a run's options (only the fields that travel). */
+export function queueSettingsOf(o: QueueSettings): QueueSettings {
+  const s: Record<string, unknown> = {};
+  for (const k of [...REQUEST_FIELDS, ...ASK_FIELDS]) if (o[k] !== undefined) s[k] = o[k];
+  return s as unknown as QueueSettings;
+}
 
 /** A short fingerprint of the settings: every job carries it, a worker checks it. */
 export function settingsFingerprint(s: QueueSettings): string {
-  return createHash('sha256').update(JSON.stringify(s)).digest('hex').slice(0, 16);
+  const ask: Record<string, unknown> = {};
+  for (const k of ASK_FIELDS) ask[k] = s[k];
+  return requestSpecOf(s).fingerprint(ask);
 }

@@ -7,21 +7,17 @@
 // again picks up the answers it had not written and re-sends nothing. A job that vanished
 // (Redis restarted without persistence) is found missing and added again. Each record written is
 // removed from the queue after it is on disk; at start, answered jobs whose records are on disk
-// already (written just before a crash) are removed.
+// already (written just before a crash) are removed. The queue itself is record-queue.ts.
 
 import type { Duplex } from 'node:stream';
-import { createRequire } from 'node:module';
-import type { Queue as QueueT, QueueEvents as QueueEventsT } from 'bullmq';
 import { UsageError } from '../errors.js';
-import type { FailureRecord, InputRecord, OutputRecord } from '../records.js';
-import { failureOf, isFailure } from '../records.js';
+import { failureOf, invalidFailureOf, isFailure, type FailureRecord, type InputRecord, type OutputRecord } from '../records.js';
+import type { Work } from '../reuse/reuse.js';
 import { countFailure, type RunStats } from '../stats.js';
 import { createParallelStage } from '../stages/parallel.js';
 import { sleep } from '../util/sleep.js';
-import { redisShown } from '../quota/bottleneck-redis.js';
-import { jobIdOf, queueName, recordIdOf, settingsFingerprint, settingsKey, type QueueSettings } from './queue-names.js';
-
-const require = createRequire(import.meta.url);
+import { jobIdOf, recordIdOf, settingsFingerprint, type QueueSettings } from './queue-names.js';
+import type { JobEnd, RecordQueue } from './record-queue.js';
 
 /** What a worker returns for a job. */
 export interface WorkerAnswer {
@@ -40,7 +36,6 @@ export interface RemoteStage {
   /** The writer's onWritten: the records are on disk, their jobs go. */
   written(records: readonly OutputRecord[]): void;
   workers(): Record<string, WorkerTally>;
-  close(): Promise<void>;
 }
 
 function parseAnswer(v: unknown): WorkerAnswer | undefined {
@@ -49,8 +44,9 @@ function parseAnswer(v: unknown): WorkerAnswer | undefined {
 }
 
 export async function createRemoteStage(o: {
-  redis: string;
-  queue: string;
+  queue: RecordQueue;
+  /** The queue's name and where it is, for messages. */
+  describe: string;
   maxQueued: number;
   ordered: boolean;
   settings: QueueSettings;
@@ -59,67 +55,45 @@ export async function createRemoteStage(o: {
   stats: RunStats;
   signal?: AbortSignal;
   say: (line: string) => void;
+  /** Answers that cost nothing first (--dedupe, --cache: reuse/reuse.ts): such a record is never queued. */
+  wrap?: (work: Work) => Work;
+  /** How long a job may be silent before it is looked up (a missed event, a vanished job). @default 2000 */
+  checkEveryMs?: number;
 }): Promise<RemoteStage> {
-  const { Queue, QueueEvents, Job } = require('bullmq') as typeof import('bullmq');
-  const IORedis = require('ioredis') as typeof import('ioredis').default;
-  const opts = { maxRetriesPerRequest: null, retryStrategy: (n: number) => Math.min(100 * n, 2000) };
-  const connection = new IORedis(o.redis, opts);
-  const eventsConnection = new IORedis(o.redis, opts);
-  connection.on('error', () => {});
-  eventsConnection.on('error', () => {});
-  const name = queueName(o.queue);
-  const queue: QueueT = new Queue(name, { connection });
-  const events: QueueEventsT = new QueueEvents(name, { connection: eventsConnection });
-  queue.on('error', () => {});
-  events.on('error', () => {});
-  await events.waitUntilReady();
-
+  const { queue } = o;
   // The settings the workers ask with: refused if the queue still holds another job's records.
   const fp = settingsFingerprint(o.settings);
-  const key = settingsKey(o.queue);
-  const old = await connection.get(key);
-  if (old) {
-    const prev = JSON.parse(old) as { fp?: string };
-    const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
-    const pending = Object.values(counts).reduce((a, b) => a + b, 0);
-    if (prev.fp !== fp && pending > 0) {
-      await Promise.all([queue.close(), events.close()]);
-      connection.disconnect();
-      eventsConnection.disconnect();
-      throw new UsageError(`The queue ${o.queue} on ${redisShown(o.redis)} holds ${pending} record(s) of a job asked with other settings (model, system instruction, config or schema): let it finish, or give another --queue`);
+  const old = await queue.settings();
+  if (old.stored) {
+    const prev = JSON.parse(old.stored) as { fp?: string };
+    if (prev.fp !== fp && old.pending > 0) {
+      throw new UsageError(`The queue ${o.describe} holds ${old.pending} record(s) of a job asked with other settings (model, system instruction, config or schema): let it finish, or give another --queue`);
     }
   }
-  await connection.set(key, JSON.stringify({ fp, settings: o.settings, at: new Date().toISOString() }));
+  await queue.setSettings(JSON.stringify({ fp, settings: o.settings, at: new Date().toISOString() }));
 
   // Answers whose records reached the disk before a crash: their jobs go now.
   let cleaned = 0;
-  for (let start = 0; ; start += 500) {
-    const jobs = await queue.getJobs(['completed', 'failed'], start, start + 499);
-    if (jobs.length === 0) break;
-    for (const j of jobs) {
-      if (!j?.id) continue;
-      const id = recordIdOf(j.id);
+  for await (const ids of queue.answered()) {
+    for (const jobId of ids) {
+      const id = recordIdOf(jobId);
       const cut = id.lastIndexOf(':');
       if (cut > 0 && o.done(id.slice(0, cut), Number(id.slice(cut + 1)))) {
-        await j.remove().catch(() => {});
+        await queue.remove(jobId).catch(() => {});
         cleaned++;
       }
     }
-    if (jobs.length < 500) break;
   }
   if (cleaned > 0) o.say(`gempipe: coordinator: removed ${cleaned} answered job(s) whose records were already on disk`);
 
   // One listener for every job's end, instead of one per job.
-  const waiting = new Map<string, (a: WorkerAnswer | { failed: string }) => void>();
-  events.on('completed', ({ jobId, returnvalue }) => {
-    const w = waiting.get(jobId);
-    const a = parseAnswer(returnvalue);
-    if (w && a) w(a);
+  const waiting = new Map<string, (end: JobEnd) => void>();
+  // (An answer that cannot be read is no end: the job is looked up again after a while.)
+  queue.onEnded((id, end) => {
+    if ('failed' in end || parseAnswer(end.value)) waiting.get(id)?.(end);
   });
-  events.on('failed', ({ jobId, failedReason }) => waiting.get(jobId)?.({ failed: failedReason }));
 
   const tally: Record<string, WorkerTally> = {};
-  const jobOptions = { removeOnComplete: false, removeOnFail: false, attempts: 3, backoff: { type: 'fixed', delay: 1000 } };
 
   function account(a: WorkerAnswer): OutputRecord {
     const r = a.record;
@@ -142,43 +116,48 @@ export async function createRemoteStage(o: {
     return failureOf(rec, 0, { status: 'WORKER_FAILED', code: 0, message: `no worker could answer it: ${reason}` });
   }
 
+  /** The record of an ended job (undefined: an answer that cannot be read; keep waiting). */
+  function ended(rec: InputRecord, end: JobEnd): OutputRecord | undefined {
+    if ('failed' in end) return workerFailed(rec, end.failed);
+    const a = parseAnswer(end.value);
+    return a ? account(a) : undefined;
+  }
+
   async function work(rec: InputRecord, signal: AbortSignal): Promise<OutputRecord | null> {
     if (rec.invalid) {
       // A bad line is a failure here; no worker is asked.
       countFailure(o.stats, 'INVALID_INPUT');
-      return failureOf(rec, 0, { status: 'INVALID_INPUT', code: 0, message: rec.invalid.message });
+      return invalidFailureOf(rec);
     }
     const id = jobIdOf(rec.id);
-    let settle!: (a: WorkerAnswer | { failed: string }) => void;
-    const ended = new Promise<WorkerAnswer | { failed: string }>((res) => (settle = res));
+    let settle!: (end: JobEnd) => void;
+    const end = new Promise<JobEnd>((res) => (settle = res));
     waiting.set(id, settle);
     try {
-      await queue.add('record', { rec, fp }, { jobId: id, ...jobOptions });
+      await queue.add(id, { rec, fp });
       o.stats.inFlight++;
       try {
         for (;;) {
-          const tick = sleep(2000, signal).then(() => undefined, () => 'stop' as const);
-          const r = await Promise.race([ended, tick]);
+          const tick = sleep(o.checkEveryMs ?? 2000, signal).then(() => undefined, () => 'stop' as const);
+          const r = await Promise.race([end, tick]);
           if (r === 'stop') return null; // abandoned: the job stays queued; a rerun picks its answer up
-          if (r !== undefined) return 'failed' in r ? workerFailed(rec, r.failed) : account(r);
+          if (r !== undefined) {
+            const out = ended(rec, r);
+            if (out) return out;
+            continue;
+          }
           // No event for a while: see where the job is (an answer given before this listened,
           // or a job that vanished with a Redis restart).
-          let job;
+          let found;
           try {
-            job = await Job.fromId(queue, id);
+            found = await queue.find(id);
           } catch {
             continue; // Redis is away: wait
           }
-          if (!job) {
-            await queue.add('record', { rec, fp }, { jobId: id, ...jobOptions }).catch(() => {});
-            continue;
-          }
-          const state = await job.getState().catch(() => 'unknown');
-          if (state === 'completed') {
-            const a = parseAnswer(job.returnvalue);
-            if (a) return account(a);
-          } else if (state === 'failed') {
-            return workerFailed(rec, job.failedReason ?? 'failed');
+          if (found === undefined) await queue.add(id, { rec, fp }).catch(() => {});
+          else if (found !== 'pending') {
+            const out = ended(rec, found);
+            if (out) return out;
           }
         }
       } finally {
@@ -189,17 +168,12 @@ export async function createRemoteStage(o: {
     }
   }
 
-  const stage = createParallelStage<InputRecord, OutputRecord>({ work, concurrency: o.maxQueued, ordered: o.ordered, signal: o.signal, timing: o.stats });
+  const stage = createParallelStage<InputRecord, OutputRecord>({ work: o.wrap ? o.wrap(work) : work, concurrency: o.maxQueued, ordered: o.ordered, signal: o.signal, timing: o.stats });
   return {
     stage,
     written(records) {
       for (const r of records) void queue.remove(jobIdOf(r.id)).catch(() => {});
     },
     workers: () => tally,
-    async close() {
-      await Promise.allSettled([queue.close(), events.close()]);
-      connection.disconnect();
-      eventsConnection.disconnect();
-    },
   };
 }

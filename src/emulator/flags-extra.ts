@@ -8,7 +8,7 @@
 // parseEmulatorOptions()'s result (options.ts).
 
 import { UsageError } from '../errors.js';
-import type { Flag } from '../flags.js';
+import type { Flag } from '../cli/flags.js';
 import type { EmulatorOptions } from './emulator-options.js';
 import type { LimitStep, RetryInfoStyle } from './quota.js';
 

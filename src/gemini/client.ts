@@ -1,4 +1,5 @@
-// createGeminiClient(): the only place that talks to @google/genai. It returns one function,
+// createGeminiClient(): generateContent through @google/genai (only src/gemini/ imports the SDK:
+// test/house/one-place.test.ts). It returns one function,
 // (prompt, signal) => Promise<GenerateResult>: exactly one HTTP request per call (SDK retries
 // off, automaticContinuation off), a per-attempt timeout, and the response reduced to what a
 // record needs. Errors are thrown as the SDK throws them (ApiError with the JSON error body
@@ -13,19 +14,14 @@
 
 import { ApiError, GoogleGenAI, type GenerateContentConfig, type GenerateContentResponse } from '@google/genai';
 import type { Usage } from '../records.js';
+import { requestSpecOf, type RequestShape, type RequestSpec } from '../request/spec.js';
 import { flatHeaders, type FastFetch, type RawAnswer } from './fast-fetch.js';
 import { redact } from '../errors.js';
 
-export interface GeminiClientOptions {
+/** Where and how to ask: the request's shape (model, system instruction, config, schema) and the endpoint. */
+export interface GeminiClientOptions extends RequestShape {
   apiKey: string;
   baseUrl?: string;
-  model: string;
-  system?: string;
-  temperature?: number;
-  maxOutputTokens?: number;
-  thinkingBudget?: number;
-  /** Structured output: a JSON Schema object (sent as responseJsonSchema). */
-  jsonSchema?: unknown;
   /** Per attempt. */
   timeoutMs: number;
   /**
@@ -116,27 +112,13 @@ export function toResult(r: GenerateContentResponse): GenerateResult {
   return { kind: 'ok', text, finishReason, usage };
 }
 
-/** The SDK config a run asks with: the one place the options become a request. */
-export function generateConfigOf(o: Pick<GeminiClientOptions, 'system' | 'temperature' | 'maxOutputTokens' | 'thinkingBudget' | 'jsonSchema'>): GenerateContentConfig {
-  const config: GenerateContentConfig = { automaticContinuation: false };
-  if (o.system !== undefined) config.systemInstruction = o.system;
-  if (o.temperature !== undefined) config.temperature = o.temperature;
-  if (o.maxOutputTokens !== undefined) config.maxOutputTokens = o.maxOutputTokens;
-  if (o.thinkingBudget !== undefined) config.thinkingConfig = { thinkingBudget: o.thinkingBudget };
-  if (o.jsonSchema !== undefined) {
-    config.responseMimeType = 'application/json';
-    config.responseJsonSchema = o.jsonSchema;
-  }
-  return config;
-}
-
 /**
  * The REST GenerateContentRequest for a prompt, as the SDK builds it (the captured template):
  * what a batch input file holds a line of. Throws when this SDK's body cannot be cut around the
  * prompt (then batch requests cannot be built the SDK's way).
  */
-export async function restRequestOf(apiKey: string, baseUrl: string | undefined, model: string, o: Parameters<typeof generateConfigOf>[0]): Promise<(prompt: string) => string> {
-  const t = await captureRequestTemplate(apiKey, baseUrl, model, generateConfigOf(o));
+export async function restRequestOf(apiKey: string, baseUrl: string | undefined, spec: RequestSpec): Promise<(prompt: string) => string> {
+  const t = await captureRequestTemplate(apiKey, baseUrl, spec.shape.model, spec.config());
   if (!t) throw new Error('@google/genai built a generateContent body gempipe cannot cut around the prompt: --mode batch is unavailable with this SDK version');
   return (prompt) => t.prefix + JSON.stringify(prompt) + t.suffix;
 }
@@ -175,7 +157,7 @@ function createCall(options: GeminiClientOptions): GenerateFn {
       // retryOptions left undefined: the SDK then sends exactly one request per call.
     },
   });
-  const config = generateConfigOf(o);
+  const config: GenerateContentConfig = requestSpecOf(o).config();
   if (transport) {
     const linked = new WeakSet<AbortSignal>();
     let template: Promise<RequestTemplate | undefined> | undefined;

@@ -197,3 +197,49 @@ export function decideRetry(
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   return { retry: true, delayMs: Math.floor(random() * ceiling) };
 }
+
+/** google.rpc.Code: the canonical codes a Batch API per-request error (a google.rpc.Status) carries. */
+export const CANONICAL_STATUS: Readonly<Record<number, string>> = {
+  0: 'OK', 1: 'CANCELLED', 2: 'UNKNOWN', 3: 'INVALID_ARGUMENT', 4: 'DEADLINE_EXCEEDED', 5: 'NOT_FOUND', 6: 'ALREADY_EXISTS',
+  7: 'PERMISSION_DENIED', 8: 'RESOURCE_EXHAUSTED', 9: 'FAILED_PRECONDITION', 10: 'ABORTED', 11: 'OUT_OF_RANGE',
+  12: 'UNIMPLEMENTED', 13: 'INTERNAL', 14: 'UNAVAILABLE', 15: 'DATA_LOSS', 16: 'UNAUTHENTICATED',
+};
+
+/** The HTTP code Google's APIs answer for each canonical status (google/rpc/code.proto). */
+const HTTP_BY_STATUS: Readonly<Record<string, number>> = {
+  OK: 200, CANCELLED: 499, UNKNOWN: 500, INVALID_ARGUMENT: 400, DEADLINE_EXCEEDED: 504, NOT_FOUND: 404, ALREADY_EXISTS: 409,
+  PERMISSION_DENIED: 403, RESOURCE_EXHAUSTED: 429, FAILED_PRECONDITION: 400, ABORTED: 409, OUT_OF_RANGE: 400,
+  UNIMPLEMENTED: 501, INTERNAL: 500, UNAVAILABLE: 503, DATA_LOSS: 500, UNAUTHENTICATED: 401,
+};
+
+export interface ClassifiedStatus {
+  kind: 'retryable' | 'permanent';
+  /** The canonical name: UNAVAILABLE, INVALID_ARGUMENT, ... */
+  status: string;
+  /** The HTTP code: as given, or the one Google answers for the canonical status (0: unknown). */
+  code: number;
+  message: string;
+}
+
+/**
+ * A status that came without an exception — a Batch API per-request error (google.rpc.Status: a
+ * canonical code 0–16, maybe no name), or an HTTP-shaped one ({code: 503, status}) — classified
+ * by the rule classifyError() applies to an HTTP answer: 408, 429 and 5xx are retryable, any
+ * other code is permanent. A canonical code is read as the HTTP code Google maps it to, so a
+ * request that fails with INTERNAL (13) in a batch is retried like a 500 online.
+ */
+export function classifyStatus(s: { code?: number | string; status?: string; message?: string }): ClassifiedStatus {
+  const n = typeof s.code === 'string' && /^\d+$/.test(s.code) ? Number(s.code) : s.code;
+  const named = typeof s.status === 'string' && s.status !== '' ? s.status.toUpperCase() : undefined;
+  let status: string;
+  let code: number;
+  if (typeof n === 'number' && n >= 100) {
+    code = n;
+    status = named ?? STATUS_BY_HTTP[n] ?? (n >= 500 ? 'INTERNAL' : 'FAILED_PRECONDITION');
+  } else {
+    status = (typeof n === 'number' ? CANONICAL_STATUS[n] : undefined) ?? named ?? 'UNKNOWN';
+    code = HTTP_BY_STATUS[status] ?? 0;
+  }
+  const retryable = code === 408 || code === 429 || code >= 500;
+  return { kind: retryable ? 'retryable' : 'permanent', status, code, message: s.message ?? status };
+}

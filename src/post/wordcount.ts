@@ -1,4 +1,4 @@
-// --post builtin:wordcount — seed 000's "going further": word and character counts of each
+// --post builtin:wordcount: word and character counts of each
 // response, computed off the event loop like any user post function.
 
 export default function wordcount(record: { response?: unknown }): { words: number; characters: number } {

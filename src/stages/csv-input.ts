@@ -19,14 +19,14 @@ export function createCsvAssembler(source: string, o: FieldOptions & { maxRecord
   let header: string[] | undefined;
   let pending: { line: number; text: string; quotes: number } | undefined;
 
-  const invalid = (line: number, code: string, message: string): InputRecord => ({ id: `${source}:${line}`, source, line, prompt: '', invalid: { code, message } });
+  const invalid = (line: number, message: string): InputRecord => ({ id: `${source}:${line}`, source, line, prompt: '', invalid: { message } });
 
   function complete(line: number, text: string): InputRecord | undefined {
     let rows: string[][];
     try {
       rows = parse(text, { relax_column_count: true, skip_empty_lines: false }) as string[][];
     } catch (e) {
-      return invalid(line, 'INVALID_CSV', `line ${line} of ${source} is not valid CSV: ${(e as Error).message.replace(/^Invalid Record Length: /, '')}`);
+      return invalid(line, `line ${line} of ${source} is not valid CSV: ${(e as Error).message.replace(/^Invalid Record Length: /, '')}`);
     }
     const row = rows[0] ?? [];
     if (!header) {
@@ -34,7 +34,7 @@ export function createCsvAssembler(source: string, o: FieldOptions & { maxRecord
       return undefined;
     }
     if (rows.length !== 1 || row.length !== header.length) {
-      return invalid(line, 'INVALID_CSV', `line ${line} of ${source} has ${rows.length === 1 ? row.length : 'a broken number of'} field(s), the header ${header.length}`);
+      return invalid(line, `line ${line} of ${source} has ${rows.length === 1 ? row.length : 'a broken number of'} field(s), the header ${header.length}`);
     }
     const rec: Record<string, unknown> = {};
     header.forEach((h, i) => (rec[h] = row[i]));
@@ -52,12 +52,12 @@ export function createCsvAssembler(source: string, o: FieldOptions & { maxRecord
       if (!pending) return none;
       const p = pending;
       pending = undefined;
-      return invalid(p.line, 'INVALID_CSV', `line ${p.line} of ${source} opens a quoted field that is not closed by the end of the file`);
+      return invalid(p.line, `line ${p.line} of ${source} opens a quoted field that is not closed by the end of the file`);
     }
     const out: InputRecord[] = [];
     if (l.tooLongBytes !== undefined) {
-      if (pending) out.push(invalid(pending.line, 'INVALID_CSV', `the record starting on line ${pending.line} of ${source} has a line over --max-line-bytes ${o.maxRecordBytes} (line ${l.line})`));
-      else out.push(invalid(l.line, 'LINE_TOO_LONG', `line ${l.line} of ${source} is ${l.tooLongBytes} bytes, over --max-line-bytes ${o.maxRecordBytes}`));
+      if (pending) out.push(invalid(pending.line, `the record starting on line ${pending.line} of ${source} has a line over --max-line-bytes ${o.maxRecordBytes} (line ${l.line})`));
+      else out.push(invalid(l.line, `line ${l.line} of ${source} is ${l.tooLongBytes} bytes, over --max-line-bytes ${o.maxRecordBytes}`));
       pending = undefined;
       return many(out);
     }
@@ -77,7 +77,7 @@ export function createCsvAssembler(source: string, o: FieldOptions & { maxRecord
     if (Buffer.byteLength(pending.text) > o.maxRecordBytes) {
       const p = pending;
       pending = undefined;
-      return invalid(p.line, 'INVALID_CSV', `the record starting on line ${p.line} of ${source} runs past --max-line-bytes ${o.maxRecordBytes} bytes with a quoted field still open (a quote not closed?)`);
+      return invalid(p.line, `the record starting on line ${p.line} of ${source} runs past --max-line-bytes ${o.maxRecordBytes} bytes with a quoted field still open (a quote not closed?)`);
     }
     return none;
   });

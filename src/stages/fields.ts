@@ -23,13 +23,13 @@ export function createFieldMapper(opts: FieldOptions): (base: { id: string; sour
     if (compiled) {
       const r = compiled.render(rec);
       if ('missing' in r) {
-        return { ...base, prompt: '', invalid: { code: 'MISSING_FIELD', message: `line ${base.line} of ${base.source} has no field "${r.missing}" used by --template` } };
+        return { ...base, prompt: '', invalid: { message: `line ${base.line} of ${base.source} has no field "${r.missing}" used by --template` } };
       }
       prompt = r.prompt;
     } else {
       const v = rec[promptField];
       if (typeof v !== 'string' || v.trim() === '') {
-        return { ...base, prompt: '', invalid: { code: 'MISSING_FIELD', message: `line ${base.line} of ${base.source} has no string field "${promptField}" (--prompt-field)` } };
+        return { ...base, prompt: '', invalid: { message: `line ${base.line} of ${base.source} has no string field "${promptField}" (--prompt-field)` } };
       }
       prompt = v;
     }

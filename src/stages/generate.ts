@@ -15,13 +15,14 @@ import { RETRY_DEFAULTS, classifyError, decideRetry, fatalMessage, type Classifi
 import type { AttemptOutcome, Limiter } from '../quota/limiter.js';
 import { TokenEstimator } from '../quota/token-estimate.js';
 import type { DailyCap, SharedDailyCap } from '../quota/daily-cap.js';
-import { copyKept, failureOf, type FailureRecord, type InputRecord, type OutputRecord, type RecordError, type SuccessRecord } from '../records.js';
+import { failureOf, successOf, type FailureRecord, type InputRecord, type OutputRecord, type RecordError, type SuccessRecord } from '../records.js';
 import { countFailure, createStats, type RunStats } from '../stats.js';
 import { sleep } from '../util/sleep.js';
 import { createParallelStage, type Parking } from './parallel.js';
 import type { Hold } from '../quota/controller.js';
-import type { Dedupe } from '../dedupe/dedupe.js';
-import type { ResponseCache } from '../cache/response-cache.js';
+import type { Dedupe } from '../reuse/dedupe.js';
+import type { ResponseCache } from '../reuse/response-cache.js';
+import { reuseAnswers } from '../reuse/reuse.js';
 
 export interface GenerateStageOptions {
   generate: GenerateFn;
@@ -79,9 +80,7 @@ export function createGenerateStage(options: GenerateStageOptions): Duplex {
   // Cheapest first: a duplicate of another record (--dedupe), then the cache, then the API.
   // A record waiting out a long RetryInfo gives its slot to the next record meanwhile.
   const parking: Parking = { park: () => stage.park(), unpark: (s) => stage.unpark(s) };
-  let work = createGenerateWork({ ...o, stats, parking: o.parking ?? parking });
-  if (o.cache) work = o.cache.wrap(work);
-  if (o.dedupe) work = o.dedupe.wrap(work);
+  const work = reuseAnswers(createGenerateWork({ ...o, stats, parking: o.parking ?? parking }), o);
   const stage = createParallelStage<InputRecord, OutputRecord>({
     work,
     concurrency: o.concurrency,
@@ -144,13 +143,7 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
   function toSuccess(rec: InputRecord, attempts: number, res: Extract<GenerateResult, { kind: 'ok' }>, latencyMs: number, json: unknown): SuccessRecord {
     stats.succeeded++;
     if (res.finishReason === 'MAX_TOKENS') stats.truncated++;
-    const out: SuccessRecord = {
-      id: rec.id, hash: rec.hash, source: rec.source, line: rec.line, prompt: rec.prompt, response: res.text,
-      model: o.model, finishReason: res.finishReason, usage: res.usage, attempts, latencyMs,
-    };
-    copyKept(rec, out);
-    if (o.expectJson) out.json = json;
-    return out;
+    return successOf(rec, { response: res.text, model: o.model, finishReason: res.finishReason, usage: res.usage, json: o.expectJson ? json : undefined }, attempts, latencyMs);
   }
 
   function retried(cause: string): void {

@@ -1,8 +1,8 @@
 // createLineSplitter(): bytes in, {line, text} out, one per non-blank physical line — split2
 // behind a byte guard of ours. split2 splits (CRLF across chunks, invalid UTF-8 as U+FFFD) and
 // its mapper numbers the lines (blank ones reach it as '' and count), strips a BOM on line 1,
-// and drops blank lines. What split2 alone gets wrong for our ids and our memory bound (STYLE
-// "Facts that bite"): `skipOverflow` drops a long line without calling the mapper (numbering
+// and drops blank lines. What split2 4.2 alone gets wrong for our ids and our memory bound
+// (measured): `skipOverflow` drops a long line without calling the mapper (numbering
 // shifts), an over-long last line is emitted truncated without error, `maxLength` counts UTF-16
 // units and checks only a chunk's tail. So split2 gets no maxLength; the guard in front passes
 // at most `maxLineBytes` bytes of any line, drops the rest up to the newline (or the end), and

@@ -1,4 +1,4 @@
-// createParallelStage(): the generic parallel map behind every "layer" (seed 001's
+// createParallelStage(): the generic parallel map behind every layer (SPEC §9's
 // Layer(work, 8)): items in, work(item) results out, at most `concurrency` items in progress.
 // A Duplex rather than a Transform: Transform only holds its write callback when something was
 // pushed synchronously, and results here arrive later, so this stage holds the callback itself
@@ -30,7 +30,6 @@ export interface ParallelStageOptions<I, O> {
   /** Readable-side buffer, in items. @default 64 */
   highWaterMark?: number;
   timing?: ParallelTiming;
-  now?: () => number;
 }
 
 /** A long wait without a slot: park() frees it (false: too many parked), unpark() takes one back. */
@@ -49,7 +48,6 @@ class ParallelStage<I, O> extends Duplex implements Parking {
   readonly #concurrency: number;
   readonly #ordered: boolean;
   readonly #timing: ParallelTiming;
-  readonly #now: () => number;
   readonly #abort = new AbortController();
   readonly #signal: AbortSignal;
   #inFlight = 0;
@@ -73,16 +71,15 @@ class ParallelStage<I, O> extends Duplex implements Parking {
     this.#concurrency = concurrency;
     this.#ordered = o.ordered ?? false;
     this.#timing = o.timing ?? { readWaitMs: 0, writeWaitMs: 0 };
-    this.#now = o.now ?? Date.now;
     // Work in progress ends on the stage's own abort (destroy) or the caller's signal.
     this.#signal = o.signal ? AbortSignal.any([this.#abort.signal, o.signal]) : this.#abort.signal;
     setMaxListeners(0, this.#signal); // every work item in progress listens on this one signal
-    this.#idleSince = this.#now();
+    this.#idleSince = Date.now();
   }
 
   override _write(item: I, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (this.#idleSince) {
-      this.#timing.readWaitMs += this.#now() - this.#idleSince;
+      this.#timing.readWaitMs += Date.now() - this.#idleSince;
       this.#idleSince = 0;
     }
     const seq = this.#nextSeq++;
@@ -164,16 +161,16 @@ class ParallelStage<I, O> extends Duplex implements Parking {
     while (this.#unparking.length > 0 && this.#inFlight < this.#concurrency) this.#unparking.shift()!();
     if (!this.#held || this.#inFlight >= this.#concurrency) return;
     if (!consumerAsked && this.readableLength >= this.readableHighWaterMark) {
-      if (!this.#blockedSince) this.#blockedSince = this.#now();
+      if (!this.#blockedSince) this.#blockedSince = Date.now();
       return;
     }
     if (this.#blockedSince) {
-      this.#timing.writeWaitMs += this.#now() - this.#blockedSince;
+      this.#timing.writeWaitMs += Date.now() - this.#blockedSince;
       this.#blockedSince = 0;
     }
     const cb = this.#held;
     this.#held = null;
-    this.#idleSince = this.#now();
+    this.#idleSince = Date.now();
     cb();
   }
 

@@ -11,7 +11,8 @@ import { Readable, type Duplex } from 'node:stream';
 import { chainUnchecked } from 'stream-chain';
 import { UsageError } from '../errors.js';
 import { createCsvAssembler } from './csv-input.js';
-import { createFieldMapper, type FieldOptions } from './fields.js';
+import type { FieldOptions } from './fields.js';
+import type { LineParser } from './line-parsers.js';
 import { sourceName, type InputRecord } from '../records.js';
 import { lineSplitterStages, type SplitLine } from './line-splitter.js';
 import { scanLines } from '../util/scan-lines.js';
@@ -70,9 +71,6 @@ export function resolveInputs(inputs: readonly string[]): InputSource[] {
   return out;
 }
 
-/** Turns one split line into an InputRecord (text or jsonl), or null to drop it. */
-export type LineParser = (source: string, l: SplitLine) => InputRecord | null;
-
 export interface InputReaderOptions {
   sources: readonly InputSource[];
   stdin?: NodeJS.ReadableStream;
@@ -87,7 +85,7 @@ export interface InputReaderOptions {
   onSkip?: () => void;
   /** CSV input (a header row names the fields): replaces `parse`. */
   csv?: FieldOptions;
-  /** Hashes what each record asks (request-hash.ts) into `hash`; none: records carry no hash. */
+  /** Hashes what each record asks (request/spec.ts) into `hash`; none: records carry no hash. */
   hash?: (prompt: string) => string;
   /** Each record the reader emits (counting it; a 'data' listener would set the reader flowing). */
   onRecord?: (rec: InputRecord) => void;
@@ -134,7 +132,7 @@ export function createSourceChain(src: InputSource, o: Pick<InputReaderOptions, 
     const rec: InputRecord | null = l.tooLongBytes !== undefined
       ? {
         id: `${source}:${l.line}`, source, line: l.line, prompt: '',
-        invalid: { code: 'LINE_TOO_LONG', message: `line ${l.line} of ${source} is ${l.tooLongBytes} bytes, over --max-line-bytes ${o.maxLineBytes}` },
+        invalid: { message: `line ${l.line} of ${source} is ${l.tooLongBytes} bytes, over --max-line-bytes ${o.maxLineBytes}` },
       }
       : o.parse(source, l);
     if (rec && o.hash) rec.hash = o.hash(rec.prompt);
@@ -271,33 +269,4 @@ export async function countRecords(sources: readonly InputSource[], maxBytes = 1
     if (signal?.aborted) return undefined;
   }
   return n;
-}
-
-/** The text format: each non-blank line is one prompt. */
-export const parseTextLine: LineParser = (source, l) => ({
-  id: `${source}:${l.line}`,
-  source,
-  line: l.line,
-  prompt: l.text,
-});
-
-/**
- * The jsonl format: each line a JSON object; the prompt is a field or a `{{field}}` template;
- * `keep` fields are copied into the output. A bad line becomes an invalid record, not an error.
- */
-export function createJsonlParser(opts: FieldOptions): LineParser {
-  const toRecord = createFieldMapper(opts);
-  return (source, l) => {
-    const base = { id: `${source}:${l.line}`, source, line: l.line };
-    let obj: unknown;
-    try {
-      obj = JSON.parse(l.text);
-    } catch (e) {
-      return { ...base, prompt: '', invalid: { code: 'INVALID_JSON', message: `line ${l.line} of ${source} is not valid JSON: ${(e as Error).message}` } };
-    }
-    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
-      return { ...base, prompt: '', invalid: { code: 'INVALID_JSON', message: `line ${l.line} of ${source} is not a JSON object` } };
-    }
-    return toRecord(base, obj as Record<string, unknown>);
-  };
 }

@@ -16,10 +16,10 @@ import { writeSync } from 'node:fs';
 import { mkdir, open, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import type { FsyncPolicy } from '../options.js';
+import type { FsyncPolicy } from '../cli/options.js';
 import { formatJsonLine, isFailure, type OutputRecord } from '../records.js';
 import type { RunStats } from '../stats.js';
-import { FAILURES_FILE, RESERVE_FILE, shardName } from '../output-layout.js';
+import { FAILURES_FILE, RESERVE_FILE, shardName } from '../output/layout.js';
 import { FatalRunError } from '../errors.js';
 import { sleep } from '../util/sleep.js';
 
@@ -48,8 +48,6 @@ export class WriteFailedError extends FatalRunError {
 export interface WriteStall {
   path: string;
   code: string | undefined;
-  /** How long the writer keeps trying (ms). */
-  retryForMs: number;
 }
 
 
@@ -153,7 +151,7 @@ export function createRotatingWriter(options: RotatingWriterOptions): Writable {
             stalledAt = now;
             if (!stalled) {
               stalled = true; // said once a run: the caller stops sending
-              o.onStall?.({ path, code, retryForMs });
+              o.onStall?.({ path, code });
             }
             if ((code === 'ENOSPC' || code === 'EDQUOT') && (await dropReserve())) continue;
           }

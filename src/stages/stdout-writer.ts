@@ -1,11 +1,11 @@
 // createStdoutWriter(): output records in, one line each on a byte stream (stdout) out —
 // JSONL or the `--format text` layout, nothing else. Records are batched (_writev) into one
 // write and the callback waits for the stream to accept it, so a slow reader (`| jq`) holds
-// the pipeline. A closed pipe (`| head`) fails the write with EPIPE, which run() treats as a
-// quiet, successful end (SPEC §4).
+// the pipeline. A closed pipe (`| head`) fails the write with EPIPE, which job/outcome.ts
+// reads as a quiet, successful end (SPEC §4).
 
 import { Writable } from 'node:stream';
-import type { OutputFormat } from '../options.js';
+import type { OutputFormat } from '../cli/options.js';
 import { formatJsonLine, formatTextLine, type OutputRecord } from '../records.js';
 import type { RunStats } from '../stats.js';
 

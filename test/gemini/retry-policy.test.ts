@@ -1,6 +1,6 @@
 import { ApiError } from '@google/genai';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { classifyError, decideRetry, fatalMessage, parseDurationMs, RETRY_DEFAULTS } from '../../src/gemini/retry-policy.js';
+import { classifyError, classifyStatus, decideRetry, fatalMessage, parseDurationMs, RETRY_DEFAULTS } from '../../src/gemini/retry-policy.js';
 import { sleep } from '../../src/util/sleep.js';
 
 const apiError = (status: number, error: object) => new ApiError({ status, message: JSON.stringify({ error }) });
@@ -127,6 +127,32 @@ describe('decideRetry', () => {
   it('never retries a permanent or fatal error', () => {
     expect(decideRetry({ ...c503, kind: 'permanent' }, 1, policy)).toEqual({ retry: false });
     expect(decideRetry({ ...c503, kind: 'fatal' }, 1, policy)).toEqual({ retry: false });
+  });
+});
+
+describe('classifyStatus (a status without an exception: Batch API per-request errors)', () => {
+  it('reads google.rpc.Status canonical codes as the HTTP code Google maps them to, and classifies them as online', () => {
+    expect(classifyStatus({ code: 13, message: 'An internal error has occurred. Please retry' })).toEqual({ kind: 'retryable', status: 'INTERNAL', code: 500, message: 'An internal error has occurred. Please retry' });
+    expect(classifyStatus({ code: 14 })).toMatchObject({ kind: 'retryable', status: 'UNAVAILABLE', code: 503 });
+    expect(classifyStatus({ code: 8 })).toMatchObject({ kind: 'retryable', status: 'RESOURCE_EXHAUSTED', code: 429 });
+    expect(classifyStatus({ code: 4 })).toMatchObject({ kind: 'retryable', status: 'DEADLINE_EXCEEDED', code: 504 });
+    expect(classifyStatus({ code: 3 })).toMatchObject({ kind: 'permanent', status: 'INVALID_ARGUMENT', code: 400 });
+    expect(classifyStatus({ code: 9 })).toMatchObject({ kind: 'permanent', status: 'FAILED_PRECONDITION', code: 400 });
+    expect(classifyStatus({ code: 7 })).toMatchObject({ kind: 'permanent', status: 'PERMISSION_DENIED', code: 403 });
+  });
+
+  it('understands HTTP-shaped errors and names alone, as classifyError does for an HTTP answer', () => {
+    for (const code of [408, 429, 500, 502, 503, 504]) expect(classifyStatus({ code }).kind, String(code)).toBe('retryable');
+    for (const code of [400, 401, 403, 404, 409]) expect(classifyStatus({ code }).kind, String(code)).toBe('permanent');
+    expect(classifyStatus({ code: 503, status: 'UNAVAILABLE', message: 'm' })).toEqual({ kind: 'retryable', status: 'UNAVAILABLE', code: 503, message: 'm' });
+    expect(classifyStatus({ code: '14' })).toMatchObject({ kind: 'retryable', status: 'UNAVAILABLE' });
+    expect(classifyStatus({ status: 'unavailable' })).toMatchObject({ kind: 'retryable', status: 'UNAVAILABLE', code: 503 });
+    expect(classifyStatus({ status: 'INVALID_ARGUMENT' })).toMatchObject({ kind: 'permanent', code: 400 });
+    // The same verdict as classifyError for the same HTTP answer.
+    for (const code of [400, 403, 408, 429, 500, 501, 503]) {
+      const online = classifyError(apiError(code, { code, message: 'x' })).kind;
+      expect(online === 'retryable' ? 'retryable' : 'permanent', String(code)).toBe(classifyStatus({ code }).kind);
+    }
   });
 });
 

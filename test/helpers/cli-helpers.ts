@@ -4,6 +4,7 @@
 import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { until as untilDeadline } from './util.js';
 
 export const MAIN = resolve(__dirname, '../../dist/main.js');
 export const CLI_KEY = 'cli-test-key-987654321';
@@ -33,16 +34,9 @@ export function start(args: string[], opts: SpawnOptions & { input?: string } = 
   return { child, exited, stderr: () => stderr };
 }
 
-/** Resolves once `cond()` holds, polled every few ms (it reads the in-process emulator's counters). */
-export function until(cond: () => boolean, everyMs = 5): Promise<void> {
-  return new Promise((res) => {
-    const t = setInterval(() => {
-      if (cond()) {
-        clearInterval(t);
-        res();
-      }
-    }, everyMs);
-  });
+/** Resolves once `cond()` holds (it reads the in-process emulator's counters); see util.ts until(). */
+export function until(cond: () => boolean, everyMs = 5, what = 'the emulator to get there'): Promise<void> {
+  return untilDeadline(cond, { everyMs, what });
 }
 
 /** Complete, valid records on disk right now (a torn last line is not a record). */

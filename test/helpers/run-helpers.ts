@@ -1,7 +1,7 @@
 // Runs the real pipeline in-process against an emulator, through the real SDK over HTTP.
 
 import { readFileSync } from 'node:fs';
-import { parseOptions, type RawOptions } from '../../src/options.js';
+import { parseOptions, type RawOptions } from '../../src/cli/options.js';
 import { run, type RunResult } from '../../src/run.js';
 import type { Emulator } from '../../src/emulator/server.js';
 import { stdio } from './util.js';

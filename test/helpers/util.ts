@@ -8,7 +8,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { afterEach, beforeEach } from 'vitest';
 import type { Emulator } from '../../src/emulator/server.js';
 import type { OutputRecord } from '../../src/records.js';
-import { SHARD_RE } from '../../src/output-layout.js';
+import { SHARD_RE } from '../../src/output/layout.js';
 
 export interface Deferred<T> {
   promise: Promise<T>;
@@ -24,6 +24,22 @@ export function defer<T = void>(): Deferred<T> {
     reject = rej;
   });
   return { promise, resolve, reject };
+}
+
+/**
+ * Resolves once `cond()` holds, checked every `everyMs`; rejects naming `what` if it does not hold
+ * within `timeoutMs` (a hang then says what it waited for, instead of vitest's bare timeout).
+ */
+export function until(cond: () => boolean, o: { what?: string; timeoutMs?: number; everyMs?: number } = {}): Promise<void> {
+  const deadline = Date.now() + (o.timeoutMs ?? 30_000);
+  return new Promise((res, rej) => {
+    const check = () => {
+      if (cond()) return res();
+      if (Date.now() > deadline) return rej(new Error(`gave up waiting, after ${o.timeoutMs ?? 30_000} ms, for ${o.what ?? 'a condition'}`));
+      setTimeout(check, o.everyMs ?? 5);
+    };
+    check();
+  });
 }
 
 /** Lets pending promise callbacks and stream ticks run (no timers involved). */

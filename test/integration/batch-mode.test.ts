@@ -8,7 +8,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/server.js';
-import { JOURNAL_FILE, jobFiles, type Journal } from '../../src/batch/journal.js';
+import type { Journal } from '../../src/batch/journal.js';
+import { batchJobFiles as jobFiles, JOURNAL_FILE } from '../../src/output/layout.js';
 import { isFailure } from '../../src/records.js';
 import { env, start } from '../helpers/cli-helpers.js';
 import { runAgainst } from '../helpers/run-helpers.js';
@@ -161,7 +162,7 @@ describe('--mode batch', () => {
     const out = join(box.dir, 'out');
     const r = await runAgainst(box.emu, inputs, { out, mode: 'batch', batchPoll: '20' });
     expect(r.exitCode).toBe(0);
-    expect(r.stderr).toMatch(/batch 000001: the server takes no new batch job for now \(.*limit of concurrent batch jobs/);
+    expect(r.stderr).toMatch(/batch 000001: the server takes no new batch job for now \(.*(quota|limit)/);
     expect(readOutputs(out).all).toHaveLength(10);
     expect(box.emu.batch).toMatchObject({ uploads: 1, batchesCreated: 1 });
     expect(journalOf(out).jobs).toHaveLength(1);

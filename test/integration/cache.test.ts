@@ -4,7 +4,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cacheStats, parseDuration, pruneCache } from '../../src/cache/response-cache.js';
+import { cacheStats, pruneCache } from '../../src/reuse/response-cache.js';
+import { parseDuration } from '../../src/util/duration.js';
 import { startEmulator } from '../../src/emulator/server.js';
 import type { SuccessRecord } from '../../src/records.js';
 import { env, start } from '../helpers/cli-helpers.js';

@@ -4,10 +4,10 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/server.js';
-import { merge } from '../../src/merge.js';
+import { merge } from '../../src/output/merge.js';
 import { idHash, parsePartition } from '../../src/partition.js';
 import { isFailure } from '../../src/records.js';
-import { verify, jobShape } from '../../src/verify.js';
+import { verify, jobShape } from '../../src/output/verify.js';
 import { runAgainst } from '../helpers/run-helpers.js';
 import { readOutputs, sandbox, writeInputs } from '../helpers/util.js';
 

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/server.js';
-import { LIMITS_FILE } from '../../src/output-layout.js';
+import { LIMITS_FILE } from '../../src/output/layout.js';
 import type { FailureRecord, SuccessRecord } from '../../src/records.js';
 import { runAgainst } from '../helpers/run-helpers.js';
 import { expectExactlyOnce, readOutputs, writeInputs, sandbox } from '../helpers/util.js';

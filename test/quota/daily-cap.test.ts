@@ -3,8 +3,6 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DailyCap, describeReset, msUntilPacificMidnight, pacificDay } from '../../src/quota/daily-cap.js';
 import { USAGE_FILE } from '../../src/output-layout.js';
-import { TokenEstimator } from '../../src/quota/token-estimate.js';
-import { priceFor } from '../../src/dry-run.js';
 import { tempDir } from '../helpers/util.js';
 
 let dir: string;
@@ -49,35 +47,5 @@ describe('DailyCap', () => {
     expect(run.take()).toBe(true);
     expect(run.used).toBe(1);
     run.stop();
-  });
-});
-
-describe('TokenEstimator', () => {
-  it('starts at ~4 characters a token and converges on the reported counts', () => {
-    const e = new TokenEstimator();
-    const prompt = 'x'.repeat(400);
-    expect(e.estimate(prompt)).toBe(101);
-    // The API says these prompts are 2 characters a token (e.g. numbers or CJK).
-    for (let i = 0; i < 5; i++) e.observe(prompt, 200);
-    expect(e.charsPerToken).toBe(2);
-    expect(e.estimate(prompt)).toBe(201);
-  });
-
-  it('learns the fixed per-request tokens separately from the prompt', () => {
-    const e = new TokenEstimator(50);
-    expect(e.estimate('abcd'.repeat(25))).toBe(25 + 50 + 1);
-    for (let i = 0; i < 10; i++) e.observe('abcd'.repeat(25), 50 + 50); // 100 chars = 50 tokens
-    expect(e.charsPerToken).toBe(2);
-  });
-});
-
-describe('priceFor', () => {
-  it('prices a model, its dated variants, and an introductory price by date', () => {
-    expect(priceFor('gemini-2.5-flash')).toMatchObject({ in: 0.3, out: 2.5 });
-    expect(priceFor('models/gemini-2.5-flash-preview-09-2025')).toMatchObject({ in: 0.3, out: 2.5, note: 'priced as gemini-2.5-flash' });
-    expect(priceFor('gemini-2.5-flash-lite')).toMatchObject({ in: 0.1, out: 0.4 });
-    expect(priceFor('gemini-3.8-flash', '2026-11-23')).toMatchObject({ in: 0.75, out: 3.75 });
-    expect(priceFor('gemini-3.8-flash', '2027-01-01')).toMatchObject({ in: 1.5, out: 7.5 });
-    expect(priceFor('some-other-model')).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
-// createGenerateWork() with a fake `generate` and a fake limiter: the retry loop, failures,
-// empty answers, halting on a whole-run fault — no server, no timers (backoff base 0).
+// createGenerateWork() with a fake `generate` and a fake limiter: the retry loop and its backoff (on a fake clock), failures,
+// empty answers, halting on a whole-run fault — no server; a fake clock where the backoff is the subject.
 import { ApiError } from '@google/genai';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { FatalRunError } from '../../src/errors.js';
 import type { GenerateFn, GenerateResult } from '../../src/gemini/client.js';
 import type { AttemptOutcome, Grant, Limiter } from '../../src/quota/limiter.js';
@@ -43,6 +43,40 @@ const quota429 = () => apiError(429, { code: 429, status: 'RESOURCE_EXHAUSTED', 
 const bare429 = () => apiError(429, { code: 429, status: 'RESOURCE_EXHAUSTED', message: 'Resource has been exhausted (e.g. check quota).' });
 
 describe('createGenerateWork', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+  });
+
+  it('waits the backoff decideRetry gives (full jitter of the doubling ceiling) before the next attempt, on a fake clock', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    vi.spyOn(Math, 'random').mockReturnValue(0.5); // the jitter draw: half the ceiling
+    const calls: number[] = [];
+    const { limiter } = fakeLimiter();
+    const run = createGenerateWork({
+      generate: async () => {
+        calls.push(Date.now());
+        if (calls.length < 3) throw apiError(503, { code: 503, status: 'UNAVAILABLE', message: 'overloaded' });
+        return ok('yes');
+      },
+      limiter, concurrency: 1, model: 'm', stats: createStats(), retry: { maxAttempts: 3, baseDelayMs: 1000, maxDelayMs: 60_000 },
+    });
+    const out = run(rec(1), new AbortController().signal);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(499); // attempt 1 failed: ceiling 1000, half of it
+    expect(calls).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(999); // attempt 2 failed: ceiling 2000, half of it
+    expect(calls).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls).toHaveLength(3);
+    expect(await out).toMatchObject({ attempts: 3, response: 'yes' });
+    expect(calls[1] - calls[0]).toBe(500);
+    expect(calls[2] - calls[1]).toBe(1000);
+  });
+
   it('retries a 503 and writes the answer with the attempts it took; the limiter hears of each attempt', async () => {
     let calls = 0;
     const w = work(async () => (++calls < 3 ? Promise.reject(apiError(503, { code: 503, status: 'UNAVAILABLE', message: 'overloaded' })) : ok('yes')));
@@ -153,7 +187,7 @@ describe('createGenerateWork', () => {
   it('an invalid input line is a failure record without a call', async () => {
     let calls = 0;
     const w = work(async () => (calls++, ok('x')));
-    const out = (await w.go({ ...rec(9), invalid: { code: 'LINE_TOO_LONG', message: 'line 9 of f is too long' } })) as FailureRecord;
+    const out = (await w.go({ ...rec(9), invalid: { message: 'line 9 of f is too long' } })) as FailureRecord;
     expect(out).toMatchObject({ attempts: 0, error: { status: 'INVALID_INPUT', message: 'line 9 of f is too long' } });
     expect(calls).toBe(0);
   });

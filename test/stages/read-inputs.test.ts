@@ -4,7 +4,8 @@ import { pipeline } from 'node:stream/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { InputRecord } from '../../src/records.js';
-import { countRecords, createInputReader, parseTextLine, resolveInputs } from '../../src/stages/read-inputs.js';
+import { countRecords, createInputReader, resolveInputs } from '../../src/stages/read-inputs.js';
+import { parseTextLine } from '../../src/stages/line-parsers.js';
 import { tempDir, openUnder } from '../helpers/util.js';
 
 let dir: string;

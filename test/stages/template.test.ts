@@ -5,8 +5,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
-import { parseOptions } from '../../src/options.js';
-import { createJsonlParser } from '../../src/stages/read-inputs.js';
+import { parseOptions } from '../../src/cli/options.js';
+import { createJsonlParser } from '../../src/stages/line-parsers.js';
 import { compileTemplate } from '../../src/template.js';
 import { tempDir } from '../helpers/util.js';
 
@@ -24,7 +24,7 @@ describe('templates', () => {
     const parse = createJsonlParser({ promptField: 'prompt', template: 'Summarise {{doc.title}}', keep: [] });
     expect(parse('in.jsonl', { line: 7, text: '{"doc":{"title":"Dune"}}' })).toMatchObject({ prompt: 'Summarise Dune' });
     expect(parse('in.jsonl', { line: 8, text: '{"doc":{}}' })).toMatchObject({
-      id: 'in.jsonl:8', invalid: { code: 'MISSING_FIELD', message: 'line 8 of in.jsonl has no field "doc.title" used by --template' },
+      id: 'in.jsonl:8', invalid: { message: 'line 8 of in.jsonl has no field "doc.title" used by --template' },
     });
   });
 

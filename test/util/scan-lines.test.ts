@@ -2,7 +2,6 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { scanLines } from '../../src/util/scan-lines.js';
-import { readHistory } from '../../src/dry-run.js';
 import { tempDir } from '../helpers/util.js';
 
 let dir: string;
@@ -33,18 +32,5 @@ describe('scanLines', () => {
       return got.length < 2;
     });
     expect(got).toEqual(['a', 'b']);
-  });
-});
-
-describe("--dry-run's history", () => {
-  it('reads at most the records it needs, line by line, skipping a torn last line', async () => {
-    const rec = (i: number) => JSON.stringify({ id: `x:${i}`, source: 'x', line: i, prompt: 'p'.repeat(40), response: 'r', usage: { promptTokens: 11, responseTokens: 7, totalTokens: 18 }, latencyMs: i });
-    writeFileSync(join(dir, 'shard-00000.jsonl'), Array.from({ length: 30 }, (_, i) => rec(i + 1)).join('\n') + '\n{"torn');
-    writeFileSync(join(dir, 'shard-00001.jsonl'), Array.from({ length: 30 }, (_, i) => rec(i + 31)).join('\n') + '\n');
-    const h = await readHistory(dir, 0, 40);
-    expect(h.records).toBe(40);
-    expect(h.avgResponseTokens).toBe(7);
-    expect(h.charsPerToken).toBeCloseTo(40 / 11);
-    expect(h.medianLatencyMs).toBe(21);
   });
 });

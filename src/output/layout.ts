@@ -1,0 +1,55 @@
+// The output directory's layout (SPEC §4, §5, §13): the one place that names its files and their
+// temporary names, so the writer, resume, batch mode, the quota state and verify agree on them
+// (test/output/layout.test.ts checks that no other module spells one).
+//
+//   shard-00000.jsonl ...    successes, at most --shard-size records each (SHARD_RE finds them)
+//   failures.jsonl           failure records
+//   superseded.jsonl         --redo-changed: the old records of lines that changed
+//   .gempipe.lock            the run that owns the directory now (pid, host, start)
+//   .gempipe-job.json        what the last run asked (model, system, config, input format), for verify
+//   .gempipe-usage.json      --rpd: requests per Pacific day, per model
+//   .gempipe-limits.json     quota limits learned per model, for the next run
+//   .gempipe-stdin.spool     stdin, kept while a resumed stdin job is checked and run
+//   .gempipe-reserve         zeros: space kept free during a run, given back when the disk fills
+//   .gempipe-batches.json    --mode batch: the journal of the directory's batch jobs
+//   .gempipe-batches/        --mode batch: each job's NNNNNN.requests.jsonl, .records.jsonl, .responses.jsonl
+//   .NAME.tmp (NAME.tmp for a dotfile)   a file being rewritten atomically, renamed over NAME
+
+import { join } from 'node:path';
+
+export const FAILURES_FILE = 'failures.jsonl';
+export const USAGE_FILE = '.gempipe-usage.json';
+export const LIMITS_FILE = '.gempipe-limits.json';
+export const LOCK_FILE = '.gempipe.lock';
+export const SUPERSEDED_FILE = 'superseded.jsonl';
+export const STDIN_SPOOL = '.gempipe-stdin.spool';
+export const JOB_FILE = '.gempipe-job.json';
+export const RESERVE_FILE = '.gempipe-reserve';
+export const JOURNAL_FILE = '.gempipe-batches.json';
+export const JOBS_DIR = '.gempipe-batches';
+
+/** The one temporary name of a file rewritten atomically (tmp, fsync, rename): `.NAME.tmp`. */
+export function tmpNameOf(name: string): string {
+  return name.startsWith('.') ? `${name}.tmp` : `.${name}.tmp`;
+}
+
+/** Temporary files of a rewrite of a record file cut short (failures.jsonl.tmp: gempipe before 2026-12). */
+export const STALE_TMP_RE = /^(\.(shard-\d{5,}\.jsonl|failures\.jsonl)\.tmp|failures\.jsonl\.tmp)$/;
+
+/** The private name a run writes its lock under before link()ing it to LOCK_FILE. */
+export function lockTmpName(pid: number): string {
+  return `${LOCK_FILE}.${pid}.tmp`;
+}
+
+/** A shard's file name; group 1 is its number. */
+export const SHARD_RE = /^shard-(\d{5,})\.jsonl$/;
+
+export function shardName(n: number): string {
+  return `shard-${String(n).padStart(5, '0')}.jsonl`;
+}
+
+/** A batch job's files (in JOBS_DIR): the uploaded requests, the records it holds, the server's responses. */
+export function batchJobFiles(dir: string, id: string): { requests: string; records: string; responses: string } {
+  const base = join(dir, JOBS_DIR, id);
+  return { requests: `${base}.requests.jsonl`, records: `${base}.records.jsonl`, responses: `${base}.responses.jsonl` };
+}

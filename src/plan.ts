@@ -1,0 +1,209 @@
+// --dry-run's plan, without a single API call: the reader runs as in a real run (same inputs,
+// same resume skips) into a counter that writes nothing. Token estimates are
+// calibrated from the records already in the output directory when there are any (their
+// promptTokens per character, responseTokens and latency), else ~4 characters a token. The
+// duration is the largest of what --concurrency, --rpm and --tpm each allow.
+
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { fixedTokensOf, TokenEstimator } from './quota/token-estimate.js';
+import { SHARD_RE } from './output/layout.js';
+import { listRecordFiles } from './output/record-files.js';
+import { scanLines } from './util/scan-lines.js';
+import type { Options } from './cli/options.js';
+import type { InputRecord } from './records.js';
+
+/**
+ * USD per million tokens, standard paid tier, text, prompts up to 200k tokens. Source: the
+ * Gemini API pricing page (ai.google.dev/gemini-api/docs/pricing) as read on 2026-10-07, plus
+ * gemini-3-flash from its launch price. Prices change: --price-in/--price-out override.
+ */
+export const PRICE_TABLE_DATE = '2026-10-07';
+export interface Price {
+  in: number;
+  out: number;
+  note?: string;
+  /** An introductory price that ends: from `from` (YYYY-MM-DD) on, `in`/`out` become these. */
+  later?: { from: string; in: number; out: number };
+}
+export const PRICES: Record<string, Price> = {
+  'gemini-3.8-flash': { in: 0.75, out: 3.75, later: { from: '2027-01-01', in: 1.5, out: 7.5 } },
+  'gemini-3.5-flash': { in: 1.5, out: 9 },
+  'gemini-3.5-flash-lite': { in: 0.3, out: 2.5 },
+  'gemini-3.1-pro': { in: 2, out: 12 },
+  'gemini-3-flash': { in: 0.5, out: 3 },
+  'gemini-2.5-pro': { in: 1.25, out: 10 },
+  'gemini-2.5-flash': { in: 0.3, out: 2.5 },
+  'gemini-2.5-flash-lite': { in: 0.1, out: 0.4 },
+  'gemini-2.0-flash': { in: 0.1, out: 0.4 },
+  'gemini-flash-latest': { in: 1.5, out: 9, note: 'an alias that moves with each release; priced as gemini-3.5-flash, the dearest Flash in the table' },
+  'gemini-flash-lite-latest': { in: 0.3, out: 2.5, note: 'an alias; priced as gemini-3.5-flash-lite' },
+  'gemini-pro-latest': { in: 2, out: 12, note: 'an alias; priced as gemini-3.1-pro' },
+};
+
+/** The price of a model on a day (YYYY-MM-DD); a dated or preview variant is priced as its family. */
+export function priceFor(model: string, day = new Date().toISOString().slice(0, 10)): { in: number; out: number; note?: string } | undefined {
+  let name = model.replace(/^models\//, '');
+  let note: string | undefined;
+  if (!PRICES[name]) {
+    const family = Object.keys(PRICES).filter((k) => name.startsWith(k + '-')).sort((a, b) => b.length - a.length)[0];
+    if (!family) return undefined;
+    note = `priced as ${family}`;
+    name = family;
+  }
+  const p = PRICES[name];
+  if (p.later && day >= p.later.from) return { in: p.later.in, out: p.later.out, note: note ?? p.note };
+  const intro = p.later ? `introductory price until ${p.later.from}, then $${p.later.in}/$${p.later.out}` : undefined;
+  const notes = [note ?? p.note, intro].filter(Boolean).join('; ');
+  return { in: p.in, out: p.out, ...(notes ? { note: notes } : {}) };
+}
+
+export interface History {
+  records: number;
+  charsPerToken?: number;
+  avgResponseTokens?: number;
+  medianLatencyMs?: number;
+}
+
+/**
+ * What the records already written say about this job (up to 5,000 of them). Characters per
+ * token are learnt as the run learns them (TokenEstimator: the system instruction's tokens,
+ * `fixedTokens`, are not the prompt's).
+ */
+export async function readHistory(dir: string | undefined, fixedTokens = 0, most = 5000): Promise<History> {
+  const h: History = { records: 0 };
+  if (!dir) return h;
+  let names: string[];
+  try {
+    names = listRecordFiles(dir).filter((n) => SHARD_RE.test(n));
+  } catch {
+    return h;
+  }
+  const estimator = new TokenEstimator(fixedTokens);
+  let out = 0;
+  const lat: number[] = [];
+  // Line by line, at most `most` records: a large output directory is never read whole.
+  for (const n of names) {
+    await scanLines(join(dir, n), (data, start, end, _next, terminated) => {
+      if (!terminated) return; // a torn line: resume repairs it; the plan just skips it
+      try {
+        const r = JSON.parse(data.toString('utf8', start, end)) as { prompt?: string; usage?: { promptTokens?: number; responseTokens?: number }; latencyMs?: number };
+        if (typeof r.prompt !== 'string' || !r.usage) return;
+        h.records++;
+        estimator.observe(r.prompt, r.usage.promptTokens ?? 0);
+        out += r.usage.responseTokens ?? 0;
+        if (typeof r.latencyMs === 'number') lat.push(r.latencyMs);
+      } catch {
+        return;
+      }
+      return h.records < most;
+    });
+    if (h.records >= most) break;
+  }
+  if (h.records > 0) h.avgResponseTokens = out / h.records;
+  if (estimator.calibrated) h.charsPerToken = estimator.charsPerToken;
+  if (lat.length) h.medianLatencyMs = lat.sort((a, b) => a - b)[Math.floor(lat.length / 2)];
+  return h;
+}
+
+export interface Plan {
+  toDo: number;
+  alreadyDone: number;
+  /** What --mode auto would choose, and why (job/mode.ts autoMode: the run's own rule). */
+  auto: { mode: 'online' | 'batch'; why: string };
+  invalid: number;
+  chars: number;
+  inputTokens: number;
+  outputTokens: number;
+  outputTokensAssumed: boolean;
+  durationSec: number;
+  bindingLimit: string;
+  costUsd?: number;
+  priceIn?: number;
+  priceOut?: number;
+  priceNote?: string;
+}
+
+function fmtDuration(s: number): string {
+  if (!Number.isFinite(s)) return 'unknown';
+  if (s < 90) return `${Math.ceil(s)} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  if (s < 172_800) return `${(s / 3600).toFixed(1)} h`;
+  return `${(s / 86_400).toFixed(1)} days`;
+}
+
+/** What a dry run reads: records to do, bad lines, characters. */
+export interface PlanCounts {
+  toDo: number;
+  invalid: number;
+  chars: number;
+}
+
+/** The sink a dry run's reader is piped into: it counts and measures, and writes nothing. */
+export function createPlanCounter(): { sink: Writable; counts: PlanCounts } {
+  const counts: PlanCounts = { toDo: 0, invalid: 0, chars: 0 };
+  const sink = new Writable({
+    objectMode: true,
+    write(r: InputRecord, _enc, cb) {
+      if (r.invalid) counts.invalid++;
+      else {
+        counts.toDo++;
+        counts.chars += r.prompt.length;
+      }
+      cb();
+    },
+  });
+  return { sink, counts };
+}
+
+/** The plan from what was read, what is done, and the history of the records written. */
+export function makePlan(c: PlanCounts, o: Options, alreadyDone: number, history: History, auto: Plan['auto']): Plan {
+  const { toDo, invalid, chars } = c;
+  const cpt = history.charsPerToken ?? 4;
+  const systemTokens = fixedTokensOf(o.system);
+  const inputTokens = Math.ceil(chars / cpt) + toDo * (systemTokens + 1);
+  const outputAssumed = history.avgResponseTokens === undefined;
+  const perRecordOut = history.avgResponseTokens ?? o.maxOutputTokens ?? 500;
+  const outputTokens = Math.round(toDo * perRecordOut);
+  // Duration: each limit alone; the largest binds.
+  const latencySec = (history.medianLatencyMs ?? 5000) / 1000;
+  const limits: Array<[string, number]> = [[`--concurrency ${o.concurrency} at ~${latencySec.toFixed(1)} s a request${history.medianLatencyMs === undefined ? ' (assumed)' : ''}`, (toDo * latencySec) / o.concurrency]];
+  if (o.rpm) limits.push([`--rpm ${o.rpm}`, (toDo / o.rpm) * 60]);
+  if (o.tpm) limits.push([`--tpm ${o.tpm}`, (inputTokens / o.tpm) * 60]);
+  if (o.rpd) limits.push([`--rpd ${o.rpd}`, toDo > o.rpd ? Math.floor(toDo / o.rpd) * 86_400 : 0]);
+  const [bindingLimit, durationSec] = limits.reduce((a, b) => (b[1] > a[1] ? b : a));
+  const table = priceFor(o.model);
+  const pin = o.priceIn ?? table?.in;
+  const pout = o.priceOut ?? table?.out;
+  const plan: Plan = { toDo, alreadyDone, auto, invalid, chars, inputTokens, outputTokens, outputTokensAssumed: outputAssumed, durationSec, bindingLimit };
+  if (pin !== undefined && pout !== undefined) {
+    plan.priceIn = pin;
+    plan.priceOut = pout;
+    plan.costUsd = (inputTokens / 1e6) * pin + (outputTokens / 1e6) * pout;
+    plan.priceNote = o.priceIn !== undefined || o.priceOut !== undefined ? 'from --price-in/--price-out' : `${table?.note ? table.note + '; ' : ''}built-in price table of ${PRICE_TABLE_DATE}`;
+  }
+  return plan;
+}
+
+export function formatPlan(p: Plan, o: Options, history: History): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const lines = [
+    `gempipe dry run — no API calls were made`,
+    `  records to do:        ${n(p.toDo)}${p.invalid ? ` (+ ${n(p.invalid)} invalid lines that will become failure records)` : ''}`,
+    `  already done:         ${n(p.alreadyDone)} (skipped by resume${o.retryFailed ? '; failed ones are retried' : ''})`,
+    `  input tokens (est.):  ${n(p.inputTokens)} (${n(p.chars)} characters at ${(history.charsPerToken ?? 4).toFixed(2)} a token, ${history.charsPerToken ? `calibrated on ${n(history.records)} records already done` : 'uncalibrated'})`,
+    `  output tokens (est.): ${n(p.outputTokens)} (${p.outputTokensAssumed ? `assuming ${o.maxOutputTokens ?? 500} a record${o.maxOutputTokens ? ' (--max-output-tokens)' : ''}` : `the ${n(history.records)} records done average ${Math.round(history.avgResponseTokens!)}`})`,
+    `  duration (est.):      ${fmtDuration(p.durationSec)}, bound by ${p.bindingLimit}`,
+  ];
+  if (!o.rpm && o.adaptiveRate) lines.push('                        (no --rpm: the rate adapts to the quota; give --rpm/--tpm for a firmer estimate)');
+  if (p.costUsd !== undefined) {
+    lines.push(`  cost (est.):          $${p.costUsd >= 1 ? p.costUsd.toFixed(2) : p.costUsd >= 0.01 || p.costUsd === 0 ? p.costUsd.toFixed(4) : p.costUsd.toPrecision(2)} for ${o.model} at $${p.priceIn}/M in, $${p.priceOut}/M out (${p.priceNote})`);
+  } else {
+    lines.push(`  cost (est.):          unknown: ${o.model} is not in the built-in price table (of ${PRICE_TABLE_DATE}); give --price-in and --price-out`);
+  }
+  // --mode batch: the Batch API bills half the online price and targets 24 hours.
+  const half = p.costUsd !== undefined ? `$${(p.costUsd / 2).toFixed(p.costUsd / 2 >= 1 ? 2 : 4)}, half the online price` : 'half the online price';
+  lines.push(`  with --mode batch:    ${half}; results within 24 h (the Batch API's target; often much sooner), whatever the rate limits`);
+  lines.push(`  --mode auto would:    go ${p.auto.mode} (${p.auto.why})`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,46 @@
+// The batch runner (SPEC §13): reader -> the batch stage (records packed into Batch API jobs,
+// their results mapped back; --dedupe and --cache answer first, so a duplicate or a cached record
+// is never put in a job) -> --post -> writer, one pipeline(). Records in a live job of an earlier
+// run are not read again. The online fallback (--fallback online, --deadline) is the online
+// runner's generate work, made when first needed; --rpd counts its requests, the only ones sent
+// one by one (batch jobs are not requests per day).
+
+import { createBatchStage } from '../batch/batch-stage.js';
+import { loadJournal, readLiveJobs } from '../batch/journal.js';
+import { startEmulator } from '../emulator/server.js';
+import { createBatchService } from '../gemini/batch-client.js';
+import { restRequestOf } from '../gemini/client.js';
+import { createBackend } from '../job/backend.js';
+import { jobWorkOf } from '../job/generate-work.js';
+import type { Job, RunnerEnd } from '../job/job.js';
+import type { Work } from '../reuse/reuse.js';
+
+export async function runBatch(job: Job): Promise<RunnerEnd> {
+  const { options: o, stats, stop } = job;
+  const journal = loadJournal(o.out);
+  const live = await readLiveJobs(o.out, journal);
+  // The Files and Batch endpoints through the SDK; no limiter.
+  let conn = { apiKey: o.apiKey, baseUrl: o.baseUrl };
+  if (o.emulator) {
+    const emulator = await startEmulator({ batchTimeScale: 600 });
+    job.defer(() => emulator.close());
+    conn = { apiKey: 'emulator-key', baseUrl: emulator.url };
+    job.say(`gempipe: responses are EMULATED (local Gemini emulator at ${emulator.url}, batches 600 times faster); set GEMINI_API_KEY and drop --emulator for real answers`);
+  }
+  let limits: string[] | undefined; // the online backend's: filled when it closes too
+  let onlineWork: Promise<Work> | undefined;
+  const online = () => (onlineWork ??= (async () => {
+    const backend = await createBackend({ ...o, emulator: false, ...conn }, { say: job.say, connections: job.budget?.connections });
+    job.defer(() => backend.close());
+    limits = backend.limits;
+    return jobWorkOf(job, backend);
+  })());
+  const batch = createBatchStage({
+    service: createBatchService(conn), dir: o.out, journal, live, spec: job.spec, requestOf: await restRequestOf(conn.apiKey ?? '', conn.baseUrl, job.spec),
+    settings: o, onDisk: job.onDisk, dedupe: job.dedupe, cache: job.cache, online, stats, say: job.say, signal: stop.reading,
+  });
+  job.onWritten((records) => batch.written(records));
+  job.showProgress();
+  const pipelineError = await job.run([batch.stage], { mine: (s, l) => !live.ids.has(s, l) });
+  return { pipelineError, limits };
+}

@@ -1,0 +1,181 @@
+// The batch stage against a fake Batch service (upload, create, get, list, cancel, download in
+// memory): jobs of --batch-max-requests, answers mapped back by key as the records an online run
+// writes, the journal saying `written` only once they are on disk; google.rpc.Status errors
+// classified as online ones; --dedupe duplicates and --cache hits never in a job, a duplicate of
+// a request in a live job of an earlier run joining it; a rejected key a whole-run fault.
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ApiError } from '@google/genai';
+import { describe, expect, it } from 'vitest';
+import { createBatchStage } from '../../src/batch/batch-stage.js';
+import { loadJournal, readLiveJobs, saveJournal, type Journal } from '../../src/batch/journal.js';
+import { FatalRunError } from '../../src/errors.js';
+import type { BatchService } from '../../src/gemini/batch-client.js';
+import { IdSet } from '../../src/output/id-set.js';
+import { batchJobFiles } from '../../src/output/layout.js';
+import { isFailure, successOf, type InputRecord, type OutputRecord } from '../../src/records.js';
+import { requestSpecOf } from '../../src/request/spec.js';
+import { createDedupe } from '../../src/reuse/dedupe.js';
+import type { ResponseCache } from '../../src/reuse/response-cache.js';
+import { createStats } from '../../src/stats.js';
+import { sandbox } from '../helpers/util.js';
+
+const spec = requestSpecOf({ model: 'm' });
+const requestOf = (prompt: string) => JSON.stringify({ contents: [{ parts: [{ text: prompt }] }] });
+const rec = (i: number, prompt = `prompt ${i}`): InputRecord => ({ id: `f:${i}`, source: 'f', line: i, prompt, hash: spec.hash(prompt) });
+
+/** Batch jobs in memory: every job has ended when first looked at; ERR13 fails once (retryable), ERR3 always (permanent). */
+function fakeService(o: { rejectKey?: boolean } = {}) {
+  const files = new Map<string, string>();
+  const batches = new Map<string, { file: string; displayName: string }>();
+  const failedOnce = new Set<string>();
+  const requests: string[] = [];
+  const service: BatchService & { files: typeof files; batches: typeof batches; requests: string[] } = {
+    files, batches, requests,
+    async upload(path) {
+      if (o.rejectKey) throw new ApiError({ status: 400, message: JSON.stringify({ error: { code: 400, status: 'INVALID_ARGUMENT', message: 'API key not valid. Please pass a valid API key.', details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID' }] } }) });
+      const name = `files/${files.size + 1}`;
+      files.set(name, readFileSync(path, 'utf8'));
+      return name;
+    },
+    async create(_model, file, displayName) {
+      const name = `batches/${batches.size + 1}`;
+      batches.set(name, { file, displayName });
+      return { name, createTime: new Date().toISOString() };
+    },
+    async get(name) {
+      const b = batches.get(name);
+      if (!b) return { state: 'JOB_STATE_NOT_FOUND' };
+      const lines = files.get(b.file)!.trim().split('\n').map((l) => JSON.parse(l) as { key: string; request: { contents: Array<{ parts: Array<{ text: string }> }> } });
+      const dest = `files/${name}-responses`;
+      if (!files.has(dest)) {
+        files.set(dest, lines.reverse().map(({ key, request }) => { // in any order: matched by key
+          const prompt = request.contents[0].parts[0].text;
+          requests.push(prompt);
+          if (prompt.includes('ERR3')) return JSON.stringify({ key, error: { code: 3, message: 'Request contains an invalid argument.' } });
+          if (prompt.includes('ERR13') && !failedOnce.has(key)) {
+            failedOnce.add(key);
+            return JSON.stringify({ key, error: { code: 13, message: 'An internal error has occurred. Please retry' } });
+          }
+          return JSON.stringify({ key, response: { candidates: [{ content: { parts: [{ text: `A: ${prompt}` }] }, finishReason: 'STOP' }], usageMetadata: { promptTokenCount: 3, candidatesTokenCount: 2, totalTokenCount: 5 } } });
+        }).join('\n') + '\n');
+      }
+      return { state: 'JOB_STATE_SUCCEEDED', dest };
+    },
+    async *list() {
+      for (const [name, b] of batches) yield { name, displayName: b.displayName };
+    },
+    async cancel() {},
+    async download(file, path) {
+      writeFileSync(path, files.get(file)!);
+    },
+  };
+  return service;
+}
+
+const box = sandbox();
+
+/** Runs the stage over `records` into a sink that tells it what was written (as the job's writer does). */
+async function runStage(records: InputRecord[], o: { service: BatchService; journal?: Journal; dedupe?: boolean; cache?: ResponseCache; maxPerJob?: number; maxAttempts?: number } ) {
+  const journal = o.journal ?? loadJournal(box.dir);
+  const stats = createStats();
+  const dedupe = o.dedupe ? createDedupe({ stats }) : undefined;
+  const onDisk = new IdSet();
+  const said: string[] = [];
+  const batch = createBatchStage({
+    service: o.service, dir: box.dir, journal, live: await readLiveJobs(box.dir, journal), spec, requestOf,
+    settings: { batchMaxRequests: o.maxPerJob ?? 100, batchMaxMb: 100, batchPollMs: 10, fallback: 'batch', maxAttempts: o.maxAttempts ?? 3, detach: false, concurrency: 4 },
+    onDisk: (s, l) => onDisk.has(s, l), dedupe, cache: o.cache, stats, say: (l) => said.push(l), signal: new AbortController().signal,
+  });
+  const out: OutputRecord[] = [];
+  const journalAtWrite: string[] = [];
+  const sink = new Writable({
+    objectMode: true,
+    write(r: OutputRecord, _e, cb) {
+      out.push(r);
+      journalAtWrite.push(JSON.stringify(loadJournal(box.dir).jobs.map((j) => j.state)));
+      onDisk.add(r.source, r.line);
+      setImmediate(() => {
+        batch.written([r]);
+        cb();
+      });
+    },
+  });
+  await pipeline(Readable.from(records), batch.stage, sink);
+  dedupe?.close();
+  return { out, stats, said, journal, journalAtWrite };
+}
+
+describe('the batch stage (fake service)', () => {
+  it('packs jobs of --batch-max-requests; maps answers back by key; a job is `written` only after its records are', async () => {
+    const service = fakeService();
+    const records = Array.from({ length: 5 }, (_, i) => rec(i + 1));
+    const r = await runStage(records, { service, maxPerJob: 2 });
+    expect(service.batches.size).toBe(3);
+    expect(r.out.map((x) => [x.id, isFailure(x) ? 'fail' : x.response, x.mode]).sort()).toEqual(records.map((x) => [x.id, `A: ${x.prompt}`, 'batch']));
+    expect(r.out[0]).toMatchObject({ hash: records.find((x) => x.id === r.out[0].id)!.hash, attempts: 1, model: 'm', usage: { promptTokens: 3, responseTokens: 2, totalTokens: 5 } });
+    // While a job's records were being written, the journal had not said `written` for it.
+    expect(r.journalAtWrite.every((j) => (JSON.parse(j) as string[]).filter((s) => s === 'written').length < 3)).toBe(true);
+    expect(loadJournal(box.dir).jobs.map((j) => j.state)).toEqual(['written', 'written', 'written']);
+    expect(r.stats.succeeded).toBe(5);
+  });
+
+  it('reads per-request google.rpc.Status errors as online errors: INTERNAL (13) goes into a new job, INVALID_ARGUMENT (3) is a failure', async () => {
+    const service = fakeService();
+    const r = await runStage([rec(1, 'fine'), rec(2, 'flaky ERR13'), rec(3, 'bad ERR3')], { service });
+    const byId = Object.fromEntries(r.out.map((x) => [x.id, x]));
+    expect(byId['f:1'].response).toBe('A: fine');
+    expect(byId['f:2']).toMatchObject({ response: 'A: flaky ERR13', attempts: 2 });
+    expect(byId['f:3']).toMatchObject({ error: { status: 'INVALID_ARGUMENT', code: 400, message: 'Request contains an invalid argument.' }, mode: 'batch' });
+    expect(loadJournal(box.dir).jobs.map((j) => j.records)).toEqual([3, 1]);
+  });
+
+  it('--dedupe: a duplicate is never in a job and takes its request\'s answer; a --cache hit is never in a job', async () => {
+    const service = fakeService();
+    const cached = rec(4, 'cached one');
+    const cache: ResponseCache = {
+      lookup: (x) => (x.prompt === cached.prompt ? successOf(x, { response: 'from the cache', model: 'm', finishReason: 'STOP', usage: { promptTokens: 0, responseTokens: 0, totalTokens: 0 } }, 0, 0, { cached: true }) : undefined),
+      store: () => {},
+      wrap: (w) => w,
+      close: async () => {},
+    };
+    const r = await runStage([rec(1, 'same'), rec(2, 'other'), rec(3, 'same'), cached, rec(5, 'same')], { service, dedupe: true, cache });
+    expect(service.requests.sort()).toEqual(['other', 'same']);
+    const byId = Object.fromEntries(r.out.map((x) => [x.id, x]));
+    expect(byId['f:3']).toMatchObject({ response: 'A: same', dedupedFrom: 'f:1', attempts: 0 });
+    expect(byId['f:5']).toMatchObject({ response: 'A: same', dedupedFrom: 'f:1' });
+    expect(byId['f:4']).toMatchObject({ response: 'from the cache', cached: true });
+    expect(r.stats.deduped).toBe(2);
+  });
+
+  it('--dedupe: a duplicate of a request in a live job of an earlier run joins that job and gets its answer', async () => {
+    const service = fakeService();
+    // An earlier run packed and created a job holding f:1 ('same'), then stopped.
+    mkdirSync(join(box.dir, '.gempipe-batches'), { recursive: true });
+    const first = rec(1, 'same');
+    const f = batchJobFiles(box.dir, '000001');
+    writeFileSync(f.requests, `{"key":"f:1","request":${requestOf('same')}}\n`);
+    writeFileSync(f.records, JSON.stringify({ ...first, tries: 1 }) + '\n{"id":"f:7","sou'); // a torn tail
+    const file = await service.upload(f.requests, 'd');
+    const b = await service.create('m', file, 'gempipe-t-000001');
+    const journal: Journal = { version: 1, token: 't', jobs: [{ id: '000001', state: 'created', records: 1, displayName: 'gempipe-t-000001', model: 'm', file, batch: b.name, createdAt: new Date().toISOString() }] };
+    saveJournal(box.dir, journal);
+    const r = await runStage([rec(2, 'same'), rec(3, 'new')], { service, journal, dedupe: true });
+    expect(service.requests.sort()).toEqual(['new', 'same']);
+    expect(readFileSync(f.records, 'utf8')).toContain('"dupOf":"f:1"');
+    const byId = Object.fromEntries(r.out.map((x) => [x.id, x]));
+    expect(Object.keys(byId).sort()).toEqual(['f:1', 'f:2', 'f:3']);
+    expect(byId['f:2']).toMatchObject({ response: 'A: same', dedupedFrom: 'f:1' });
+  });
+
+  it('a rejected key is a whole-run fault naming the fix; nothing is created', async () => {
+    const service = fakeService({ rejectKey: true });
+    const err = await runStage([rec(1)], { service }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FatalRunError);
+    expect((err as Error).message).toMatch(/^the API key was rejected; check GEMINI_API_KEY/);
+    expect(service.batches.size).toBe(0);
+  });
+});
