@@ -145,7 +145,7 @@ export const EMULATOR_FLAGS: readonly Flag[] = [
   { key: 'capacity429Rate', flags: '--capacity-429-rate <f>', help: 'fraction of requests answered a 429 without details (shared capacity)', kind: 'num', min: 0, max: 1, default: 0 },
   { key: 'limitZero', flags: '--limit-zero', help: 'no quota for the model: every request is a 429 with "limit: 0"', kind: 'switch' },
   { key: 'locationError', flags: '--location-error', help: 'every request: 400 FAILED_PRECONDITION "User location is not supported"', kind: 'switch' },
-  { key: 'thinking', flags: '--thinking', help: 'answers carry a thought part and thoughtsTokenCount', kind: 'switch' },
+  { key: 'thinking', flags: '--thinking', help: 'every model thinks (thoughtsTokenCount; thought parts with includeThoughts); default: as the real model does', kind: 'switch' },
   { key: 'batchTimeScale', flags: '--batch-time-scale <x>', help: 'Batch endpoints: pending 1 min and running 10 min, divided by this', kind: 'num', min: 0.001, max: 10_000_000, default: 1 },
   { key: 'refuseAfter', flags: '--refuse-after <n>', help: 'stop listening after N requests (connections are then refused)', kind: 'int', min: 0 },
 ];

@@ -8,6 +8,7 @@ import { parsePartition } from '../partition.js';
 import type { InputFormat, InputShape, RequestShape } from '../request/spec.js';
 import { UsageError } from '../errors.js';
 import { RECORD_FIELDS } from '../records.js';
+import { parseEmulatorExtraFlags } from '../emulator/flags-extra.js';
 import type { EmulatorOptions } from '../emulator/server.js';
 import { EMULATOR_FLAGS, QUEUE_FLAGS, RUN_FLAGS } from './flags.js';
 import { checkFlagRules, FLAG_RULES } from './rules.js';
@@ -218,5 +219,6 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
 export function parseEmulatorOptions(raw: RawOptions): EmulatorOptions {
   const o: Record<string, unknown> = { quota: {} };
   applyFlags(EMULATOR_FLAGS, raw, o);
+  Object.assign(o, parseEmulatorExtraFlags(raw));
   return o as EmulatorOptions;
 }

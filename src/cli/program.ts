@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { Command, Option } from 'commander';
 import { JOB_SHAPE_KEYS } from '../request/spec.js';
 import { BATCHES_FLAGS, CACHE_PRUNE_FLAGS, COORDINATOR_FLAGS, EMULATOR_FLAGS, MERGE_FLAGS, RUN_FLAGS, WORKER_FLAGS, type Flag } from './flags.js';
+import { EMULATOR_EXTRA_FLAGS } from '../emulator/flags-extra.js';
 
 /** package.json's version: dist/cli/program.js and src/cli/program.ts sit two levels below it. */
 const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
@@ -45,6 +46,6 @@ export function buildProgram(): Command {
   const cache = p.command('cache').description('look after a --cache file');
   cache.command('stats').description('entries, size on disk, ages, entries per model').argument('<path>', 'the --cache file');
   addFlags(cache.command('prune').description('remove entries stored longer ago than --older-than').argument('<path>', 'the --cache file'), CACHE_PRUNE_FLAGS);
-  addFlags(p.command('emulator').description('serve a local Gemini-compatible API on 127.0.0.1 (for tests, benchmarks and offline runs)'), EMULATOR_FLAGS);
+  addFlags(p.command('emulator').description('serve a local Gemini-compatible API on 127.0.0.1 (for tests, benchmarks and offline runs)'), [...EMULATOR_FLAGS, ...EMULATOR_EXTRA_FLAGS]);
   return p;
 }
