@@ -117,16 +117,20 @@ export function createSeriesRecorder(options: SeriesRecorderOptions): SeriesReco
   const latPrev = new Float64Array(BUCKETS);
   const latDelta = new Float64Array(BUCKETS);
 
+  let lastTick = start;
   function observe(s: Snapshot, t: number): void {
     ticks++;
     inflightSum += s.inFlight;
     if (s.inFlight > inflightMax) inflightMax = s.inFlight;
     if (s.pausedUntil > t) pausedTicks++;
     if (s.pausedUntil > pauseEnd) {
+      // A new (or longer) pause, seen now; it began after the last tick: counted from there
+      // (the limiter does not say when; RetryInfo pauses last whole seconds, a tick is one).
       pauses++;
-      pausedMs += s.pausedUntil - Math.max(pauseEnd, t);
+      pausedMs += s.pausedUntil - Math.max(pauseEnd, lastTick);
       pauseEnd = s.pausedUntil;
     }
+    lastTick = t;
   }
 
   function line(s: Snapshot, t: number): SampleLine {
