@@ -49,8 +49,10 @@ export interface SyntheticJobOptions {
   maxAttempts?: number;
   /** Seconds between two capacity bursts of 429s that pause the limiter. @default 900 */
   burstEverySec?: number;
-  /** Seconds between two 40-second storms of 503s (half the attempts), where records run out of attempts. @default 1200 */
+  /** Seconds between two storms of 503s (half the attempts), where records run out of attempts. @default 1200 */
   stormEverySec?: number;
+  /** How long a storm lasts. @default 40 */
+  stormSec?: number;
   model?: string;
   /** Virtual start, ms since epoch. @default 2026-11-02T09:00:00Z */
   start?: number;
@@ -81,7 +83,7 @@ function prng(seed: number): () => number {
 export function writeSyntheticJob(dir: string, options: SyntheticJobOptions): SyntheticJobResult {
   const o = {
     quotaRpm: 3000, concurrency: 64, latencyMs: 800, error503: 0.01, blocked: 0.002, invalid: 0.0005, maxTokens: 0.0005,
-    dedupe: 0.01, cache: 0.02, maxAttempts: 6, burstEverySec: 900, stormEverySec: 1200, model: 'gemini-2.5-flash', start: Date.parse('2026-11-02T09:00:00Z'), seed: 1,
+    dedupe: 0.01, cache: 0.02, maxAttempts: 6, burstEverySec: 900, stormEverySec: 1200, stormSec: 40, model: 'gemini-2.5-flash', start: Date.parse('2026-11-02T09:00:00Z'), seed: 1,
     runs: [{ until: 1 }] as SyntheticRunSpec[], ...options,
   };
   mkdirSync(dir, { recursive: true });
@@ -143,7 +145,7 @@ export function writeSyntheticJob(dir: string, options: SyntheticJobOptions): Sy
       // 429, then 98% of it. Capacity bursts of 429s every burstEverySec pause everyone (RetryInfo).
       const burst = sec >= nextBurst && sec < nextBurst + 3;
       if (sec === nextBurst + 3) nextBurst += o.burstEverySec;
-      const storm = sec % o.stormEverySec >= o.stormEverySec - 40;
+      const storm = sec % o.stormEverySec >= o.stormEverySec - o.stormSec;
       const paused = pausedUntil > vt;
       const byConcurrency = (o.concurrency * 1000) / o.latencyMs;
       const perSec = paused ? 0 : Math.min(byConcurrency, rpm !== undefined ? rpm / 60 : byConcurrency * Math.min(1, sec / 30));
