@@ -143,3 +143,19 @@ describe('gempipe report', () => {
     expect(sparkline([null])).toBe('');
   });
 });
+
+describe('a series written by format version 1', () => {
+  it('still reads: its runs, points and summaries, its torn last line skipped', async () => {
+    // test/fixtures/observe/series-v1: two runs (interrupted, then completed) as this version
+    // wrote them, plus half a line — what the report of an old directory must still show.
+    const d = await loadReportData(join(import.meta.dirname, '../fixtures/observe/series-v1'));
+    expect(d.runs.map((r) => [r.outcome, r.exitCode, r.succeeded, r.failed, r.skipped, r.attempts, r.http429, r.tokensIn])).toEqual([
+      ['interrupted', 130, 193, 7, 0, 289, 82, 9796],
+      ['completed', 3, 199, 1, 200, 299, 82, 9499],
+    ]);
+    expect(d.charts.map((c) => c.points)).toEqual([70, 70, 70, 70, 70, 70, 70]);
+    expect(d.notes).toEqual(['The series ends in a torn line (a process killed mid-write); it was skipped.']);
+    expect(d.failures.total).toBe(8);
+    expect(d.runs[1].argv).toContain('--cache');
+  });
+});
