@@ -8,7 +8,7 @@
 import type { Summary } from '../stats.js';
 import { costOf, type Cost, type CostCounters } from './cost.js';
 import type { FailureDigest } from './failures-digest.js';
-import { addSparse, BUCKETS, MAX_INDEX, quantile, upperMs } from './latency-histogram.js';
+import { addRange, BUCKETS, MAX_INDEX, quantile, upperMs } from './latency-histogram.js';
 import { downsample, type SampleLine } from './series-format.js';
 import type { Series } from './series-reader.js';
 
@@ -169,8 +169,8 @@ export function buildReportData(dir: string, series: Series, failures: FailureDi
       const dt = Math.max(1e-3, (p.t - prev.t) / 1000);
       const d = (k: keyof SampleLine) => Math.max(0, ((p[k] as number | undefined) ?? 0) - ((prev[k] as number | undefined) ?? 0));
       const lat = new Float64Array(BUCKETS);
-      addSparse(lat, p.lat);
-      addSparse(wholeLat, p.lat);
+      addRange(lat, p.lat);
+      addRange(wholeLat, p.lat);
       const c = h.price ? costOf(countersOf(p), h.price) : undefined;
       push(offset + p.t / 1000, {
         recPerSec: r1((d('ok') + d('fail')) / dt),

@@ -7,8 +7,10 @@
 import { createLatencyHistogram, type LatencyHistogram } from './latency-histogram.js';
 
 export interface RunMeter {
-  /** Attempts by how they were answered: an HTTP code ("200", "429", "503"), or "none" (timeout, connection). */
-  readonly answers: Record<string, number>;
+  /** Attempts by HTTP status (index = the code, 100–599; index 0: no answer — a timeout, a dropped connection). */
+  readonly codes: Float64Array;
+  /** `codes` as a record of the non-zero ones: {"200": n, "503": m, "none": k} (per tick, not per attempt). */
+  answers(): Record<string, number>;
   /** Latency of every answered attempt (any HTTP code), ms. */
   readonly latency: LatencyHistogram;
   /** Of the output tokens, a thinking model's thoughts. */
@@ -22,7 +24,7 @@ export interface RunMeter {
   batchJobs: Record<string, number> | undefined;
   /**
    * One attempt ended. `code` is its HTTP status (0: no answer — a timeout or a dropped
-   * connection, counted as "none" and kept out of the latency histogram).
+   * connection, counted as "none" and kept out of the latency histogram). O(1), no allocation.
    */
   attempt(code: number, ms: number): void;
   /**
@@ -35,8 +37,16 @@ export interface RunMeter {
 }
 
 export function createRunMeter(): RunMeter {
+  // A typed array indexed by the code: an add, where a string-keyed record cost ~30 ns an attempt.
+  const codes = new Float64Array(600);
   const m: RunMeter = {
-    answers: {},
+    codes,
+    answers() {
+      const out: Record<string, number> = {};
+      for (let c = 100; c < codes.length; c++) if (codes[c] !== 0) out[String(c)] = codes[c];
+      if (codes[0] !== 0) out.none = codes[0];
+      return out;
+    },
     latency: createLatencyHistogram(),
     thoughtsTokens: 0,
     cachedTokens: 0,
@@ -44,9 +54,10 @@ export function createRunMeter(): RunMeter {
     batchTokensOut: 0,
     batchJobs: undefined,
     attempt(code, ms) {
-      const key = code > 0 ? String(code) : 'none';
-      m.answers[key] = (m.answers[key] ?? 0) + 1;
-      if (code > 0) m.latency.observe(ms);
+      if (code >= 100 && code < 600) {
+        codes[code]++;
+        m.latency.observe(ms);
+      } else codes[0]++;
     },
     usage(u, batch = false) {
       if (u.thoughtsTokens) m.thoughtsTokens += u.thoughtsTokens;

@@ -1,7 +1,7 @@
 // The time series' file format (OUT/.gempipe-series.jsonl): one JSON object a line, appended.
 // Each run of a job is a segment: a header line {"seg":{…}}, sample lines {"t":…} and, when the
 // run ends, {"end":{"at","summary"}}. Counters in a sample are cumulative over the run (a lost
-// line loses no count), latencies are the line's interval as sparse histogram buckets, gauges
+// line loses no count), latencies are the line's interval as a range of histogram buckets, gauges
 // are the interval's average (in flight, paused) or the value at the line (rates). Zero or
 // absent fields are left out. Lines come every second for a run's first 10 minutes, then
 // every 5 s, 15 s (after 1 h), 60 s (after 6 h) and 5 min (after a day): a 7-day run writes
@@ -11,12 +11,13 @@
 // Sample keys: t (ms since the segment's start); records ok, fail, skip, dedup, cache; requests
 // req, retry, r429, codes {HTTP code: n}; tokens tin, tout, tthink, tcache, btin, btout (batch);
 // inflight (avg), inflightMax; rpm, tpm (rates in force), quotaRpm, quotaTpm (named by the
-// server); paused (fraction of the interval), pauses, pausedMs; lat ([bucket, count, …],
-// latency-histogram.ts); batch {job state: n}. Cost is not stored: it follows from the tokens
+// server); paused (fraction of the interval), pauses, pausedMs; lat ([first bucket, its count,
+// the next's, …], latency-histogram.ts toRange); batch {job state: n}. Cost is not stored: it follows from the tokens
 // and the header's prices (cost.ts).
 
 import type { Summary } from '../stats.js';
 import type { CostPrices } from './cost.js';
+import { addRange, BUCKETS, toRange } from './latency-histogram.js';
 
 export const SERIES_FILE = '.gempipe-series.jsonl';
 export const SERIES_VERSION = 1;
@@ -128,7 +129,7 @@ export function mergeSamples(list: readonly SampleLine[], tPrev: number): Sample
   let inflight = 0;
   let paused = 0;
   let max = 0;
-  const lat = new Map<number, number>();
+  const lat = new Float64Array(BUCKETS);
   let prev = tPrev;
   for (const s of list) {
     const w = Math.max(0, s.t - prev);
@@ -137,13 +138,13 @@ export function mergeSamples(list: readonly SampleLine[], tPrev: number): Sample
     inflight += (s.inflight ?? 0) * w;
     paused += (s.paused ?? 0) * w;
     max = Math.max(max, s.inflightMax ?? s.inflight ?? 0);
-    const l = s.lat ?? [];
-    for (let k = 0; k + 1 < l.length; k += 2) lat.set(l[k], (lat.get(l[k]) ?? 0) + l[k + 1]);
+    addRange(lat, s.lat);
   }
   if (span > 0 && inflight > 0) out.inflight = round1(inflight / span);
   if (max > 0) out.inflightMax = max;
   if (span > 0 && paused > 0) out.paused = Math.round((paused / span) * 100) / 100;
-  if (lat.size > 0) out.lat = [...lat.entries()].sort((a, b) => a[0] - b[0]).flat();
+  const range = toRange(lat);
+  if (range.length > 0) out.lat = range;
   return out;
 }
 

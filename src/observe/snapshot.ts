@@ -2,7 +2,7 @@
 // gauges (rate in force, the quota the server named, the pause) — as a Snapshot. The time-series
 // recorder and the --metrics endpoint both read the run only through it, so there is one set of
 // books. A sample costs a few field copies and limiter.state(): call it per tick or per scrape,
-// never per record. Maps and the latency counts are live views, not copies.
+// never per record. RunStats' maps and the latency counts are live views, not copies.
 
 import type { Limiter } from '../quota/limiter.js';
 import type { RunStats } from '../stats.js';
@@ -73,7 +73,7 @@ export function createSampler(src: SamplerSource): () => Snapshot {
       succeeded: s.succeeded, failed: s.failed, skipped: s.skipped, deduped: s.deduped, cached: s.cached, truncated: s.truncated,
       failedByStatus: s.failedByStatus,
       attempts: s.attempts, retries: s.retries, http429: s.http429, retriesByCause: s.retriesByCause,
-      answers: m?.answers ?? EMPTY,
+      answers: m ? m.answers() : EMPTY,
       tokensIn: s.tokensIn, tokensOut: s.tokensOut,
       tokensThoughts: m?.thoughtsTokens ?? 0, tokensCached: m?.cachedTokens ?? 0,
       batchTokensIn: m?.batchTokensIn ?? 0, batchTokensOut: m?.batchTokensOut ?? 0,

@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Summary } from '../stats.js';
 import type { CostPrices } from './cost.js';
-import { BUCKETS, toSparse } from './latency-histogram.js';
+import { BUCKETS, toRange } from './latency-histogram.js';
 import { downsample, lineEvery, parseSeriesLine, RESOLUTION, round1, SERIES_FILE, SERIES_VERSION, type SampleLine, type SegmentHeader } from './series-format.js';
 import type { Snapshot } from './snapshot.js';
 
@@ -169,8 +169,8 @@ export function createSeriesRecorder(options: SeriesRecorderOptions): SeriesReco
         latDelta[i] = c[i] - latPrev[i];
         latPrev[i] = c[i];
       }
-      const sparse = toSparse(latDelta);
-      if (sparse.length > 0) l.lat = sparse;
+      const range = toRange(latDelta);
+      if (range.length > 0) l.lat = range;
     }
     if (s.batchJobs && Object.keys(s.batchJobs).length > 0) l.batch = { ...s.batchJobs };
     ticks = 0;

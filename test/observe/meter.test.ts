@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addSparse, BUCKETS, bucketOf, createLatencyHistogram, lowerMs, MAX_INDEX, quantile, toSparse, upperMs } from '../../src/observe/latency-histogram.js';
+import { addRange, BUCKETS, bucketOf, createLatencyHistogram, lowerMs, MAX_INDEX, quantile, toRange, upperMs } from '../../src/observe/latency-histogram.js';
 import { createRunMeter } from '../../src/observe/run-meter.js';
 import { costOf, pricesFor } from '../../src/observe/cost.js';
 import { createSampler } from '../../src/observe/snapshot.js';
@@ -13,6 +13,11 @@ describe('the latency histogram', () => {
       expect(ms > lowerMs(i) || i === 0).toBe(true);
     }
     expect(bucketOf(16)).toBe(16);
+    // The same as ceil(4 log2 ms) everywhere, not only at the values above.
+    for (let k = 0; k < 20_000; k++) {
+      const ms = 1 + ((k * 7919) % 1_000_000) / 3.7;
+      expect(bucketOf(ms), String(ms)).toBe(Math.ceil(Math.log2(ms) * 4 - 1e-12) + 0);
+    }
     expect(upperMs(4)).toBe(2);
     expect(bucketOf(2 ** 20 + 1)).toBe(MAX_INDEX + 1);
     expect(upperMs(MAX_INDEX + 1)).toBe(Infinity);
@@ -30,16 +35,23 @@ describe('the latency histogram', () => {
     expect(quantile(new Float64Array(BUCKETS), 0.5)).toBeUndefined();
   });
 
-  it('stores an interval sparsely and adds it back', () => {
+  it('stores an interval as a range of buckets and adds it back', () => {
     const h = createLatencyHistogram();
     h.observe(5);
     h.observe(5);
+    h.observe(7);
     h.observe(900);
-    const sparse = toSparse(h.counts);
-    expect(sparse).toEqual([bucketOf(5), 2, bucketOf(900), 1]);
+    const range = toRange(h.counts);
+    expect(range[0]).toBe(bucketOf(5));
+    expect(range.slice(1, 4)).toEqual([2, 0, 1]); // 5 ms twice, nothing, 7 ms
+    expect(range.length).toBe(1 + bucketOf(900) - bucketOf(5) + 1);
+    expect(range.at(-1)).toBe(1);
     const back = new Float64Array(BUCKETS);
-    addSparse(back, [...sparse, 999, 7]); // an index from a newer format is ignored
+    addRange(back, range);
     expect(Array.from(back)).toEqual(Array.from(h.counts));
+    addRange(back, [BUCKETS - 1, 1, 5, 5]); // buckets past the end (a newer format) are ignored
+    expect(back[BUCKETS - 1]).toBe(1);
+    expect(toRange(new Float64Array(BUCKETS))).toEqual([]);
   });
 });
 
@@ -53,7 +65,8 @@ describe('the run meter and the sampler', () => {
     m.usage({ promptTokens: 10, responseTokens: 50, thoughtsTokens: 20 });
     m.usage({ promptTokens: 7, responseTokens: 9, cachedTokens: 4 }, true);
     m.setBatchJobs({ created: 2, written: 1 });
-    expect(m.answers).toEqual({ 200: 2, 429: 1, none: 1 });
+    expect(m.answers()).toEqual({ 200: 2, 429: 1, none: 1 });
+    expect([m.codes[200], m.codes[0]]).toEqual([2, 1]);
     expect(m.latency.count).toBe(3);
     expect([m.thoughtsTokens, m.cachedTokens, m.batchTokensIn, m.batchTokensOut]).toEqual([20, 4, 7, 9]);
     expect(m.batchJobs).toEqual({ created: 2, written: 1 });
