@@ -8,7 +8,7 @@
 
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Summary } from '../stats.js';
 import type { CostPrices } from './cost.js';
 import { BUCKETS, toRange } from './latency-histogram.js';
@@ -61,7 +61,7 @@ export function cleanArgv(argv: readonly string[]): string[] {
 }
 
 export function createSeriesRecorder(options: SeriesRecorderOptions): SeriesRecorder {
-  const o = { tickMs: 1000, resolution: RESOLUTION, maxBytes: 8 * 1024 * 1024, now: Date.now, ...options };
+  const o = { ...options, tickMs: options.tickMs ?? 1000, resolution: options.resolution ?? RESOLUTION, maxBytes: options.maxBytes ?? 8 * 1024 * 1024, now: options.now ?? Date.now };
   const path = join(o.dir, SERIES_FILE);
   let warned = false;
   const warn = (line: string) => {
@@ -69,19 +69,13 @@ export function createSeriesRecorder(options: SeriesRecorderOptions): SeriesReco
     warned = true;
     o.onWarn?.(line);
   };
-  mkdirSync(o.dir, { recursive: true });
-  let fd = openSync(path, 'a+');
+  let fd: number;
   try {
-    const cut = repairTail(fd);
-    if (cut > 0) o.onWarn?.(`gempipe: ${path}: cut a torn last line (${cut} bytes) left by an earlier run`);
-    if (fstatSync(fd).size > o.maxBytes) {
-      closeSync(fd);
-      compactFile(path, o.maxBytes);
-      fd = openSync(path, 'a+');
-    }
+    fd = openSeries(path, o.maxBytes, o.onWarn);
   } catch (e) {
-    closeSync(fd);
-    throw e;
+    // No series (a read-only directory, a full disk at start): the run goes on without one.
+    warn(`gempipe: cannot keep the time series ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the run goes on without it`);
+    return { path, written: 0, dropped: 0, tick() {}, stop() {} };
   }
 
   const start = o.now();
@@ -218,6 +212,26 @@ export function createSeriesRecorder(options: SeriesRecorderOptions): SeriesReco
       closeSync(fd);
     },
   };
+}
+
+/** Opens the file for appending: a torn last line cut off, an oversized file compacted first. */
+function openSeries(path: string, maxBytes: number, onWarn?: (line: string) => void): number {
+  mkdirSync(dirname(path), { recursive: true });
+  let fd = openSync(path, 'a+');
+  try {
+    const cut = repairTail(fd);
+    if (cut > 0) onWarn?.(`gempipe: ${path}: cut a torn last line (${cut} bytes) left by an earlier run`);
+    if (fstatSync(fd).size > maxBytes) {
+      closeSync(fd);
+      fd = -1;
+      compactFile(path, maxBytes);
+      fd = openSync(path, 'a+');
+    }
+    return fd;
+  } catch (e) {
+    if (fd >= 0) closeSync(fd);
+    throw e;
+  }
 }
 
 /** Cuts a last line without its newline; returns the bytes cut. */

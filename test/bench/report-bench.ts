@@ -2,7 +2,7 @@
 // the time series' size for a 7-day run, and what recording costs a record (A/B in one process:
 // the same loop with and without the RunMeter's hooks and a recorder ticking every second).
 // Run: npm run build && npx tsc -p tsconfig.bench.json && node dist-bench/report-bench.js
-// (--quick: 100k records, 1 day). It imports the built modules from dist/ (this file compiles
+// (--quick: 100k records, 1 day; --only report|week|recording: one section). It imports the built modules from dist/ (this file compiles
 // apart from src/, like run.ts); it needs /usr/bin/chromium (or $GEMPIPE_CHROMIUM) for the open time.
 
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -14,6 +14,9 @@ import { chromium } from 'playwright-core';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const QUICK = process.argv.includes('--quick');
+/** --only report|week|recording: one section. */
+const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const run = (section: string) => ONLY === undefined || ONLY === section;
 const load = async <T>(p: string): Promise<T> => (await import(pathToFileURL(join(ROOT, 'dist', p)).href)) as T;
 const synthetic = await load<typeof import('../../dist/observe/synthetic-run.js')>('observe/synthetic-run.js');
 const report = await load<typeof import('../../dist/observe/report.js')>('observe/report.js');
@@ -61,7 +64,7 @@ async function openTimes(file: string, times = 3): Promise<{ wall: number[]; pag
 }
 
 // 1. The report of a 1M-record run: two runs (interrupted at 40%, resumed), 3,000 rpm quota.
-{
+if (run('report')) {
   const records = QUICK ? 100_000 : 1_000_000;
   const dir = join(work, 'job-1m');
   let t = performance.now();
@@ -85,7 +88,7 @@ async function openTimes(file: string, times = 3): Promise<{ wall: number[]; pag
 }
 
 // 2. A 7-day run: how large the series grows.
-{
+if (run('week')) {
   const days = QUICK ? 1 : 7;
   const dir = join(work, 'job-week');
   const rps = 5;
@@ -100,11 +103,33 @@ async function openTimes(file: string, times = 3): Promise<{ wall: number[]; pag
 }
 
 // 3. What recording costs a record: the generate work's bookkeeping for a success, with and
-// without the RunMeter's hooks and a recorder ticking every second (real timers), in turns.
-{
+// without the RunMeter's hooks and a recorder ticking every second (real timers), in turns —
+// and the same loop twice without, to show what the machine's noise alone moves.
+if (run('recording')) {
   const N = QUICK ? 2_000_000 : 10_000_000;
   const record = { id: 'inputs/a.txt:1', source: 'inputs/a.txt', line: 1, prompt: 'Classify the sentiment of this review: great value.', response: 'positive', model: 'gemini-2.5-flash', finishReason: 'STOP', usage: { promptTokens: 14, responseTokens: 1, totalTokens: 15 }, attempts: 1, latencyMs: 800 };
-  async function loop(withRecorder: boolean): Promise<number> {
+  type Stats = ReturnType<typeof statsMod.createStats>;
+  type Meter = ReturnType<typeof meterMod.createRunMeter>;
+  // What every success does to the counters (generate.ts), and the writer's JSON line.
+  const bare = (stats: Stats, _m: Meter, i: number) => {
+    stats.attempts++;
+    stats.apiMs += 700 + (i & 1023);
+    stats.tokensIn += 14;
+    stats.tokensOut += 1;
+    stats.succeeded++;
+    return JSON.stringify(record).length;
+  };
+  const metered = (stats: Stats, m: Meter, i: number) => {
+    stats.attempts++;
+    stats.apiMs += 700 + (i & 1023);
+    stats.tokensIn += 14;
+    stats.tokensOut += 1;
+    stats.succeeded++;
+    m.attempt(200, 700 + (i & 1023));
+    m.usage(record.usage);
+    return JSON.stringify(record).length;
+  };
+  async function loop(step: typeof bare, withRecorder: boolean): Promise<number> {
     const dir = mkdtempSync(join(work, 'ab-'));
     const stats = statsMod.createStats();
     const meter = meterMod.createRunMeter();
@@ -112,17 +137,7 @@ async function openTimes(file: string, times = 3): Promise<{ wall: number[]; pag
     let sink = 0;
     const t0 = process.cpuUsage();
     for (let i = 0; i < N; i++) {
-      // What every success does to the counters (generate.ts), and the writer's JSON line.
-      stats.attempts++;
-      stats.apiMs += 800;
-      stats.tokensIn += 14;
-      stats.tokensOut += 1;
-      stats.succeeded++;
-      if (withRecorder) {
-        meter.attempt(200, 700 + (i & 1023));
-        meter.usage(record.usage);
-      }
-      sink += JSON.stringify(record).length;
+      sink += step(stats, meter, i);
       if ((i & 4095) === 0) await tick(); // let the recorder's timer run
     }
     const cpu = process.cpuUsage(t0);
@@ -132,13 +147,16 @@ async function openTimes(file: string, times = 3): Promise<{ wall: number[]; pag
     return ((cpu.user + cpu.system) * 1000) / N; // ns a record
   }
   const a: number[] = [];
+  const a2: number[] = [];
   const b: number[] = [];
-  for (let k = 0; k < 3; k++) {
-    a.push(await loop(false));
-    b.push(await loop(true));
+  for (let k = 0; k < 5; k++) {
+    a.push(await loop(bare, false));
+    b.push(await loop(metered, true));
+    a2.push(await loop(bare, false));
   }
   const extra = median(b) - median(a);
-  rows.push([`recording, per record: the same loop (${(N / 1e6).toFixed(0)}M records: counters + JSON line) without / with meter hooks and a recorder ticking (CPU, medians of 3)`, `${median(a).toFixed(0)} / ${median(b).toFixed(0)} ns (+${extra.toFixed(0)} ns, ${((extra / median(a)) * 100).toFixed(1)}% of this loop)`, '']);
+  rows.push([`recording, per record: the same loop (${(N / 1e6).toFixed(0)}M records: counters + JSON line) without / with the meter's hooks and a recorder ticking every second (CPU, medians of 5 in turns)`, `${median(a).toFixed(0)} / ${median(b).toFixed(0)} ns (+${extra.toFixed(0)} ns, ${((extra / median(a)) * 100).toFixed(1)}% of this loop)`, '']);
+  rows.push(['  noise: the loop without, run again in the same turns (A/A)', `${median(a2).toFixed(0)} ns (${(((median(a2) - median(a)) / median(a)) * 100).toFixed(1)}%)`, '']);
   // The same extra against what a record costs the real pipeline at its ceiling (bench row 1a:
   // 10,288 records/s on one core, about 97 µs a record).
   rows.push(['  against a real run\'s cost per record (97 µs at its 10,288 records/s ceiling, bench row 1a)', `${((extra / 97_000) * 100).toFixed(3)}%`, '< 2%']);

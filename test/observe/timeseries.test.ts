@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, symlinkSync, writeFileSync, appendFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync, appendFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createStats, summarize, type RunStats } from '../../src/stats.js';
@@ -192,6 +192,19 @@ describe('the time series recorder', () => {
     expect(rec.dropped).toBe(8); // header, 5 lines, the last line, the end line
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/cannot write the time series .*ENOSPC.*the run goes on/);
+  });
+
+  it('goes on without a series when its file cannot be opened, saying so once', () => {
+    mkdirSync(join(dir, SERIES_FILE)); // EISDIR, as a read-only directory would refuse it
+    let t = T0;
+    const warnings: string[] = [];
+    const { stats, rec } = run(() => t, { tickMs: 2 ** 31 - 1, onWarn: (l) => warnings.push(l) });
+    t += 1000;
+    stats.succeeded++;
+    rec.tick();
+    rec.stop(summarize(stats, 'completed', 0, t));
+    expect([rec.written, rec.dropped]).toEqual([0, 0]);
+    expect(warnings).toEqual([`gempipe: cannot keep the time series ${join(dir, SERIES_FILE)} (EISDIR); the run goes on without it`]);
   });
 
   it('counts RetryInfo pauses and the share of each interval spent paused', () => {
