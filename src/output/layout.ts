@@ -27,6 +27,10 @@ export const JOB_FILE = '.gempipe-job.json';
 export const RESERVE_FILE = '.gempipe-reserve';
 export const JOURNAL_FILE = '.gempipe-batches.json';
 export const JOBS_DIR = '.gempipe-batches';
+/** Each run's time series (observe/timeseries.ts), a segment per run. */
+export const SERIES_FILE = '.gempipe-series.jsonl';
+/** `gempipe report` / --report's page. */
+export const REPORT_FILE = 'report.html';
 
 /** The one temporary name of a file rewritten atomically (tmp, fsync, rename): `.NAME.tmp`. */
 export function tmpNameOf(name: string): string {

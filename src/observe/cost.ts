@@ -1,0 +1,86 @@
+// What a run cost, from its token counters and the same price table as --dry-run (priceFor):
+// online tokens at the table's price, Batch API tokens at half of it, context-cached input
+// tokens at a quarter of the input price. And what it saved: the Batch API's half, the cached
+// tokens' discount, and the records --cache and --dedupe answered without a request (priced at
+// the run's average paid record). Pure arithmetic, once per tick or scrape.
+
+import { priceFor } from '../plan.js';
+
+/** The Batch API bills this fraction of the online price. */
+export const BATCH_FACTOR = 0.5;
+/**
+ * Context-cached input tokens bill this fraction of the input price (Gemini 2.5's cache rate).
+ * An assumption: the price table has no cache prices.
+ */
+export const CACHED_INPUT_FACTOR = 0.25;
+
+export interface CostPrices {
+  model: string;
+  /** USD per million input / output tokens, online. */
+  in: number;
+  out: number;
+  /** USD per million context-cached input tokens. */
+  cachedIn: number;
+  /** Batch API price as a fraction of online. */
+  batchFactor: number;
+  /** Where the prices come from, for the report. */
+  note: string;
+}
+
+/**
+ * The prices of a run of `model`: --price-in/--price-out where given, else the built-in table;
+ * undefined when the model is not in it and no flag gives both.
+ */
+export function pricesFor(model: string, flags: { priceIn?: number; priceOut?: number } = {}, day?: string): CostPrices | undefined {
+  const table = priceFor(model, day);
+  const pin = flags.priceIn ?? table?.in;
+  const pout = flags.priceOut ?? table?.out;
+  if (pin === undefined || pout === undefined) return undefined;
+  const from = flags.priceIn !== undefined || flags.priceOut !== undefined ? 'from --price-in/--price-out' : `built-in price table${table?.note ? ` (${table.note})` : ''}`;
+  return { model, in: pin, out: pout, cachedIn: pin * CACHED_INPUT_FACTOR, batchFactor: BATCH_FACTOR, note: `${from}; cached input at ${CACHED_INPUT_FACTOR * 100}% of the input price (assumed)` };
+}
+
+export interface CostCounters {
+  tokensIn: number;
+  tokensOut: number;
+  tokensCached: number;
+  batchTokensIn: number;
+  batchTokensOut: number;
+  succeeded: number;
+  deduped: number;
+  cached: number;
+}
+
+export interface Cost {
+  /** Everything billed. */
+  usd: number;
+  onlineUsd: number;
+  batchUsd: number;
+  /** The Batch API's discount on the tokens it answered. */
+  savedBatchUsd: number;
+  /** The context cache's discount on cached input tokens. */
+  savedCachedTokensUsd: number;
+  /** Records answered by --cache/--dedupe, at the run's average paid record (an estimate). */
+  savedReuseUsd: number;
+}
+
+export function costOf(c: CostCounters, p: CostPrices): Cost {
+  const M = 1e6;
+  const onlineIn = Math.max(0, c.tokensIn - c.batchTokensIn);
+  const onlineOut = Math.max(0, c.tokensOut - c.batchTokensOut);
+  // Cached tokens are part of the prompt count; bill them at their own rate.
+  const cachedOnline = Math.min(c.tokensCached, onlineIn);
+  const onlineUsd = ((onlineIn - cachedOnline) * p.in + cachedOnline * p.cachedIn + onlineOut * p.out) / M;
+  const fullBatch = (c.batchTokensIn * p.in + c.batchTokensOut * p.out) / M;
+  const batchUsd = fullBatch * p.batchFactor;
+  const usd = onlineUsd + batchUsd;
+  const paid = c.succeeded - c.deduped - c.cached;
+  return {
+    usd,
+    onlineUsd,
+    batchUsd,
+    savedBatchUsd: fullBatch - batchUsd,
+    savedCachedTokensUsd: (cachedOnline * (p.in - p.cachedIn)) / M,
+    savedReuseUsd: paid > 0 ? ((c.deduped + c.cached) * usd) / paid : 0,
+  };
+}
