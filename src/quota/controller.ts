@@ -61,6 +61,8 @@ export type RateSource = 'probe' | 'adaptive' | 'limit';
 export type Note = 'pacing-not-pausing' | 'retryinfo-overstated' | 'retryinfo-trusted' | 'bare-background';
 
 const SLOT_MS = 25;
+/** Refused (probes, or a RetryInfo countdown) at least this long: a window ran out, not a bucket. */
+const WINDOW_BLOCK_MS = 100;
 /** Seconds from a cut to the plateau at the level (CUBIC's K for a cut by `cut`). */
 const CUBIC_K = 3;
 /** 120 s of send time. */
@@ -143,7 +145,8 @@ export class QuotaController {
   #probeSent = -1;
   /** Cycles (reopening to reopening): when this one began, how long the last one was. */
   #cycleStart = -1;
-  #lastCycle = 0;
+  /** How long the enforcement remembers what it admitted (a window's length; 0: a bucket). */
+  #memory = 0;
   /** Until then refusals are the echo of what a window admitted before the last cycle was measured. */
   #echoUntil = -Infinity;
 
@@ -329,7 +332,10 @@ export class QuotaController {
     }
     // A window remembers what it admitted for as long as it is: for a cycle after a reopening
     // measured it, refusals are the echo of what came before, not of the rate it set.
-    if (now < this.#echoUntil) return hold;
+    if (now < this.#echoUntil) {
+      this.#guess = false;
+      return hold;
+    }
     this.#cut(now);
     return hold;
   }
@@ -345,7 +351,10 @@ export class QuotaController {
       const look = Math.max(1000, 3000 / this.perSec);
       if (this.#sentSince(now - look) + 1 < 0.85 * this.perSec * Math.min(look, now - this.#cutAt) / 1000) return;
     }
-    this.#grown += dt;
+    // A window answers a rate only a window later: no growth until the echo of the last one is
+    // over, and growth then in the window's time.
+    if (now < this.#echoUntil) return;
+    this.#grown += dt / Math.max(1, this.#memory / (CUBIC_K * 1000));
     if (this.#guess) {
       this.perSec *= Math.pow(2, (dt * 1000) / this.#o.guessDoublingMs);
     } else {
@@ -407,6 +416,7 @@ export class QuotaController {
 
   /** A rate decision now: growth starts again from the rate it set. */
   #decided(now: number): void {
+    this.#cusum = 0;
     this.#cutAt = now;
     this.#from = this.perSec ?? 0;
     this.#grown = 0;
@@ -501,9 +511,10 @@ export class QuotaController {
     let took = ((c.sent - c.refused) * 1000) / Math.max(4 * SLOT_MS, c.ms);
     // Within an episode of refusals, what the server admitted since it began is the sounder
     // measure: a bucket's burst (or the probe's) is behind it by then.
+    // (Only while the rate was sent: a pause in it would read as the server taking nothing.)
     if (end - this.#episodeFrom >= 100) {
       const e = this.#count2(this.#episodeFrom, end);
-      took = Math.min(took, ((e.sent - e.refused) * 1000) / e.ms);
+      if (this.perSec !== undefined && e.sent >= 0.7 * this.perSec * (e.ms / 1000)) took = Math.min(took, ((e.sent - e.refused) * 1000) / e.ms);
     }
     return took * this.#scale(now);
   }
@@ -511,6 +522,12 @@ export class QuotaController {
   #cut(now: number): void {
     const took = this.#took(now);
     const r = this.perSec;
+    if (r !== undefined && took >= 1.1 * r && this.ceiling === undefined) {
+      // The server took more than this rate over the last second: the refusal is the enforcement
+      // remembering what came before it (a probe's burst, a higher rate), not this rate's doing.
+      this.#trace?.(now, `refusal: took ${took.toFixed(1)} over ${r.toFixed(1)}, no cut`);
+      return;
+    }
     this.#rateBeforeCut = r;
     let next: number;
     if (this.ceiling !== undefined) {
@@ -518,9 +535,17 @@ export class QuotaController {
       next = Math.max(this.ceiling * 0.7, (r ?? this.ceiling) * 0.97);
       this.#level = this.ceiling;
     } else {
-      next = Math.min(r ?? Infinity, took * this.#o.cut);
-      this.#level = Math.max(next, Math.min(took, r ?? took));
+      // A doubling guess refused: the second it doubled over averages to well under the rate
+      // that was refused, which was twice what was not refused half a second ago.
+      const took2 = this.#guess && r !== undefined ? Math.max(took, 0.6 * r) : took;
+      next = Math.min(r ?? Infinity, took2 * this.#o.cut);
+      // The level growth returns to: what the server took, and under the rate that was refused
+      // (refused at its plateau, the server took nearly all of it: the plateau was too high).
+      this.#level = Math.max(next, Math.min(took2, r !== undefined ? ((1 + this.#o.cut) / 2) * r : took2));
     }
+    // Never below half in one cut (TCP's bound): a measure that reads nearly nothing is more
+    // likely a pause in the sending than a quota gone.
+    if (r !== undefined) next = Math.max(next, 0.5 * r);
     this.perSec = Math.max(this.#o.minPerSec, next);
     this.#guess = false;
     this.#decided(now);
@@ -553,6 +578,7 @@ export class QuotaController {
     const probeRate = ((this.#sentSince(now - look) * 1000) / look) * this.#scale(now);
     const est = (probeRate * (sent - refused + 1)) / (sent + 2);
     this.#rateBeforeCut = probeRate;
+    this.#episodeFrom = Infinity; // nothing was sent while looking: what is admitted is measured afresh
     this.perSec = Math.max(this.#o.minPerSec, est * this.#o.cut);
     // Growth goes back towards the probe's rate (concave): a refusal on the way measures the rate.
     // A few answers say little (a probe's first burst refused by a small bucket): the rate then
@@ -632,18 +658,25 @@ export class QuotaController {
     const before = this.perSec;
     const span = now - this.#cycleStart;
     let admitted = 0;
-    if (now - this.#blockedAt >= 250) {
-      // Refused for this long, it was a window that ran out (a bucket refills in a moment). The
-      // cycle since the last reopening is what the window lets through, over its length.
+    if (now - this.#blockedAt >= WINDOW_BLOCK_MS) {
+      // Refused for this long, it was a window that ran out (a bucket refills in a moment).
       const c = this.#count2(this.#cycleStart, now);
       admitted = c.sent - c.refused;
       if (span >= 500 && admitted >= 5) {
-        const cycle = ((admitted * 1000) / span) * this.#scale(now);
+        // The cycle since the last reopening is what the window lets through, over its length.
+        // The first (from the first request: the probe's start did not fill its windows) is a
+        // floor the rate doubles from after the echo, unless refusals in the echo say the window
+        // remembers its past (a sliding one, whose first cycle is its length: exact). A cycle
+        // much longer than the last spans windows that did not run out: it says only that the
+        // rate that ran this one out (the level of the cut before it) was too much.
+        const first = this.#cycleStart <= this.#firstSent;
+        let cycle = ((admitted * 1000) / span) * this.#scale(now);
+        if (!first && span > 1.5 * this.#memory) cycle = Math.max(cycle, this.#level);
+        else this.#memory = span;
         this.perSec = Math.max(this.#o.minPerSec, this.ceiling !== undefined ? Math.min(this.ceiling, cycle) : cycle * 0.97);
         this.#level = Math.max(this.perSec, cycle);
-        this.#guess = false;
-        this.#lastCycle = span;
-        this.#echoUntil = now + span;
+        this.#guess = first && this.ceiling === undefined;
+        this.#echoUntil = now + Math.min(span, this.#memory);
       }
       this.#cycleStart = now;
     }
