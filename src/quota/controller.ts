@@ -149,6 +149,14 @@ export class QuotaController {
   #memory = 0;
   /** Until then refusals are the echo of what a window admitted before the last cycle was measured. */
   #echoUntil = -Infinity;
+  /** Holding a rate that runs a window out, to measure the next cycle (until, at the latest). */
+  #measuring: false | 'held' | 'aligned' = false;
+  #measureUntil = 0;
+  /** After the first cycle: the rate to measure at if no refusal comes in the echo (else undefined). */
+  #probation: { rate: number; until: number } | undefined;
+  /** Send time of the last refusal that counted, and whether a request sent later was admitted. */
+  #lastRefusedSent = -Infinity;
+  #admittedSince = false;
 
   // ---- Bare 429s.
   #detailed = false;
@@ -259,6 +267,7 @@ export class QuotaController {
     this.#oks.push(now);
     if (this.#oks.length - this.#okHead > 200_000) this.#trimOks(now - 130_000);
     this.#lastOkAt = now;
+    if (sentAt > this.#lastRefusedSent) this.#admittedSince = true;
     if (this.perSec === undefined) {
       // Slow start: doubling per round trip, but no faster than every `minDoublingMs`.
       const cap = this.#o.initialWindow * 2 ** ((now - this.#firstSent) / this.#o.minDoublingMs);
@@ -299,6 +308,8 @@ export class QuotaController {
     // they come in a row (capacity refusals are scattered; a run of them is the quota).
     const congestion = r.details || this.#refusedInARow(false) || (!this.#detailed && this.#bareCongestion());
     this.#slot(sentAt, this.#refusedIn);
+    // Refused in the echo of the first cycle: the window remembers (a sliding one: that cycle stands).
+    if (congestion && now < this.#echoUntil) this.#probation = undefined;
     if (!congestion) {
       this.#note('bare-background');
       return r.retryDelayMs !== undefined ? hold : { backoff: true };
@@ -332,10 +343,16 @@ export class QuotaController {
     }
     // A window remembers what it admitted for as long as it is: for a cycle after a reopening
     // measured it, refusals are the echo of what came before, not of the rate it set.
-    if (now < this.#echoUntil) {
-      this.#guess = false;
-      return hold;
+    // Held to measure a window, refusals among admissions (not a run till the window's end): not
+    // a fixed window. The measuring ends; what the server took over the window's length says.
+    if (this.#measuring && this.#admittedSince && this.#lastRefusedSent > this.#cutAt) {
+      this.#measuring = false;
+      this.#trace?.(now, 'measuring: refusals among admissions, not a fixed window');
     }
+    const before = this.#lastRefusedSent;
+    this.#lastRefusedSent = Math.max(this.#lastRefusedSent, sentAt);
+    if (sentAt > before) this.#admittedSince = false;
+    if (this.#measuring || now < this.#echoUntil) return hold;
     this.#cut(now);
     return hold;
   }
@@ -353,6 +370,17 @@ export class QuotaController {
     }
     // A window answers a rate only a window later: no growth until the echo of the last one is
     // over, and growth then in the window's time.
+    if (this.#measuring) {
+      if (now < this.#measureUntil) return;
+      // The held rate did not run a window out: it was under the window's rate. Grow.
+      this.#measuring = false;
+      this.#guess = true;
+      this.#decided(now);
+    }
+    if (this.#probation !== undefined && now >= this.#probation.until) {
+      this.#measure(now, this.#probation.rate, this.#memory);
+      return;
+    }
     if (now < this.#echoUntil) return;
     this.#grown += dt / Math.max(1, this.#memory / (CUBIC_K * 1000));
     if (this.#guess) {
@@ -365,7 +393,9 @@ export class QuotaController {
       const a = (1 - this.#o.cut) / CUBIC_K ** 3;
       const K = this.#from < level ? Math.cbrt((level - this.#from) / (level * a)) : 0;
       const target = level * (1 + a * (this.#grown - K) ** 3);
-      if (target > this.perSec) this.perSec = Math.min(target, this.perSec * (1 + this.#o.maxProbeGrowth * dt * 4));
+      // (A window answers growth a window late: at most a tenth of the level per window length.)
+      const cap = Infinity;
+      if (target > this.perSec) this.perSec = Math.min(target, this.perSec * (1 + this.#o.maxProbeGrowth * dt * 4), this.perSec + cap);
     }
     if (this.ceiling !== undefined) this.perSec = Math.min(this.perSec, this.ceiling);
   }
@@ -413,6 +443,17 @@ export class QuotaController {
   }
 
   // ---- inside
+
+  /** Holds a rate that runs a window out until the next reopening measures the window. */
+  #measure(now: number, rate: number, span: number): void {
+    this.#probation = undefined;
+    this.perSec = Math.max(this.#o.minPerSec, this.ceiling !== undefined ? Math.min(this.ceiling, rate) : rate);
+    this.#level = this.perSec;
+    this.#measuring = 'held';
+    this.#measureUntil = now + 2 * Math.max(span, 1000);
+    this.#trace?.(now, `measuring at ${this.perSec.toFixed(1)}`);
+    this.#decided(now);
+  }
 
   /** A rate decision now: growth starts again from the rate it set. */
   #decided(now: number): void {
@@ -506,7 +547,8 @@ export class QuotaController {
   /** What the server admitted lately, per second (all processes). */
   #took(now: number): number {
     const end = this.#known(now);
-    const start = Math.max(end - 1000, this.#firstSent);
+    // Over a second, or a window's length (what a window admitted over its length is its rate).
+    const start = Math.max(end - Math.max(1000, Math.min(this.#memory, 110_000)), this.#firstSent);
     const c = this.#count2(start, end);
     let took = ((c.sent - c.refused) * 1000) / Math.max(4 * SLOT_MS, c.ms);
     // Within an episode of refusals, what the server admitted since it began is the sounder
@@ -658,25 +700,42 @@ export class QuotaController {
     const before = this.perSec;
     const span = now - this.#cycleStart;
     let admitted = 0;
-    if (now - this.#blockedAt >= WINDOW_BLOCK_MS) {
+    if (now - this.#blockedAt >= WINDOW_BLOCK_MS && this.#blockedAt >= this.#echoUntil) {
       // Refused for this long, it was a window that ran out (a bucket refills in a moment).
       const c = this.#count2(this.#cycleStart, now);
       admitted = c.sent - c.refused;
       if (span >= 500 && admitted >= 5) {
-        // The cycle since the last reopening is what the window lets through, over its length.
-        // The first (from the first request: the probe's start did not fill its windows) is a
-        // floor the rate doubles from after the echo, unless refusals in the echo say the window
-        // remembers its past (a sliding one, whose first cycle is its length: exact). A cycle
-        // much longer than the last spans windows that did not run out: it says only that the
-        // rate that ran this one out (the level of the cut before it) was too much.
-        const first = this.#cycleStart <= this.#firstSent;
-        let cycle = ((admitted * 1000) / span) * this.#scale(now);
-        if (!first && span > 1.5 * this.#memory) cycle = Math.max(cycle, this.#level);
-        else this.#memory = span;
-        this.perSec = Math.max(this.#o.minPerSec, this.ceiling !== undefined ? Math.min(this.ceiling, cycle) : cycle * 0.97);
-        this.#level = Math.max(this.perSec, cycle);
-        this.#guess = first && this.ceiling === undefined;
-        this.#echoUntil = now + Math.min(span, this.#memory);
+        // A window's rate is what it admits over its length: measured over a cycle from one
+        // reopening to the next at a rate held over both that ran them out (that rate is above the
+        // window's, so the first window after a reopening runs out, and so on: cycle = window).
+        // Any other cycle (the first, from the probe's start; one over which the rate grew)
+        // spans windows that did not run out: the rate that ran this one out is then held until
+        // the next one runs out.
+        const cycle = ((admitted * 1000) / span) * this.#scale(now);
+        if (this.#measuring === 'aligned') {
+          this.#measuring = false;
+          this.#memory = span;
+          this.perSec = Math.max(this.#o.minPerSec, this.ceiling !== undefined ? Math.min(this.ceiling, cycle) : cycle * 0.97);
+          this.#level = Math.max(this.perSec, cycle);
+          this.#echoUntil = now + span;
+        } else if (this.#cycleStart <= this.#firstSent) {
+          // The first cycle is exact for a sliding window (it reopens when the first requests
+          // leave it) and not for a fixed one (its first reopening falls anywhere). A sliding
+          // window remembers the probe's start and refuses some of its echo: then this cycle
+          // stands. No refusal by the end of the echo: measure.
+          this.perSec = Math.max(this.#o.minPerSec, this.ceiling !== undefined ? Math.min(this.ceiling, cycle) : cycle * 0.97);
+          this.#level = Math.max(this.perSec, cycle);
+          this.#memory = span;
+          this.#echoUntil = now + span;
+          const ran = this.#blockedFrom ?? cycle;
+          this.#probation = { rate: Math.min(ran, 1.25 * cycle), until: now + Math.min(span, 2000) };
+        } else if (this.#measuring === 'held') {
+          // The first window to run out at the held rate ends at a boundary: the next cycle is one window.
+          this.#measuring = 'aligned';
+          this.#measureUntil = now + 2 * Math.max(span, 1000);
+          this.#decided(now);
+        } else this.#measure(now, Math.max(1.1 * cycle, this.#blockedFrom ?? cycle), span);
+        this.#guess = false;
       }
       this.#cycleStart = now;
     }
