@@ -35,12 +35,27 @@ export interface QuotaControllerOptions {
   trace?: (now: number, what: string) => void;
 }
 
-/** A decision another process sharing the quota acts on as if it had made it. */
+/** Where a rate decision left the controller, for the processes sharing the quota. */
+export interface RateState {
+  guess: boolean;
+  /** A window's length (ms; 0: none known). */
+  memory: number;
+  measuring: false | 'held' | 'aligned';
+  /** The window's echo lasts this much longer (ms). */
+  echoMs: number;
+}
+
+/**
+ * A decision another process sharing the quota acts on as if it had made it — or what it saw
+ * (`seen`: requests sent and refused per 25 ms of send time, from slot `from`), so that every
+ * process measures the whole stream, not its share of it.
+ */
 export type QuotaNews =
-  | { kind: 'cut'; perSec: number; level: number }
+  | { kind: 'cut'; perSec: number; level: number; state?: RateState }
   | { kind: 'block'; reopenInMs?: number }
-  | { kind: 'reopen'; perSec: number; level: number }
-  | { kind: 'limit'; perSec: number };
+  | { kind: 'reopen'; perSec: number; level: number; state?: RateState }
+  | { kind: 'limit'; perSec: number }
+  | { kind: 'seen'; from: number; sent: number[]; refused: number[] };
 
 /** What a 429 says, as classifyError reads it. */
 export interface Refusal {
@@ -100,6 +115,11 @@ export class QuotaController {
   readonly #sentIn = new Float64Array(SLOTS);
   readonly #refusedIn = new Float64Array(SLOTS);
   readonly #slotAt = new Float64Array(SLOTS).fill(-1);
+  /** This process's own share of them (what it tells the others). */
+  readonly #ownSent = new Float64Array(SLOTS);
+  readonly #ownRefused = new Float64Array(SLOTS);
+  #pubNext = -1;
+  #lastPub = -Infinity;
   /** The last requests sent, in send order (runs of refusals, probes). */
   #log: Sent[] = [];
   /** Answer times (cycles). */
@@ -246,6 +266,8 @@ export class QuotaController {
   /** A request leaves now. */
   sent(now: number): void {
     if (this.#firstSent < 0) {
+      // Processes sharing the quota probe as one: the first window is split between them.
+      if (this.#o.shared && this.perSec === undefined) this.window = Math.max(1, Math.round(this.#o.initialWindow / (1 + this.peers)));
       this.#firstSent = now;
       this.#cycleStart = now;
     }
@@ -361,6 +383,10 @@ export class QuotaController {
   tick(now: number, bound: boolean): void {
     const dt = Math.max(0, (now - this.#lastTick) / 1000);
     this.#lastTick = now;
+    if (this.#o.shared && now - this.#lastPub >= 100) {
+      this.#lastPub = now;
+      this.#publish(now);
+    }
     if (this.perSec === undefined || this.blocked || !bound) return;
     // Only a rate in use is evidence: callers waiting on it while something else (slots, the
     // input) holds the sending below it prove nothing about the server.
@@ -415,7 +441,7 @@ export class QuotaController {
           this.perSec = n.perSec;
           this.#level = n.level;
           this.#decided(now);
-          this.#guess = false;
+          this.#setState(now, n.state);
         }
         return;
       case 'block':
@@ -438,8 +464,44 @@ export class QuotaController {
         this.perSec = n.perSec;
         this.#level = n.level;
         this.#decided(now);
+        this.#setState(now, n.state);
+        return;
+      case 'seen':
+        for (let i = 0; i < n.sent.length; i++) this.#slotAdd(n.from + i, n.sent[i], n.refused[i]);
         return;
     }
+  }
+
+  #state(now: number): RateState {
+    return { guess: this.#guess, memory: this.#memory, measuring: this.#measuring, echoMs: Math.max(0, this.#echoUntil - now) };
+  }
+
+  #setState(now: number, s: RateState | undefined): void {
+    if (!s) return;
+    this.#guess = s.guess;
+    this.#memory = s.memory;
+    this.#measuring = s.measuring;
+    this.#measureUntil = now + 2 * Math.max(s.memory, 1000);
+    this.#echoUntil = now + s.echoMs;
+    this.#probation = undefined;
+  }
+
+  /** Sharing the quota: what was sent and refused, per slot, once every refusal is back. */
+  #publish(now: number): void {
+    const upTo = Math.floor((now - 2 * this.#refusalRtt - 50) / SLOT_MS); // slots before it are complete
+    if (this.#pubNext < 0) this.#pubNext = Math.floor(this.#firstSent / SLOT_MS);
+    if (this.#firstSent < 0 || upTo <= this.#pubNext) return;
+    const from = Math.max(this.#pubNext, upTo - 40);
+    const sent: number[] = [];
+    const refused: number[] = [];
+    for (let k = from; k < upTo; k++) {
+      const i = k % SLOTS;
+      const mine = this.#slotAt[i] === k;
+      sent.push(mine ? this.#ownSent[i] : 0);
+      refused.push(mine ? this.#ownRefused[i] : 0);
+    }
+    this.#pubNext = upTo;
+    if (sent.some((x) => x > 0)) this.news.push({ kind: 'seen', from, sent, refused });
   }
 
   // ---- inside
@@ -453,6 +515,7 @@ export class QuotaController {
     this.#measureUntil = now + 2 * Math.max(span, 1000);
     this.#trace?.(now, `measuring at ${this.perSec.toFixed(1)}`);
     this.#decided(now);
+    if (this.#o.shared) this.news.push({ kind: 'reopen', perSec: this.perSec, level: this.#level, state: this.#state(now) });
   }
 
   /** A rate decision now: growth starts again from the rate it set. */
@@ -478,14 +541,29 @@ export class QuotaController {
 
   #slot(t: number, into: Float64Array): void {
     const k = Math.floor(t / SLOT_MS);
+    if (!this.#slotReady(k)) return;
     const i = k % SLOTS;
-    if (this.#slotAt[i] !== k) {
-      if (into === this.#refusedIn && this.#slotAt[i] > k) return; // older than the ring
-      this.#slotAt[i] = k;
-      this.#sentIn[i] = 0;
-      this.#refusedIn[i] = 0;
-    }
     into[i]++;
+    (into === this.#sentIn ? this.#ownSent : this.#ownRefused)[i]++;
+  }
+
+  /** What another process sharing the quota sent and had refused in slot k. */
+  #slotAdd(k: number, sent: number, refused: number): void {
+    if (!this.#slotReady(k)) return;
+    this.#sentIn[k % SLOTS] += sent;
+    this.#refusedIn[k % SLOTS] += refused;
+  }
+
+  #slotReady(k: number): boolean {
+    const i = k % SLOTS;
+    if (this.#slotAt[i] === k) return true;
+    if (this.#slotAt[i] > k) return false; // older than the ring
+    this.#slotAt[i] = k;
+    this.#sentIn[i] = 0;
+    this.#refusedIn[i] = 0;
+    this.#ownSent[i] = 0;
+    this.#ownRefused[i] = 0;
+    return true;
   }
 
   /** Sent and refused in the slots of [start, end] (send time). */
@@ -533,23 +611,27 @@ export class QuotaController {
    * scaled by the pacing rate over its own sending, is what all see. Alone: 1.
    */
   #scale(now: number): number {
-    if (!this.#o.shared) return 1;
-    if (this.perSec === undefined) return 1 + this.peers;
-    const mine = this.#sentSince(now - 1000);
-    return mine > 0 ? Math.min(64, Math.max(1, this.perSec / mine)) : 1 + this.peers;
+    void now;
+    return 1; // sharing the quota, the counts are everyone's (what the others saw comes as news)
   }
 
-  /** The send time up to which every refusal is back. */
+  /** The send time up to which every refusal is back (and, sharing the quota, has been told). */
   #known(now: number): number {
-    return now - Math.max(5, 1.5 * this.#refusalRtt);
+    return now - (this.#o.shared ? 2 * this.#refusalRtt + 200 : Math.max(5, 1.5 * this.#refusalRtt));
   }
 
   /** What the server admitted lately, per second (all processes). */
-  #took(now: number): number {
+  /** What the server admitted lately, per second (all processes); undefined: too few sent to say. */
+  #took(now: number): number | undefined {
     const end = this.#known(now);
-    // Over a second, or a window's length (what a window admitted over its length is its rate).
-    const start = Math.max(end - Math.max(1000, Math.min(this.#memory, 110_000)), this.#firstSent);
+    // Over a second (or time for ten requests at this rate), or a window's length: what a window
+    // admitted over its length is its rate.
+    // (Sharing the quota, this process sees its share of the requests: as many of its own.)
+    const own = (this.perSec ?? 10) / (this.#o.shared ? 1 + this.peers : 1);
+    const span = Math.max(1000, Math.min(30_000, 20_000 / own), Math.min(this.#memory, 110_000));
+    const start = Math.max(end - span, this.#firstSent);
     const c = this.#count2(start, end);
+    if (c.sent < 8) return undefined;
     let took = ((c.sent - c.refused) * 1000) / Math.max(4 * SLOT_MS, c.ms);
     // Within an episode of refusals, what the server admitted since it began is the sounder
     // measure: a bucket's burst (or the probe's) is behind it by then.
@@ -562,8 +644,12 @@ export class QuotaController {
   }
 
   #cut(now: number): void {
-    const took = this.#took(now);
     const r = this.perSec;
+    // Too little sent lately to measure anything: back off by the cut, grow back under the rate.
+    const measured = this.#took(now);
+    if (measured === undefined && this.#guess) return; // a guess is already low: it grows till measured
+    const took = measured ?? (r !== undefined ? ((1 + this.#o.cut) / 2) * r : undefined);
+    if (took === undefined) return;
     if (r !== undefined && took >= 1.1 * r && this.ceiling === undefined) {
       // The server took more than this rate over the last second: the refusal is the enforcement
       // remembering what came before it (a probe's burst, a higher rate), not this rate's doing.
@@ -593,7 +679,7 @@ export class QuotaController {
     this.#decided(now);
     this.#cusum = 0;
     this.#trace?.(now, `cut ${r?.toFixed(1)} -> ${this.perSec.toFixed(1)} (took ${took.toFixed(1)})`);
-    if (this.#o.shared) this.news.push({ kind: 'cut', perSec: this.perSec, level: this.#level });
+    if (this.#o.shared) this.news.push({ kind: 'cut', perSec: this.perSec, level: this.#level, state: this.#state(now) });
   }
 
   /** The probe's end: what came back says a window ran out (block), or the rate to start at. */
@@ -617,7 +703,9 @@ export class QuotaController {
     // What the probe sent lately (the rate that met the limit) and the share of it admitted since
     // the first refusal (with a uniform prior: a few answers say little).
     const look = Math.max(200, this.#answerRtt);
-    const probeRate = ((this.#sentSince(now - look) * 1000) / look) * this.#scale(now);
+    let own = 0;
+    for (const x of this.#log) if (x.at >= now - look) own++;
+    const probeRate = ((own * 1000) / look) * (this.#o.shared ? 1 + this.peers : 1);
     const est = (probeRate * (sent - refused + 1)) / (sent + 2);
     this.#rateBeforeCut = probeRate;
     this.#episodeFrom = Infinity; // nothing was sent while looking: what is admitted is measured afresh
@@ -630,7 +718,7 @@ export class QuotaController {
     this.#decided(now);
     this.#trace?.(now, `look: ${sent} sent, ${refused} refused, est ${est.toFixed(1)}, probe rate ${this.#rateBeforeCut.toFixed(1)}`);
     if (sent >= 3 && refused >= 0.8 * sent) this.#block(now, retryDelayMs);
-    else if (this.#o.shared) this.news.push({ kind: 'cut', perSec: this.perSec, level: this.#level });
+    else if (this.#o.shared) this.news.push({ kind: 'cut', perSec: this.perSec, level: this.#level, state: this.#state(now) });
   }
 
   /**
@@ -744,7 +832,7 @@ export class QuotaController {
     this.#episodeFrom = Infinity; // what the server admits is measured afresh: nothing was sent while blocked
     this.#episodeLast = -Infinity;
     this.#decided(now);
-    if (this.#o.shared && this.perSec !== undefined) this.news.push({ kind: 'reopen', perSec: this.perSec, level: this.#level });
+    if (this.#o.shared && this.perSec !== undefined) this.news.push({ kind: 'reopen', perSec: this.perSec, level: this.#level, state: this.#state(now) });
   }
 
   // Bare 429s (no details) may be the quota or the server's shared capacity, which refuses a share
