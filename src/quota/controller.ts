@@ -40,7 +40,6 @@ export interface RateState {
   guess: boolean;
   /** A window's length (ms; 0: none known). */
   memory: number;
-  measuring: false | 'held' | 'aligned';
   /** The window's echo lasts this much longer (ms). */
   echoMs: number;
 }
@@ -99,6 +98,8 @@ export class QuotaController {
   window: number;
   /** A known limit (requests a second, already aimed under) the rate may not pass. */
   ceiling: number | undefined;
+  /** The highest known limit before a 429 named a lower one (growth may go back up to it). */
+  #limitBefore: number | undefined;
   /** Everyone waits until the quota reopens (a window ran out), or while the probe's end is read. */
   blocked = false;
   readonly notes: Note[] = [];
@@ -170,13 +171,9 @@ export class QuotaController {
   /** Until then refusals are the echo of what a window admitted before the last cycle was measured. */
   #echoUntil = -Infinity;
   /** Holding a rate that runs a window out, to measure the next cycle (until, at the latest). */
-  #measuring: false | 'held' | 'aligned' = false;
-  #measureUntil = 0;
-  /** After the first cycle: the rate to measure at if no refusal comes in the echo (else undefined). */
-  #probation: { rate: number; until: number } | undefined;
-  /** Send time of the last refusal that counted, and whether a request sent later was admitted. */
-  #lastRefusedSent = -Infinity;
-  #admittedSince = false;
+  /** After the first cycle: if no refusal comes in its echo by then, the rate is a floor. */
+  #probation: number | undefined;
+
 
   // ---- Bare 429s.
   #detailed = false;
@@ -216,7 +213,12 @@ export class QuotaController {
 
   /** A known limit from now on (--rpm, or a 429's quotaValue), per second, before aiming under. */
   setLimit(perSec: number, now: number): void {
-    this.ceiling = Math.max(this.#o.minPerSec, perSec * this.#o.aim);
+    const next = Math.max(this.#o.minPerSec, perSec * this.#o.aim);
+    // A limit lowered (a 429 names less than was known): it may come back; growth may probe up to
+    // the highest limit known.
+    if (this.ceiling !== undefined && next < this.ceiling) this.#limitBefore = Math.max(this.#limitBefore ?? 0, this.ceiling);
+    if (this.#limitBefore !== undefined && next >= this.#limitBefore) this.#limitBefore = undefined;
+    this.ceiling = next;
     this.perSec = this.ceiling;
     this.#level = this.ceiling;
     this.#guess = false;
@@ -289,7 +291,6 @@ export class QuotaController {
     this.#oks.push(now);
     if (this.#oks.length - this.#okHead > 200_000) this.#trimOks(now - 130_000);
     this.#lastOkAt = now;
-    if (sentAt > this.#lastRefusedSent) this.#admittedSince = true;
     if (this.perSec === undefined) {
       // Slow start: doubling per round trip, but no faster than every `minDoublingMs`.
       const cap = this.#o.initialWindow * 2 ** ((now - this.#firstSent) / this.#o.minDoublingMs);
@@ -365,16 +366,7 @@ export class QuotaController {
     }
     // A window remembers what it admitted for as long as it is: for a cycle after a reopening
     // measured it, refusals are the echo of what came before, not of the rate it set.
-    // Held to measure a window, refusals among admissions (not a run till the window's end): not
-    // a fixed window. The measuring ends; what the server took over the window's length says.
-    if (this.#measuring && this.#admittedSince && this.#lastRefusedSent > this.#cutAt) {
-      this.#measuring = false;
-      this.#trace?.(now, 'measuring: refusals among admissions, not a fixed window');
-    }
-    const before = this.#lastRefusedSent;
-    this.#lastRefusedSent = Math.max(this.#lastRefusedSent, sentAt);
-    if (sentAt > before) this.#admittedSince = false;
-    if (this.#measuring || now < this.#echoUntil) return hold;
+    if (now < this.#echoUntil) return hold;
     this.#cut(now);
     return hold;
   }
@@ -396,19 +388,14 @@ export class QuotaController {
     }
     // A window answers a rate only a window later: no growth until the echo of the last one is
     // over, and growth then in the window's time.
-    if (this.#measuring) {
-      if (now < this.#measureUntil) return;
-      // The held rate did not run a window out: it was under the window's rate. Grow.
-      this.#measuring = false;
-      this.#guess = true;
+    if (this.#probation !== undefined && now >= this.#probation) {
+      this.#probation = undefined;
+      this.#guess = this.ceiling === undefined;
+      this.#echoUntil = now;
       this.#decided(now);
     }
-    if (this.#probation !== undefined && now >= this.#probation.until) {
-      this.#measure(now, this.#probation.rate, this.#memory);
-      return;
-    }
     if (now < this.#echoUntil) return;
-    this.#grown += dt / Math.max(1, this.#memory / (CUBIC_K * 1000));
+    this.#grown += dt / Math.max(1, Math.min(this.#memory, 2 * CUBIC_K * 1000) / (CUBIC_K * 1000));
     if (this.#guess) {
       this.perSec *= Math.pow(2, (dt * 1000) / this.#o.guessDoublingMs);
     } else {
@@ -423,7 +410,7 @@ export class QuotaController {
       const cap = Infinity;
       if (target > this.perSec) this.perSec = Math.min(target, this.perSec * (1 + this.#o.maxProbeGrowth * dt * 4), this.perSec + cap);
     }
-    if (this.ceiling !== undefined) this.perSec = Math.min(this.perSec, this.ceiling);
+    if (this.ceiling !== undefined) this.perSec = Math.min(this.perSec, Math.max(this.ceiling, this.#limitBefore ?? 0));
   }
 
   /** Another process's decision (--redis), acted on as if made here. */
@@ -473,15 +460,13 @@ export class QuotaController {
   }
 
   #state(now: number): RateState {
-    return { guess: this.#guess, memory: this.#memory, measuring: this.#measuring, echoMs: Math.max(0, this.#echoUntil - now) };
+    return { guess: this.#guess, memory: this.#memory, echoMs: Math.max(0, this.#echoUntil - now) };
   }
 
   #setState(now: number, s: RateState | undefined): void {
     if (!s) return;
     this.#guess = s.guess;
     this.#memory = s.memory;
-    this.#measuring = s.measuring;
-    this.#measureUntil = now + 2 * Math.max(s.memory, 1000);
     this.#echoUntil = now + s.echoMs;
     this.#probation = undefined;
   }
@@ -505,18 +490,6 @@ export class QuotaController {
   }
 
   // ---- inside
-
-  /** Holds a rate that runs a window out until the next reopening measures the window. */
-  #measure(now: number, rate: number, span: number): void {
-    this.#probation = undefined;
-    this.perSec = Math.max(this.#o.minPerSec, this.ceiling !== undefined ? Math.min(this.ceiling, rate) : rate);
-    this.#level = this.perSec;
-    this.#measuring = 'held';
-    this.#measureUntil = now + 2 * Math.max(span, 1000);
-    this.#trace?.(now, `measuring at ${this.perSec.toFixed(1)}`);
-    this.#decided(now);
-    if (this.#o.shared) this.news.push({ kind: 'reopen', perSec: this.perSec, level: this.#level, state: this.#state(now) });
-  }
 
   /** A rate decision now: growth starts again from the rate it set. */
   #decided(now: number): void {
@@ -658,11 +631,12 @@ export class QuotaController {
     }
     this.#rateBeforeCut = r;
     let next: number;
-    if (this.ceiling !== undefined) {
-      // A known limit: trim a little, never below 70% of it.
-      next = Math.max(this.ceiling * 0.7, (r ?? this.ceiling) * 0.97);
+    if (this.ceiling !== undefined && took >= 0.9 * Math.min(r ?? this.ceiling, this.ceiling)) {
+      // A known limit the server takes: trim a little (a window's edge, a timer's jitter).
+      next = (r ?? this.ceiling) * 0.97;
       this.#level = this.ceiling;
     } else {
+      // (A known limit the server takes much less of: the limit is lower now, found as if unknown.)
       // A doubling guess refused: the second it doubled over averages to well under the rate
       // that was refused, which was twice what was not refused half a second ago.
       const took2 = this.#guess && r !== undefined ? Math.max(took, 0.6 * r) : took;
@@ -793,37 +767,24 @@ export class QuotaController {
       const c = this.#count2(this.#cycleStart, now);
       admitted = c.sent - c.refused;
       if (span >= 500 && admitted >= 5) {
-        // A window's rate is what it admits over its length: measured over a cycle from one
-        // reopening to the next at a rate held over both that ran them out (that rate is above the
-        // window's, so the first window after a reopening runs out, and so on: cycle = window).
-        // Any other cycle (the first, from the probe's start; one over which the rate grew)
-        // spans windows that did not run out: the rate that ran this one out is then held until
-        // the next one runs out.
+        // What the window let through over the cycle since the last reopening is its rate when
+        // the cycle is one window (as long as the last one), or the first (from the first
+        // request). A longer one spans windows that did not all run out: the level the cut before
+        // the block measured (the rate that ran this one out) stands.
         const cycle = ((admitted * 1000) / span) * this.#scale(now);
-        if (this.#measuring === 'aligned') {
-          this.#measuring = false;
-          this.#memory = span;
-          this.perSec = Math.max(this.#o.minPerSec, this.ceiling !== undefined ? Math.min(this.ceiling, cycle) : cycle * 0.97);
-          this.#level = Math.max(this.perSec, cycle);
-          this.#echoUntil = now + span;
-        } else if (this.#cycleStart <= this.#firstSent) {
-          // The first cycle is exact for a sliding window (it reopens when the first requests
-          // leave it) and not for a fixed one (its first reopening falls anywhere). A sliding
-          // window remembers the probe's start and refuses some of its echo: then this cycle
-          // stands. No refusal by the end of the echo: measure.
-          this.perSec = Math.max(this.#o.minPerSec, this.ceiling !== undefined ? Math.min(this.ceiling, cycle) : cycle * 0.97);
-          this.#level = Math.max(this.perSec, cycle);
-          this.#memory = span;
-          this.#echoUntil = now + span;
-          const ran = this.#blockedFrom ?? cycle;
-          this.#probation = { rate: Math.min(ran, 1.25 * cycle), until: now + Math.min(span, 2000) };
-        } else if (this.#measuring === 'held') {
-          // The first window to run out at the held rate ends at a boundary: the next cycle is one window.
-          this.#measuring = 'aligned';
-          this.#measureUntil = now + 2 * Math.max(span, 1000);
-          this.#decided(now);
-        } else this.#measure(now, Math.max(1.1 * cycle, this.#blockedFrom ?? cycle), span);
+        const first = this.#cycleStart <= this.#firstSent;
+        const one = first || (this.#memory > 0 && span <= 1.5 * this.#memory);
+        const rate = one ? cycle : Math.max(cycle, this.#level);
+        if (one) this.#memory = span;
+        this.perSec = Math.max(this.#o.minPerSec, this.ceiling !== undefined ? Math.min(this.ceiling, rate) : rate * 0.97);
+        this.#level = Math.max(this.perSec, rate);
         this.#guess = false;
+        this.#echoUntil = now + this.#memory;
+        // The first cycle is the window's length for a sliding window (it reopens as the first
+        // requests leave it), not for a fixed one (its first reopening falls anywhere). A sliding
+        // window refuses some of the probe's echo; no refusal by the end of it: the rate is a
+        // floor, and doubles from it (see tick).
+        if (first) this.#probation = now + Math.min(span, 2000);
       }
       this.#cycleStart = now;
     }
