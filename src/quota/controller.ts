@@ -100,6 +100,7 @@ export class QuotaController {
   ceiling: number | undefined;
   /** The highest known limit before a 429 named a lower one (growth may go back up to it). */
   #limitBefore: number | undefined;
+  #limitAt = -Infinity;
   /** Everyone waits until the quota reopens (a window ran out), or while the probe's end is read. */
   blocked = false;
   readonly notes: Note[] = [];
@@ -189,7 +190,7 @@ export class QuotaController {
     const { trace, ...rest } = options;
     this.#o = {
       initialWindow: 4, minPerSec: 0.2, windowGrowth: 1, minDoublingMs: 100, guessDoublingMs: 500, cut: 0.9, blockedRun: 3, firstProbeMs: 25, maxProbeMs: 1000,
-      probeGrowth: 0.02, maxProbeGrowth: 0.25, aim: 0.98, shared: false, ...rest,
+      probeGrowth: 0.02, maxProbeGrowth: 0.25, aim: 0.99, shared: false, ...rest,
     };
     this.#trace = trace;
     this.window = this.#o.initialWindow;
@@ -219,6 +220,7 @@ export class QuotaController {
     if (this.ceiling !== undefined && next < this.ceiling) this.#limitBefore = Math.max(this.#limitBefore ?? 0, this.ceiling);
     if (this.#limitBefore !== undefined && next >= this.#limitBefore) this.#limitBefore = undefined;
     this.ceiling = next;
+    this.#limitAt = now;
     this.perSec = this.ceiling;
     this.#level = this.ceiling;
     this.#guess = false;
@@ -631,7 +633,7 @@ export class QuotaController {
     }
     this.#rateBeforeCut = r;
     let next: number;
-    if (this.ceiling !== undefined && took >= 0.9 * Math.min(r ?? this.ceiling, this.ceiling)) {
+    if (this.ceiling !== undefined && (took >= 0.9 * Math.min(r ?? this.ceiling, this.ceiling) || now - this.#limitAt < 3000)) {
       // A known limit the server takes: trim a little (a window's edge, a timer's jitter).
       next = (r ?? this.ceiling) * 0.97;
       this.#level = this.ceiling;
@@ -776,7 +778,8 @@ export class QuotaController {
         const one = first || (this.#memory > 0 && span <= 1.5 * this.#memory);
         const rate = one ? cycle : Math.max(cycle, this.#level);
         if (one) this.#memory = span;
-        this.perSec = Math.max(this.#o.minPerSec, this.ceiling !== undefined ? Math.min(this.ceiling, rate) : rate * 0.97);
+        // (A known limit stands: the server names it again if it is less now.)
+        this.perSec = Math.max(this.#o.minPerSec, this.ceiling ?? rate * 0.97);
         this.#level = Math.max(this.perSec, rate);
         this.#guess = false;
         this.#echoUntil = now + this.#memory;
@@ -784,7 +787,7 @@ export class QuotaController {
         // requests leave it), not for a fixed one (its first reopening falls anywhere). A sliding
         // window refuses some of the probe's echo; no refusal by the end of it: the rate is a
         // floor, and doubles from it (see tick).
-        if (first) this.#probation = now + Math.min(span, 2000);
+        if (first && this.ceiling === undefined) this.#probation = now + Math.min(span, 2000);
       }
       this.#cycleStart = now;
     }
