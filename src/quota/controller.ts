@@ -7,7 +7,7 @@ export interface QuotaControllerOptions {
   minPerSec?: number;
   /** A first guess at the rate doubles this often until the next refusal measures it. @default 500 */
   guessDoublingMs?: number;
-  /** While probing, the window doubles no faster than this. @default 100 */
+  /** While probing, the window doubles no faster than this (a round trip of a fast server is shorter). @default 10 */
   minDoublingMs?: number;
   /** While probing, the window grows by this much per answer (1: doubles per round trip). @default 1 */
   windowGrowth?: number;
@@ -189,7 +189,7 @@ export class QuotaController {
   constructor(now: number, options: QuotaControllerOptions = {}, start?: { perSec: number; limit: boolean }) {
     const { trace, ...rest } = options;
     this.#o = {
-      initialWindow: 4, minPerSec: 0.2, windowGrowth: 1, minDoublingMs: 100, guessDoublingMs: 500, cut: 0.9, blockedRun: 3, firstProbeMs: 25, maxProbeMs: 1000,
+      initialWindow: 4, minPerSec: 0.2, windowGrowth: 1, minDoublingMs: 10, guessDoublingMs: 500, cut: 0.9, blockedRun: 3, firstProbeMs: 25, maxProbeMs: 1000,
       probeGrowth: 0.02, maxProbeGrowth: 0.25, aim: 0.99, shared: false, ...rest,
     };
     this.#trace = trace;

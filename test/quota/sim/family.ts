@@ -69,7 +69,8 @@ export function drawCase(variant: Variant, seed: number): Case {
       const m = drawMember(seed);
       m.server.enforcement = { kind: 'none' };
       m.server.capacity429 = 0;
-      m.latencyMs = Math.round(Math.exp(Math.log(1) + r() * (Math.log(500) - Math.log(1))));
+      m.latencyMs = Math.round(Math.exp(r() * Math.log(500)));
+      m.netMs = Math.round(Math.exp(Math.log(0.2) + r() * (Math.log(15) - Math.log(0.2))) * 10) / 10;
       m.concurrency = [16, 32, 64][Math.floor(r() * 3)];
       m.records = 20_000;
       m.describe = `seed ${seed}: no quota, latency ${m.latencyMs} ms, net ${m.netMs} ms, 1 process × ${m.concurrency}, 20000 records`;
