@@ -731,8 +731,11 @@ export class QuotaController {
     let next = now + this.#probeGap;
     if (this.#expectOpen !== undefined && this.#trust === true) {
       // A countdown seen to be true: wait for it — probing only within its last second when it
-      // is rounded up to whole seconds (Google's), not at all when it is exact.
-      next = Math.max(next, this.#rounded ? this.#expectOpen - 1000 : this.#expectOpen);
+      // is rounded up to whole seconds (Google's: the time is somewhere in that second; a probe
+      // every 100 ms of it), not at all when it is exact.
+      const from = this.#rounded ? this.#expectOpen - 1000 : this.#expectOpen;
+      this.#nextProbe = this.#rounded ? Math.max(from, now + 100) : Math.max(next, from);
+      return;
     }
     this.#nextProbe = next;
     this.#probeGap = Math.min(this.#o.maxProbeMs, this.#probeGap * 2);
