@@ -7,7 +7,7 @@ export interface QuotaControllerOptions {
   minPerSec?: number;
   /** A first guess at the rate doubles this often until the next refusal measures it. @default 500 */
   guessDoublingMs?: number;
-  /** While probing, the window doubles no faster than this (a round trip of a fast server is shorter). @default 10 */
+  /** While probing, the window doubles no faster than this (or three round trips, if shorter). @default 100 */
   minDoublingMs?: number;
   /** While probing, the window grows by this much per answer (1: doubles per round trip). @default 1 */
   windowGrowth?: number;
@@ -189,7 +189,7 @@ export class QuotaController {
   constructor(now: number, options: QuotaControllerOptions = {}, start?: { perSec: number; limit: boolean }) {
     const { trace, ...rest } = options;
     this.#o = {
-      initialWindow: 4, minPerSec: 0.2, windowGrowth: 1, minDoublingMs: 10, guessDoublingMs: 500, cut: 0.9, blockedRun: 3, firstProbeMs: 25, maxProbeMs: 1000,
+      initialWindow: 4, minPerSec: 0.2, windowGrowth: 1, minDoublingMs: 100, guessDoublingMs: 500, cut: 0.9, blockedRun: 3, firstProbeMs: 25, maxProbeMs: 1000,
       probeGrowth: 0.02, maxProbeGrowth: 0.25, aim: 0.99, shared: false, ...rest,
     };
     this.#trace = trace;
@@ -294,8 +294,11 @@ export class QuotaController {
     if (this.#oks.length - this.#okHead > 200_000) this.#trimOks(now - 130_000);
     this.#lastOkAt = now;
     if (this.perSec === undefined) {
-      // Slow start: doubling per round trip, but no faster than every `minDoublingMs`.
-      const cap = this.#o.initialWindow * 2 ** ((now - this.#firstSent) / this.#o.minDoublingMs);
+      // Slow start: doubling per round trip, but no faster than every `minDoublingMs` — or three
+      // round trips of a fast server (1 ms: at once; 30 ms: the window's bursts into a bucket cost
+      // as many 429s as it sends in the time a refusal takes to come back).
+      const doubling = Math.min(this.#o.minDoublingMs, Math.max(10, 3 * this.#answerRtt));
+      const cap = this.#o.initialWindow * 2 ** ((now - this.#firstSent) / doubling);
       this.window = Math.min(this.window + this.#o.windowGrowth, Math.max(this.window, cap));
     }
     if (this.blocked && !this.#look && sentAt >= this.#blockedAt) {
