@@ -1,4 +1,32 @@
-// QuotaController (header written at the end)
+// QuotaController: how fast to send, learned from what the server answers (SPEC §3, issue 19).
+// Pure and synchronous, every method told the time: a test drives it against server models for
+// thousands of virtual seconds (test/quota/sim). The limiter enforces it: while probing, a window
+// of requests in flight; then a pacer at `perSec` (spaced, never a burst); `blocked`: the gate.
+//
+// One loop, TCP's in requests a second. Probe: the window doubles per round trip until the first
+// refusal; stop until what is on the wire is back ("look"); pace from what got through. Every
+// refusal is weighed against what the server took (admitted by send time over a second — or a
+// window's length — and over the current episode of refusals): the pace is cut to 0.9 × that,
+// once per round (a request sent before the last decision was answered for by it), never below
+// half, and not at all when the server took more than the pace (it remembers an earlier burst).
+// The pace then grows as CUBIC does: back to that level, a plateau, past it ever faster (a limit
+// may rise). Refusals in a row at the cut pace mean a window ran out: everyone waits, one probe at
+// a time; a RetryInfo is waited for only once its countdown holds (whole seconds: its last second
+// probed every 100 ms; always 10 s: distrusted). A pause refused ≥ 100 ms was a window: the cycle
+// from one reopening to the next is what it lets through over its length (the pace: 0.97 × that),
+// and for one length its refusals are its echo — no cuts, no growth (growth then in its time).
+//
+// Token bucket: paced just under what it admits, probed past slowly; refusals come singly and
+// cut. Fixed window: a run of refusals at its end blocks to the boundary; then paced at its cycle.
+// Sliding window: its first cycle (it reopens as the probe's first requests leave it) sets the
+// pace and the probe's echo is waited out. Bare 429s: congestion only in a row or when their share
+// runs above the shared-capacity background (learned); with QuotaFailure seen, a bare one is that
+// background (unless in a row). Known limit (--rpm, quotaValue): paced at 0.99 × it (a lower
+// quotaValue may grow back to the earlier one). Processes sharing the quota (--redis) tell each
+// other what they sent and had refused (per 25 ms) and every decision: each measures the whole.
+
+/** A known limit (--rpm, quotaValue) is paced this far under it: `start.perSec` = limit × this. */
+export const KNOWN_AIM = 0.99;
 
 export interface QuotaControllerOptions {
   /** Requests in flight before the first answer, while probing. @default 4 */
@@ -19,20 +47,18 @@ export interface QuotaControllerOptions {
   firstProbeMs?: number;
   /** While blocked, probes at least this often. @default 1000 */
   maxProbeMs?: number;
-  /** Past the level the server took, growth starts at this share a second and doubles. @default 0.02 */
+  /** @deprecated No effect: growth past the level is CUBIC-shaped (see above). */
   probeGrowth?: number;
-  /** @default 0.25 */
+  /** Growth is at most this share of the rate per 250 ms. @default 0.25 */
   maxProbeGrowth?: number;
-  /** A known limit is aimed this far under. @default 0.98 */
+  /** A known limit is aimed this far under. @default 0.99 */
   aim?: number;
   /**
-   * The quota and the pacer are shared with other processes (--redis): what this process sees is
-   * its share, scaled up by the pacing rate over its own sending, and its decisions are `news`
-   * for the others to `adopt`. @default false
+   * The quota and the pacer are shared with other processes (--redis): what this process sent and
+   * had refused, and every decision it makes, are `news` for the others to `adopt` (so each
+   * measures the whole stream); the probe's first window is split between them. @default false
    */
   shared?: boolean;
-  /** Temporary: a trace of decisions. */
-  trace?: (now: number, what: string) => void;
 }
 
 /** Where a rate decision left the controller, for the processes sharing the quota. */
@@ -109,8 +135,7 @@ export class QuotaController {
   /** Decisions for the processes sharing the quota (drained by the caller). */
   readonly news: QuotaNews[] = [];
 
-  readonly #o: Required<Omit<QuotaControllerOptions, 'trace'>>;
-  readonly #trace: ((now: number, what: string) => void) | undefined;
+  readonly #o: Required<QuotaControllerOptions>;
 
   // ---- What was sent and what came of it.
   /** Per 25 ms of send time: sent, refused by the quota (congestion). */
@@ -124,9 +149,6 @@ export class QuotaController {
   #lastPub = -Infinity;
   /** The last requests sent, in send order (runs of refusals, probes). */
   #log: Sent[] = [];
-  /** Answer times (cycles). */
-  #oks: number[] = [];
-  #okHead = 0;
   #firstSent = -1;
   #lastSent = -Infinity;
   #lastOkAt: number;
@@ -146,8 +168,6 @@ export class QuotaController {
   /** The rate the last decision set, and seconds of growth since (callers waiting on the rate). */
   #from = 0;
   #grown = 0;
-  /** The rate that ran into the last cut. */
-  #rateBeforeCut: number | undefined;
   /** Refusal episodes: send time of the first refusal, time of the last. */
   #episodeFrom = Infinity;
   #episodeLast = -Infinity;
@@ -155,7 +175,6 @@ export class QuotaController {
   // ---- Looking (after the probe) and blocked (a window ran out).
   #look: { from: number; until: number; retryDelayMs?: number; bare: boolean } | undefined;
   #blockedAt = 0;
-  #blockedFrom: number | undefined;
   #expectOpen: number | undefined;
   #firstExpect: number | undefined;
   #rounded = true;
@@ -171,10 +190,8 @@ export class QuotaController {
   #memory = 0;
   /** Until then refusals are the echo of what a window admitted before the last cycle was measured. */
   #echoUntil = -Infinity;
-  /** Holding a rate that runs a window out, to measure the next cycle (until, at the latest). */
   /** After the first cycle: if no refusal comes in its echo by then, the rate is a floor. */
   #probation: number | undefined;
-
 
   // ---- Bare 429s.
   #detailed = false;
@@ -187,12 +204,10 @@ export class QuotaController {
   #calmBare = 0;
 
   constructor(now: number, options: QuotaControllerOptions = {}, start?: { perSec: number; limit: boolean }) {
-    const { trace, ...rest } = options;
     this.#o = {
       initialWindow: 4, minPerSec: 0.2, windowGrowth: 1, minDoublingMs: 100, guessDoublingMs: 500, cut: 0.9, blockedRun: 3, firstProbeMs: 25, maxProbeMs: 1000,
-      probeGrowth: 0.02, maxProbeGrowth: 0.25, aim: 0.99, shared: false, ...rest,
+      probeGrowth: 0.02, maxProbeGrowth: 0.25, aim: KNOWN_AIM, shared: false, ...options,
     };
-    this.#trace = trace;
     this.window = this.#o.initialWindow;
     this.#lastTick = now;
     this.#lastOkAt = now;
@@ -243,7 +258,7 @@ export class QuotaController {
       return this.gate(now);
     }
     if (this.#expectOpen !== undefined && this.#trust !== false && now >= this.#expectOpen) {
-      this.#reopen(now, 'retryinfo');
+      this.#reopen(now);
       return 0;
     }
     if (this.#probeOut) {
@@ -252,7 +267,7 @@ export class QuotaController {
       if (this.#probeSent >= 0) {
         const surely = this.#probeSent + Math.max(20, 3 * this.#refusalRtt);
         if (now >= surely) {
-          this.#reopen(now, 'probe not refused');
+          this.#reopen(now);
           return 0;
         }
         return surely;
@@ -290,8 +305,6 @@ export class QuotaController {
     if (sent) sent.state = OK;
     const rtt = now - sentAt;
     this.#answerRtt = this.#answerRtt === 0 ? rtt : this.#answerRtt + (rtt - this.#answerRtt) * 0.05;
-    this.#oks.push(now);
-    if (this.#oks.length - this.#okHead > 200_000) this.#trimOks(now - 130_000);
     this.#lastOkAt = now;
     if (this.perSec === undefined) {
       // Slow start: doubling per round trip, but no faster than every `minDoublingMs` — or three
@@ -308,7 +321,7 @@ export class QuotaController {
         this.#trust = false;
         this.#note('retryinfo-overstated');
       }
-      this.#reopen(now, 'probe admitted');
+      this.#reopen(now);
     }
   }
 
@@ -360,7 +373,6 @@ export class QuotaController {
       this.#look = { from: sentAt, until: now + Math.max(20, 2 * this.#refusalRtt), retryDelayMs: r.retryDelayMs, bare: !r.details };
       this.blocked = true;
       this.#blockedAt = now;
-      this.#trace?.(now, `look until ${this.#look.until.toFixed(0)}`);
       return hold;
     }
     if (sentAt < this.#cutAt) return hold; // answered for by the last decision
@@ -411,9 +423,7 @@ export class QuotaController {
       const a = (1 - this.#o.cut) / CUBIC_K ** 3;
       const K = this.#from < level ? Math.cbrt((level - this.#from) / (level * a)) : 0;
       const target = level * (1 + a * (this.#grown - K) ** 3);
-      // (A window answers growth a window late: at most a tenth of the level per window length.)
-      const cap = Infinity;
-      if (target > this.perSec) this.perSec = Math.min(target, this.perSec * (1 + this.#o.maxProbeGrowth * dt * 4), this.perSec + cap);
+      if (target > this.perSec) this.perSec = Math.min(target, this.perSec * (1 + (this.#o.maxProbeGrowth * dt * 1000) / 250));
     }
     if (this.ceiling !== undefined) this.perSec = Math.min(this.perSec, Math.max(this.ceiling, this.#limitBefore ?? 0));
   }
@@ -545,7 +555,7 @@ export class QuotaController {
   }
 
   /** Sent and refused in the slots of [start, end] (send time). */
-  #count2(start: number, end: number): { sent: number; refused: number; ms: number } {
+  #counts(start: number, end: number): { sent: number; refused: number; ms: number } {
     const k1 = Math.floor(end / SLOT_MS);
     const k0 = Math.max(Math.floor(start / SLOT_MS), k1 - SLOTS + 1);
     let sent = 0;
@@ -562,35 +572,7 @@ export class QuotaController {
 
   /** Requests sent since `since`. */
   #sentSince(since: number): number {
-    return this.#count2(since, this.#lastSent).sent;
-  }
-
-  #trimOks(before: number): void {
-    while (this.#okHead < this.#oks.length && this.#oks[this.#okHead] < before) this.#okHead++;
-    if (this.#okHead > 4096) {
-      this.#oks = this.#oks.slice(this.#okHead);
-      this.#okHead = 0;
-    }
-  }
-
-  #oksSince(since: number): number {
-    let lo = this.#okHead;
-    let hi = this.#oks.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.#oks[mid] < since) lo = mid + 1;
-      else hi = mid;
-    }
-    return this.#oks.length - lo;
-  }
-
-  /**
-   * Shared: this process sends a share of what the pacer lets through for all; what it sees,
-   * scaled by the pacing rate over its own sending, is what all see. Alone: 1.
-   */
-  #scale(now: number): number {
-    void now;
-    return 1; // sharing the quota, the counts are everyone's (what the others saw comes as news)
+    return this.#counts(since, this.#lastSent).sent;
   }
 
   /** The send time up to which every refusal is back (and, sharing the quota, has been told). */
@@ -598,7 +580,6 @@ export class QuotaController {
     return now - (this.#o.shared ? 2 * this.#refusalRtt + 200 : Math.max(5, 1.5 * this.#refusalRtt));
   }
 
-  /** What the server admitted lately, per second (all processes). */
   /** What the server admitted lately, per second (all processes); undefined: too few sent to say. */
   #took(now: number): number | undefined {
     const end = this.#known(now);
@@ -608,17 +589,17 @@ export class QuotaController {
     const own = (this.perSec ?? 10) / (this.#o.shared ? 1 + this.peers : 1);
     const span = Math.max(1000, Math.min(30_000, 20_000 / own), Math.min(this.#memory, 110_000));
     const start = Math.max(end - span, this.#firstSent);
-    const c = this.#count2(start, end);
+    const c = this.#counts(start, end);
     if (c.sent < 8) return undefined;
     let took = ((c.sent - c.refused) * 1000) / Math.max(4 * SLOT_MS, c.ms);
     // Within an episode of refusals, what the server admitted since it began is the sounder
     // measure: a bucket's burst (or the probe's) is behind it by then.
     // (Only while the rate was sent: a pause in it would read as the server taking nothing.)
     if (end - this.#episodeFrom >= 100) {
-      const e = this.#count2(this.#episodeFrom, end);
+      const e = this.#counts(this.#episodeFrom, end);
       if (this.perSec !== undefined && e.sent >= 0.7 * this.perSec * (e.ms / 1000)) took = Math.min(took, ((e.sent - e.refused) * 1000) / e.ms);
     }
-    return took * this.#scale(now);
+    return took;
   }
 
   #cut(now: number): void {
@@ -631,10 +612,8 @@ export class QuotaController {
     if (r !== undefined && took >= 1.1 * r && this.ceiling === undefined) {
       // The server took more than this rate over the last second: the refusal is the enforcement
       // remembering what came before it (a probe's burst, a higher rate), not this rate's doing.
-      this.#trace?.(now, `refusal: took ${took.toFixed(1)} over ${r.toFixed(1)}, no cut`);
       return;
     }
-    this.#rateBeforeCut = r;
     let next: number;
     if (this.ceiling !== undefined && (took >= 0.9 * Math.min(r ?? this.ceiling, this.ceiling) || now - this.#limitAt < 3000)) {
       // A known limit the server takes: trim a little (a window's edge, a timer's jitter).
@@ -657,7 +636,6 @@ export class QuotaController {
     this.#guess = false;
     this.#decided(now);
     this.#cusum = 0;
-    this.#trace?.(now, `cut ${r?.toFixed(1)} -> ${this.perSec.toFixed(1)} (took ${took.toFixed(1)})`);
     if (this.#o.shared) this.news.push({ kind: 'cut', perSec: this.perSec, level: this.#level, state: this.#state(now) });
   }
 
@@ -676,7 +654,6 @@ export class QuotaController {
     if (bare && sent >= 4 && refused <= 0.25 * sent) {
       // Bare 429s scattered among answers: the server's background, not the quota. Probe on.
       this.#cusum = 0;
-      this.#trace?.(now, `look: ${sent} sent, ${refused} refused: background, probing on`);
       return;
     }
     // What the probe sent lately (the rate that met the limit) and the share of it admitted since
@@ -686,7 +663,6 @@ export class QuotaController {
     for (const x of this.#log) if (x.at >= now - look) own++;
     const probeRate = ((own * 1000) / look) * (this.#o.shared ? 1 + this.peers : 1);
     const est = (probeRate * (sent - refused + 1)) / (sent + 2);
-    this.#rateBeforeCut = probeRate;
     this.#episodeFrom = Infinity; // nothing was sent while looking: what is admitted is measured afresh
     this.perSec = Math.max(this.#o.minPerSec, est * this.#o.cut);
     // Growth goes back towards the probe's rate (concave): a refusal on the way measures the rate.
@@ -695,7 +671,6 @@ export class QuotaController {
     this.#level = est;
     this.#guess = sent - refused < 8;
     this.#decided(now);
-    this.#trace?.(now, `look: ${sent} sent, ${refused} refused, est ${est.toFixed(1)}, probe rate ${this.#rateBeforeCut.toFixed(1)}`);
     if (sent >= 3 && refused >= 0.8 * sent) this.#block(now, retryDelayMs);
     else if (this.#o.shared) this.news.push({ kind: 'cut', perSec: this.perSec, level: this.#level, state: this.#state(now) });
   }
@@ -718,7 +693,6 @@ export class QuotaController {
 
   #block(now: number, retryDelayMs: number | undefined): void {
     this.blocked = true;
-    this.#blockedFrom = this.#rateBeforeCut ?? this.perSec;
     this.#blockedAt = now;
     this.#probeOut = false;
     this.#probeGap = this.#o.firstProbeMs;
@@ -726,7 +700,6 @@ export class QuotaController {
     this.#firstExpect = this.#expectOpen;
     if (retryDelayMs !== undefined) this.#rounded = retryDelayMs % 1000 === 0;
     this.#schedule(now);
-    this.#trace?.(now, `block (retry ${retryDelayMs})`);
     if (this.#o.shared) this.news.push({ kind: 'block', reopenInMs: retryDelayMs });
   }
 
@@ -764,22 +737,20 @@ export class QuotaController {
     this.#schedule(now);
   }
 
-  #reopen(now: number, why: string): void {
+  #reopen(now: number): void {
     this.blocked = false;
     this.#probeOut = false;
-    const before = this.perSec;
     const span = now - this.#cycleStart;
-    let admitted = 0;
     if (now - this.#blockedAt >= WINDOW_BLOCK_MS && this.#blockedAt >= this.#echoUntil) {
       // Refused for this long, it was a window that ran out (a bucket refills in a moment).
-      const c = this.#count2(this.#cycleStart, now);
-      admitted = c.sent - c.refused;
+      const c = this.#counts(this.#cycleStart, now);
+      const admitted = c.sent - c.refused;
       if (span >= 500 && admitted >= 5) {
         // What the window let through over the cycle since the last reopening is its rate when
         // the cycle is one window (as long as the last one), or the first (from the first
         // request). A longer one spans windows that did not all run out: the level the cut before
         // the block measured (the rate that ran this one out) stands.
-        const cycle = ((admitted * 1000) / span) * this.#scale(now);
+        const cycle = ((admitted * 1000) / span);
         const first = this.#cycleStart <= this.#firstSent;
         const one = first || (this.#memory > 0 && span <= 1.5 * this.#memory);
         const rate = one ? cycle : Math.max(cycle, this.#level);
@@ -797,7 +768,6 @@ export class QuotaController {
       }
       this.#cycleStart = now;
     }
-    this.#trace?.(now, `reopen (${why}) after ${(now - this.#blockedAt).toFixed(0)} ms, cycle ${span.toFixed(0)} ms admitted ${admitted}: ${before?.toFixed(1)} -> ${this.perSec?.toFixed(1)}`);
     this.#note('pacing-not-pausing');
     this.#episodeFrom = Infinity; // what the server admits is measured afresh: nothing was sent while blocked
     this.#episodeLast = -Infinity;
@@ -807,9 +777,9 @@ export class QuotaController {
 
   // Bare 429s (no details) may be the quota or the server's shared capacity, which refuses a share
   // of requests whatever the rate. The background share is a long average over the answers to
-  // requests sent outside episodes of congestion (it starts at a prior of 2%); bare 429s are
-  // congestion when their share runs above it (a CUSUM test: quick for a clear excess, slow to
-  // fire on noise), or when they come in a row.
+  // requests sent outside episodes of congestion (from a prior of 3%); bare 429s are congestion
+  // when their share runs above it (a CUSUM test: quick for a clear excess, slow to fire on
+  // noise), or when they come in a row.
   #count(bare: 0 | 1, s: Sent | undefined): void {
     if (s) {
       // Counted once it is clear that no episode of congestion began around it.

@@ -14,8 +14,7 @@ it.skipIf(!process.env.VARIANT)('variants', () => {
     let bad = 0, n = 0, util = 0, share = 0;
     for (let s = seeds[0]; s <= seeds[1]; s++) {
       const c = drawCase(v, s);
-      const trace = process.env.TRACE === String(s) ? (t: number, w: string) => out.push(`   [${(t / 1000).toFixed(3)}] ${w}`) : undefined;
-      const r = runCase(c, { timeline: process.env.TIMELINE === String(s), controller: trace ? { trace } : undefined });
+      const r = runCase(c, { timeline: process.env.TIMELINE === String(s) });
       n++;
       util += r.utilisation;
       share += r.share429;

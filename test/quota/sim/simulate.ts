@@ -5,7 +5,7 @@
 // hold, the gate (blocked), the probe window, the pacer, the gate again — with timer lateness and
 // network delay, and measures on the server's side: utilisation, the 429s, records per attempt.
 
-import { QuotaController, type QuotaControllerOptions } from '../../../src/quota/controller.js';
+import { KNOWN_AIM, QuotaController, type QuotaControllerOptions } from '../../../src/quota/controller.js';
 import { createServer, rng, type Member } from './servers.js';
 
 class Heap {
@@ -148,7 +148,7 @@ export function simulate(member: Member, opts: SimOptions = {}): SimResult {
   }
 
   const procs = Array.from({ length: member.processes }, (_, p) => {
-    const c = new QuotaController(0, { ...opts.controller, shared: member.processes > 1 }, opts.knownRpm ? { perSec: (opts.knownRpm / 60) * 0.98, limit: true } : undefined);
+    const c = new QuotaController(0, { ...opts.controller, shared: member.processes > 1 }, opts.knownRpm ? { perSec: (opts.knownRpm / 60) * KNOWN_AIM, limit: true } : undefined);
     c.peers = member.processes - 1;
     return { p, c, lastRate: undefined as number | undefined, inFlight: 0, gateWaiters: [] as Array<() => void>, windowWaiters: [] as Array<() => void>, gateArmed: -1, notes: new Set<string>(), active: 0, parked: 0, ready: [] as Array<() => void> };
   });
