@@ -1,6 +1,31 @@
 import { it } from 'vitest';
 import { drawMember, type Member, type ServerSpec } from './servers.js';
 import { simulate } from './simulate.js';
+import { drawCase, runCase, VARIANTS, type Variant } from './family.js';
+
+// `VARIANT=unknown,short,known,changing,shared,noquota SEEDS=1-100`: the family's cases with their
+// own targets (test/quota/sim/family.ts), a summary line per variant; ALL=1 prints every member.
+it.skipIf(!process.env.VARIANT)('variants', () => {
+  const seeds = (process.env.SEEDS ?? '1-100').split('-').map(Number);
+  const variants = (process.env.VARIANT === 'all' ? VARIANTS : process.env.VARIANT!.split(',')) as Variant[];
+  const out: string[] = [];
+  for (const v of variants) {
+    const t0 = Date.now();
+    let bad = 0, n = 0, util = 0, share = 0;
+    for (let s = seeds[0]; s <= seeds[1]; s++) {
+      const c = drawCase(v, s);
+      const r = runCase(c, { timeline: process.env.TIMELINE === String(s) });
+      n++;
+      util += r.utilisation;
+      share += r.share429;
+      if (!r.ok) bad++;
+      if (!r.ok || process.env.ALL) out.push(r.line);
+      if (r.result.timeline) for (const x of r.result.timeline) out.push(`   t=${x.t} ok ${x.ok} 429 ${x.q429} rate ${x.rate?.toFixed(1)} ${x.blocked ? 'BLOCKED' : ''}`);
+    }
+    out.push(`== ${v}: ${bad} bad of ${n}, mean util ${((util / n) * 100).toFixed(1)}%, mean 429 ${((share / n) * 100).toFixed(2)}%, ${Date.now() - t0} ms`);
+  }
+  console.log(out.join('\n'));
+});
 
 // A tool, not a test: `SEEDS=1-200 npx vitest run test/quota/sim/explore.test.ts` prints the members
 // that miss the targets (ALL=1: every member; TIMELINE=seed: a second-by-second trace of one).

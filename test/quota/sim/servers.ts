@@ -19,7 +19,9 @@ export function rng(seed: number): () => number {
 export type Enforcement =
   | { kind: 'bucket'; burstMs: number }
   | { kind: 'fixed'; windowMs: number; phaseMs: number }
-  | { kind: 'sliding'; windowMs: number };
+  | { kind: 'sliding'; windowMs: number }
+  /** No quota at all: every request is admitted (for "default flags do not slow a fast server"). */
+  | { kind: 'none' };
 
 /** How a 429's RetryInfo reads: whole seconds rounded up (Google), exact, always 10 s, absent. */
 export type RetryStyle = 'whole' | 'exact' | 'fixed10' | 'none';
@@ -74,6 +76,7 @@ export function createServer(spec: ServerSpec, seed: number): ServerModel {
   /** 0 if admitted, else the true ms until capacity frees. */
   function take(t: number): number {
     const rate = rateAt(spec.schedule, t) / 1000; // per ms
+    if (e.kind === 'none') return 0;
     if (e.kind === 'bucket') {
       const capacity = Math.max(1, rate * e.burstMs);
       if (level < 0) level = capacity;

@@ -5,7 +5,7 @@
 // hold, the gate (blocked), the probe window, the pacer, the gate again — with timer lateness and
 // network delay, and measures on the server's side: utilisation, the 429s, records per attempt.
 
-import { QuotaController, type QuotaControllerOptions } from '../../../src/quota/controller.js';
+import { KNOWN_AIM, QuotaController, type QuotaControllerOptions } from '../../../src/quota/controller.js';
 import { createServer, rng, type Member } from './servers.js';
 
 class Heap {
@@ -71,6 +71,10 @@ export interface SimResult {
   lost: number;
   /** Successes ÷ what the quota allowed from the first request to the 98th-percentile success. */
   utilisation: number;
+  /** The same, counting requests the quota admitted but shared capacity refused (they used quota). */
+  utilisationAdmitted: number;
+  /** Records done a second, from the first request to the last answer. */
+  throughput: number;
   /** Quota 429s ÷ requests. */
   share429: number;
   firstRequest: number;
@@ -83,7 +87,18 @@ export interface SimResult {
   timeline?: Array<{ t: number; ok: number; q429: number; rate: number | undefined; blocked: boolean }>;
 }
 
-export function simulate(member: Member, opts: { controller?: QuotaControllerOptions; maxVirtualMs?: number; timeline?: boolean; knownRpm?: number } = {}): SimResult {
+export interface SimOptions {
+  controller?: QuotaControllerOptions;
+  maxVirtualMs?: number;
+  timeline?: boolean;
+  /** --rpm: the limit is known from the start. */
+  knownRpm?: number;
+  /** false: no limiter at all (only the slots), as --rpm off: the yardstick for a server with no quota. */
+  limiter?: boolean;
+}
+
+export function simulate(member: Member, opts: SimOptions = {}): SimResult {
+  const useLimiter = opts.limiter !== false;
   const server = createServer(member.server, member.seed);
   const random = rng(member.seed * 7 + 1);
   const heap = new Heap();
@@ -94,6 +109,7 @@ export function simulate(member: Member, opts: { controller?: QuotaControllerOpt
   let early429 = 0;
   let capacity429 = 0;
   const successTimes: number[] = [];
+  const capacityTimes: number[] = [];
   let firstRequest = -1;
   let remaining = member.records;
   let done = 0;
@@ -132,7 +148,7 @@ export function simulate(member: Member, opts: { controller?: QuotaControllerOpt
   }
 
   const procs = Array.from({ length: member.processes }, (_, p) => {
-    const c = new QuotaController(0, { ...opts.controller, shared: member.processes > 1 }, opts.knownRpm ? { perSec: (opts.knownRpm / 60) * 0.98, limit: true } : undefined);
+    const c = new QuotaController(0, { ...opts.controller, shared: member.processes > 1 }, opts.knownRpm ? { perSec: (opts.knownRpm / 60) * KNOWN_AIM, limit: true } : undefined);
     c.peers = member.processes - 1;
     return { p, c, lastRate: undefined as number | undefined, inFlight: 0, gateWaiters: [] as Array<() => void>, windowWaiters: [] as Array<() => void>, gateArmed: -1, notes: new Set<string>(), active: 0, parked: 0, ready: [] as Array<() => void> };
   });
@@ -202,7 +218,7 @@ export function simulate(member: Member, opts: { controller?: QuotaControllerOpt
       at(holdUntil, () => attempt(q, 0, backoffs));
       return;
     }
-    const g = q.c.gate(now);
+    const g = useLimiter ? q.c.gate(now) : 0;
     if (g > 0) {
       q.gateWaiters.push(() => attempt(q, 0, backoffs));
       if (q.gateArmed <= now || g < q.gateArmed) {
@@ -213,7 +229,7 @@ export function simulate(member: Member, opts: { controller?: QuotaControllerOpt
     }
     let slot = false; // holds a place in the probe window
     const viaWindow = (next: () => void) => {
-      if (q.c.perSec !== undefined) return next();
+      if (!useLimiter || q.c.perSec !== undefined) return next();
       slot = true;
       if (q.inFlight < Math.floor(q.c.window) && q.windowWaiters.length === 0) {
         q.inFlight++;
@@ -225,7 +241,7 @@ export function simulate(member: Member, opts: { controller?: QuotaControllerOpt
     viaWindow(() => {
       const send = () => {
         // The gate again: blocked while this one waited for the pacer: its slot is spent.
-        if (!probing && q.c.blocked) {
+        if (useLimiter && !probing && q.c.blocked) {
           release(q, slot);
           return attempt(q, 0, backoffs);
         }
@@ -255,7 +271,10 @@ export function simulate(member: Member, opts: { controller?: QuotaControllerOpt
             quota429++;
             if (now - firstRequest < 3000) early429++;
           }
-          else capacity429++;
+          else {
+            capacity429++;
+            capacityTimes.push(now);
+          }
           sec429++;
           at(now + member.netMs, () => {
             const hold = q.c.refused(now, sentAt, { details: !!a.details, retryDelayMs: a.retryDelayMs, perMinute: a.perMinute });
@@ -285,7 +304,7 @@ export function simulate(member: Member, opts: { controller?: QuotaControllerOpt
         });
       };
       // The probe of a blocked quota does not queue behind requests that will not go.
-      if (q.c.perSec !== undefined && !probing) {
+      if (useLimiter && q.c.perSec !== undefined && !probing) {
         syncPacer();
         pacerTake(q.p, send);
       } else send();
@@ -318,11 +337,15 @@ export function simulate(member: Member, opts: { controller?: QuotaControllerOpt
   const p98 = successTimes.length > 0 ? successTimes[Math.max(0, Math.ceil(successTimes.length * 0.98) - 1)] : 0;
   const inP98 = successTimes.filter((t) => t <= p98).length;
   const allowed = server.allowed(Math.max(0, firstRequest), p98);
+  const capacityInP98 = capacityTimes.filter((t) => t <= p98).length;
+  const last = successTimes.length > 0 ? successTimes[successTimes.length - 1] : 0;
   const notes = new Set<string>();
   for (const q of procs) for (const n of q.c.notes) notes.add(n);
   return {
     member, records: member.records, done, successes: successTimes.length, requests, quota429, capacity429,
     lost: member.records - done, utilisation: allowed > 0 ? inP98 / allowed : 0, share429: requests > 0 ? quota429 / requests : 0,
+    utilisationAdmitted: allowed > 0 ? (inP98 + capacityInP98) / allowed : 0,
+    throughput: last > firstRequest ? (done * 1000) / (last - firstRequest) : 0,
     firstRequest, p98, end: now, notes: [...notes], early429, timeline: opts.timeline ? timeline : undefined,
   };
 }
