@@ -9,14 +9,14 @@
 // controller's decisions go to every process sharing the quota over the quota bus.
 
 import { abortError, sleep } from '../util/sleep.js';
-import { QuotaController, type Hold, type QuotaControllerOptions, type QuotaNews, type RateSource } from './controller.js';
+import { KNOWN_AIM, QuotaController, type Hold, type QuotaControllerOptions, type QuotaNews, type RateSource } from './controller.js';
 import { createQuotaBus } from './quota-bus.js';
 import type { RedisLink } from './bottleneck-redis.js';
 import { Budget, REFILL_MS } from './budget.js';
 import { Pacer } from './pacer.js';
 
-/** Known limits aim this far under the limit: at the exact limit, jitter becomes 429s. */
-export const AIM = 0.98;
+/** Known limits aim this far under the limit: at the exact limit, jitter becomes 429s (the pacer's grid keeps it at 1%). */
+export const AIM = KNOWN_AIM;
 
 export interface LearnedLimit {
   /** Per minute. */
