@@ -69,8 +69,11 @@ describe('run() against the emulator', () => {
     expect(failed.filter((x) => x.line % 41 === 0).every((x) => x.attempts === 4)).toBe(true);
     const permanent = (l: number) => /\[\[emu:(500|block|nocandidates)\]\]/.test(faultyPrompt(0, l));
     expect(failed.length).toBe(4 * Array.from({ length: 300 }, (_, i) => i + 1).filter(permanent).length);
-    // Transient faults were retried to success: never answered twice.
-    for (const [prompt, n] of emu.stats.successes) expect(n, prompt).toBe(1);
+    // Transient faults were retried to success: never answered twice — but for a request the
+    // client gave up on while its answer was on the way (--timeout 700 ms on a loaded machine, the
+    // emulator in this process): at most one repeat per timeout that was not a scripted hang.
+    const repeats = [...emu.stats.successes.values()].reduce((n, k) => n + (k - 1), 0);
+    expect(repeats).toBeLessThanOrEqual((r.retriesByCause.timeout ?? 0) - (emu.stats.byStatus.hang ?? 0));
     expect(r.retries).toBeGreaterThan(0);
     expect(r.http429).toBeGreaterThan(0);
   });
