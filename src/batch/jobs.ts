@@ -11,7 +11,7 @@ import { classifyError } from '../gemini/retry-policy.js';
 import { appendSynced, writeFileSynced } from '../output/atomic.js';
 import { batchJobFiles } from '../output/layout.js';
 import type { InputRecord } from '../records.js';
-import { jobRecords, saveJournal, type JobRecord, type Journal, type JournalJob } from './journal.js';
+import { jobRecords, removeJobFiles, saveJournal, type JobRecord, type Journal, type JournalJob } from './journal.js';
 
 export interface Entry {
   rec: InputRecord;
@@ -29,7 +29,11 @@ export interface JobKeeper {
   poll(job: JournalJob): Promise<BatchState & { news: boolean }>;
   /** Jobs a record has been in (this run and before). */
   readonly tries: Map<string, number>;
+  /** Jobs created on the server by this run, and the requests they hold (the summary's `batch`). */
+  readonly created: { jobs: number; requests: number };
   save(): void;
+  /** The journal says the job is done with (its records written, or given to another job), then its files go. */
+  close(job: JournalJob, state: 'written' | 'ended', remoteState: string): void;
 }
 
 const line = (r: JobRecord) => JSON.stringify(r) + '\n';
@@ -56,9 +60,12 @@ export function createJobKeeper(o: {
   /** A prompt's REST GenerateContentRequest, built by the SDK (gemini/client.ts restRequestOf). */
   requestOf: (prompt: string) => string;
   say: (line: string) => void;
+  /** The jobs are created on the in-process emulator of an --emulator run. */
+  emulated?: boolean;
 }): JobKeeper {
   const { service, dir, journal } = o;
   const tries = new Map<string, number>();
+  const made = { jobs: 0, requests: 0 };
   const save = () => saveJournal(dir, journal);
 
   async function advance(job: JournalJob): Promise<void> {
@@ -103,7 +110,10 @@ export function createJobKeeper(o: {
     job.batch = name;
     job.createdAt = createTime ?? new Date().toISOString();
     job.state = 'created';
+    job.endpoint ??= service.endpoint;
     save();
+    made.jobs++;
+    made.requests += job.records;
   }
 
   const seen = new Map<string, string>();
@@ -111,7 +121,15 @@ export function createJobKeeper(o: {
 
   return {
     tries,
+    created: made,
     save,
+    close(job, state, remoteState) {
+      job.state = state;
+      job.remoteState = remoteState;
+      job.endedAt = new Date().toISOString();
+      save();
+      removeJobFiles(dir, job.id);
+    },
     advance,
     async poll(job) {
       const st = await service.get(job.batch!, { counts: true });
@@ -130,7 +148,7 @@ export function createJobKeeper(o: {
       mkdirSync(dirname(f.requests), { recursive: true });
       writeFileSynced(f.requests, entries.map((e) => `{"key":${JSON.stringify(e.rec.id)},"request":${o.requestOf(e.rec.prompt)}}\n`).join(''));
       writeFileSynced(f.records, entries.map((e) => line({ ...e.rec, tries: tries.get(e.rec.id) }) + e.dups.map((d) => line({ ...d, dupOf: e.rec.id })).join('')).join(''));
-      const job: JournalJob = { id, state: 'packed', records: entries.length, displayName: `gempipe-${journal.token}-${id}`, model: o.model };
+      const job: JournalJob = { id, state: 'packed', records: entries.length, displayName: `gempipe-${journal.token}-${id}`, model: o.model, endpoint: service.endpoint, ...(o.emulated ? { emulated: true } : {}) };
       journal.jobs.push(job);
       save();
       await advance(job);
