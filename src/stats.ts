@@ -181,7 +181,7 @@ export function formatSummary(x: Summary): string {
   if (x.failedEarlier > 0) lines.push(`  ${x.failedEarlier} failure record(s) from earlier runs are still in ${FAILURES_FILE}: rerun with --retry-failed to ask them again`);
   const b = x.batch;
   if (b) lines.push(`  batch: ${b.jobs} job(s) created with ${b.requests} request(s) (at the batch price)`);
-  if (b && b.leftJobs > 0) lines.push(`  ${b.detached ? 'left running' : 'still out'}: ${b.leftJobs} batch job(s) holding ${b.leftRequests} request(s) — run the same command again to write their records (\`gempipe batches list\` shows them)`);
+  if (b && b.leftJobs > 0) lines.push(`  ${b.detached ? 'left running' : 'still out'}: ${b.leftJobs} batch job(s) holding ${b.leftRequests} request(s) — run the same command again to write their records`);
   lines.push(`  tokens: ${x.tokensIn} in, ${x.tokensOut} out; requests: ${x.attempts}${b ? ` online, ${b.requests} in batch jobs` : ''} (${x.retries} retries, ${x.http429} answered 429)`);
   const causes = Object.entries(x.retriesByCause).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ×${v}`).join(', ');
   if (causes) lines.push(`  retried after: ${causes}`);

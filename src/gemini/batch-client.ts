@@ -2,7 +2,8 @@
 // batch mode and `gempipe batches` use (a test gives a fake one): upload an input file, create,
 // look up, list (every page) and cancel batch jobs, download a responses file. Two calls skip the
 // SDK: a job's counts (@google/genai 2.32's BatchJob leaves metadata.batchStats out) and the
-// download (the SDK pipes the body without its errors: a cut connection hangs it forever).
+// download (2.32's files.download pipes the body with no error handler: a connection cut mid-body
+// kills the process with an unhandled 'error' event, measured).
 
 import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';

@@ -58,11 +58,18 @@ describe('--mode batch', () => {
     const first = await runAgainst(box.emu, inputs, { out, mode: 'batch', detach: true });
     expect(first.exitCode).toBe(0);
     expect(first.stderr).toMatch(/detached: 1 batch job\(s\) with 30 request\(s\) are on the server; run the same command again/);
+    // The summary says what it left running, not "done — 0 succeeded".
+    expect(first.stderr).toMatch(/^gempipe: detached — 0 succeeded, 0 failed, 0 skipped/m);
+    expect(first.stderr).toContain('  left running: 1 batch job(s) holding 30 request(s) — run the same command again to write their records');
+    expect(first.stderr).toMatch(/requests: 0 online, 30 in batch jobs/);
+    expect(first.batch).toEqual({ jobs: 1, requests: 30, leftJobs: 1, leftRequests: 30, detached: true });
     expect(readOutputs(out).all).toHaveLength(0);
     const again = await runAgainst(box.emu, inputs, { out, mode: 'batch', batchPoll: '50' });
     expect(again.exitCode).toBe(0);
     expect(readOutputs(out).all).toHaveLength(30);
     expect(box.emu.batch.batchesCreated).toBe(1);
+    expect(again.stderr).toMatch(/^gempipe: done — 30 succeeded/m);
+    expect(again.batch).toEqual({ jobs: 0, requests: 0, leftJobs: 0, leftRequests: 0, detached: false });
   });
 
   it('SIGKILL at 10 instants between packing and writing, restarted each time: no second job for the same records, every record once', async () => {
