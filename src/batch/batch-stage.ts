@@ -70,7 +70,7 @@ export interface BatchStage {
 
 export function createBatchStage(o: BatchStageOptions): BatchStage {
   const { service, dir, journal, stats, say, settings: s } = o;
-  const keeper = createJobKeeper({ service, dir, journal, model: o.spec.shape.model, requestOf: o.requestOf, say, emulated: o.emulated });
+  const keeper = createJobKeeper({ service, dir, journal, model: o.spec.shape.model, requestOf: o.requestOf, say, emulated: o.emulated, maxTries: s.maxAttempts });
   const collector = createCollector({ service, dir, say, resultWaitMs: s.batchResultWaitMs, maxDownloads: s.maxAttempts });
   // Jobs that cannot be collected this run (no responses file in time, downloads that fail, a
   // server that does not know them): left in the journal, and the run ends with exit 1.
@@ -230,11 +230,12 @@ export function createBatchStage(o: BatchStageOptions): BatchStage {
     say(`gempipe: --deadline reached: ${live.length} batch job(s) still out; what they hold is sent online (one that has succeeded is collected instead)`);
     for (const job of live) {
       if (job.state === 'created' && job.batch) {
-        const b = await service.get(job.batch);
+        const b = await keeper.poll(job);
         if (BATCH_ENDED.has(b.state)) {
           await settle(job, b.state, b.dest);
           continue;
         }
+        if (b.state === 'JOB_STATE_UNREAD') continue; // not known to be running: polled on, never paid twice
         await service.cancel(job.batch).catch(() => {});
       }
       online.push(...(await entriesOf(dir, job)));

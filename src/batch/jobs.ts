@@ -7,10 +7,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { BatchService, BatchState } from '../gemini/batch-client.js';
+import { FatalRunError } from '../errors.js';
 import { classifyError } from '../gemini/retry-policy.js';
 import { appendSynced, writeFileSynced } from '../output/atomic.js';
 import { batchJobFiles } from '../output/layout.js';
 import type { InputRecord } from '../records.js';
+import { whyOf } from './collect.js';
 import { jobRecords, removeJobFiles, saveJournal, type JobRecord, type Journal, type JournalJob } from './journal.js';
 
 export interface Entry {
@@ -62,13 +64,39 @@ export function createJobKeeper(o: {
   say: (line: string) => void;
   /** The jobs are created on the in-process emulator of an --emulator run. */
   emulated?: boolean;
+  /** A remote step (upload, create, state) that fails for now is tried again at the next poll, this many times in a row at most. */
+  maxTries: number;
 }): JobKeeper {
   const { service, dir, journal } = o;
   const tries = new Map<string, number>();
   const made = { jobs: 0, requests: 0 };
   const save = () => saveJournal(dir, journal);
+  const failing = new Map<string, number>();
+
+  /**
+   * A remote step that failed for now (HTTP 408/429/5xx, a connection error, a timeout): said,
+   * and tried again at the next poll — the journal is where it was — up to maxTries in a row;
+   * then the run ends resumably. A refused key (fatal) or a local file error ends it at once.
+   */
+  function failedForNow(job: JournalJob, what: string, e: unknown): void {
+    if (classifyError(e).kind !== 'retryable' || typeof (e as { path?: unknown }).path === 'string') throw e;
+    const n = (failing.get(job.id) ?? 0) + 1;
+    failing.set(job.id, n);
+    const name = `batch ${job.id}${job.batch ? ` (${job.batch})` : ''}`;
+    if (n >= o.maxTries) throw new FatalRunError('BATCH_UNREACHABLE', `${name}: ${what} failed ${n} times in a row (last: ${whyOf(e)}); the journal keeps it: rerun the same command to go on from there`);
+    o.say(`gempipe: ${name}: ${what} failed (${whyOf(e)}); trying again at the next poll (${n} of ${o.maxTries} in a row: --max-attempts)`);
+  }
 
   async function advance(job: JournalJob): Promise<void> {
+    try {
+      await step(job);
+      failing.delete(job.id);
+    } catch (e) {
+      failedForNow(job, job.state === 'packed' ? 'uploading its requests' : 'creating it on the server', e);
+    }
+  }
+
+  async function step(job: JournalJob): Promise<void> {
     const f = batchJobFiles(dir, job.id);
     if (job.state === 'packed') {
       job.file = await service.upload(f.requests, job.displayName);
@@ -132,7 +160,14 @@ export function createJobKeeper(o: {
     },
     advance,
     async poll(job) {
-      const st = await service.get(job.batch!, { counts: true });
+      let st: BatchState;
+      try {
+        st = await service.get(job.batch!, { counts: true });
+        failing.delete(job.id);
+      } catch (e) {
+        failedForNow(job, 'reading its state', e);
+        return { state: 'JOB_STATE_UNREAD', news: false };
+      }
       const shown = `${st.state}${st.counts ?? ''}`;
       const news = seen.get(job.id) !== shown;
       if (news) {

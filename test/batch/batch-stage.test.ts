@@ -305,3 +305,41 @@ describe('the batch stage: a job is redone only when the server says FAILED, EXP
     expect(files(box.dir)).toEqual(['000002.records.jsonl', '000002.requests.jsonl', '000002.responses.jsonl']);
   });
 });
+
+describe('the batch stage: a remote step that fails for now', () => {
+  const unavailable = () => new ApiError({ status: 503, message: '{"error":{"code":503,"status":"UNAVAILABLE","message":"The service is currently unavailable."}}' });
+
+  it('an upload, a create or a poll that fails for now is tried again at the next poll: one job, every answer', async () => {
+    const base = fakeService();
+    let uploads = 0;
+    let creates = 0;
+    const service = {
+      ...withFaults(base, { get: (_n, poll) => { if (poll <= 2) throw unavailable(); return undefined; } }),
+      async upload(path: string, name: string) {
+        if (++uploads === 1) throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNRESET' } });
+        return base.upload(path, name);
+      },
+      async create(model: string, file: string, name: string) {
+        if (++creates === 1) throw unavailable();
+        return base.create(model, file, name);
+      },
+    } satisfies BatchService;
+    const r = await runStage([rec(1), rec(2)], { service });
+    expect(base.batches.size).toBe(1);
+    expect(r.out.map((x) => x.response).sort()).toEqual(['A: prompt 1', 'A: prompt 2']);
+    expect(r.said.filter((l) => /failed \(.*\); trying again at the next poll/.test(l)).map((l) => l.replace(/^gempipe: batch 000001( \(batches\/1\))?: /, '').replace(/ \(.*/, ''))).toEqual([
+      'uploading its requests failed', 'creating it on the server failed', 'reading its state failed', 'reading its state failed']);
+  });
+
+  it('one that keeps failing ends the run resumably after --max-attempts in a row, naming the job; the journal keeps it', async () => {
+    const base = fakeService();
+    const service = withFaults(base, { get: () => { throw unavailable(); } });
+    const err = await runStage([rec(1)], { service, maxAttempts: 3 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FatalRunError);
+    expect((err as Error).message).toBe('batch 000001 (batches/1): reading its state failed 3 times in a row (last: HTTP 503 UNAVAILABLE: The service is currently unavailable.); the journal keeps it: rerun the same command to go on from there');
+    expect(loadJournal(box.dir).jobs.map((j) => j.state)).toEqual(['created']);
+    const again = await runStage([], { service: base });
+    expect(again.out).toHaveLength(1);
+    expect(base.batches.size).toBe(1);
+  });
+});
