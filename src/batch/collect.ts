@@ -18,7 +18,7 @@ export interface Collector {
   collect(job: JournalJob, dest: string | undefined): Promise<Collected>;
 }
 
-const minutes = (ms: number) => (ms >= 60_000 ? `${Math.round(ms / 6000) / 10} min` : ms >= 1000 ? `${Math.round(ms / 100) / 10} s` : `${Math.round(ms)} ms`);
+const durationOf = (ms: number) => (ms >= 60_000 ? `${Math.round(ms / 6000) / 10} min` : ms >= 1000 ? `${Math.round(ms / 100) / 10} s` : `${Math.round(ms)} ms`);
 
 /** Why an error happened, in a few words ("HTTP 503 UNAVAILABLE: …", "connection error: ECONNRESET"). */
 export function whyOf(e: unknown): string {
@@ -114,9 +114,9 @@ export function createCollector(o: {
       const since = waitingSince.get(job.id);
       if (since === undefined) {
         waitingSince.set(job.id, t);
-        o.say(`gempipe: ${name(job)} reads succeeded but its responses file ${dest === undefined ? 'is not named yet' : `${dest} cannot be read yet`}; polling again for up to ${minutes(o.resultWaitMs)} (--batch-result-wait), never submitting it again`);
+        o.say(`gempipe: ${name(job)} reads succeeded but its responses file ${dest === undefined ? 'is not named yet' : `${dest} cannot be read yet`}; polling again for up to ${durationOf(o.resultWaitMs)} (--batch-result-wait), never submitting it again`);
       } else if (t - since >= o.resultWaitMs) {
-        return { kind: 'stuck', why: `it has read SUCCEEDED for ${minutes(t - since)} without a readable responses file (--batch-result-wait ${minutes(o.resultWaitMs)})` };
+        return { kind: 'stuck', why: `it has read SUCCEEDED for ${durationOf(t - since)} without a readable responses file (--batch-result-wait ${durationOf(o.resultWaitMs)})` };
       }
       return { kind: 'waiting' };
     },
