@@ -62,7 +62,9 @@ export async function main(argv: string[]): Promise<number> {
   const cache = sub('cache').commands;
   on(cache.find((c) => c.name() === 'stats')!, (path: string) => cacheStatsCommand(path, io));
   on(cache.find((c) => c.name() === 'prune')!, (path: string, raw: RawOptions) => cachePruneCommand(path, raw, io));
-  for (const c of sub('batches').commands) on(c, (raw: RawOptions) => batchesCliCommand(c.name() as 'list' | 'cancel', raw, io));
+  // `gempipe --base-url URL -o DIR batches list`: flags put before the sub-command count too.
+  const before = (c: Command, raw: RawOptions): RawOptions => Object.fromEntries(['out', 'baseUrl'].map((k) => [k, c.getOptionValueSource(k) !== 'cli' && program.getOptionValueSource(k) === 'cli' ? program.opts()[k] : raw[k]]));
+  for (const c of sub('batches').commands) on(c, (raw: RawOptions) => batchesCliCommand(c.name() as 'list' | 'cancel', { ...raw, ...before(c, raw) }, io));
   try {
     await program.parseAsync(argv);
     return action ? await action() : ExitCode.OK;

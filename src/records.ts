@@ -61,6 +61,8 @@ export interface RecordError {
   /** HTTP status where there was one, else 0. */
   code: number;
   message: string;
+  /** Batch Mode: the canonical code (google.rpc.Code) of a per-request google.rpc.Status, e.g. 3 for INVALID_ARGUMENT. */
+  rpcCode?: number;
 }
 
 export interface FailureRecord {

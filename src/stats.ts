@@ -75,6 +75,11 @@ export interface Summary {
   cached: number;
   /** gempipe coordinator: records and failures per worker (host:pid). */
   workers?: Record<string, { records: number; failed: number }>;
+  /**
+   * --mode batch: the jobs this run created on the server and the requests in them (`attempts`
+   * counts only requests sent one by one); the jobs still out at the end and their requests.
+   */
+  batch?: { jobs: number; requests: number; leftJobs: number; leftRequests: number; detached: boolean };
   skipped: number;
   failed: number;
   failedByStatus: Record<string, number>;
@@ -162,7 +167,7 @@ function fmtMs(ms: number): string {
 /** The human summary printed on stderr at the end of a run. */
 export function formatSummary(x: Summary): string {
   const lines: string[] = [];
-  const head = x.outcome === 'completed' ? 'gempipe: done' : x.outcome === 'interrupted' ? 'gempipe: interrupted' : 'gempipe: stopped';
+  const head = x.batch?.detached && x.outcome === 'completed' ? 'gempipe: detached' : x.outcome === 'completed' ? 'gempipe: done' : x.outcome === 'interrupted' ? 'gempipe: interrupted' : 'gempipe: stopped';
   lines.push(`${head} — ${x.succeeded} succeeded, ${x.failed} failed, ${x.skipped} skipped (already done) in ${fmtMs(x.wallMs)} (${x.recordsPerSec} records/s)`);
   const fails = Object.entries(x.failedByStatus).map(([k, v]) => `${k} ${v}`).join(', ');
   if (fails) lines.push(`  failed by status: ${fails}`);
@@ -174,7 +179,10 @@ export function formatSummary(x: Summary): string {
   for (const e of x.inputErrors) lines.push(`  unreadable input: ${e.source}: ${e.message}`);
   if (x.orphans > 0) lines.push(`  ${x.orphans} output record(s) have ids not in the current inputs (kept, not dropped)`);
   if (x.failedEarlier > 0) lines.push(`  ${x.failedEarlier} failure record(s) from earlier runs are still in ${FAILURES_FILE}: rerun with --retry-failed to ask them again`);
-  lines.push(`  tokens: ${x.tokensIn} in, ${x.tokensOut} out; requests: ${x.attempts} (${x.retries} retries, ${x.http429} answered 429)`);
+  const b = x.batch;
+  if (b) lines.push(`  batch: ${b.jobs} job(s) created with ${b.requests} request(s) (at the batch price)`);
+  if (b && b.leftJobs > 0) lines.push(`  ${b.detached ? 'left running' : 'still out'}: ${b.leftJobs} batch job(s) holding ${b.leftRequests} request(s) — run the same command again to write their records`);
+  lines.push(`  tokens: ${x.tokensIn} in, ${x.tokensOut} out; requests: ${x.attempts}${b ? ` online, ${b.requests} in batch jobs` : ''} (${x.retries} retries, ${x.http429} answered 429)`);
   const causes = Object.entries(x.retriesByCause).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ×${v}`).join(', ');
   if (causes) lines.push(`  retried after: ${causes}`);
   const wall = x.wallMs;

@@ -2,29 +2,30 @@
 // inside the same pipeline() as every mode. What costs nothing is answered at once (a bad line,
 // a --dedupe copy of an answer on disk, a --cache hit); the rest is packed into batch jobs
 // (jobs.ts), a duplicate of a request already packed joining that request's job. When the input
-// ends, the jobs are polled until each has ended; a job's records are pushed out and on disk (the
-// writer's onWritten) before the journal says `written`. What comes back retryable goes into a
-// new job, or online (--fallback online, --deadline) through the parallel stage.
+// ends, the jobs are polled until each has ended (job-end.ts, collect.ts); a job's records are
+// pushed out and on disk (the writer's onWritten) before the journal says `written`. What comes
+// back retryable goes into a new job, or online (--fallback online, --deadline) through the
+// parallel stage; a job is redone only when the server says FAILED, EXPIRED or CANCELLED.
 
 import { Duplex, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setMaxListeners } from 'node:events';
 import type { Options } from '../cli/options.js';
 import { FatalRunError } from '../errors.js';
-import { BATCH_ENDED, type BatchService } from '../gemini/batch-client.js';
+import { BATCH_ENDED, BATCH_REDONE, type BatchService } from '../gemini/batch-client.js';
 import { classifyError, fatalMessage } from '../gemini/retry-policy.js';
-import { batchJobFiles } from '../output/layout.js';
 import { failureOf, invalidFailureOf, type FailureRecord, type InputRecord, type OutputRecord, type RecordError } from '../records.js';
 import type { RequestSpec } from '../request/spec.js';
-import { copyAnswer, type Dedupe } from '../reuse/dedupe.js';
+import type { Dedupe } from '../reuse/dedupe.js';
 import type { ResponseCache } from '../reuse/response-cache.js';
 import type { Work } from '../reuse/reuse.js';
 import { createParallelStage } from '../stages/parallel.js';
 import { countFailure, type RunStats } from '../stats.js';
 import { sleep } from '../util/sleep.js';
-import { createJobKeeper, entriesOf, strip, type Entry } from './jobs.js';
-import { jobRecords, liveJobs, type JobRecord, type Journal, type JournalJob, type LiveRecords } from './journal.js';
-import { readResponses, type Verdict } from './responses.js';
+import { createCollector, notCollected, notKnownWhy } from './collect.js';
+import { recordsOfEndedJob, stateWords, type JobEndContext } from './job-end.js';
+import { createJobKeeper, entriesOf, type Entry } from './jobs.js';
+import { liveJobs, type Journal, type JournalJob, type LiveRecords } from './journal.js';
 
 export interface BatchStageOptions {
   service: BatchService;
@@ -34,7 +35,9 @@ export interface BatchStageOptions {
   live: LiveRecords;
   spec: RequestSpec;
   requestOf: (prompt: string) => string;
-  settings: Pick<Options, 'batchMaxRequests' | 'batchMaxMb' | 'batchPollMs' | 'deadlineMs' | 'fallback' | 'maxAttempts' | 'detach' | 'concurrency'>;
+  settings: Pick<Options, 'batchMaxRequests' | 'batchMaxMb' | 'batchPollMs' | 'batchResultWaitMs' | 'deadlineMs' | 'fallback' | 'maxAttempts' | 'detach' | 'concurrency'>;
+  /** The jobs go to the in-process emulator of an --emulator run (gone with it). */
+  emulated?: boolean;
   /** Whether a record is on disk already (written before a stop). */
   onDisk: (source: string, line: number) => boolean;
   dedupe?: Dedupe;
@@ -47,15 +50,33 @@ export interface BatchStageOptions {
   signal: AbortSignal;
 }
 
+/** What the run did with batch jobs (the summary's `batch`). */
+export interface BatchReport {
+  /** Jobs created on the server by this run, and the requests they hold. */
+  jobs: number;
+  requests: number;
+  /** Jobs still out at the end (detached, stopped, or not collected), and their requests. */
+  leftJobs: number;
+  leftRequests: number;
+  detached: boolean;
+}
+
 export interface BatchStage {
   stage: Duplex;
   /** The writer's onWritten: these records are on disk. */
   written(records: readonly OutputRecord[]): void;
+  report(): BatchReport;
 }
 
 export function createBatchStage(o: BatchStageOptions): BatchStage {
   const { service, dir, journal, stats, say, settings: s } = o;
-  const keeper = createJobKeeper({ service, dir, journal, model: o.spec.shape.model, requestOf: o.requestOf, say });
+  const keeper = createJobKeeper({ service, dir, journal, model: o.spec.shape.model, requestOf: o.requestOf, say, emulated: o.emulated, maxTries: s.maxAttempts });
+  const collector = createCollector({ service, dir, say, resultWaitMs: s.batchResultWaitMs, maxDownloads: s.maxAttempts });
+  // Jobs that cannot be collected this run (no responses file in time, downloads that fail, a
+  // server that does not know them): left in the journal, and the run ends with exit 1.
+  const stuck = new Map<string, string>();
+  const outstanding = () => liveJobs(journal).filter((j) => !stuck.has(j.id));
+  let detached = false;
   for (const [id, n] of o.live.tries) keeper.tries.set(id, n);
   const stop = new AbortController();
   const signal = AbortSignal.any([o.signal, stop.signal]);
@@ -164,57 +185,27 @@ export function createBatchStage(o: BatchStageOptions): BatchStage {
     if (hash !== undefined) requests.set(hash, { entry, id: rec.id });
   }
 
-  /** A job that ended: its records out, or given back to be asked again. */
-  async function finish(job: JournalJob, state: string, dest?: string): Promise<void> {
-    const reps = new Map<string, JobRecord>();
-    const dups: JobRecord[] = [];
-    for await (const r of jobRecords(dir, job.id)) {
-      if (r.dupOf !== undefined) dups.push(r);
-      else if (!o.onDisk(r.source, r.line)) reps.set(r.id, r);
-      if (r.dupOf === undefined) keeper.tries.set(r.id, Math.max(keeper.tries.get(r.id) ?? 0, r.tries ?? 1));
-    }
-    const ok = state === 'JOB_STATE_SUCCEEDED' && dest !== undefined;
-    let verdicts: Map<string, Verdict>;
-    if (ok) {
-      await service.download(dest, batchJobFiles(dir, job.id).responses);
-      const latencyMs = job.createdAt ? Date.now() - Date.parse(job.createdAt) : 0;
-      verdicts = await readResponses(batchJobFiles(dir, job.id).responses, reps, { spec: o.spec, stats, latencyMs, attempts: (id) => keeper.tries.get(id) ?? 1, batch: job.batch! });
-    } else {
-      const why = state.replace('JOB_STATE_', '').toLowerCase().replace(/_/g, ' ');
-      say(`gempipe: batch ${job.id} (${job.batch}) ended ${why}: its ${job.records} request(s) go ${s.fallback === 'online' || pastDeadline ? 'online' : 'into a new batch'}`);
-      verdicts = new Map([...reps.keys()].map((id) => [id, { again: { status: `BATCH_${why.toUpperCase().replace(/ /g, '_')}`, code: 0, message: `the batch job ${job.batch} ended ${why} ${keeper.tries.get(id) ?? 1} time(s)` } }]));
-    }
-    const out: OutputRecord[] = [];
-    const results = new Map<string, { record: OutputRecord } | { entry: Entry }>();
-    for (const [id, v] of verdicts) {
-      if ('ok' in v) {
-        o.cache?.store(v.ok);
-        results.set(id, { record: v.ok });
-      } else if ('fail' in v) results.set(id, { record: failure(strip(reps.get(id)!), v.fail) });
-      else {
-        const entry: Entry = { rec: strip(reps.get(id)!), dups: [] };
-        const f = again(entry, v.again);
-        results.set(id, f ? { record: f } : { entry });
-      }
-    }
-    for (const r of results.values()) if ('record' in r) out.push(r.record);
-    // Duplicates take their request's answer, or go where it goes.
-    for (const d of dups) {
-      if (o.onDisk(d.source, d.line)) continue;
-      const r = results.get(d.dupOf!);
-      const dup = strip(d);
-      if (r && 'entry' in r) r.entry.dups.push(dup);
-      else if (r) out.push(copyAnswer(r.record, dup, stats));
-      else {
-        const lost = o.dedupe?.lookup(dup) ?? again({ rec: dup, dups: [] }, { status: 'MISSING', code: 0, message: `its request was not in batch ${job.batch}` });
-        if (lost) out.push(lost);
-      }
-    }
-    await put(out);
-    job.state = ok ? 'written' : 'ended';
-    job.remoteState = state;
-    job.endedAt = new Date().toISOString();
-    keeper.save();
+  const ender: JobEndContext = { dir, spec: o.spec, stats, tries: keeper.tries, onDisk: o.onDisk, dedupe: o.dedupe, cache: o.cache, failure, again };
+
+  /** A job that ended: its records out and on disk, then the journal says so, then its files go. */
+  async function finish(job: JournalJob, state: string, responses?: string): Promise<void> {
+    if (responses === undefined) say(`gempipe: batch ${job.id} (${job.batch}) ended ${stateWords(state)}: its ${job.records} request(s) go ${s.fallback === 'online' || pastDeadline ? 'online' : 'into a new batch'}`);
+    await put(await recordsOfEndedJob(ender, job, state, responses));
+    keeper.close(job, responses !== undefined ? 'written' : 'ended', state);
+  }
+
+  /**
+   * Where a created job's state leads: SUCCEEDED to its responses (or to waiting for them: never
+   * to a new job), FAILED, EXPIRED or CANCELLED to a new job; a job the server does not know
+   * (404) is kept, unless the in-process emulator that held it is gone.
+   */
+  async function settle(job: JournalJob, state: string, dest?: string): Promise<void> {
+    if (state === 'JOB_STATE_SUCCEEDED') {
+      const c = await collector.collect(job, dest);
+      if (c.kind === 'ready') await finish(job, state, c.path);
+      else if (c.kind === 'stuck') stuck.set(job.id, c.why);
+    } else if (BATCH_REDONE.has(state) || (state === 'JOB_STATE_NOT_FOUND' && job.emulated)) await finish(job, state);
+    else if (state === 'JOB_STATE_NOT_FOUND') stuck.set(job.id, notKnownWhy(job, service.endpoint, dir));
   }
 
   /** The entries' records through the online work (the parallel stage), out and on disk. */
@@ -232,25 +223,23 @@ export function createBatchStage(o: BatchStageOptions): BatchStage {
     await put([]);
   }
 
-  /** --deadline: live jobs are cancelled (unless they just ended) and what they hold is sent online. */
+  /** --deadline: live jobs are cancelled (unless they just ended: collected) and what they hold is sent online. */
   async function passDeadline(): Promise<void> {
     pastDeadline = true;
-    const live = liveJobs(journal);
-    say(`gempipe: --deadline reached: ${live.length} batch job(s) still out; what they hold is sent online`);
+    const live = outstanding();
+    say(`gempipe: --deadline reached: ${live.length} batch job(s) still out; what they hold is sent online (one that has succeeded is collected instead)`);
     for (const job of live) {
       if (job.state === 'created' && job.batch) {
-        const b = await service.get(job.batch);
+        const b = await keeper.poll(job);
         if (BATCH_ENDED.has(b.state)) {
-          await finish(job, b.state, b.dest);
+          await settle(job, b.state, b.dest);
           continue;
         }
+        if (b.state === 'JOB_STATE_UNREAD') continue; // not known to be running: polled on, never paid twice
         await service.cancel(job.batch).catch(() => {});
       }
       online.push(...(await entriesOf(dir, job)));
-      job.state = 'ended';
-      job.remoteState = 'CANCELLED_AT_DEADLINE';
-      job.endedAt = new Date().toISOString();
-      keeper.save();
+      keeper.close(job, 'ended', 'CANCELLED_AT_DEADLINE');
     }
     online.push(...requeue.splice(0));
   }
@@ -259,6 +248,7 @@ export function createBatchStage(o: BatchStageOptions): BatchStage {
   async function drain(): Promise<void> {
     if (pack.length > 0) await submitPack();
     if (s.detach) {
+      detached = true;
       const live = liveJobs(journal);
       say(`gempipe: detached: ${live.length} batch job(s) with ${live.reduce((a, j) => a + j.records, 0)} request(s) are on the server; run the same command again to collect their records (\`gempipe batches list -o ${dir}\` shows them)`);
       return;
@@ -268,7 +258,7 @@ export function createBatchStage(o: BatchStageOptions): BatchStage {
       if (deadlineAt !== undefined && !pastDeadline && Date.now() >= deadlineAt) await passDeadline();
       if (online.length > 0) await sendOnline(online.splice(0));
       while (requeue.length > 0) await keeper.submit(requeue.splice(0, s.batchMaxRequests));
-      const live = liveJobs(journal);
+      const live = outstanding();
       if (live.length === 0 && online.length === 0) break;
       let changed = false;
       for (const job of live) {
@@ -278,16 +268,21 @@ export function createBatchStage(o: BatchStageOptions): BatchStage {
         }
         const { state, dest, news } = await keeper.poll(job);
         changed ||= news;
-        if (BATCH_ENDED.has(state)) await finish(job, state, dest);
+        if (BATCH_ENDED.has(state)) await settle(job, state, dest);
       }
       wait = changed ? s.batchPollMs : Math.min(60_000, Math.round(wait * 1.5));
       const nap = deadlineAt !== undefined && !pastDeadline ? Math.max(0, Math.min(wait, deadlineAt - Date.now())) : wait;
-      if (liveJobs(journal).length > 0 && requeue.length === 0 && online.length === 0) await sleep(nap, signal).catch(() => {});
+      if (outstanding().length > 0 && requeue.length === 0 && online.length === 0) await sleep(nap, signal).catch(() => {});
     }
+    if (stuck.size > 0 && !signal.aborted) throw notCollected(stuck, journal, dir);
   }
 
   return {
     stage,
+    report() {
+      const left = liveJobs(journal);
+      return { jobs: keeper.created.jobs, requests: keeper.created.requests, leftJobs: left.length, leftRequests: left.reduce((a, j) => a + j.records, 0), detached };
+    },
     written(records) {
       for (const r of records) unwritten.delete(r.id);
       if (unwritten.size === 0 && drained) {

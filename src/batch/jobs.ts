@@ -7,11 +7,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { BatchService, BatchState } from '../gemini/batch-client.js';
+import { FatalRunError } from '../errors.js';
 import { classifyError } from '../gemini/retry-policy.js';
 import { appendSynced, writeFileSynced } from '../output/atomic.js';
 import { batchJobFiles } from '../output/layout.js';
 import type { InputRecord } from '../records.js';
-import { jobRecords, saveJournal, type JobRecord, type Journal, type JournalJob } from './journal.js';
+import { whyOf } from './collect.js';
+import { jobRecords, removeJobFiles, saveJournal, type JobRecord, type Journal, type JournalJob } from './journal.js';
 
 export interface Entry {
   rec: InputRecord;
@@ -29,7 +31,11 @@ export interface JobKeeper {
   poll(job: JournalJob): Promise<BatchState & { news: boolean }>;
   /** Jobs a record has been in (this run and before). */
   readonly tries: Map<string, number>;
+  /** Jobs created on the server by this run, and the requests they hold (the summary's `batch`). */
+  readonly created: { jobs: number; requests: number };
   save(): void;
+  /** The journal says the job is done with (its records written, or given to another job), then its files go. */
+  close(job: JournalJob, state: 'written' | 'ended', remoteState: string): void;
 }
 
 const line = (r: JobRecord) => JSON.stringify(r) + '\n';
@@ -56,12 +62,41 @@ export function createJobKeeper(o: {
   /** A prompt's REST GenerateContentRequest, built by the SDK (gemini/client.ts restRequestOf). */
   requestOf: (prompt: string) => string;
   say: (line: string) => void;
+  /** The jobs are created on the in-process emulator of an --emulator run. */
+  emulated?: boolean;
+  /** A remote step (upload, create, state) that fails for now is tried again at the next poll, this many times in a row at most. */
+  maxTries: number;
 }): JobKeeper {
   const { service, dir, journal } = o;
   const tries = new Map<string, number>();
+  const made = { jobs: 0, requests: 0 };
   const save = () => saveJournal(dir, journal);
+  const failing = new Map<string, number>();
+
+  /**
+   * A remote step that failed for now (HTTP 408/429/5xx, a connection error, a timeout): said,
+   * and tried again at the next poll — the journal is where it was — up to maxTries in a row;
+   * then the run ends resumably. A refused key (fatal) or a local file error ends it at once.
+   */
+  function failedForNow(job: JournalJob, what: string, e: unknown): void {
+    if (classifyError(e).kind !== 'retryable' || typeof (e as { path?: unknown }).path === 'string') throw e;
+    const n = (failing.get(job.id) ?? 0) + 1;
+    failing.set(job.id, n);
+    const name = `batch ${job.id}${job.batch ? ` (${job.batch})` : ''}`;
+    if (n >= o.maxTries) throw new FatalRunError('BATCH_UNREACHABLE', `${name}: ${what} failed ${n} times in a row (last: ${whyOf(e)}); the journal keeps it: rerun the same command to go on from there`);
+    o.say(`gempipe: ${name}: ${what} failed (${whyOf(e)}); trying again at the next poll (${n} of ${o.maxTries} in a row: --max-attempts)`);
+  }
 
   async function advance(job: JournalJob): Promise<void> {
+    try {
+      await step(job);
+      failing.delete(job.id);
+    } catch (e) {
+      failedForNow(job, job.state === 'packed' ? 'uploading its requests' : 'creating it on the server', e);
+    }
+  }
+
+  async function step(job: JournalJob): Promise<void> {
     const f = batchJobFiles(dir, job.id);
     if (job.state === 'packed') {
       job.file = await service.upload(f.requests, job.displayName);
@@ -103,7 +138,10 @@ export function createJobKeeper(o: {
     job.batch = name;
     job.createdAt = createTime ?? new Date().toISOString();
     job.state = 'created';
+    job.endpoint ??= service.endpoint;
     save();
+    made.jobs++;
+    made.requests += job.records;
   }
 
   const seen = new Map<string, string>();
@@ -111,10 +149,25 @@ export function createJobKeeper(o: {
 
   return {
     tries,
+    created: made,
     save,
+    close(job, state, remoteState) {
+      job.state = state;
+      job.remoteState = remoteState;
+      job.endedAt = new Date().toISOString();
+      save();
+      removeJobFiles(dir, job.id);
+    },
     advance,
     async poll(job) {
-      const st = await service.get(job.batch!, { counts: true });
+      let st: BatchState;
+      try {
+        st = await service.get(job.batch!, { counts: true });
+        failing.delete(job.id);
+      } catch (e) {
+        failedForNow(job, 'reading its state', e);
+        return { state: 'JOB_STATE_UNREAD', news: false };
+      }
       const shown = `${st.state}${st.counts ?? ''}`;
       const news = seen.get(job.id) !== shown;
       if (news) {
@@ -130,7 +183,7 @@ export function createJobKeeper(o: {
       mkdirSync(dirname(f.requests), { recursive: true });
       writeFileSynced(f.requests, entries.map((e) => `{"key":${JSON.stringify(e.rec.id)},"request":${o.requestOf(e.rec.prompt)}}\n`).join(''));
       writeFileSynced(f.records, entries.map((e) => line({ ...e.rec, tries: tries.get(e.rec.id) }) + e.dups.map((d) => line({ ...d, dupOf: e.rec.id })).join('')).join(''));
-      const job: JournalJob = { id, state: 'packed', records: entries.length, displayName: `gempipe-${journal.token}-${id}`, model: o.model };
+      const job: JournalJob = { id, state: 'packed', records: entries.length, displayName: `gempipe-${journal.token}-${id}`, model: o.model, endpoint: service.endpoint, ...(o.emulated ? { emulated: true } : {}) };
       journal.jobs.push(job);
       save();
       await advance(job);

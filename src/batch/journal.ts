@@ -4,9 +4,11 @@
 // `uploaded` (the input file is on the server), `creating` (a create was sent: on restart the job
 // is looked for by its display name first, so no second job is made for the same records),
 // `created` (the server's batch name is known), `written` (its records are on disk) or `ended`
-// (failed, expired or cancelled: its records went to another job).
+// (failed, expired or cancelled: its records went to another job). A job's files are removed
+// once the journal says `written` or `ended` (journal first: a crash between leaves files a
+// later run removes), and the folder with the last of them.
 
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { InputRecord } from '../records.js';
@@ -31,6 +33,10 @@ export interface JournalJob {
   endedAt?: string;
   /** The server's last state (JOB_STATE_…). */
   remoteState?: string;
+  /** The base URL the job was created on (never the key): `gempipe batches` asks there. */
+  endpoint?: string;
+  /** Created on the in-process emulator of an --emulator run, gone with that run. */
+  emulated?: boolean;
 }
 
 export interface Journal {
@@ -54,8 +60,23 @@ export function loadJournal(dir: string): Journal {
 }
 
 export function saveJournal(dir: string, j: Journal): void {
-  mkdirSync(join(dir, JOBS_DIR), { recursive: true });
   writeJsonAtomic(join(dir, JOURNAL_FILE), j);
+}
+
+/** Removes a job's files (the journal says `written` or `ended` already), and the folder once empty. */
+export function removeJobFiles(dir: string, id: string): void {
+  for (const f of Object.values(batchJobFiles(dir, id))) rmSync(f, { force: true });
+  try {
+    if (readdirSync(join(dir, JOBS_DIR)).length === 0) rmdirSync(join(dir, JOBS_DIR));
+  } catch (e) {
+    if (!['ENOENT', 'ENOTEMPTY'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+  }
+}
+
+/** The files of jobs the journal says are done with (a crash came between the journal and the removal). */
+export function removeEndedJobFiles(dir: string, j: Journal): void {
+  if (!existsSync(join(dir, JOBS_DIR))) return;
+  for (const job of j.jobs) if (job.state === 'written' || job.state === 'ended') removeJobFiles(dir, job.id);
 }
 
 /** Jobs whose records are neither written nor given back. */

@@ -5,7 +5,7 @@
 
 import type { GenerateResult } from '../gemini/client.js';
 import { toResult } from '../gemini/client.js';
-import { classifyStatus } from '../gemini/retry-policy.js';
+import { CANONICAL_STATUS, classifyStatus } from '../gemini/retry-policy.js';
 import { readJsonl } from '../output/record-files.js';
 import { successOf, type RecordError, type SuccessRecord } from '../records.js';
 import type { RequestSpec } from '../request/spec.js';
@@ -16,6 +16,9 @@ import type { JobRecord } from './journal.js';
 export type Verdict = { ok: SuccessRecord } | { fail: RecordError } | { again: RecordError };
 
 type Status = { code?: number; message?: string; status?: string };
+
+/** google.rpc.Code by name: INVALID_ARGUMENT -> 3. */
+const CANONICAL_CODE: Readonly<Record<string, number>> = Object.fromEntries(Object.entries(CANONICAL_STATUS).map(([n, name]) => [name, Number(n)]));
 
 /** Each request of `requests` (by record id) -> its verdict; a request the file does not mention: ask again. */
 export async function readResponses(path: string, requests: ReadonlyMap<string, JobRecord>, o: {
@@ -35,7 +38,8 @@ export async function readResponses(path: string, requests: ReadonlyMap<string, 
     const bad = line.error ?? (line.response ? undefined : line.status);
     if (bad) {
       const c = classifyStatus(bad);
-      const e: RecordError = { status: c.status, code: c.code, message: c.message };
+      const rpc = CANONICAL_CODE[c.status];
+      const e: RecordError = { status: c.status, code: c.code, message: c.message, ...(rpc !== undefined ? { rpcCode: rpc } : {}) };
       out.set(rec.id, c.kind === 'retryable' ? { again: e } : { fail: e });
       continue;
     }

@@ -86,6 +86,16 @@ export async function verifyCommand(inputs: string[], raw: RawOptions, io: CliIO
 }
 
 export async function batchesCliCommand(what: 'list' | 'cancel', raw: RawOptions, io: CliIO): Promise<number> {
-  const { out, baseUrl } = parseFlags<{ out: string; baseUrl?: string }>(BATCHES_FLAGS, raw, io.env);
-  return batchesCommand(what, out, { apiKey: keyOf(io.env), baseUrl }, (l) => io.stdout.write(l + '\n'));
+  const { out } = parseFlags<{ out: string; baseUrl?: string }>(BATCHES_FLAGS, raw, io.env);
+  // --base-url given: every job is asked there; else where the journal says each was created.
+  const told = raw.baseUrl !== undefined ? parseFlags<{ baseUrl?: string }>(BATCHES_FLAGS, { baseUrl: raw.baseUrl }).baseUrl : undefined;
+  const env = parseFlags<{ baseUrl?: string }>(BATCHES_FLAGS, {}, io.env).baseUrl;
+  // `| head` closes stdout: the listing stops there, quietly, exit 0 (no EPIPE stack trace).
+  let open = true;
+  io.stdout.on('error', () => (open = false));
+  const say = (l: string) => {
+    if (open) io.stdout.write(l + '\n');
+    return open;
+  };
+  return batchesCommand(what, out, { apiKey: keyOf(io.env), baseUrl: told, envBaseUrl: env }, say);
 }

@@ -33,6 +33,7 @@ export const DEFAULTS = {
   batchMaxRequests: 10_000,
   batchMaxMb: 1900,
   batchPollMs: 5000,
+  batchResultWaitMs: 3_600_000,
   detach: false,
   cacheAll: false,
   schemaRetries: 2,

@@ -52,6 +52,7 @@ export const RUN_FLAGS: readonly Flag[] = [
   { key: 'batchThreshold', flags: '--batch-threshold <n>', help: '--mode auto: batch when more records than this are to do', kind: 'int', min: 0, max: 1_000_000_000, default: DEFAULTS.batchThreshold },
   { key: 'deadline', field: 'deadlineMs', flags: '--deadline <duration>', help: '--mode batch: what is not done by then (e.g. 6h) is sent online', kind: 'duration' },
   { key: 'fallback', flags: '--fallback <where>', help: '--mode batch: records of failed, expired or cancelled jobs go into a new batch, or online', kind: 'choice', choices: ['batch', 'online'], default: DEFAULTS.fallback },
+  { key: 'batchResultWait', field: 'batchResultWaitMs', flags: '--batch-result-wait <duration>', help: '--mode batch: how long a job that reads SUCCEEDED is polled for its responses file (never resubmitted); then the run ends resumably', kind: 'duration', default: '1h' },
   { key: 'detach', flags: '--detach', help: '--mode batch: submit the jobs and exit; run the same command later to collect them', kind: 'switch' },
   { key: 'dedupe', flags: '--dedupe', help: 'send identical requests once; every record is still written, copies with "dedupedFrom"', kind: 'switch' },
   { key: 'redis', flags: '--redis <url>', help: 'share the rpm/tpm quota, its pauses and learned limits with every process using this Redis and quota id (env GEMINI_REDIS_URL)', kind: 'redis', env: 'GEMINI_REDIS_URL' },

@@ -83,6 +83,8 @@ export interface Options extends RequestShape, InputShape {
   batchPollMs: number;
   /** --mode batch: submit the jobs and exit; the same command later collects them. */
   detach: boolean;
+  /** --mode batch: how long a job that reads SUCCEEDED may go without a readable responses file (polled, never resubmitted). */
+  batchResultWaitMs: number;
   /** `gempipe coordinator`: records go to workers through this queue, at most maxQueued at once. */
   coordinator?: { queue: string; maxQueued: number };
   /** --redis URL: the quota shared through Redis by every process with the same quota id. */

@@ -81,6 +81,8 @@ export interface RunnerEnd {
   limits?: string[];
   /** A coordinator's workers. */
   workers?: Summary['workers'];
+  /** Batch Mode: the jobs this run created and what it left out. */
+  batch?: Summary['batch'];
   /** --dry-run: the plan was printed; no summary. */
   planOnly?: boolean;
 }

@@ -6,7 +6,7 @@
 // one by one (batch jobs are not requests per day).
 
 import { createBatchStage } from '../batch/batch-stage.js';
-import { loadJournal, readLiveJobs } from '../batch/journal.js';
+import { loadJournal, readLiveJobs, removeEndedJobFiles } from '../batch/journal.js';
 import { startEmulator } from '../emulator/server.js';
 import { createBatchService } from '../gemini/batch-client.js';
 import { restRequestOf } from '../gemini/client.js';
@@ -18,6 +18,7 @@ import type { Work } from '../reuse/reuse.js';
 export async function runBatch(job: Job): Promise<RunnerEnd> {
   const { options: o, stats, stop } = job;
   const journal = loadJournal(o.out);
+  removeEndedJobFiles(o.out, journal); // a run stopped between the journal and the removal
   const live = await readLiveJobs(o.out, journal);
   // The Files and Batch endpoints through the SDK; no limiter.
   let conn = { apiKey: o.apiKey, baseUrl: o.baseUrl };
@@ -37,10 +38,10 @@ export async function runBatch(job: Job): Promise<RunnerEnd> {
   })());
   const batch = createBatchStage({
     service: createBatchService(conn), dir: o.out, journal, live, spec: job.spec, requestOf: await restRequestOf(conn.apiKey ?? '', conn.baseUrl, job.spec),
-    settings: o, onDisk: job.onDisk, dedupe: job.dedupe, cache: job.cache, online, stats, say: job.say, signal: stop.reading,
+    settings: o, emulated: o.emulator, onDisk: job.onDisk, dedupe: job.dedupe, cache: job.cache, online, stats, say: job.say, signal: stop.reading,
   });
   job.onWritten((records) => batch.written(records));
   job.showProgress();
   const pipelineError = await job.run([batch.stage], { mine: (s, l) => !live.ids.has(s, l) });
-  return { pipelineError, limits };
+  return { pipelineError, limits, batch: batch.report() };
 }

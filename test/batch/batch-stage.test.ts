@@ -4,18 +4,18 @@
 // classified as online ones; --dedupe duplicates and --cache hits never in a job, a duplicate of
 // a request in a live job of an earlier run joining it; a rejected key a whole-run fault.
 
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ApiError } from '@google/genai';
 import { describe, expect, it } from 'vitest';
 import { createBatchStage } from '../../src/batch/batch-stage.js';
-import { loadJournal, readLiveJobs, saveJournal, type Journal } from '../../src/batch/journal.js';
+import { loadJournal, readLiveJobs, removeEndedJobFiles, saveJournal, type Journal } from '../../src/batch/journal.js';
 import { FatalRunError } from '../../src/errors.js';
-import type { BatchService } from '../../src/gemini/batch-client.js';
+import type { BatchService, BatchState } from '../../src/gemini/batch-client.js';
 import { IdSet } from '../../src/output/id-set.js';
-import { batchJobFiles } from '../../src/output/layout.js';
+import { batchJobFiles, JOBS_DIR, JOURNAL_FILE } from '../../src/output/layout.js';
 import { isFailure, successOf, type InputRecord, type OutputRecord } from '../../src/records.js';
 import { requestSpecOf } from '../../src/request/spec.js';
 import { createDedupe } from '../../src/reuse/dedupe.js';
@@ -79,7 +79,7 @@ function fakeService(o: { rejectKey?: boolean } = {}) {
 const box = sandbox();
 
 /** Runs the stage over `records` into a sink that tells it what was written (as the job's writer does). */
-async function runStage(records: InputRecord[], o: { service: BatchService; journal?: Journal; dedupe?: boolean; cache?: ResponseCache; maxPerJob?: number; maxAttempts?: number } ) {
+async function runStage(records: InputRecord[], o: { service: BatchService; journal?: Journal; dedupe?: boolean; cache?: ResponseCache; maxPerJob?: number; maxAttempts?: number; resultWaitMs?: number } ) {
   const journal = o.journal ?? loadJournal(box.dir);
   const stats = createStats();
   const dedupe = o.dedupe ? createDedupe({ stats }) : undefined;
@@ -87,7 +87,7 @@ async function runStage(records: InputRecord[], o: { service: BatchService; jour
   const said: string[] = [];
   const batch = createBatchStage({
     service: o.service, dir: box.dir, journal, live: await readLiveJobs(box.dir, journal), spec, requestOf,
-    settings: { batchMaxRequests: o.maxPerJob ?? 100, batchMaxMb: 100, batchPollMs: 10, fallback: 'batch', maxAttempts: o.maxAttempts ?? 3, detach: false, concurrency: 4 },
+    settings: { batchMaxRequests: o.maxPerJob ?? 100, batchMaxMb: 100, batchPollMs: 10, batchResultWaitMs: o.resultWaitMs ?? 60_000, fallback: 'batch', maxAttempts: o.maxAttempts ?? 3, detach: false, concurrency: 4 },
     onDisk: (s, l) => onDisk.has(s, l), dedupe, cache: o.cache, stats, say: (l) => said.push(l), signal: new AbortController().signal,
   });
   const out: OutputRecord[] = [];
@@ -165,7 +165,9 @@ describe('the batch stage (fake service)', () => {
     saveJournal(box.dir, journal);
     const r = await runStage([rec(2, 'same'), rec(3, 'new')], { service, journal, dedupe: true });
     expect(service.requests.sort()).toEqual(['new', 'same']);
-    expect(readFileSync(f.records, 'utf8')).toContain('"dupOf":"f:1"');
+    // Both jobs written: their files are gone, the folder with them.
+    expect(loadJournal(box.dir).jobs.map((j) => j.state)).toEqual(['written', 'written']);
+    expect(existsSync(join(box.dir, '.gempipe-batches'))).toBe(false);
     const byId = Object.fromEntries(r.out.map((x) => [x.id, x]));
     expect(Object.keys(byId).sort()).toEqual(['f:1', 'f:2', 'f:3']);
     expect(byId['f:2']).toMatchObject({ response: 'A: same', dedupedFrom: 'f:1' });
@@ -177,5 +179,167 @@ describe('the batch stage (fake service)', () => {
     expect(err).toBeInstanceOf(FatalRunError);
     expect((err as Error).message).toMatch(/^the API key was rejected; check GEMINI_API_KEY/);
     expect(service.batches.size).toBe(0);
+  });
+});
+
+/** The fake service with what a real one does at times: a state for a poll, a download's fate. */
+function withFaults(service: ReturnType<typeof fakeService>, f: { get?: (name: string, poll: number) => BatchState | undefined; download?: (n: number) => 'not-found' | Error | undefined }) {
+  let polls = 0;
+  let downloads = 0;
+  return {
+    ...service,
+    async get(name: string, o?: { counts?: boolean }) {
+      return f.get?.(name, ++polls) ?? service.get(name, o);
+    },
+    async download(file: string, path: string) {
+      const d = f.download?.(++downloads);
+      if (d instanceof Error) throw d;
+      if (d === 'not-found') return d;
+      return service.download(file, path);
+    },
+  } satisfies BatchService;
+}
+
+const files = (dir: string) => (existsSync(join(dir, JOBS_DIR)) ? readdirSync(join(dir, JOBS_DIR)).sort() : []);
+
+describe('the batch stage: a job is redone only when the server says FAILED, EXPIRED or CANCELLED', () => {
+  it('SUCCEEDED without a responses file (not named, then named but not found) is polled again, never resubmitted', async () => {
+    const base = fakeService();
+    const service = withFaults(base, {
+      get: (_n, poll) => (poll <= 2 ? { state: 'JOB_STATE_SUCCEEDED' } : undefined),
+      download: (n) => (n <= 2 ? 'not-found' : undefined),
+    });
+    const r = await runStage([rec(1), rec(2)], { service });
+    expect(base.batches.size).toBe(1);
+    expect(r.out.map((x) => x.response).sort()).toEqual(['A: prompt 1', 'A: prompt 2']);
+    expect(r.said.filter((l) => /reads succeeded but its responses file is not named yet; polling again for up to 1 min \(--batch-result-wait\)/.test(l))).toHaveLength(1);
+    expect(loadJournal(box.dir).jobs.map((j) => j.state)).toEqual(['written']);
+  });
+
+  it('past --batch-result-wait the run ends resumably naming the job; the journal keeps it and a rerun collects it with no new job', async () => {
+    const base = fakeService();
+    const never = withFaults(base, { get: () => ({ state: 'JOB_STATE_SUCCEEDED' }) });
+    const err = await runStage([rec(1), rec(2)], { service: never, resultWaitMs: 30 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FatalRunError);
+    expect((err as FatalRunError).code).toBe('BATCH_NOT_COLLECTED');
+    expect((err as Error).message).toMatch(/batch 000001 \(batches\/1\): it has read SUCCEEDED for \d+ ms without a readable responses file \(--batch-result-wait 30 ms\)/);
+    expect(loadJournal(box.dir).jobs.map((j) => j.state)).toEqual(['created']);
+    expect(files(box.dir)).toEqual(['000001.records.jsonl', '000001.requests.jsonl']);
+    const again = await runStage([], { service: base });
+    expect(base.batches.size).toBe(1);
+    expect(again.out.map((x) => x.id).sort()).toEqual(['f:1', 'f:2']);
+    expect(files(box.dir)).toEqual([]);
+  });
+
+  it('a download that keeps failing (an error, a file that does not parse) is tried --max-attempts times, then ends the run; the job is kept', async () => {
+    const base = fakeService();
+    const service = withFaults(base, {
+      download: (n) => (n % 2 === 1 ? new ApiError({ status: 500, message: '{"error":{"code":500,"status":"INTERNAL","message":"oops"}}' }) : undefined),
+    });
+    // Every other download "succeeds" with a file cut mid-line.
+    const cut = { ...service, download: async (file: string, path: string) => {
+      const d = await service.download(file, path);
+      writeFileSync(path, readFileSync(path, 'utf8').slice(0, 30));
+      return d;
+    } };
+    const err = await runStage([rec(1), rec(2)], { service: cut, maxAttempts: 3 }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/its responses file files\/batches\/1-responses could not be downloaded \(HTTP 500 INTERNAL: oops\), 3 time\(s\)/);
+    expect(base.batches.size).toBe(1);
+    expect(loadJournal(box.dir).jobs.map((j) => j.state)).toEqual(['created']);
+  });
+
+  it('a file that lacks requests is downloaded again before they are asked again', async () => {
+    const base = fakeService();
+    let n = 0;
+    const service = { ...base, download: async (file: string, path: string) => {
+      await base.download(file, path);
+      if (++n === 1) writeFileSync(path, readFileSync(path, 'utf8').split('\n')[0] + '\n'); // cut at a line break
+    } };
+    const r = await runStage([rec(1), rec(2), rec(3)], { service });
+    expect(r.said.some((l) => /is incomplete \(1 of 3 requests\), 1 time\(s\); trying again/.test(l))).toBe(true);
+    expect(r.out).toHaveLength(3);
+    expect(base.batches.size).toBe(1);
+  });
+
+  it('a job the server does not know (404) is not redone: the run ends naming it and the way past it; one of a gone in-process emulator is', async () => {
+    const base = fakeService();
+    const gone = withFaults(base, { get: () => ({ state: 'JOB_STATE_NOT_FOUND' }) });
+    const err = await runStage([rec(1)], { service: { ...gone, endpoint: 'https://b.example' } }).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/batch 000001 \(batches\/1\): https:\/\/b\.example does not know it \(404\): it was deleted, or created with another project's key \(`gempipe batches cancel -o .*` gives its records up to a new job\)/);
+    expect(base.batches.size).toBe(1);
+    // Created on another endpoint: the message names it.
+    const j = loadJournal(box.dir);
+    j.jobs[0].endpoint = 'https://a.example';
+    saveJournal(box.dir, j);
+    const err2 = await runStage([], { service: { ...gone, endpoint: 'https://b.example' }, journal: j }).catch((e: unknown) => e);
+    expect((err2 as Error).message).toContain('it was created on https://a.example; rerun with --base-url https://a.example');
+    // An --emulator run's job: the emulator is gone with that run, so its records go into a new job.
+    j.jobs[0].emulated = true;
+    saveJournal(box.dir, j);
+    const r = await runStage([], { service: withFaults(base, { get: (name) => (name === 'batches/1' ? { state: 'JOB_STATE_NOT_FOUND' } : undefined) }), journal: j });
+    expect(r.out.map((x) => x.response)).toEqual(['A: prompt 1']);
+    expect(loadJournal(box.dir).jobs.map((x) => [x.state, x.remoteState])).toEqual([['ended', 'JOB_STATE_NOT_FOUND'], ['written', 'JOB_STATE_SUCCEEDED']]);
+  });
+
+  it('FAILED, EXPIRED and CANCELLED are redone in a new job; a job\'s files go once the journal says it is done, the folder with the last', async () => {
+    for (const state of ['JOB_STATE_FAILED', 'JOB_STATE_EXPIRED', 'JOB_STATE_CANCELLED']) {
+      rmSync(join(box.dir, JOURNAL_FILE), { force: true });
+      const base = fakeService();
+      const r = await runStage([rec(1), rec(2)], { service: withFaults(base, { get: (name) => (name === 'batches/1' ? { state } : undefined) }) });
+      expect(base.batches.size, state).toBe(2);
+      expect(r.out.map((x) => x.response).sort()).toEqual(['A: prompt 1', 'A: prompt 2']);
+      expect(loadJournal(box.dir).jobs.map((x) => [x.state, x.remoteState])).toEqual([['ended', state], ['written', 'JOB_STATE_SUCCEEDED']]);
+      expect(files(box.dir)).toEqual([]);
+      expect(existsSync(join(box.dir, JOBS_DIR))).toBe(false);
+    }
+  });
+
+  it('files a run left between the journal saying `written` and their removal are removed at the next start', async () => {
+    mkdirSync(join(box.dir, JOBS_DIR));
+    for (const id of ['000001', '000002']) for (const f of Object.values(batchJobFiles(box.dir, id))) writeFileSync(f, '{}\n');
+    const journal: Journal = { version: 1, token: 't', jobs: [
+      { id: '000001', state: 'written', records: 1, displayName: 'gempipe-t-000001', model: 'm', batch: 'batches/9' },
+      { id: '000002', state: 'created', records: 1, displayName: 'gempipe-t-000002', model: 'm', batch: 'batches/10' },
+    ] };
+    removeEndedJobFiles(box.dir, journal);
+    expect(files(box.dir)).toEqual(['000002.records.jsonl', '000002.requests.jsonl', '000002.responses.jsonl']);
+  });
+});
+
+describe('the batch stage: a remote step that fails for now', () => {
+  const unavailable = () => new ApiError({ status: 503, message: '{"error":{"code":503,"status":"UNAVAILABLE","message":"The service is currently unavailable."}}' });
+
+  it('an upload, a create or a poll that fails for now is tried again at the next poll: one job, every answer', async () => {
+    const base = fakeService();
+    let uploads = 0;
+    let creates = 0;
+    const service = {
+      ...withFaults(base, { get: (_n, poll) => { if (poll <= 2) throw unavailable(); return undefined; } }),
+      async upload(path: string, name: string) {
+        if (++uploads === 1) throw Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNRESET' } });
+        return base.upload(path, name);
+      },
+      async create(model: string, file: string, name: string) {
+        if (++creates === 1) throw unavailable();
+        return base.create(model, file, name);
+      },
+    } satisfies BatchService;
+    const r = await runStage([rec(1), rec(2)], { service });
+    expect(base.batches.size).toBe(1);
+    expect(r.out.map((x) => x.response).sort()).toEqual(['A: prompt 1', 'A: prompt 2']);
+    expect(r.said.filter((l) => /failed \(.*\); trying again at the next poll/.test(l)).map((l) => l.replace(/^gempipe: batch 000001( \(batches\/1\))?: /, '').replace(/ \(.*/, ''))).toEqual([
+      'uploading its requests failed', 'creating it on the server failed', 'reading its state failed', 'reading its state failed']);
+  });
+
+  it('one that keeps failing ends the run resumably after --max-attempts in a row, naming the job; the journal keeps it', async () => {
+    const base = fakeService();
+    const service = withFaults(base, { get: () => { throw unavailable(); } });
+    const err = await runStage([rec(1)], { service, maxAttempts: 3 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FatalRunError);
+    expect((err as Error).message).toBe('batch 000001 (batches/1): reading its state failed 3 times in a row (last: HTTP 503 UNAVAILABLE: The service is currently unavailable.); the journal keeps it: rerun the same command to go on from there');
+    expect(loadJournal(box.dir).jobs.map((j) => j.state)).toEqual(['created']);
+    const again = await runStage([], { service: base });
+    expect(again.out).toHaveLength(1);
+    expect(base.batches.size).toBe(1);
   });
 });

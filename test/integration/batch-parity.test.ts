@@ -3,11 +3,12 @@
 // of a request in a job still out from an earlier run joins that job and gets its answer when the
 // job's results are written — also when the run that added it was SIGKILLed.
 
-import { appendFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/server.js';
-import { JOBS_DIR } from '../../src/output/layout.js';
+import type { Journal } from '../../src/batch/journal.js';
+import { JOURNAL_FILE } from '../../src/output/layout.js';
 import { isFailure, type SuccessRecord } from '../../src/records.js';
 import { env, start } from '../helpers/cli-helpers.js';
 import { runAgainst } from '../helpers/run-helpers.js';
@@ -15,15 +16,11 @@ import { readOutputs, sandbox } from '../helpers/util.js';
 
 const box = sandbox();
 
-/** The requests the directory's batch jobs asked (their uploaded requests files). */
+/** The requests the directory's batch jobs asked (the journal's jobs: their files are gone once written). */
 function requestsAsked(out: string): number {
-  let dirNames: string[];
-  try {
-    dirNames = readdirSync(join(out, JOBS_DIR));
-  } catch {
-    return 0;
-  }
-  return dirNames.filter((n) => n.endsWith('.requests.jsonl')).reduce((a, n) => a + readFileSync(join(out, JOBS_DIR, n), 'utf8').trim().split('\n').filter(Boolean).length, 0);
+  if (!existsSync(join(out, JOURNAL_FILE))) return 0;
+  const journal = JSON.parse(readFileSync(join(out, JOURNAL_FILE), 'utf8')) as Journal;
+  return journal.jobs.filter((j) => j.batch).reduce((a, j) => a + j.records, 0);
 }
 
 describe('--mode batch never pays twice', () => {
