@@ -20,7 +20,7 @@ export type FsyncPolicy = 'none' | 'close' | 'always';
 export type { InputFormat };
 
 export interface Options extends RequestShape, InputShape {
-  /** Files, directories or `-`. Empty: stdin if not a terminal, else `./inputs`. */
+  /** Files, directories or `-`. Empty: stdin if it is a pipe or a file with data, else `./inputs`. */
   inputs: string[];
   /** Output directory, or `-` for stdout. @default "outputs" */
   out: string;

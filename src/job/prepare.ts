@@ -19,18 +19,13 @@ import { createProgress, type Progress } from '../progress.js';
 import { requestSpecOf } from '../request/spec.js';
 import { createDedupe, type Dedupe } from '../reuse/dedupe.js';
 import { createResponseCache, type ResponseCache } from '../reuse/response-cache.js';
+import { defaultInputs } from '../stages/default-inputs.js';
 import { resolveInputs } from '../stages/read-inputs.js';
 import { createStats, watchEventLoop } from '../stats.js';
 import type { Job, RunIO } from './job.js';
 import { lineReading, openJobReader } from './reader.js';
 import { createStopControl } from './stop-control.js';
 import { openJobWriter, type WrittenListener } from './writer.js';
-
-/** The sources a run reads: the INPUT arguments, else stdin when piped, else ./inputs. */
-export function defaultInputs(inputs: string[], stdinIsTTY: boolean | undefined): string[] {
-  if (inputs.length > 0) return inputs;
-  return stdinIsTTY ? ['inputs'] : ['-'];
-}
 
 export interface PreparedJob extends Job {
   /** Ids of the current inputs the directory held (for the orphan report). */
@@ -71,7 +66,10 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
     const postSpec = o.post !== undefined ? parsePostSpec(o.post) : undefined;
     if (postSpec) await checkPostSpec(postSpec);
     const post = o.dryRun ? undefined : postSpec;
-    let sources = resolveInputs(defaultInputs(o.inputs, io.stdin.isTTY));
+    // No INPUT: stdin when it holds data (a pipe, a file), else ./inputs (stages/default-inputs.ts).
+    const given = defaultInputs(o.inputs, io.stdin);
+    if (given.note) say(given.note);
+    let sources = resolveInputs(given.inputs);
     if (sources.some((s) => s.path === null) && io.stdin.isTTY && o.inputs.includes('-')) say('gempipe: reading prompts from the terminal (end with Ctrl-D)');
 
     // --dedupe: answers already on disk are indexed while the directory is read.
@@ -118,6 +116,7 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
       onDisk: (s, l) => state !== undefined && (state.succeeded.has(s, l) || state.failed.has(s, l)),
       openReader: (mine) => openJobReader({
         options: o, spec, sources, stdin: io.stdin, stats, signal: stop.reading, skip: prepared?.skip, done, mine, shout,
+        emptyStdinNote: given.inputsDirToo ? 'gempipe: warning: stdin (a pipe) held no prompt, so nothing was done; ./inputs was not read: to run it, give it as INPUT (gempipe ... inputs)' : undefined,
         openFiles: budget?.openFiles ?? (o.ordered ? 1 : o.openFiles),
       }),
       openWriter: () => openJobWriter({

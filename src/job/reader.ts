@@ -32,6 +32,8 @@ export function openJobReader(j: {
   done: number;
   mine?: (source: string, line: number) => boolean;
   shout: (line: string) => void;
+  /** Said (whatever --quiet) when the reader ends having found no record at all: stdin was an empty pipe. */
+  emptyStdinNote?: string;
 }): Readable {
   const { options: o, stats } = j;
   const part = o.partition ? inPartition(o.partition) : undefined;
@@ -66,6 +68,7 @@ export function openJobReader(j: {
   }
   reader.on('end', () => {
     if (!j.signal.aborted) stats.total = stats.read + stats.skipped;
+    if (!j.signal.aborted && j.emptyStdinNote && stats.read + stats.skipped === 0) j.shout(j.emptyStdinNote);
   });
   return reader;
 }
