@@ -14,6 +14,7 @@ import { checkInputs } from '../output/check-inputs.js';
 import type { IdSet } from '../output/id-set.js';
 import { loadOutputState, type LineRef } from '../output/output-state.js';
 import { prepareOutput } from '../output/prepare-output.js';
+import { dropReserve, makeReserve, reserveBytesFor } from '../output/reserve.js';
 import { checkPostSpec, createPostStage, parsePostSpec } from '../post/stage.js';
 import { createProgress, type Progress } from '../progress.js';
 import { requestSpecOf } from '../request/spec.js';
@@ -95,6 +96,11 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
         dedupe = createDedupe({ stats });
         await loadOutputState(o.out, { readOnly: true, onRecord: indexKnown(dedupe) });
       }
+    }
+    if (state && !o.dryRun) {
+      // The writer's reserve before the first request: a disk too full to keep it sends nothing (exit 1).
+      releases.push(() => dropReserve(o.out));
+      makeReserve(o.out, reserveBytesFor(o.concurrency), o.concurrency);
     }
     const cache = o.dryRun ? undefined : await openCache(o, spec, stats, say);
     if (cache) releases.push(() => cache.close());

@@ -18,6 +18,7 @@ import type { InputReaderOptions, InputSource } from '../stages/read-inputs.js';
 import { findChangedLines, firstDifference, quoteAt, writtenPrompt } from './changed-lines.js';
 import type { OutputState } from './output-state.js';
 import { supersede } from './supersede.js';
+import { noSpaceError } from './reserve.js';
 
 export interface CheckedInputs {
   sources: InputSource[];
@@ -42,14 +43,14 @@ export async function checkInputs(
   };
   const hasRecords = (s: string) => state.succeeded.lastLine(s) > 0 || state.failed.lastLine(s) > 0;
   let checked = sources;
-  if (!o.overwrite && !o.dryRun && sources.some((s) => s.path === null && hasRecords(s.source)) && read.stdin) {
-    spool = join(o.out, STDIN_SPOOL);
-    say(`gempipe: resume: ${o.out}/ holds records of an earlier stdin job: reading stdin to the end first (into ${spool}) to check it against them`);
-    await pipeline(read.stdin, createWriteStream(spool));
-    checked = sources.map((s) => (s.path === null ? { ...s, path: spool! } : s));
-  }
   let changedCount = 0;
   try {
+    if (!o.overwrite && !o.dryRun && sources.some((s) => s.path === null && hasRecords(s.source)) && read.stdin) {
+      spool = join(o.out, STDIN_SPOOL);
+      say(`gempipe: resume: ${o.out}/ holds records of an earlier stdin job: reading stdin to the end first (into ${spool}) to check it against them`);
+      await pipeline(read.stdin, createWriteStream(spool));
+      checked = sources.map((s) => (s.path === null ? { ...s, path: spool! } : s));
+    }
     if (state.unhashed > 0) say(`gempipe: resume: ${state.unhashed} record(s) in ${o.out}/ carry no hash (written by an older gempipe): they are trusted without a content check`);
     // Stdin in a dry run is not spooled (a dry run writes nothing): it is checked as it is read.
     const changed = await findChangedLines(checked.filter((s) => s.path !== null), state, read);
@@ -77,7 +78,7 @@ export async function checkInputs(
     if (!o.dryRun) saveJobShape(o.out, o);
   } catch (e) {
     await cleanup();
-    throw e;
+    throw noSpaceError(e, o.out) ?? e;
   }
   return { sources: checked, changed: changedCount, cleanup };
 }

@@ -224,9 +224,12 @@ export async function compactFailures(dir: string, succeeded: IdSet): Promise<nu
     });
     if (batch.length) flushBatch();
     await out.datasync();
-  } finally {
+  } catch (e) {
     await out.close();
+    await rm(tmp, { force: true }); // a full disk leaves no stray temporary file
+    throw e;
   }
+  await out.close();
   await rename(tmp, path);
   await syncDir(dir);
   return n - kept;

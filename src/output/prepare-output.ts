@@ -10,6 +10,7 @@ import { lockOutputDir } from './dir-lock.js';
 import type { Options } from '../cli/options.js';
 import { IdSet } from './id-set.js';
 import { compactFailures, loadOutputState, type OutputState } from './output-state.js';
+import { noSpaceError } from './reserve.js';
 
 export interface PreparedOutput {
   state: OutputState;
@@ -40,6 +41,8 @@ export async function prepareOutput(
   } catch (e) {
     lock?.release();
     if (e instanceof FatalRunError || e instanceof UsageError) throw e;
+    const full = noSpaceError(e, o.out);
+    if (full) throw full;
     const err = e as NodeJS.ErrnoException;
     const why = err.code === 'EEXIST' || err.code === 'ENOTDIR' ? 'it exists and is not a directory' : err.code === 'EACCES' ? 'permission denied' : (err.code ?? err.message);
     throw new UsageError(`Cannot use the output directory \`--out ${o.out}\`: ${why}${err.path && err.path !== o.out ? ` (${err.path})` : ''}`);
@@ -51,7 +54,7 @@ export async function prepareOutput(
       say(`gempipe: resume: removed ${n} superseded line(s) from ${join(o.out, FAILURES_FILE)}`);
     } catch (e) {
       lock?.release();
-      throw e;
+      throw noSpaceError(e, join(o.out, FAILURES_FILE)) ?? e;
     }
   }
   if (state.records > 0) say(`gempipe: resume: ${state.succeeded.size} succeeded and ${state.failed.size} failed record(s) already in ${o.out}/${o.retryFailed ? ' (failed ones will be retried)' : ''}`);
