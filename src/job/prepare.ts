@@ -21,6 +21,8 @@ import { requestSpecOf } from '../request/spec.js';
 import { createDedupe, type Dedupe } from '../reuse/dedupe.js';
 import { createResponseCache, type ResponseCache } from '../reuse/response-cache.js';
 import { defaultInputs } from '../stages/default-inputs.js';
+import { checkCsvInputs } from '../stages/csv-header.js';
+import { parserOf } from '../stages/line-parsers.js';
 import { resolveInputs } from '../stages/read-inputs.js';
 import { createStats, watchEventLoop } from '../stats.js';
 import type { Job, RunIO } from './job.js';
@@ -72,6 +74,9 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
     if (given.note) say(given.note);
     let sources = resolveInputs(given.inputs);
     if (sources.some((s) => s.path === null) && io.stdin.isTTY && o.inputs.includes('-')) say('gempipe: reading prompts from the terminal (end with Ctrl-D)');
+    // CSV: every header checked against --template, --prompt-field and --keep before anything else (exit 2).
+    let stdin: NodeJS.ReadableStream = io.stdin;
+    if (o.inputFormat === 'csv') stdin = (await checkCsvInputs(sources, parserOf(o).csv!, { maxLineBytes: o.maxLineBytes, stdin: io.stdin })) ?? stdin;
 
     // --dedupe: answers already on disk are indexed while the directory is read.
     let dedupe: Dedupe | undefined = o.dedupe ? createDedupe({ stats }) : undefined;
@@ -87,7 +92,7 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
     const reading = lineReading(o, spec);
     if (state) {
       // Lines changed since their records were written stop the run here (exit 2), before any request.
-      const checked = await checkInputs(o, sources, state, { ...reading, stdin: io.stdin }, say);
+      const checked = await checkInputs(o, sources, state, { ...reading, stdin }, say);
       releases.push(() => checked.cleanup());
       sources = checked.sources;
       if (dedupe && checked.changed > 0 && o.redoChanged && !o.dryRun) {
@@ -121,7 +126,7 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
       redact: (text) => redact(text, secrets),
       onDisk: (s, l) => state !== undefined && (state.succeeded.has(s, l) || state.failed.has(s, l)),
       openReader: (mine) => openJobReader({
-        options: o, spec, sources, stdin: io.stdin, stats, signal: stop.reading, skip: prepared?.skip, done, mine, shout,
+        options: o, spec, sources, stdin, stats, signal: stop.reading, skip: prepared?.skip, done, mine, shout, say,
         emptyStdinNote: given.inputsDirToo ? 'gempipe: warning: stdin (a pipe) held no prompt, so nothing was done; ./inputs was not read: to run it, give it as INPUT (gempipe ... inputs)' : undefined,
         openFiles: budget?.openFiles ?? (o.ordered ? 1 : o.openFiles),
       }),

@@ -86,6 +86,9 @@ export async function checkInputs(
 
 function saveJobShape(dir: string, o: Partial<JobShape>): void {
   const job: Record<string, unknown> = { savedAt: new Date().toISOString() };
-  for (const k of JOB_SHAPE_KEYS) if (o[k] !== undefined) job[k] = o[k];
+  for (const k of JOB_SHAPE_KEYS) {
+    const v = o[k];
+    if (v !== undefined && !(Array.isArray(v) && v.length === 0)) job[k] = v; // no `keep: []`
+  }
   writeJsonAtomic(join(dir, JOB_FILE), job);
 }
