@@ -19,6 +19,7 @@ import { checkPostSpec, createPostStage, parsePostSpec } from '../post/stage.js'
 import { createProgress, type Progress } from '../progress.js';
 import { requestSpecOf } from '../request/spec.js';
 import { createDedupe, type Dedupe } from '../reuse/dedupe.js';
+import { indexMovedAnswers, movedThenCache } from '../reuse/moved-answers.js';
 import { createResponseCache, type ResponseCache } from '../reuse/response-cache.js';
 import { defaultInputs } from '../stages/default-inputs.js';
 import { checkCsvInputs } from '../stages/csv-header.js';
@@ -107,8 +108,15 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
       releases.push(() => dropReserve(o.out));
       makeReserve(o.out, reserveBytesFor(o.concurrency), o.concurrency);
     }
-    const cache = o.dryRun ? undefined : await openCache(o, spec, stats, say);
-    if (cache) releases.push(() => cache.close());
+    let cache = o.dryRun ? undefined : await openCache(o, spec, stats, say);
+    if (state && o.redoChanged && !o.dryRun) {
+      // Lines moved by an insertion or deletion reuse the answers the directory holds for them.
+      const moved = await indexMovedAnswers(o.out, stats);
+      if (moved.size > 0) cache = movedThenCache(moved, cache);
+      else moved.close();
+    }
+    const opened = cache;
+    if (opened) releases.push(() => opened.close());
     const stop = createStopControl({ signal: io.signal, drainTimeoutSec: o.drainTimeoutSec, inFlight: () => stats.inFlight, say, shout });
     // Sockets and input files together stay under `ulimit -n`, decided before the reader opens anything.
     const budget = o.dryRun || io.generate ? undefined : fdBudget({ concurrency: o.concurrency, openFiles: o.ordered ? 1 : o.openFiles, inProcessEmulator: o.emulator });

@@ -17,6 +17,8 @@ import { idOf, type OutputState } from './output-state.js';
 export interface ChangedLines {
   ids: IdSet;
   count: number;
+  /** Lines with a record that the file no longer has (deleted from its end, or blank now): moved away by --redo-changed, else reported as orphans. */
+  gone: IdSet;
   /** The first changed line met, with its current prompt. */
   first?: { id: string; source: string; line: number; prompt: string };
 }
@@ -26,7 +28,7 @@ export async function findChangedLines(
   state: Pick<OutputState, 'succeeded' | 'failed' | 'hashes'>,
   o: Pick<InputReaderOptions, 'stdin' | 'maxLineBytes' | 'parse' | 'hash' | 'csv'>,
 ): Promise<ChangedLines> {
-  const out: ChangedLines = { ids: new IdSet(), count: 0 };
+  const out: ChangedLines = { ids: new IdSet(), count: 0, gone: new IdSet() };
   for (const src of sources) {
     const last = Math.max(state.succeeded.lastLine(src.source), state.failed.lastLine(src.source));
     if (last === 0) continue;
@@ -36,15 +38,20 @@ export async function findChangedLines(
     } catch {
       continue; // cannot be opened: the reader reports it
     }
+    const present = new Uint8Array(last + 1); // lines the file still has a record on
     try {
       for await (const rec of chain as AsyncIterable<InputRecord>) {
         if (rec.line > last) break;
+        present[rec.line] = 1;
         const old = state.hashes.get(src.source, rec.line);
         if (old === 0 || old === hash32(rec.hash)) continue;
         if (!state.succeeded.has(src.source, rec.line) && !state.failed.has(src.source, rec.line)) continue;
         out.ids.add(src.source, rec.line);
         out.count++;
         out.first ??= { id: rec.id, source: src.source, line: rec.line, prompt: rec.prompt };
+      }
+      for (let l = 1; l <= last; l++) {
+        if (!present[l] && (state.succeeded.has(src.source, l) || state.failed.has(src.source, l))) out.gone.add(src.source, l);
       }
     } catch {
       /* unreadable part-way: the reader reports it */

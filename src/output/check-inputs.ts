@@ -54,7 +54,13 @@ export async function checkInputs(
     if (state.unhashed > 0) say(`gempipe: resume: ${state.unhashed} record(s) in ${o.out}/ carry no hash (written by an older gempipe): they are trusted without a content check`);
     // Stdin in a dry run is not spooled (a dry run writes nothing): it is checked as it is read.
     const changed = await findChangedLines(checked.filter((s) => s.path !== null), state, read);
-    changedCount = changed.count;
+    changedCount = changed.count + (o.redoChanged ? changed.gone.size : 0);
+    if (o.redoChanged && changed.gone.size > 0) {
+      // Records of lines the files no longer have (deleted at the end, blank now) leave the shards too.
+      const gone = o.dryRun ? changed.gone.size : await supersede(o.out, changed.gone);
+      say(`gempipe: --redo-changed: ${gone} record(s) of lines the inputs no longer have ${o.dryRun ? 'would move' : 'moved'} to ${join(o.out, SUPERSEDED_FILE)}`);
+      for (const set of [state.succeeded, state.failed, state.postFailed]) changed.gone.forEach((s, l) => set.delete(s, l));
+    }
     if (changed.count > 0) {
       const f = changed.first!;
       const was = await writtenPrompt(o.out, f.source, f.line);

@@ -46,6 +46,8 @@ export interface LineRef {
   hashText?: string;
   /** A --dedupe copy of another record's answer. */
   copy?: boolean;
+  /** A failure record (it has an `error`). */
+  failure?: boolean;
 }
 
 export function idOf(text: string): LineRef | undefined {
@@ -60,7 +62,7 @@ export function idOf(text: string): LineRef | undefined {
   if (typeof source !== 'string' || typeof line !== 'number' || !Number.isSafeInteger(line) || line < 1) return undefined;
   return {
     source: sourceName(source), line, postFailed: error?.status === 'POST_FAILED', hash: hash32(hash),
-    hashText: typeof hash === 'string' ? hash : undefined, copy: dedupedFrom !== undefined,
+    hashText: typeof hash === 'string' ? hash : undefined, copy: dedupedFrom !== undefined, failure: error !== undefined,
   };
 }
 
