@@ -15,7 +15,8 @@ import { JOB_FILE, STDIN_SPOOL, SUPERSEDED_FILE } from './layout.js';
 import type { Options } from '../cli/options.js';
 import { JOB_SHAPE_KEYS, type JobShape } from '../request/spec.js';
 import type { InputReaderOptions, InputSource } from '../stages/read-inputs.js';
-import { findChangedLines, firstDifference, quoteAt, writtenPrompt } from './changed-lines.js';
+import { findChangedLines, firstDifference, keptDifference, quoteAt, writtenRecord } from './changed-lines.js';
+import { parseKeep } from '../stages/fields.js';
 import type { OutputState } from './output-state.js';
 import { supersede } from './supersede.js';
 import { noSpaceError } from './reserve.js';
@@ -53,7 +54,8 @@ export async function checkInputs(
     }
     if (state.unhashed > 0) say(`gempipe: resume: ${state.unhashed} record(s) in ${o.out}/ carry no hash (written by an older gempipe): they are trusted without a content check`);
     // Stdin in a dry run is not spooled (a dry run writes nothing): it is checked as it is read.
-    const changed = await findChangedLines(checked.filter((s) => s.path !== null), state, read);
+    const keptNames = parseKeep(o.keep ?? []).map((k) => k.to);
+    const changed = await findChangedLines(checked.filter((s) => s.path !== null), state, read, keptNames);
     changedCount = changed.count + (o.redoChanged ? changed.gone.size : 0);
     if (o.redoChanged && changed.gone.size > 0) {
       // Records of lines the files no longer have (deleted at the end, blank now) leave the shards too.
@@ -63,11 +65,13 @@ export async function checkInputs(
     }
     if (changed.count > 0) {
       const f = changed.first!;
-      const was = await writtenPrompt(o.out, f.source, f.line);
+      const written = await writtenRecord(o.out, f.source, f.line);
+      const was = written === undefined ? undefined : String(written.prompt ?? '');
       const at = was === undefined ? 0 : firstDifference(was, f.prompt);
-      const what = was === undefined ? `now ${quoteAt(f.prompt)}`
-        : was === f.prompt ? `the prompt is the same, so the model, --system, --temperature, --max-output-tokens, --thinking-budget or --json-schema differ from the run that wrote it`
-          : `was ${quoteAt(was, at)}, now ${quoteAt(f.prompt, at)}`;
+      const what = f.keptOnly ? `it asks the same, but its --keep field(s) differ: ${keptDifference(written, f.kept, keptNames)}; --redo-changed rewrites such records without asking again`
+        : was === undefined ? `now ${quoteAt(f.prompt)}`
+          : was === f.prompt ? `the prompt is the same, so the model, --system, --temperature, --max-output-tokens, --thinking-budget or --json-schema differ from the run that wrote it`
+            : `was ${quoteAt(was, at)}, now ${quoteAt(f.prompt, at)}`;
       const head = `${changed.count} input line(s) changed since their records were written to ${o.out}/ (first: ${f.id} — ${what})`;
       if (!o.redoChanged) {
         throw new UsageError(`${head}. Nothing was sent. To answer them again, rerun with --redo-changed (their old records move to ${join(o.out, SUPERSEDED_FILE)}); or give this job a new --out`);

@@ -11,6 +11,7 @@ import type { Options } from '../cli/options.js';
 import { IdSet } from './id-set.js';
 import { compactFailures, loadOutputState, type OutputState } from './output-state.js';
 import { noSpaceError } from './reserve.js';
+import { parseKeep } from '../stages/fields.js';
 
 export interface PreparedOutput {
   state: OutputState;
@@ -23,7 +24,7 @@ export interface PreparedOutput {
 }
 
 export async function prepareOutput(
-  o: Pick<Options, 'out' | 'overwrite' | 'dryRun' | 'retryFailed'>,
+  o: Pick<Options, 'out' | 'overwrite' | 'dryRun' | 'retryFailed'> & { keep?: readonly string[] },
   say: (line: string) => void,
   onRecord?: NonNullable<Parameters<typeof loadOutputState>[1]>['onRecord'],
 ): Promise<PreparedOutput> {
@@ -37,7 +38,7 @@ export async function prepareOutput(
       lock = lockOutputDir(o.out);
       if (lock.tookOver) say(`gempipe: took over the lock of a run that is gone (pid ${lock.tookOver.pid} on ${lock.tookOver.host}, started ${lock.tookOver.startedAt})`);
     }
-    state = await loadOutputState(o.out, { overwrite: o.overwrite, readOnly: o.dryRun, onRecord });
+    state = await loadOutputState(o.out, { overwrite: o.overwrite, readOnly: o.dryRun, onRecord, keptNames: parseKeep(o.keep ?? []).map((k) => k.to) });
   } catch (e) {
     lock?.release();
     if (e instanceof FatalRunError || e instanceof UsageError) throw e;

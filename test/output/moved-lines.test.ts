@@ -1,6 +1,7 @@
 // A line inserted or deleted moves every line below it: with --redo-changed each moved line reuses
 // the answer the directory already holds for its request (a shard, or superseded.jsonl), so only
-// the new line is asked. The built CLI against an emulator in this process; verify is the oracle.
+// the new line is asked; an edited --keep field is a change the check and verify see, redone for
+// free. The built CLI against an emulator in this process; verify is the oracle.
 
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -49,6 +50,34 @@ describe('--redo-changed reuses the answers of moved lines', () => {
     expect(readOutputs(out).all).toHaveLength(500);
     expect((await verify({ out, inputs: [f] })).problems).toEqual([]);
     expect(readFileSync(join(out, 'superseded.jsonl'), 'utf8').split('\n').length).toBeGreaterThan(500);
+  });
+
+  it('an edited --keep field is a changed line (exit 2, nothing sent) and verify says so; --redo-changed rewrites the record without a request', async () => {
+    box.emu = await startEmulator({});
+    const f = join(box.dir, 't.csv');
+    const csv = (owner: string) => `id,owner,question\n1,ann,What is two times 1?\n2,${owner},What is two times 2?\n3,cy,What is two times 3?\n`;
+    writeFileSync(f, csv('bob'));
+    const out = join(box.dir, 'out');
+    const run = async (...more: string[]) => {
+      const p = start(['-o', out, '--rpm', 'off', '--input-format', 'csv', '--prompt-field', 'question', '--keep', 'id:ticket,owner', ...more, f], { env: env(box.emu.url) });
+      return { code: await p.exited, stderr: p.stderr() };
+    };
+    expect((await run()).code).toBe(0);
+    const hashes = readOutputs(out).all.map((r) => r.hash).sort();
+    writeFileSync(f, csv('bea'));
+    const stopped = await run();
+    expect(stopped.code).toBe(2);
+    expect(stopped.stderr).toContain(`1 input line(s) changed since their records were written to ${out}/ (first: ${f}:3 — it asks the same, but its --keep field(s) differ: owner was "bob", now "bea"; --redo-changed rewrites such records without asking again)`);
+    const v = await verify({ out, inputs: [f] });
+    expect(v.problems).toEqual([`1 input line(s) have --keep field(s) other than their records hold (e.g. ${f}:3): the lines were edited since; rerun with --redo-changed (it rewrites those records without asking again)`]);
+    expect(box.emu.stats.requests).toBe(3);
+    const redone = await run('--redo-changed');
+    expect(redone.code, redone.stderr).toBe(0);
+    expect(box.emu.stats.requests).toBe(3); // the same request's answer, reused
+    const rec = readOutputs(out).all.find((r) => r.line === 3)!;
+    expect(rec).toMatchObject({ owner: 'bea', ticket: '2', reusedFrom: `${f}:3`, response: 'Two times 2 is 4.' });
+    expect(readOutputs(out).all.map((r) => r.hash).sort()).toEqual(hashes); // request hashes unchanged
+    expect((await verify({ out, inputs: [f] })).problems).toEqual([]);
   });
 
   it('without --redo-changed nothing is reused: the moved lines stop the run (exit 2, nothing sent)', async () => {
