@@ -14,7 +14,8 @@ import { checkInputs } from '../output/check-inputs.js';
 import type { IdSet } from '../output/id-set.js';
 import { loadOutputState, type LineRef } from '../output/output-state.js';
 import { prepareOutput } from '../output/prepare-output.js';
-import { dropReserve, makeReserve, reserveBytesFor } from '../output/reserve.js';
+import { dropReserve, makeReserve, noSpaceError, reserveBytesFor } from '../output/reserve.js';
+import { nameRunSources } from '../output/source-names.js';
 import { checkPostSpec, createPostStage, parsePostSpec } from '../post/stage.js';
 import { createProgress, type Progress } from '../progress.js';
 import { requestSpecOf } from '../request/spec.js';
@@ -91,6 +92,9 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
     const state = prepared?.state;
     const failedAtStart = state?.failed.size ?? 0;
     const reading = lineReading(o, spec);
+    // A file the directory knows by another spelling (q.txt, /abs/q.txt) keeps its name: one file, one source.
+    const named = nameRunSources(o, sources, state, say);
+    sources = named.sources;
     if (state) {
       // Lines changed since their records were written stop the run here (exit 2), before any request.
       const checked = await checkInputs(o, sources, state, { ...reading, stdin }, say);
@@ -104,6 +108,11 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
       }
     }
     if (state && !o.dryRun) {
+      try {
+        named.save();
+      } catch (e) {
+        throw noSpaceError(e, o.out) ?? e;
+      }
       // The writer's reserve before the first request: a disk too full to keep it sends nothing (exit 1).
       releases.push(() => dropReserve(o.out));
       makeReserve(o.out, reserveBytesFor(o.concurrency), o.concurrency);

@@ -19,6 +19,7 @@ import { lockHolder } from './dir-lock.js';
 import { IdSet } from './id-set.js';
 import { hash32, keptHash32, LineHashes } from './line-hashes.js';
 import { scanJsonl } from './output-state.js';
+import { nameSources, readSourceNames } from './source-names.js';
 import { parseKeep } from '../stages/fields.js';
 import { parserOf } from '../stages/line-parsers.js';
 import { createSourceChain, resolveInputs } from '../stages/read-inputs.js';
@@ -118,7 +119,8 @@ export async function verify(o: { out: string; inputs: string[]; shape?: Partial
   let nChanged = 0;
   let nKept = 0;
   lines = 0;
-  for (const src of resolveInputs(o.inputs)) {
+  // Inputs by the names the directory knows their files by (q.txt given as /abs/q.txt: source-names.ts).
+  for (const src of nameSources(resolveInputs(o.inputs), readSourceNames(o.out), [...succeeded.sources(), ...failed.sources()]).sources) {
     let chain: Duplex;
     try {
       chain = createSourceChain(src, { stdin: o.stdin, maxLineBytes: shape.maxLineBytes ?? 1024 * 1024, parse, hash, csv, mine: shape.partition ? inPartition(shape.partition) : undefined });
