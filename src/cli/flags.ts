@@ -115,6 +115,7 @@ export const WORKER_FLAGS: readonly Flag[] = [
 export const MERGE_FLAGS: readonly Flag[] = [
   { key: 'out', flags: '-o, --out <dir>', help: 'the merged directory (new or empty)', kind: 'text', required: '`gempipe merge` needs `-o OUT`: the merged directory (new or empty)' },
   { key: 'shardSize', flags: '--shard-size <n>', help: 'records per shard', kind: 'int', min: 1, default: 1000 },
+  { key: 'allowPartial', flags: '--allow-partial', help: 'merge though the directories are not every finished part of one job, saying what is missing', kind: 'switch' },
 ];
 
 /** `gempipe batches list|cancel`. */

@@ -7,13 +7,13 @@
 
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { writeJsonAtomic } from './atomic.js';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { UsageError } from '../errors.js';
-import { JOB_FILE, STDIN_SPOOL, SUPERSEDED_FILE } from './layout.js';
+import { STDIN_SPOOL, SUPERSEDED_FILE } from './layout.js';
+import { saveJobShape } from './job-file.js';
 import type { Options } from '../cli/options.js';
-import { JOB_SHAPE_KEYS, type JobShape } from '../request/spec.js';
+import type { JobShape } from '../request/spec.js';
 import type { InputReaderOptions, InputSource } from '../stages/read-inputs.js';
 import { findChangedLines, firstDifference, keptDifference, quoteAt, writtenRecord } from './changed-lines.js';
 import { parseKeep } from '../stages/fields.js';
@@ -91,14 +91,4 @@ export async function checkInputs(
     throw noSpaceError(e, o.out) ?? e;
   }
   return { sources: checked, changed: changedCount, cleanup };
-}
-
-
-function saveJobShape(dir: string, o: Partial<JobShape>): void {
-  const job: Record<string, unknown> = { savedAt: new Date().toISOString() };
-  for (const k of JOB_SHAPE_KEYS) {
-    const v = o[k];
-    if (v !== undefined && !(Array.isArray(v) && v.length === 0)) job[k] = v; // no `keep: []`
-  }
-  writeJsonAtomic(join(dir, JOB_FILE), job);
 }

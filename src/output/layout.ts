@@ -6,7 +6,7 @@
 //   failures.jsonl           failure records
 //   superseded.jsonl         --redo-changed: the old records of lines that changed
 //   .gempipe.lock            the run that owns the directory now (pid, host, start)
-//   .gempipe-job.json        what the last run asked (model, system, config, input format), for verify
+//   .gempipe-job.json        what the last run asked (model, system, config, input format), for verify; complete: it finished
 //   .gempipe-sources.json    which file each source name is (real path, device, inode): one file, one name
 //   .gempipe-usage.json      --rpd: requests per Pacific day, per model
 //   .gempipe-limits.json     quota limits learned per model, for the next run
