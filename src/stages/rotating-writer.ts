@@ -106,14 +106,6 @@ function wholeEnd(f: OpenFile): number {
   return f.size + f.writing.buf.lastIndexOf(0x0a, f.writing.off - 1) + 1;
 }
 
-function sizeOf(path: string): number | undefined {
-  try {
-    return statSync(path).size;
-  } catch {
-    return undefined;
-  }
-}
-
 export function createRotatingWriter(options: RotatingWriterOptions): Writable {
   const o = { shardSize: 1000, firstShard: 0, fsync: 'close' as FsyncPolicy, ...options };
   let shardNo = o.firstShard;
@@ -135,7 +127,7 @@ export function createRotatingWriter(options: RotatingWriterOptions): Writable {
   /** Fills the reserve once (or adopts one a run made before its first request); false when it could not be made. */
   function makeReserve(): Promise<boolean> {
     const n = o.reserveBytes ?? 0;
-    if (!reserve && n > 0 && sizeOf(reservePath) === n) reserve = Promise.resolve(true);
+    if (!reserve && n > 0 && statSync(reservePath, { throwIfNoEntry: false })?.size === n) reserve = Promise.resolve(true);
     return (reserve ??= n <= 0 ? Promise.resolve(false) : writeFile(reservePath, Buffer.alloc(n)).then(() => true, () => rm(reservePath, { force: true }).then(() => false, () => false)));
   }
   async function dropReserve(): Promise<boolean> {
