@@ -1,8 +1,8 @@
 // prepareJob(): the set-up every mode shares, in the order that keeps usage errors ahead of any
-// request: the options (defaults filled, the flag rules), --post's module, the inputs, the output
-// directory (its lock, resume state and --dedupe index), the content check, --cache, the stop
-// control and the descriptor budget. What it opens is released by close(); what a runner opens
-// it defers, and settle() closes that, last first, when the runner is done.
+// request: the options (defaults filled, the flag rules), --post's module, the inputs (CSV headers
+// checked), the output directory (its lock, resume state, source names, --dedupe index), the
+// content check, the writer's reserve, --cache (moved lines' answers first), the stop control and
+// the descriptor budget. What it opens close() releases; what a runner opens settle() closes.
 
 import { pipeline } from 'node:stream/promises';
 import type { Duplex, Readable } from 'node:stream';
