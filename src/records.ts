@@ -81,6 +81,7 @@ export type OutputRecord = SuccessRecord | FailureRecord;
 /** The fields gempipe writes into output records: `--keep` cannot use these names. */
 export const RECORD_FIELDS: readonly string[] = [
   'id', 'hash', 'source', 'line', 'prompt', 'response', 'model', 'finishReason', 'usage', 'attempts', 'latencyMs', 'json', 'error', 'dedupedFrom', 'cached', 'mode',
+  'reusedFrom',
 ];
 
 /** Copies an input's kept fields (--keep) into its output record, never over a record field. */

@@ -48,6 +48,8 @@ export interface RunStats {
   deduped: number;
   /** --cache: records answered from the response cache (no request). */
   cached: number;
+  /** --redo-changed: records answered from an answer already in the output directory (a moved line; no request). */
+  reused: number;
   /** Inputs that could not be read: source -> message. */
   inputErrors: Array<{ source: string; message: string }>;
   /** Output records whose ids are not in the inputs read this run (reported, never dropped). */
@@ -58,7 +60,7 @@ export function createStats(now = Date.now()): RunStats {
   return {
     startedAt: now, read: 0, skipped: 0, succeeded: 0, truncated: 0, failed: 0, failedByStatus: {}, inFlight: 0,
     attempts: 0, retries: 0, retriesByCause: {}, http429: 0, tokensIn: 0, tokensOut: 0, apiMs: 0, limiterMs: 0,
-    backoffMs: 0, readWaitMs: 0, writeWaitMs: 0, writeMs: 0, postMs: 0, written: 0, deduped: 0, cached: 0, inputErrors: [], orphans: 0,
+    backoffMs: 0, readWaitMs: 0, writeWaitMs: 0, writeMs: 0, postMs: 0, written: 0, deduped: 0, cached: 0, reused: 0, inputErrors: [], orphans: 0,
   };
 }
 
@@ -73,6 +75,8 @@ export interface Summary {
   deduped: number;
   /** --cache: records answered from the response cache. */
   cached: number;
+  /** --redo-changed: records answered from an answer already in the output directory. */
+  reused: number;
   /** gempipe coordinator: records and failures per worker (host:pid). */
   workers?: Record<string, { records: number; failed: number }>;
   /**
@@ -133,7 +137,7 @@ export function summarize(s: RunStats, outcome: Summary['outcome'], exitCode: nu
   const done = s.succeeded + s.failed;
   const r = (x: number) => Math.round(x);
   return {
-    outcome, exitCode, done, succeeded: s.succeeded, truncated: s.truncated, skipped: s.skipped, failed: s.failed, deduped: s.deduped, cached: s.cached,
+    outcome, exitCode, done, succeeded: s.succeeded, truncated: s.truncated, skipped: s.skipped, failed: s.failed, deduped: s.deduped, cached: s.cached, reused: s.reused,
     failedByStatus: { ...s.failedByStatus }, inputErrors: [...s.inputErrors], orphans: s.orphans, failedEarlier,
     wallMs, recordsPerSec: Math.round((done / wallMs) * 1000 * 10) / 10,
     tokensIn: s.tokensIn, tokensOut: s.tokensOut, attempts: s.attempts, retries: s.retries,
@@ -172,6 +176,7 @@ export function formatSummary(x: Summary): string {
   const fails = Object.entries(x.failedByStatus).map(([k, v]) => `${k} ${v}`).join(', ');
   if (fails) lines.push(`  failed by status: ${fails}`);
   if (x.cached > 0) lines.push(`  ${x.cached} record(s) answered from the --cache (no request sent)`);
+  if (x.reused > 0) lines.push(`  ${x.reused} record(s) reused an answer already in the output directory (lines moved: the same request; no request sent)`);
   if (x.deduped > 0) lines.push(`  ${x.deduped} record(s) answered by --dedupe from an identical request's answer (no request sent)`);
   if (x.truncated > 0) lines.push(`  ${x.truncated} answer(s) cut at the output-token limit (finishReason MAX_TOKENS; kept as successes)`);
   for (const l of x.limits ?? []) lines.push(`  ${l}`);

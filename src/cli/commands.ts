@@ -67,8 +67,8 @@ export async function workerCommand(raw: RawOptions, io: CliIO, signal: AbortSig
 }
 
 export async function mergeCommand(dirs: string[], raw: RawOptions, io: CliIO): Promise<number> {
-  const { out, shardSize } = parseFlags<{ out: string; shardSize: number }>(MERGE_FLAGS, raw);
-  const r = await merge({ out, dirs, shardSize, say: (l) => io.stderr.write(l + '\n') });
+  const { out, shardSize, allowPartial } = parseFlags<{ out: string; shardSize: number; allowPartial?: boolean }>(MERGE_FLAGS, raw);
+  const r = await merge({ out, dirs, shardSize, allowPartial, say: (l) => io.stderr.write(l + '\n') });
   io.stderr.write(`gempipe merge: ${r.succeeded} succeeded and ${r.failed} failed record(s) from ${dirs.length} director${dirs.length === 1 ? 'y' : 'ies'} into ${out}/`
     + `${r.duplicates ? `; ${r.duplicates} found twice, written once` : ''}${r.failuresSuperseded ? `; ${r.failuresSuperseded} failure(s) dropped: the id succeeded in another part` : ''}\n`);
   for (const n of r.notes) io.stderr.write(`gempipe merge: note: ${n}\n`);

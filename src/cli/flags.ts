@@ -37,7 +37,8 @@ export const RUN_FLAGS: readonly Flag[] = [
   { key: 'inputFormat', flags: '--input-format <fmt>', help: 'text: a prompt per line; jsonl: a JSON object per line; csv: a header row, then records', kind: 'choice', choices: ['text', 'jsonl', 'csv'], default: DEFAULTS.inputFormat },
   { key: 'promptField', flags: '--prompt-field <name>', help: 'jsonl/csv: the field holding the prompt (default "prompt")', kind: 'text' },
   { key: 'template', flags: '--template <text>', help: "jsonl/csv: build the prompt from fields, e.g. 'Classify: {{text}}' ({{a.b}}, {{items.0}}), or @FILE", kind: 'text' },
-  { key: 'keep', flags: '--keep <fields>', help: 'jsonl/csv: comma-separated input fields copied into each output record', kind: 'special' },
+  { key: 'keep', flags: '--keep <fields>', help: 'jsonl/csv: comma-separated input fields copied into each output record; NAME:AS keeps NAME as AS (--keep id:ticket_id)', kind: 'special' },
+  { key: 'csvDelimiter', flags: '--csv-delimiter <char>', help: 'csv: the field separator, one character (; or tab)', kind: 'special', default: ',' },
   { key: 'maxLineBytes', flags: '--max-line-bytes <n>', help: 'longer lines become INVALID_INPUT failure records', kind: 'int', min: 16, max: 1024 ** 3, default: DEFAULTS.maxLineBytes },
   { key: 'model', flags: '--model <name>', help: 'Gemini model (env GEMINI_MODEL)', kind: 'special', default: DEFAULTS.model },
   { key: 'system', flags: '--system <text>', help: 'system instruction, or @FILE to read it from a file', kind: 'special' },
@@ -115,6 +116,7 @@ export const WORKER_FLAGS: readonly Flag[] = [
 export const MERGE_FLAGS: readonly Flag[] = [
   { key: 'out', flags: '-o, --out <dir>', help: 'the merged directory (new or empty)', kind: 'text', required: '`gempipe merge` needs `-o OUT`: the merged directory (new or empty)' },
   { key: 'shardSize', flags: '--shard-size <n>', help: 'records per shard', kind: 'int', min: 1, default: 1000 },
+  { key: 'allowPartial', flags: '--allow-partial', help: 'merge though the directories are not every finished part of one job, saying what is missing', kind: 'switch' },
 ];
 
 /** `gempipe batches list|cancel`. */

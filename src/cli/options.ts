@@ -8,6 +8,7 @@ import { parsePartition } from '../partition.js';
 import type { InputFormat, InputShape, RequestShape } from '../request/spec.js';
 import { UsageError } from '../errors.js';
 import { RECORD_FIELDS } from '../records.js';
+import { parseKeep } from '../stages/fields.js';
 import { parseEmulatorExtraFlags } from '../emulator/flags-extra.js';
 import type { EmulatorOptions } from '../emulator/server.js';
 import { EMULATOR_FLAGS, QUEUE_FLAGS, RUN_FLAGS } from './flags.js';
@@ -20,7 +21,7 @@ export type FsyncPolicy = 'none' | 'close' | 'always';
 export type { InputFormat };
 
 export interface Options extends RequestShape, InputShape {
-  /** Files, directories or `-`. Empty: stdin if not a terminal, else `./inputs`. */
+  /** Files, directories or `-`. Empty: stdin if it is a pipe or a file with data, else `./inputs`. */
   inputs: string[];
   /** Output directory, or `-` for stdout. @default "outputs" */
   out: string;
@@ -164,10 +165,10 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
   if (ctx.coordinator) applyFlags(QUEUE_FLAGS, raw, o as unknown as Record<string, unknown>, ctx.env, true);
 
   if (has('keep')) o.keep = String(raw.keep).split(',').map((s) => s.trim()).filter(Boolean);
-  // A kept field named like a record field would be silently dropped (the record's own wins).
-  const taken = o.keep.filter((k) => RECORD_FIELDS.includes(k));
-  if (taken.length > 0) {
-    throw new UsageError(`\`--keep ${taken.join(',')}\`: ${taken.length > 1 ? 'these are' : 'that is'} the name of a field every output record has (${RECORD_FIELDS.join(', ')}); rename the input field, or build the prompt with --template and keep the others`);
+  checkKeep(o.keep);
+  if (has('csvDelimiter')) {
+    const d = csvDelimiterOf(String(raw.csvDelimiter));
+    if (d !== ',') o.csvDelimiter = d; // the default stays unset: the job file names only a choice
   }
   if (has('promptField') && o.inputFormat === 'text') throw new UsageError(FLAG_RULES[1].message);
   if (o.template !== undefined) {
@@ -215,6 +216,37 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
     throw new UsageError('No API key: set GEMINI_API_KEY (or GOOGLE_API_KEY), or pass `--emulator` to run against the local emulator');
   }
   return o;
+}
+
+/**
+ * --keep NAME or NAME:AS: a kept field named like a record field would be dropped (the record's
+ * own wins), so such a name must be kept under another (`--keep id:ticket_id`); two kept under one
+ * name would overwrite each other.
+ */
+export function checkKeep(keep: readonly string[]): void {
+  const specs = parseKeep(keep);
+  const bad = keep.find((k, i) => specs[i].from === '' || specs[i].to === '');
+  if (bad !== undefined) throw new UsageError(`Expected \`--keep\` to be NAME or NAME:AS, comma-separated, got \`${bad}\``);
+  const taken = specs.filter((k) => RECORD_FIELDS.includes(k.to));
+  if (taken.length > 0) {
+    const names = taken.map((k) => k.to).join(',');
+    const example = taken[0].from === taken[0].to ? `\`--keep ${taken[0].from}:input_${taken[0].from}\`` : 'another AS';
+    throw new UsageError(`\`--keep ${names}\`: ${taken.length > 1 ? 'these are' : 'that is'} the name of a field every output record has (${RECORD_FIELDS.join(', ')}); keep it under another name, e.g. ${example}`);
+  }
+  const seen = new Set<string>();
+  for (const k of specs) {
+    if (seen.has(k.to)) throw new UsageError(`\`--keep\` keeps two fields as "${k.to}": give each its own name (NAME:AS)`);
+    seen.add(k.to);
+  }
+}
+
+/** --csv-delimiter: one character (`\t` or `tab` for a tab), not a quote or a line break. */
+export function csvDelimiterOf(v: string): string {
+  const d = v === '\\t' || v.toLowerCase() === 'tab' ? '\t' : v;
+  if ([...d].length !== 1 || d === '"' || d === '\n' || d === '\r') {
+    throw new UsageError(`Expected \`--csv-delimiter\` to be one character (e.g. ';', or 'tab'), not a quote or a line break, got \`${v}\``);
+  }
+  return d;
 }
 
 /** The `emulator` sub-command's options, validated with the same messages as a run's. */

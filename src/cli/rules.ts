@@ -20,6 +20,10 @@ export const FLAG_RULES: readonly FlagRule[] = [
     message: '`--template`, `--prompt-field` and `--keep` need `--input-format jsonl` or `csv`',
   },
   {
+    when: (o) => o.csvDelimiter !== undefined && o.csvDelimiter !== ',' && o.inputFormat !== 'csv',
+    message: '`--csv-delimiter` needs `--input-format csv`',
+  },
+  {
     when: (o) => o.mode === 'batch' && o.out === '-',
     message: '`--mode batch` writes shards and keeps a journal of its jobs: give it `--out DIR`, not `-`',
   },

@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode } from '../errors.js';
 import { FAILURES_FILE } from '../output/layout.js';
+import { markComplete } from '../output/job-file.js';
 import { compactFailures } from '../output/output-state.js';
 import { WriteFailedError } from '../stages/rotating-writer.js';
 import { formatSummary, summarize } from '../stats.js';
@@ -46,6 +47,11 @@ export async function finishJob(job: PreparedJob, end: RunnerEnd): Promise<RunRe
     pipelineError, toStdout: job.toStdout, haltMessage: stop.haltMessage, interrupted: stop.interrupted, failed: stats.failed,
     inputErrors: stats.inputErrors.length, failuresOnDisk,
   });
+  // Every input line of the run's share has a record now: merge may take the directory as a whole part.
+  if (state && !o.dryRun && !o.detach && (decided.exitCode === ExitCode.OK || decided.exitCode === ExitCode.SOME_FAILED)
+    && stats.inputErrors.length === 0 && stats.total !== undefined && stats.written === stats.read) {
+    markComplete(o.out, { lines: stats.total, records: state.succeeded.size + state.failed.minus(state.succeeded).count });
+  }
   const error = decided.error === undefined ? undefined : job.redact(decided.error);
   const summary = summarize(stats, decided.outcome, decided.exitCode, Date.now(), error, Math.max(0, failuresOnDisk - stats.failed));
   if (end.limits && end.limits.length > 0) summary.limits = end.limits;

@@ -19,7 +19,8 @@ import type { RunStats, Summary } from '../stats.js';
 import type { StopControl } from './stop-control.js';
 
 export interface RunIO {
-  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  /** `fd` (process.stdin has one): with no INPUT, stdin is read only when it is a pipe or a file with data. */
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean; fd?: number };
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   /** Graceful stop: stop reading, drain in-flight requests, close shards. */

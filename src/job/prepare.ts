@@ -1,8 +1,8 @@
 // prepareJob(): the set-up every mode shares, in the order that keeps usage errors ahead of any
-// request: the options (defaults filled, the flag rules), --post's module, the inputs, the output
-// directory (its lock, resume state and --dedupe index), the content check, --cache, the stop
-// control and the descriptor budget. What it opens is released by close(); what a runner opens
-// it defers, and settle() closes that, last first, when the runner is done.
+// request: the options (defaults filled, the flag rules), --post's module, the inputs (CSV headers
+// checked), the output directory (its lock, resume state, source names, --dedupe index), the
+// content check, the writer's reserve, --cache (moved lines' answers first), the stop control and
+// the descriptor budget. What it opens close() releases; what a runner opens settle() closes.
 
 import { pipeline } from 'node:stream/promises';
 import type { Duplex, Readable } from 'node:stream';
@@ -14,23 +14,23 @@ import { checkInputs } from '../output/check-inputs.js';
 import type { IdSet } from '../output/id-set.js';
 import { loadOutputState, type LineRef } from '../output/output-state.js';
 import { prepareOutput } from '../output/prepare-output.js';
+import { dropReserve, makeReserve, noSpaceError, reserveBytesFor } from '../output/reserve.js';
+import { nameRunSources } from '../output/source-names.js';
 import { checkPostSpec, createPostStage, parsePostSpec } from '../post/stage.js';
 import { createProgress, type Progress } from '../progress.js';
 import { requestSpecOf } from '../request/spec.js';
 import { createDedupe, type Dedupe } from '../reuse/dedupe.js';
+import { indexMovedAnswers, movedThenCache } from '../reuse/moved-answers.js';
 import { createResponseCache, type ResponseCache } from '../reuse/response-cache.js';
+import { defaultInputs } from '../stages/default-inputs.js';
+import { checkCsvInputs } from '../stages/csv-header.js';
+import { parserOf } from '../stages/line-parsers.js';
 import { resolveInputs } from '../stages/read-inputs.js';
 import { createStats, watchEventLoop } from '../stats.js';
 import type { Job, RunIO } from './job.js';
 import { lineReading, openJobReader } from './reader.js';
 import { createStopControl } from './stop-control.js';
 import { openJobWriter, type WrittenListener } from './writer.js';
-
-/** The sources a run reads: the INPUT arguments, else stdin when piped, else ./inputs. */
-export function defaultInputs(inputs: string[], stdinIsTTY: boolean | undefined): string[] {
-  if (inputs.length > 0) return inputs;
-  return stdinIsTTY ? ['inputs'] : ['-'];
-}
 
 export interface PreparedJob extends Job {
   /** Ids of the current inputs the directory held (for the orphan report). */
@@ -71,8 +71,14 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
     const postSpec = o.post !== undefined ? parsePostSpec(o.post) : undefined;
     if (postSpec) await checkPostSpec(postSpec);
     const post = o.dryRun ? undefined : postSpec;
-    let sources = resolveInputs(defaultInputs(o.inputs, io.stdin.isTTY));
+    // No INPUT: stdin when it holds data (a pipe, a file), else ./inputs (stages/default-inputs.ts).
+    const given = defaultInputs(o.inputs, io.stdin);
+    if (given.note) say(given.note);
+    let sources = resolveInputs(given.inputs);
     if (sources.some((s) => s.path === null) && io.stdin.isTTY && o.inputs.includes('-')) say('gempipe: reading prompts from the terminal (end with Ctrl-D)');
+    // CSV: every header checked against --template, --prompt-field and --keep before anything else (exit 2).
+    let stdin: NodeJS.ReadableStream = io.stdin;
+    if (o.inputFormat === 'csv') stdin = (await checkCsvInputs(sources, parserOf(o).csv!, { maxLineBytes: o.maxLineBytes, stdin: io.stdin })) ?? stdin;
 
     // --dedupe: answers already on disk are indexed while the directory is read.
     let dedupe: Dedupe | undefined = o.dedupe ? createDedupe({ stats }) : undefined;
@@ -86,9 +92,12 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
     const state = prepared?.state;
     const failedAtStart = state?.failed.size ?? 0;
     const reading = lineReading(o, spec);
+    // A file the directory knows by another spelling (q.txt, /abs/q.txt) keeps its name: one file, one source.
+    const named = nameRunSources(o, sources, state, say);
+    sources = named.sources;
     if (state) {
       // Lines changed since their records were written stop the run here (exit 2), before any request.
-      const checked = await checkInputs(o, sources, state, { ...reading, stdin: io.stdin }, say);
+      const checked = await checkInputs(o, sources, state, { ...reading, stdin }, say);
       releases.push(() => checked.cleanup());
       sources = checked.sources;
       if (dedupe && checked.changed > 0 && o.redoChanged && !o.dryRun) {
@@ -98,8 +107,25 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
         await loadOutputState(o.out, { readOnly: true, onRecord: indexKnown(dedupe) });
       }
     }
-    const cache = o.dryRun ? undefined : await openCache(o, spec, stats, say);
-    if (cache) releases.push(() => cache.close());
+    if (state && !o.dryRun) {
+      try {
+        named.save();
+      } catch (e) {
+        throw noSpaceError(e, o.out) ?? e;
+      }
+      // The writer's reserve before the first request: a disk too full to keep it sends nothing (exit 1).
+      releases.push(() => dropReserve(o.out));
+      makeReserve(o.out, reserveBytesFor(o.concurrency), o.concurrency);
+    }
+    let cache = o.dryRun ? undefined : await openCache(o, spec, stats, say);
+    if (state && o.redoChanged && !o.dryRun) {
+      // Lines moved by an insertion or deletion reuse the answers the directory holds for them.
+      const moved = await indexMovedAnswers(o.out, stats);
+      if (moved.size > 0) cache = movedThenCache(moved, cache);
+      else moved.close();
+    }
+    const opened = cache;
+    if (opened) releases.push(() => opened.close());
     const stop = createStopControl({ signal: io.signal, drainTimeoutSec: o.drainTimeoutSec, inFlight: () => stats.inFlight, say, shout });
     // Sockets and input files together stay under `ulimit -n`, decided before the reader opens anything.
     const budget = o.dryRun || io.generate ? undefined : fdBudget({ concurrency: o.concurrency, openFiles: o.ordered ? 1 : o.openFiles, inProcessEmulator: o.emulator });
@@ -117,7 +143,8 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
       redact: (text) => redact(text, secrets),
       onDisk: (s, l) => state !== undefined && (state.succeeded.has(s, l) || state.failed.has(s, l)),
       openReader: (mine) => openJobReader({
-        options: o, spec, sources, stdin: io.stdin, stats, signal: stop.reading, skip: prepared?.skip, done, mine, shout,
+        options: o, spec, sources, stdin, stats, signal: stop.reading, skip: prepared?.skip, done, mine, shout, say,
+        emptyStdinNote: given.inputsDirToo ? 'gempipe: warning: stdin (a pipe) held no prompt, so nothing was done; ./inputs was not read: to run it, give it as INPUT (gempipe ... inputs)' : undefined,
         openFiles: budget?.openFiles ?? (o.ordered ? 1 : o.openFiles),
       }),
       openWriter: () => openJobWriter({

@@ -12,9 +12,9 @@ import { countRecords, createInputReader, type InputReaderOptions, type InputSou
 import { writeErrorText } from '../stages/rotating-writer.js';
 import type { RunStats } from '../stats.js';
 
-/** How lines become records: the parser (text or jsonl), CSV's fields, and the hash. */
-export function lineReading(o: Options, spec: RequestSpec): Pick<InputReaderOptions, 'parse' | 'csv' | 'hash' | 'maxLineBytes'> {
-  return { ...parserOf(o), hash: spec.hash, maxLineBytes: o.maxLineBytes };
+/** How lines become records: the parser (text or jsonl), CSV's fields, and the hash; `warn`: JSONL's --keep warning. */
+export function lineReading(o: Options, spec: RequestSpec, warn?: (line: string) => void): Pick<InputReaderOptions, 'parse' | 'csv' | 'hash' | 'maxLineBytes'> {
+  return { ...parserOf(o, warn), hash: spec.hash, maxLineBytes: o.maxLineBytes };
 }
 
 export function openJobReader(j: {
@@ -32,13 +32,17 @@ export function openJobReader(j: {
   done: number;
   mine?: (source: string, line: number) => boolean;
   shout: (line: string) => void;
+  /** A warning, unless --quiet (JSONL: a --keep field the first records lack). */
+  say?: (line: string) => void;
+  /** Said (whatever --quiet) when the reader ends having found no record at all: stdin was an empty pipe. */
+  emptyStdinNote?: string;
 }): Readable {
   const { options: o, stats } = j;
   const part = o.partition ? inPartition(o.partition) : undefined;
   const extra = j.mine;
   const mine = part && extra ? (s: string, l: number) => part(s, l) && extra(s, l) : part ?? extra;
   const reader = createInputReader({
-    ...lineReading(o, j.spec),
+    ...lineReading(o, j.spec, j.say),
     sources: j.sources,
     stdin: j.stdin,
     openFiles: j.openFiles,
@@ -60,12 +64,13 @@ export function openJobReader(j: {
   });
   if (!o.quiet && !o.dryRun) {
     // The progress bar's total before the (back-pressured) reader reaches the end.
-    void countRecords(j.sources, undefined, j.signal).then((n) => {
+    void countRecords(j.sources, undefined, j.signal, o.inputFormat === 'csv').then((n) => {
       if (n !== undefined) stats.expected = Math.max(0, Math.round(n / (o.partition?.count ?? 1)) - j.done);
     });
   }
   reader.on('end', () => {
     if (!j.signal.aborted) stats.total = stats.read + stats.skipped;
+    if (!j.signal.aborted && j.emptyStdinNote && stats.read + stats.skipped === 0) j.shout(j.emptyStdinNote);
   });
   return reader;
 }

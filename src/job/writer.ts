@@ -8,6 +8,7 @@ import type { Writable } from 'node:stream';
 import type { Options } from '../cli/options.js';
 import type { IdSet } from '../output/id-set.js';
 import type { OutputState } from '../output/output-state.js';
+import { reserveBytesFor } from '../output/reserve.js';
 import { isFailure, type OutputRecord } from '../records.js';
 import type { Dedupe } from '../reuse/dedupe.js';
 import { createRotatingWriter, writeErrorText } from '../stages/rotating-writer.js';
@@ -44,7 +45,7 @@ export function openJobWriter(j: {
     dir: o.out, shardSize: o.shardSize, shardBytes: o.shardBytes, firstShard: state?.nextShard ?? 0,
     fsync: o.fsync, stats: j.stats, retryForMs: o.writeRetrySec * 1000,
     onLocated: j.dedupe ? (r, path, offset, bytes) => j.dedupe!.located(r, path, offset, bytes) : undefined,
-    reserveBytes: Math.min(8 << 20, Math.max(256 << 10, o.concurrency * (16 << 10))),
+    reserveBytes: reserveBytesFor(o.concurrency),
     onStall: (w) => {
       const space = w.code === 'ENOSPC' || w.code === 'EDQUOT';
       j.onStall(`${writeErrorText(w.code)} writing ${w.path}; ${space ? 'free space' : 'fix it'} — retrying for ${o.writeRetrySec} s. No new request is sent; the answers received and in flight (${j.stats.inFlight}) are kept and written${space ? ' into the space gempipe kept in reserve' : ''}, then the run ends: rerun the same command to resume`);

@@ -65,7 +65,7 @@ export const HELP_EPILOGUES: Readonly<Record<HelpTopic, HelpEpilogue>> = {
     exitCodes: [
       [0, 'merged'],
       [1, 'refused: an id answered differently in two parts, or an unreadable record (nothing written)'],
-      [2, 'usage error (no -o, a part that does not exist or is in use, an -o that holds records)'],
+      [2, 'usage error (no -o, a part that does not exist or is in use, an -o that holds records), or the parts are not every finished part 1/N … N/N of one job, each once (--allow-partial merges them anyway)'],
     ],
   },
   coordinator: {

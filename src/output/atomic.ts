@@ -3,7 +3,7 @@
 // fsync, rename, then the directory fsynced): a reader, or a run after a crash, sees the old
 // file or the new one, never part of one.
 
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { tmpNameOf } from './layout.js';
 
@@ -37,8 +37,19 @@ export function appendSynced(path: string, data: string): void {
 /** `value` as indented JSON at `path`, atomically. */
 export function writeJsonAtomic(path: string, value: unknown): void {
   const tmp = join(dirname(path), tmpNameOf(basename(path)));
-  writeFileSynced(tmp, JSON.stringify(value, null, 2) + '\n');
-  renameSync(tmp, path);
+  try {
+    writeFileSynced(tmp, JSON.stringify(value, null, 2) + '\n');
+    renameSync(tmp, path);
+  } catch (e) {
+    // A full disk must not leave a stray temporary file behind; the error names the file meant.
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* never made */
+    }
+    (e as NodeJS.ErrnoException).path ??= path;
+    throw e;
+  }
   try {
     const d = openSync(dirname(path), 'r');
     try {

@@ -49,7 +49,17 @@ export function lockOutputDir(dir: string): { release: () => void; tookOver?: Lo
     // Written whole to a private name, then linked to the lock's name: link() fails if the
     // name exists (atomic), and a reader never sees a lock file half written.
     const tmp = join(dir, lockTmpName(me.pid));
-    writeFileSync(tmp, JSON.stringify(me) + '\n');
+    try {
+      writeFileSync(tmp, JSON.stringify(me) + '\n');
+    } catch (e) {
+      try {
+        unlinkSync(tmp); // a full disk leaves no stray lock file
+      } catch {
+        /* never made */
+      }
+      (e as NodeJS.ErrnoException).path ??= path;
+      throw e;
+    }
     try {
       linkSync(tmp, path);
       unlinkSync(tmp);

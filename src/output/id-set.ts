@@ -42,6 +42,11 @@ export class IdSet {
     return true;
   }
 
+  /** The sources with at least one id. */
+  sources(): string[] {
+    return [...this.#bits.keys()].filter((s) => this.lastLine(s) > 0);
+  }
+
   /** The highest line of `source` in the set, 0 when none. */
   lastLine(source: string): number {
     const b = this.#bits.get(source);

@@ -6,7 +6,8 @@
 //   failures.jsonl           failure records
 //   superseded.jsonl         --redo-changed: the old records of lines that changed
 //   .gempipe.lock            the run that owns the directory now (pid, host, start)
-//   .gempipe-job.json        what the last run asked (model, system, config, input format), for verify
+//   .gempipe-job.json        what the last run asked (model, system, config, input format), for verify; complete: it finished
+//   .gempipe-sources.json    which file each source name is (real path, device, inode): one file, one name
 //   .gempipe-usage.json      --rpd: requests per Pacific day, per model
 //   .gempipe-limits.json     quota limits learned per model, for the next run
 //   .gempipe-stdin.spool     stdin, kept while a resumed stdin job is checked and run
@@ -24,6 +25,7 @@ export const LOCK_FILE = '.gempipe.lock';
 export const SUPERSEDED_FILE = 'superseded.jsonl';
 export const STDIN_SPOOL = '.gempipe-stdin.spool';
 export const JOB_FILE = '.gempipe-job.json';
+export const SOURCES_FILE = '.gempipe-sources.json';
 export const RESERVE_FILE = '.gempipe-reserve';
 export const JOURNAL_FILE = '.gempipe-batches.json';
 export const JOBS_DIR = '.gempipe-batches';

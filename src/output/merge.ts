@@ -1,12 +1,13 @@
-// gempipe merge -o OUT DIR...: joins the output directories of a job's parts (--partition, or
-// any runs over the same inputs) into one exactly-once directory. Two passes: the first reads
+// gempipe merge -o OUT DIR...: joins the output directories of a job's parts (--partition) into
+// one exactly-once directory, once they are every finished part of one job (merge-parts.ts; or
+// --allow-partial, said). Two passes: the first reads
 // every record and refuses conflicts — one id answered differently in two places (another
 // request hash, or another response to the same request) — before anything is written; the
 // second streams each id once into the rotating writer through pipeline() (a success beats a
 // failure of the same id; a record found twice counts once). OUT must hold no records yet; it is
 // locked while merging, and the parts must not be in use.
 
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -14,6 +15,8 @@ import { OutputStateError, UsageError } from '../errors.js';
 import { writeJsonAtomic } from './atomic.js';
 import { FAILURES_FILE, JOB_FILE } from './layout.js';
 import { holdsRecords, listRecordFiles, readJsonl } from './record-files.js';
+import { readJobFile, shapeKey } from './job-file.js';
+import { checkParts } from './merge-parts.js';
 import { idHash } from '../partition.js';
 import { isFailure, sourceName, type OutputRecord } from '../records.js';
 import { lockHolder, lockOutputDir } from './dir-lock.js';
@@ -43,7 +46,8 @@ async function* records(dir: string): AsyncGenerator<{ file: string; rec: Output
   }
 }
 
-export async function merge(o: { out: string; dirs: string[]; shardSize?: number; say: (line: string) => void }): Promise<MergeResult> {
+/** `allowPartial`: merge what is given though it is not every finished part of one job (merge-parts.ts), saying what is missing. */
+export async function merge(o: { out: string; dirs: string[]; shardSize?: number; allowPartial?: boolean; say: (line: string) => void }): Promise<MergeResult> {
   if (o.dirs.length === 0) throw new UsageError('`gempipe merge` needs the directories to merge: gempipe merge -o OUT DIR...');
   for (const d of o.dirs) {
     if (!existsSync(d)) throw new UsageError(`Cannot merge ${d}: no such directory`);
@@ -51,6 +55,8 @@ export async function merge(o: { out: string; dirs: string[]; shardSize?: number
     const holder = lockHolder(d);
     if (holder) throw new UsageError(`${d} is in use by a run (pid ${holder.pid} on ${holder.host}): merge it when that run has ended`);
   }
+  // The parts 1/N … N/N of one job, each once and finished — or --allow-partial, said.
+  const parts = await checkParts(o.dirs, o.allowPartial === true, o.say);
   if (holdsRecords(o.out)) {
     throw new UsageError(`${o.out} already holds records: merge into a new or empty directory`);
   }
@@ -113,19 +119,14 @@ export async function merge(o: { out: string; dirs: string[]; shardSize?: number
     lock.release();
   }
 
-  // The job's shape, for verify, when the parts agree on it (the partition aside).
+  // The job's shape, for verify, when the parts agree on it (the partition aside); whole when every part was.
   const shapes = o.dirs.map((d) => {
-    try {
-      const j = JSON.parse(readFileSync(join(d, JOB_FILE), 'utf8')) as Record<string, unknown>;
-      delete j.partition;
-      delete j.savedAt;
-      return JSON.stringify(j);
-    } catch {
-      return undefined;
-    }
+    const j = readJobFile(d);
+    return j && shapeKey(j);
   });
   if (shapes[0] !== undefined && shapes.every((s) => s === shapes[0])) {
-    writeJsonAtomic(join(o.out, JOB_FILE), { savedAt: new Date().toISOString(), ...JSON.parse(shapes[0]) });
+    const complete = parts.complete ? { complete: { at: new Date().toISOString(), lines: parts.complete.lines, records: res.succeeded + res.failed } } : {};
+    writeJsonAtomic(join(o.out, JOB_FILE), { savedAt: new Date().toISOString(), ...JSON.parse(shapes[0]), ...complete });
   } else {
     res.notes.push(`the parts do not agree on how they were asked (${JOB_FILE}); give \`gempipe verify\` the run's options`);
   }

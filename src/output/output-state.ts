@@ -10,7 +10,7 @@ import { OutputStateError } from '../errors.js';
 import { writeFully } from './atomic.js';
 import { FAILURES_FILE, SHARD_RE, STALE_TMP_RE, tmpNameOf } from './layout.js';
 import { IdSet } from './id-set.js';
-import { hash32, LineHashes } from './line-hashes.js';
+import { hash32, keptHash32, LineHashes } from './line-hashes.js';
 import { sourceName } from '../records.js';
 import { scanLines } from '../util/scan-lines.js';
 import { syncDir } from '../util/sync-dir.js';
@@ -33,6 +33,8 @@ export interface OutputState {
   hashes: LineHashes;
   /** Records written without a hash (by a gempipe before 2026-11): trusted as they are. */
   unhashed: number;
+  /** With --keep: each record's kept fields, hashed (keptHash32), for the content check. */
+  kept?: LineHashes;
 }
 
 export interface LineRef {
@@ -46,9 +48,14 @@ export interface LineRef {
   hashText?: string;
   /** A --dedupe copy of another record's answer. */
   copy?: boolean;
+  /** A failure record (it has an `error`). */
+  failure?: boolean;
+  /** keptHash32 of the record's kept fields, when `keptNames` were given. */
+  kept?: number;
 }
 
-export function idOf(text: string): LineRef | undefined {
+/** A record line's identity; `keptNames` (--keep's output names): its kept fields hashed too. */
+export function idOf(text: string, keptNames?: readonly string[]): LineRef | undefined {
   let rec: unknown;
   try {
     rec = JSON.parse(text);
@@ -60,7 +67,8 @@ export function idOf(text: string): LineRef | undefined {
   if (typeof source !== 'string' || typeof line !== 'number' || !Number.isSafeInteger(line) || line < 1) return undefined;
   return {
     source: sourceName(source), line, postFailed: error?.status === 'POST_FAILED', hash: hash32(hash),
-    hashText: typeof hash === 'string' ? hash : undefined, copy: dedupedFrom !== undefined,
+    hashText: typeof hash === 'string' ? hash : undefined, copy: dedupedFrom !== undefined, failure: error !== undefined,
+    ...(keptNames && keptNames.length > 0 ? { kept: keptHash32(rec as Record<string, unknown>, keptNames) } : {}),
   };
 }
 
@@ -69,7 +77,7 @@ export function idOf(text: string): LineRef | undefined {
  * invalid lines after the last valid one, are torn: the file is truncated to drop them. An
  * invalid line followed by valid ones is not a crash artefact: OutputStateError.
  */
-export async function scanJsonl(path: string, onRecord: (r: LineRef, at: { offset: number; bytes: number }) => void, repair = true): Promise<{ records: number; bytes: number; truncatedBytes: number }> {
+export async function scanJsonl(path: string, onRecord: (r: LineRef, at: { offset: number; bytes: number }) => void, repair = true, keptNames?: readonly string[]): Promise<{ records: number; bytes: number; truncatedBytes: number }> {
   const fh = await open(path, repair ? 'r+' : 'r');
   try {
     const size = (await fh.stat()).size;
@@ -80,7 +88,7 @@ export async function scanJsonl(path: string, onRecord: (r: LineRef, at: { offse
     await scanLines(fh, (data, start, end, next, terminated) => {
       if (!terminated) return; // a partial last line: torn, truncated below
       lineNo++;
-      const ref = idOf(data.toString('utf8', start, end));
+      const ref = idOf(data.toString('utf8', start, end), keptNames);
       if (!ref) {
         firstBad ??= lineNo;
         return;
@@ -112,6 +120,8 @@ export async function loadOutputState(dir: string, opts: {
   readOnly?: boolean;
   /** Each record read (with where its line is): --dedupe indexes the answers already on disk. */
   onRecord?: (ref: LineRef, path: string, at: { offset: number; bytes: number }, failed: boolean) => void;
+  /** --keep's output names: each record's kept fields are hashed into `kept`. */
+  keptNames?: readonly string[];
 } = {}): Promise<OutputState> {
   const ro = opts.readOnly === true;
   const state: OutputState = {
@@ -144,9 +154,12 @@ export async function loadOutputState(dir: string, opts: {
       state.repairs.push(`removed an unfinished ${name}`);
     }
   }
+  const keptNames = opts.keptNames && opts.keptNames.length > 0 ? opts.keptNames : undefined;
+  if (keptNames) state.kept = new LineHashes();
   const noteHash = (ref: LineRef) => {
     if (ref.hash) state.hashes.set(ref.source, ref.line, ref.hash);
     else state.unhashed++;
+    if (ref.kept !== undefined) state.kept?.set(ref.source, ref.line, ref.kept);
   };
   for (const s of shards) {
     const path = join(dir, s.name);
@@ -156,7 +169,7 @@ export async function loadOutputState(dir: string, opts: {
         throw new OutputStateError(`${path} holds ${ref.source}:${ref.line} a second time: the output directory was changed by something else`);
       }
       noteHash(ref);
-    }, !ro);
+    }, !ro, keptNames);
     state.records += r.records;
     if (r.truncatedBytes > 0) state.repairs.push(`${ro ? 'would truncate' : 'truncated'} a torn last line (${r.truncatedBytes} bytes) of ${path}`);
     state.nextShard = s.n + 1;
@@ -172,7 +185,7 @@ export async function loadOutputState(dir: string, opts: {
         noteHash(ref); // the last failure of an id wins (compaction), and its hash with it
       }
       if (ref.postFailed) state.postFailed.add(ref.source, ref.line);
-    }, !ro);
+    }, !ro, keptNames);
     state.records += r.records;
     if (r.truncatedBytes > 0) state.repairs.push(`${ro ? 'would truncate' : 'truncated'} a torn last line (${r.truncatedBytes} bytes) of ${fpath}`);
   }
@@ -224,9 +237,12 @@ export async function compactFailures(dir: string, succeeded: IdSet): Promise<nu
     });
     if (batch.length) flushBatch();
     await out.datasync();
-  } finally {
+  } catch (e) {
     await out.close();
+    await rm(tmp, { force: true }); // a full disk leaves no stray temporary file
+    throw e;
   }
+  await out.close();
   await rename(tmp, path);
   await syncDir(dir);
   return n - kept;

@@ -10,6 +10,8 @@ import { lockOutputDir } from './dir-lock.js';
 import type { Options } from '../cli/options.js';
 import { IdSet } from './id-set.js';
 import { compactFailures, loadOutputState, type OutputState } from './output-state.js';
+import { noSpaceError } from './reserve.js';
+import { parseKeep } from '../stages/fields.js';
 
 export interface PreparedOutput {
   state: OutputState;
@@ -22,7 +24,7 @@ export interface PreparedOutput {
 }
 
 export async function prepareOutput(
-  o: Pick<Options, 'out' | 'overwrite' | 'dryRun' | 'retryFailed'>,
+  o: Pick<Options, 'out' | 'overwrite' | 'dryRun' | 'retryFailed'> & { keep?: readonly string[] },
   say: (line: string) => void,
   onRecord?: NonNullable<Parameters<typeof loadOutputState>[1]>['onRecord'],
 ): Promise<PreparedOutput> {
@@ -36,10 +38,12 @@ export async function prepareOutput(
       lock = lockOutputDir(o.out);
       if (lock.tookOver) say(`gempipe: took over the lock of a run that is gone (pid ${lock.tookOver.pid} on ${lock.tookOver.host}, started ${lock.tookOver.startedAt})`);
     }
-    state = await loadOutputState(o.out, { overwrite: o.overwrite, readOnly: o.dryRun, onRecord });
+    state = await loadOutputState(o.out, { overwrite: o.overwrite, readOnly: o.dryRun, onRecord, keptNames: parseKeep(o.keep ?? []).map((k) => k.to) });
   } catch (e) {
     lock?.release();
     if (e instanceof FatalRunError || e instanceof UsageError) throw e;
+    const full = noSpaceError(e, o.out);
+    if (full) throw full;
     const err = e as NodeJS.ErrnoException;
     const why = err.code === 'EEXIST' || err.code === 'ENOTDIR' ? 'it exists and is not a directory' : err.code === 'EACCES' ? 'permission denied' : (err.code ?? err.message);
     throw new UsageError(`Cannot use the output directory \`--out ${o.out}\`: ${why}${err.path && err.path !== o.out ? ` (${err.path})` : ''}`);
@@ -51,7 +55,7 @@ export async function prepareOutput(
       say(`gempipe: resume: removed ${n} superseded line(s) from ${join(o.out, FAILURES_FILE)}`);
     } catch (e) {
       lock?.release();
-      throw e;
+      throw noSpaceError(e, join(o.out, FAILURES_FILE)) ?? e;
     }
   }
   if (state.records > 0) say(`gempipe: resume: ${state.succeeded.size} succeeded and ${state.failed.size} failed record(s) already in ${o.out}/${o.retryFailed ? ' (failed ones will be retried)' : ''}`);

@@ -72,9 +72,12 @@ export async function supersede(dir: string, changed: IdSet): Promise<number> {
         flush();
         await sup.datasync(); // the old records are safe before they leave the shard
         await out.datasync();
-      } finally {
+      } catch (e) {
         await out.close();
+        await rm(tmp, { force: true }); // the original is whole; no stray temporary file
+        throw e;
       }
+      await out.close();
       if ((await stat(tmp)).size === 0 && name !== FAILURES_FILE) {
         await rm(path);
         await rm(tmp);

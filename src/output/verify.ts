@@ -17,8 +17,10 @@ import { DEFAULTS } from '../cli/defaults.js';
 import { inPartition } from '../partition.js';
 import { lockHolder } from './dir-lock.js';
 import { IdSet } from './id-set.js';
-import { hash32, LineHashes } from './line-hashes.js';
+import { hash32, keptHash32, LineHashes } from './line-hashes.js';
 import { scanJsonl } from './output-state.js';
+import { nameSources, readSourceNames } from './source-names.js';
+import { parseKeep } from '../stages/fields.js';
 import { parserOf } from '../stages/line-parsers.js';
 import { createSourceChain, resolveInputs } from '../stages/read-inputs.js';
 
@@ -58,6 +60,7 @@ export async function verify(o: { out: string; inputs: string[]; shape?: Partial
   const succeeded = new IdSet();
   const failed = new IdSet();
   const hashes = new LineHashes();
+  const kept = new LineHashes();
   let lines: number | undefined;
   if (!existsSync(o.out)) {
     problems.push(`${o.out} does not exist`);
@@ -67,6 +70,8 @@ export async function verify(o: { out: string; inputs: string[]; shape?: Partial
   if (holder) notes.push(`a run is using ${o.out} now (pid ${holder.pid} on ${holder.host}, started ${holder.startedAt}): what it writes meanwhile may change this result`);
 
   // 1. Every file whole; every id once across the shards.
+  const shape = o.shape ?? jobShape(o.out, {}).shape;
+  const keptNames = o.inputs.length > 0 ? parseKeep(shape.keep ?? []).map((k) => k.to) : [];
   const files = listRecordFiles(o.out);
   const dup: string[] = [];
   let dups = 0;
@@ -81,6 +86,7 @@ export async function verify(o: { out: string; inputs: string[]; shape?: Partial
           else {
             failed.add(ref.source, ref.line);
             hashes.set(ref.source, ref.line, ref.hash);
+            if (ref.kept !== undefined) kept.set(ref.source, ref.line, ref.kept);
           }
           return;
         }
@@ -89,7 +95,8 @@ export async function verify(o: { out: string; inputs: string[]; shape?: Partial
           dup.push(`${ref.source}:${ref.line}`);
         }
         hashes.set(ref.source, ref.line, ref.hash);
-      }, false);
+        if (ref.kept !== undefined) kept.set(ref.source, ref.line, ref.kept);
+      }, false, keptNames);
       if (r.truncatedBytes > 0) problems.push(`${path} ends with a torn line (${r.truncatedBytes} bytes; a crash mid-write): the next run cuts it off and redoes that record`);
     } catch (e) {
       problems.push(e instanceof OutputStateError ? e.message : `${path} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
@@ -101,17 +108,19 @@ export async function verify(o: { out: string; inputs: string[]; shape?: Partial
   if (files.length === 0) notes.push(`${o.out} holds no records yet`);
   if (o.inputs.length === 0) return report();
 
-  // 2. Against the inputs: each current line exactly one record, with a matching hash.
-  const shape = o.shape ?? jobShape(o.out, {}).shape;
+  // 2. Against the inputs: each current line exactly one record, with a matching hash (and kept fields).
   const { hash } = requestSpecOf({ ...shape, model: shape.model ?? DEFAULTS.model });
   const { parse, csv } = parserOf(shape);
   const seen = new IdSet();
   const missing: string[] = [];
   const changed: string[] = [];
+  const keptChanged: string[] = [];
   let nMissing = 0;
   let nChanged = 0;
+  let nKept = 0;
   lines = 0;
-  for (const src of resolveInputs(o.inputs)) {
+  // Inputs by the names the directory knows their files by (q.txt given as /abs/q.txt: source-names.ts).
+  for (const src of nameSources(resolveInputs(o.inputs), readSourceNames(o.out), [...succeeded.sources(), ...failed.sources()]).sources) {
     let chain: Duplex;
     try {
       chain = createSourceChain(src, { stdin: o.stdin, maxLineBytes: shape.maxLineBytes ?? 1024 * 1024, parse, hash, csv, mine: shape.partition ? inPartition(shape.partition) : undefined });
@@ -125,6 +134,8 @@ export async function verify(o: { out: string; inputs: string[]; shape?: Partial
         const h = hashes.get(src.source, rec.line);
         if (h !== 0 && h !== hash32(rec.hash)) {
           if (nChanged++ < 3) changed.push(rec.id);
+        } else if (keptNames.length > 0 && kept.get(src.source, rec.line) !== keptHash32(rec.kept, keptNames)) {
+          if (nKept++ < 3) keptChanged.push(rec.id);
         }
       }
     } catch (e) {
@@ -133,6 +144,7 @@ export async function verify(o: { out: string; inputs: string[]; shape?: Partial
   }
   if (nMissing > 0) problems.push(`${nMissing} input line(s) have no record (e.g. ${few(missing)}): the run did not finish, or the lines are new; rerun it to resume`);
   if (nChanged > 0) problems.push(`${nChanged} input line(s) changed since their records were written (e.g. ${few(changed)}), or were asked with other options than ${jobShapeSource(o.out)}: rerun with --redo-changed`);
+  if (nKept > 0) problems.push(`${nKept} input line(s) have --keep field(s) other than their records hold (e.g. ${few(keptChanged)}): the lines were edited since; rerun with --redo-changed (it rewrites those records without asking again)`);
   const orphanS = succeeded.minus(seen);
   const orphanF = failed.minus(seen);
   if (orphanS.count + orphanF.count > 0) {

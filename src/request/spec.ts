@@ -34,11 +34,15 @@ export interface InputShape {
   maxLineBytes: number;
   /** --partition i/N: this process does part i of N (by a hash of the id). */
   partition?: Partition;
+  /** csv: the field separator (absent: a comma). */
+  csvDelimiter?: string;
+  /** jsonl/csv: input fields copied into the output (`NAME` or `NAME:AS`); not part of the request hash. */
+  keep?: readonly string[];
 }
 
 /** What was asked and how lines became prompts: what `verify` needs to recompute the hashes (OUT/.gempipe-job.json). */
 export type JobShape = RequestShape & InputShape;
-export const JOB_SHAPE_KEYS: ReadonlyArray<keyof JobShape> = [...REQUEST_FIELDS, 'inputFormat', 'promptField', 'template', 'maxLineBytes', 'partition'];
+export const JOB_SHAPE_KEYS: ReadonlyArray<keyof JobShape> = [...REQUEST_FIELDS, 'inputFormat', 'promptField', 'template', 'maxLineBytes', 'partition', 'csvDelimiter', 'keep'];
 
 /** generateContent's config as the SDK takes it (a structural subset of @google/genai's GenerateContentConfig). */
 export interface GenerationConfig {

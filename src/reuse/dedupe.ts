@@ -13,16 +13,14 @@
 // indexed, so they are asked again. A representative abandoned by a stop abandons its
 // duplicates too (a rerun does them).
 
-import { closeSync, openSync, readSync } from 'node:fs';
 import { failureOf, isFailure, NO_USAGE, successOf, type InputRecord, type OutputRecord, type SuccessRecord } from '../records.js';
 import { countFailure, type RunStats } from '../stats.js';
-import { RequestIndex } from './request-index.js';
+import { AnswersOnDisk } from './answers-on-disk.js';
 
 type Work = (rec: InputRecord, signal: AbortSignal) => Promise<OutputRecord | null>;
 
 /** Answered, not yet known on disk: at most this many kept (stdout has no disk). */
 const UNWRITTEN_MAX = 4096;
-const OPEN_FILES = 8;
 
 export interface Dedupe {
   wrap(work: Work): Work;
@@ -53,44 +51,10 @@ export function copyAnswer(from: OutputRecord, rec: InputRecord, stats: RunStats
 }
 
 export function createDedupe(o: { stats: RunStats }): Dedupe {
-  const index = new RequestIndex();
-  const files: string[] = [];
-  const fileNo = new Map<string, number>();
+  const onDisk = new AnswersOnDisk();
   const pending = new Map<string, Promise<OutputRecord | null>>();
   const unwritten = new Map<string, OutputRecord>();
-  const fds = new Map<number, number>(); // file number -> fd, oldest first
-
-  const numberOf = (path: string) => {
-    let n = fileNo.get(path);
-    if (n === undefined) {
-      n = files.push(path) - 1;
-      fileNo.set(path, n);
-    }
-    return n;
-  };
-
-  function readBack(hash: string): OutputRecord | undefined {
-    const loc = index.get(RequestIndex.key(hash));
-    if (!loc) return undefined;
-    try {
-      let fd = fds.get(loc.file);
-      if (fd === undefined) {
-        if (fds.size >= OPEN_FILES) {
-          const [oldest, ofd] = fds.entries().next().value as [number, number];
-          fds.delete(oldest);
-          closeSync(ofd);
-        }
-        fd = openSync(files[loc.file], 'r');
-        fds.set(loc.file, fd);
-      }
-      const buf = Buffer.allocUnsafe(loc.bytes);
-      readSync(fd, buf, 0, loc.bytes, loc.offset);
-      const r = JSON.parse(buf.toString('utf8')) as OutputRecord;
-      return r.hash === hash ? r : undefined; // a file rewritten meanwhile: ask again
-    } catch {
-      return undefined;
-    }
-  }
+  const readBack = (hash: string) => onDisk.read(hash);
 
   const copyOf = (from: OutputRecord, rec: InputRecord) => copyAnswer(from, rec, o.stats);
 
@@ -134,17 +98,14 @@ export function createDedupe(o: { stats: RunStats }): Dedupe {
     },
     located(r, path, offset, bytes) {
       if (!r.hash || (r as { dedupedFrom?: unknown }).dedupedFrom !== undefined) return;
-      index.set(RequestIndex.key(r.hash), { file: numberOf(path), offset, bytes });
+      onDisk.set(r.hash, path, offset, bytes);
       unwritten.delete(r.hash);
     },
     known(hash, path, offset, bytes, weak = false) {
-      const k = RequestIndex.key(hash);
-      if (weak && index.get(k)) return;
-      index.set(k, { file: numberOf(path), offset, bytes });
+      onDisk.set(hash, path, offset, bytes, weak);
     },
     close() {
-      for (const fd of fds.values()) closeSync(fd);
-      fds.clear();
+      onDisk.close();
     },
   };
 }

@@ -6,7 +6,8 @@
 // the columns. A row with another number of fields, one csv-parse rejects, one longer than
 // --max-line-bytes, or a quote still open at the end of the file becomes an INVALID_INPUT
 // failure naming the line; the rest of the file goes on. A CRLF inside a quoted field is read as
-// LF (the splitter strips CR). Blank lines between records are skipped (they count).
+// LF (the splitter strips CR). Blank lines between records are skipped (they count). The header
+// itself is checked against the flags before the run starts (csv-header.ts).
 
 import { parse } from 'csv-parse/sync';
 import { flushable, many, none } from 'stream-chain';
@@ -24,7 +25,7 @@ export function createCsvAssembler(source: string, o: FieldOptions & { maxRecord
   function complete(line: number, text: string): InputRecord | undefined {
     let rows: string[][];
     try {
-      rows = parse(text, { relax_column_count: true, skip_empty_lines: false }) as string[][];
+      rows = parse(text, { relax_column_count: true, skip_empty_lines: false, delimiter: o.delimiter ?? ',' }) as string[][];
     } catch (e) {
       return invalid(line, `line ${line} of ${source} is not valid CSV: ${(e as Error).message.replace(/^Invalid Record Length: /, '')}`);
     }

@@ -1,5 +1,7 @@
 // A record's fields -> an InputRecord, for JSONL and CSV alike: the prompt from --prompt-field or
-// --template, the --keep fields copied, a missing field named in an INVALID_INPUT failure.
+// --template, the --keep fields copied (`NAME` or `NAME:AS`, kept under AS), a missing field named
+// in an INVALID_INPUT failure. JSONL has no header to check --keep against: a kept field that none
+// of the first records has is warned about once (CSV checks its header: csv-header.ts).
 
 import type { InputRecord } from '../records.js';
 import { compileTemplate } from '../template.js';
@@ -8,16 +10,42 @@ import { compileTemplate } from '../template.js';
 export interface FieldOptions {
   promptField: string;
   template?: string;
+  /** `NAME` or `NAME:AS` (the input field NAME kept in the output as AS). */
   keep: readonly string[];
+  /** CSV: the field separator. @default "," */
+  delimiter?: string;
+  /** A warning (JSONL: a --keep field none of the first records has). */
+  warn?: (line: string) => void;
 }
+
+/** One --keep entry: the input field and the output name. */
+export interface KeepSpec {
+  from: string;
+  to: string;
+}
+
+/** `id:ticket_id` -> {from: 'id', to: 'ticket_id'}; `lang` -> {from: 'lang', to: 'lang'}. */
+export function parseKeep(keep: readonly string[]): KeepSpec[] {
+  return keep.map((k) => {
+    const at = k.lastIndexOf(':');
+    return at > 0 ? { from: k.slice(0, at).trim(), to: k.slice(at + 1).trim() } : { from: k.trim(), to: k.trim() };
+  });
+}
+
+/** Records a kept field may be absent from before JSONL input is warned about it. */
+export const KEEP_WARN_AFTER = 20;
 
 /**
  * A record's fields -> an InputRecord: the prompt from `--prompt-field` or `--template`, the
  * `--keep` fields copied; a missing field makes it invalid (an INVALID_INPUT failure naming it).
  */
 export function createFieldMapper(opts: FieldOptions): (base: { id: string; source: string; line: number }, rec: Record<string, unknown>) => InputRecord {
-  const { promptField, template, keep } = { ...opts, keep: [...opts.keep] };
+  const { promptField, template, warn } = opts;
+  const keep = parseKeep(opts.keep);
   const compiled = template !== undefined ? compileTemplate(template) : undefined;
+  // JSONL: how many records in a row lacked each kept field (-1 once one had it, or it was said).
+  const absent = keep.map(() => 0);
+  const first: Array<string | undefined> = keep.map(() => undefined);
   return (base, rec) => {
     let prompt: string;
     if (compiled) {
@@ -36,7 +64,18 @@ export function createFieldMapper(opts: FieldOptions): (base: { id: string; sour
     const out: InputRecord = { ...base, prompt };
     if (keep.length > 0) {
       out.kept = {};
-      for (const k of keep) if (k in rec) out.kept[k] = rec[k];
+      keep.forEach((k, i) => {
+        if (k.from in rec) {
+          out.kept![k.to] = rec[k.from];
+          absent[i] = -1;
+        } else if (warn && absent[i] >= 0) {
+          first[i] ??= base.id;
+          if (++absent[i] === KEEP_WARN_AFTER) {
+            absent[i] = -1;
+            warn(`gempipe: warning: \`--keep ${k.from}\`: none of the first ${KEEP_WARN_AFTER} records has a field "${k.from}" (from ${first[i]}); check its name — JSONL has no header to check it against, so a record without it is kept without it`);
+          }
+        }
+      });
     }
     return out;
   };

@@ -229,9 +229,10 @@ export function createInputReader(options: InputReaderOptions): Readable {
  * bar's total before the reader gets to the end (it is back-pressured, so that can be the end
  * of the run). Undefined when a source is stdin, cannot be read, or the inputs together are
  * larger than `maxBytes` (the count would cost a noticeable second read). An estimate: a line
- * of Unicode-only whitespace counts here and not in the reader.
+ * of Unicode-only whitespace counts here and not in the reader. `csv`: a line starts a record
+ * only outside a quoted field (the quotes before it balance), and each file's header is not one.
  */
-export async function countRecords(sources: readonly InputSource[], maxBytes = 1 << 30, signal?: AbortSignal): Promise<number | undefined> {
+export async function countRecords(sources: readonly InputSource[], maxBytes = 1 << 30, signal?: AbortSignal, csv = false): Promise<number | undefined> {
   let bytes = 0;
   for (const src of sources) {
     if (src.path === null) return undefined;
@@ -246,6 +247,8 @@ export async function countRecords(sources: readonly InputSource[], maxBytes = 1
   if (bytes > maxBytes) return undefined;
   let n = 0;
   for (const src of sources) {
+    let inFile = 0;
+    let quotes = 0; // csv: double quotes seen so far in the file (odd: inside a quoted field)
     try {
       let first = true;
       await scanLines(src.path!, (data, start, end) => {
@@ -255,18 +258,23 @@ export async function countRecords(sources: readonly InputSource[], maxBytes = 1
           first = false;
           if (data[i] === 0xef && data[i + 1] === 0xbb && data[i + 2] === 0xbf) i += 3; // a BOM
         }
+        const starts = quotes % 2 === 0;
+        let blank = true;
         for (; i < end; i++) {
           const b = data[i];
           if (b !== 0x20 && b !== 0x09 && b !== 0x0d) {
-            n++; // a line with something on it
-            return;
+            blank = false;
+            if (!csv) break;
           }
+          if (b === 0x22) quotes++;
         }
+        if (!blank && starts) inFile++; // a line with something on it (csv: one that starts a record)
       });
     } catch {
       return undefined;
     }
     if (signal?.aborted) return undefined;
+    n += csv ? Math.max(0, inFile - 1) : inFile;
   }
   return n;
 }

@@ -12,7 +12,7 @@
 // writer fails with WriteFailedError naming the file, after cutting every open file back to
 // its last whole record, so the directory stays resumable.
 
-import { writeSync } from 'node:fs';
+import { statSync, writeSync } from 'node:fs';
 import { mkdir, open, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -83,9 +83,10 @@ export interface RotatingWriterOptions {
   /** @default 500 */
   retryEveryMs?: number;
   /**
-   * Bytes kept free in DIR/.gempipe-reserve (written when the first file opens, removed at the
-   * end): on a full disk the writer deletes it and writes on, so the answers in flight when the
-   * disk filled still land. 0: none. @default 0
+   * Bytes kept free in DIR/.gempipe-reserve (written when the first file opens — or adopted when a
+   * run made it before its first request, output/reserve.ts — and removed at the end): on a full
+   * disk the writer deletes it and writes on, so the answers in flight when the disk filled still
+   * land. 0: none. @default 0
    */
   reserveBytes?: number;
 }
@@ -123,9 +124,10 @@ export function createRotatingWriter(options: RotatingWriterOptions): Writable {
   const reservePath = join(o.dir, RESERVE_FILE);
   let reserve: Promise<boolean> | undefined;
   let stalled = false;
-  /** Fills the reserve once; false when it could not be made (a nearly full disk). */
+  /** Fills the reserve once (or adopts one a run made before its first request); false when it could not be made. */
   function makeReserve(): Promise<boolean> {
     const n = o.reserveBytes ?? 0;
+    if (!reserve && n > 0 && statSync(reservePath, { throwIfNoEntry: false })?.size === n) reserve = Promise.resolve(true);
     return (reserve ??= n <= 0 ? Promise.resolve(false) : writeFile(reservePath, Buffer.alloc(n)).then(() => true, () => rm(reservePath, { force: true }).then(() => false, () => false)));
   }
   async function dropReserve(): Promise<boolean> {

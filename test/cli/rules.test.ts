@@ -38,6 +38,8 @@ const ROWS: Array<[string, RawOptions, boolean, string | null]> = [
   ['--retry-failed to stdout', { retryFailed: true, out: '-' }, false, 'apply to an output directory'],
   ['--partition with --dedupe and --cache', { partition: '1/2', dedupe: true, cache: 'c' }, false, null],
   ['--partition not i/N', { partition: '3/2' }, false, 'Expected `--partition` to be i/N'],
+  ['--csv-delimiter with jsonl input', { csvDelimiter: ';', inputFormat: 'jsonl' }, false, '`--csv-delimiter` needs `--input-format csv`'],
+  ['--csv-delimiter with csv input', { csvDelimiter: ';', inputFormat: 'csv' }, false, null],
   ['coordinator without --redis', {}, true, '`gempipe coordinator` needs `--redis URL`'],
   ['coordinator to stdout', { redis: REDIS, out: '-' }, true, '`gempipe coordinator` writes shards'],
   ['coordinator --dry-run', { redis: REDIS, dryRun: true }, true, '`--dry-run` plans a run'],

@@ -45,10 +45,13 @@ describe('--partition and merge', () => {
     const b = join(box.dir, 'b');
     await runAgainst(box.emu, inputs, { out: a });
     await runAgainst(box.emu, inputs, { out: b, system: 'Answer in French.' });
-    await expect(merge({ out: join(box.dir, 'm1'), dirs: [a, b], say: () => {} })).rejects.toThrow(/20 id\(s\) have different answers in the directories given/);
+    // Two whole runs are not parts of one job (merge-parts.test.ts); with --allow-partial the answers still must agree.
+    await expect(merge({ out: join(box.dir, 'm1'), dirs: [a, b], say: () => {} })).rejects.toThrow(/merge refused: .*part 1\/1 is given twice/);
+    await expect(merge({ out: join(box.dir, 'm1'), dirs: [a, b], allowPartial: true, say: () => {} })).rejects.toThrow(/20 id\(s\) have different answers in the directories given/);
     await expect(merge({ out: a, dirs: [b], say: () => {} })).rejects.toThrow(/already holds records/);
-    // The same directory twice is found twice and written once.
-    const m = await merge({ out: join(box.dir, 'm2'), dirs: [a, a], say: () => {} });
+    // The same directory twice is refused; with --allow-partial it is found twice and written once.
+    await expect(merge({ out: join(box.dir, 'm2'), dirs: [a, a], say: () => {} })).rejects.toThrow(`${a} is given twice`);
+    const m = await merge({ out: join(box.dir, 'm2'), dirs: [a, a], allowPartial: true, say: () => {} });
     expect(m).toMatchObject({ succeeded: 20, duplicates: 20 });
   });
 

@@ -89,6 +89,57 @@ describe('a full disk', () => {
     }
   });
 
+  it('a rerun on a disk still nearly full sends nothing and says why; on a full one too, leaving no temporary file; after freeing space nothing is paid twice', async (ctx) => {
+    if (!mnt) return ctx.skip();
+    const input = join(dir, 'in.txt');
+    const N = 6000;
+    writeFileSync(input, Array.from({ length: N }, (_, i) => `Prompt ${i + 1}: ${'explain the water cycle to a curious ten-year-old in plain words, '.repeat(2)}`).join('\n') + '\n');
+    let requests = 0;
+    const answered = new Set<string>();
+    let resent = 0;
+    const emu = await startEmulator({
+      onRequest: (p) => {
+        requests++;
+        if (answered.has(p)) resent++;
+      },
+      onAnswer: (p) => void answered.add(p),
+    });
+    try {
+      const out = join(mnt, 'out');
+      const args = ['-o', out, '--concurrency', '32', '--rpm', 'off', '--write-retry', '2', input];
+      const r1 = start(args, { env: env(emu.url) });
+      expect(await r1.exited).toBe(1);
+      const onDisk = recordsOnDisk(out).length;
+      expect(new Set(recordsOnDisk(out).map((r) => r.prompt))).toEqual(answered);
+      // Rerun without freeing space: the reserve cannot be made, so nothing is asked.
+      const before = requests;
+      const r2 = start(args, { env: env(emu.url) });
+      expect(await r2.exited).toBe(1);
+      expect(r2.stderr()).toMatch(new RegExp(`cannot keep \\d+ KB free in ${out}/\\.gempipe-reserve, .*disk full; nothing was sent\\. Free space`));
+      expect(requests - before).toBe(0);
+      expect(recordsOnDisk(out)).toHaveLength(onDisk);
+      // The disk full to the last block: a start-up write fails, names its file, and leaves nothing behind.
+      spawnSync('dd', ['if=/dev/zero', `of=${join(mnt, 'fill')}`, 'bs=4k']);
+      const names = readdirSync(out).sort();
+      const r3 = start(args, { env: env(emu.url) });
+      expect(await r3.exited).toBe(1);
+      expect(r3.stderr()).toMatch(new RegExp(`gempipe: error: cannot write ${out}/\\.gempipe[-.a-z]*: disk full; nothing was sent\\. Free space`));
+      expect(r3.stderr()).not.toMatch(/ENOSPC/);
+      expect(requests - before).toBe(0);
+      expect(readdirSync(out).sort()).toEqual(names); // no .tmp, no reserve, no lock left
+      expect(names.filter((n) => /tmp|reserve|lock/.test(n))).toEqual([]);
+      // Space freed: the rerun completes and pays for nothing twice.
+      spawnSync('rm', [join(mnt, 'fill')]);
+      expect(spawnSync('mount', ['-o', 'remount,size=16m', mnt]).status).toBe(0);
+      const r4 = start(args, { env: env(emu.url) });
+      expect(await r4.exited, r4.stderr()).toBe(0);
+      expect(readOutputs(out).all).toHaveLength(N);
+      expect(resent).toBe(0);
+    } finally {
+      await emu.close();
+    }
+  });
+
   it('the writer alone: a write that never fits is retried for retryForMs, then fails naming the file, each file cut back to whole records', async (ctx) => {
     if (!mnt) return ctx.skip();
     spawnSync('mount', ['-o', 'remount,size=64k', mnt]);
