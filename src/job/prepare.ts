@@ -10,6 +10,7 @@ import { DEFAULTS, type Options } from '../cli/options.js';
 import { checkFlagRules } from '../cli/rules.js';
 import { redact, UsageError } from '../errors.js';
 import { fdBudget } from '../fd-budget.js';
+import { plainHttpWarning } from '../gemini/plain-http.js';
 import { checkInputs } from '../output/check-inputs.js';
 import type { IdSet } from '../output/id-set.js';
 import { loadOutputState, type LineRef } from '../output/output-state.js';
@@ -62,6 +63,9 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
   const say = (line: string) => {
     if (!o.quiet) shout(line);
   };
+  // Said whatever --quiet: the key is the one secret the run holds.
+  const clear = o.dryRun || o.emulator || o.coordinator || io.generate ? undefined : plainHttpWarning(o.baseUrl, o.apiKey);
+  if (clear) shout(clear);
   const releases: Array<() => unknown> = [];
   const close = async () => {
     for (const r of releases.splice(0).reverse()) await r();

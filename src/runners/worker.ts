@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import { createRequire } from 'node:module';
 import type { Job, Worker as WorkerT } from 'bullmq';
 import { createBackend, type Backend } from '../job/backend.js';
+import { plainHttpWarning } from '../gemini/plain-http.js';
 import { dailyCapFor, generateWorkOf } from '../job/generate-work.js';
 import { isFailure, type InputRecord } from '../records.js';
 import { requestSpecOf } from '../request/spec.js';
@@ -44,6 +45,8 @@ interface Generation {
 export async function runWorker(o: WorkerOptions): Promise<{ records: number; failed: number }> {
   const { Worker } = require('bullmq') as typeof import('bullmq');
   const IORedis = require('ioredis') as typeof import('ioredis').default;
+  const clear = o.emulator ? undefined : plainHttpWarning(o.baseUrl, o.apiKey);
+  if (clear) o.say(clear);
   const me = `${hostname()}:${process.pid}`;
   const connection = new IORedis(o.redis, { maxRetriesPerRequest: null, retryStrategy: (n: number) => Math.min(100 * n, 2000) });
   connection.on('error', () => {});

@@ -79,3 +79,21 @@ describe('--json-schema failures', () => {
     expect(() => JSON.parse(failures[0].response!)).not.toThrow();
   });
 });
+
+describe('the key over plain http:// to another host', () => {
+  const warning = /warning: the API key goes in clear text over http:\/\/ to /g;
+  it('is said once, naming the host, even with -q', () => {
+    const r = cli(box.dir, ['-q', '--base-url', 'http://0.0.0.0:1', '--max-attempts', '1', '-o', '-'], { input: 'q\n' });
+    expect(r.status).toBe(1); // nothing listens there
+    expect(r.stderr.match(warning)).toHaveLength(1);
+    expect(r.stderr).toMatch(/to 0\.0\.0\.0:1 \(--base-url/);
+  });
+
+  it('is not said for loopback (::1, localhost; the rest in test/gemini/plain-http.test.ts)', () => {
+    for (const url of ['http://[::1]:1', 'http://localhost:1']) {
+      const r = cli(box.dir, ['-q', '--base-url', url, '--max-attempts', '1', '-o', '-'], { input: 'q\n' });
+      expect(r.status, url).toBe(1);
+      expect(r.stderr, url).not.toMatch(warning);
+    }
+  });
+});
