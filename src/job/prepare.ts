@@ -48,6 +48,11 @@ export interface PreparedJob extends Job {
 export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<PreparedJob> {
   const o: Options = { ...DEFAULTS, keep: [], inputs: [], ...options } as Options;
   checkFlagRules(o); // library callers build Options without parseOptions()
+  // The CLI reads the key from the environment; a library caller passes it. Said here, once,
+  // before the SDK warns per client it makes and the run ends as an unreachable endpoint.
+  if (!o.apiKey && !o.emulator && !o.dryRun && !o.coordinator && !io.generate) {
+    throw new UsageError('No API key: pass `apiKey` to run() (the CLI reads it from GEMINI_API_KEY or GOOGLE_API_KEY), or `emulator: true` for the local emulator');
+  }
   const spec = requestSpecOf(o);
   const secrets = [o.apiKey];
   const stats = createStats();
