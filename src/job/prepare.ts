@@ -22,6 +22,7 @@ import { createDedupe, type Dedupe } from '../reuse/dedupe.js';
 import { createResponseCache, type ResponseCache } from '../reuse/response-cache.js';
 import { resolveInputs } from '../stages/read-inputs.js';
 import { createStats, watchEventLoop } from '../stats.js';
+import { needPackage } from '../util/optional.js';
 import type { Job, RunIO } from './job.js';
 import { lineReading, openJobReader } from './reader.js';
 import { createStopControl } from './stop-control.js';
@@ -68,6 +69,10 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
   const say = (line: string) => {
     if (!o.quiet) shout(line);
   };
+  // Optional features' packages (util/optional.ts): a missing one is a usage error before the lock.
+  if (o.redis || o.coordinator) needPackage('ioredis');
+  if (o.coordinator) needPackage('bullmq');
+  if (cacheUsed(o)) needPackage('lmdb');
   // Said whatever --quiet: the key is the one secret the run holds.
   const clear = o.dryRun || o.emulator || o.coordinator || io.generate ? undefined : plainHttpWarning(o.baseUrl, o.apiKey);
   if (clear) shout(clear);
@@ -173,15 +178,18 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
 }
 
 /** --cache: only deterministic requests (--temperature 0) unless --cache-all. */
+const cacheUsed = (o: Options) => o.cache !== undefined && (o.temperature === 0 || o.cacheAll);
+
 async function openCache(o: Options, spec: ReturnType<typeof requestSpecOf>, stats: ReturnType<typeof createStats>, say: (l: string) => void): Promise<ResponseCache | undefined> {
   if (o.cache === undefined) return undefined;
-  if (o.temperature !== 0 && !o.cacheAll) {
+  if (!cacheUsed(o)) {
     say(`gempipe: --cache ${o.cache} is not used: without --temperature 0 the answers are sampled and meant to vary; give --temperature 0, or --cache-all to cache them anyway`);
     return undefined;
   }
   try {
     return await createResponseCache({ path: o.cache, spec, ttlMs: o.cacheTtlMs, stats });
   } catch (e) {
+    if (e instanceof UsageError) throw e; // lmdb not installed (util/optional.ts)
     throw new UsageError(`Cannot open the cache \`--cache ${o.cache}\`: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
 }

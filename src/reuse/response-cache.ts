@@ -15,6 +15,7 @@
 import type { RootDatabase } from 'lmdb';
 import { isFailure, NO_USAGE, successOf, type InputRecord, type OutputRecord, type SuccessRecord, type Usage } from '../records.js';
 import type { RequestSpec } from '../request/spec.js';
+import { importOptional } from '../util/optional.js';
 import type { RunStats } from '../stats.js';
 
 interface Entry {
@@ -46,7 +47,7 @@ export interface ResponseCache {
 
 /** lmdb's native binding is loaded here, when a cache is opened: not by every invocation (--help). */
 async function openCache(path: string): Promise<RootDatabase<Entry, string>> {
-  const { open } = await import('lmdb');
+  const { open } = await importOptional<typeof import('lmdb')>('lmdb');
   return open<Entry, string>({ path, compression: true });
 }
 

@@ -73,7 +73,7 @@ describe('--json-schema failures', () => {
     writeFileSync(schema, JSON.stringify({ type: 'object', properties: { label: { type: 'string' } }, required: ['label'] }));
     const r = cli(box.dir, ['--emulator', '--json-schema', schema, '--schema-retries', '1', '-o', out, prompts(2, ['bad [[emu:schemabad]]'])]);
     expect(r.status).toBe(3);
-    const failures = recordsOnDisk(out, (n) => n === 'failures.jsonl') as Array<{ line: number; attempts: number; response?: string; error: { status: string } }>;
+    const failures = recordsOnDisk(out, (n) => n === 'failures.jsonl') as unknown as Array<{ line: number; attempts: number; response?: string; error: { status: string } }>;
     expect(failures).toHaveLength(1);
     expect(failures[0]).toMatchObject({ line: 3, attempts: 2, error: { status: 'INVALID_RESPONSE' } });
     expect(() => JSON.parse(failures[0].response!)).not.toThrow();

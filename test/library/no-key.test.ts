@@ -35,6 +35,6 @@ describe('run() without an API key', () => {
   });
 
   it('createGeminiClient() without one throws at once, naming `apiKey`', () => {
-    expect(() => createGeminiClient({ apiKey: '', model: 'gemini-2.5-flash' })).toThrow(/createGeminiClient\(\) needs `apiKey`/);
+    expect(() => createGeminiClient({ apiKey: '', model: 'gemini-2.5-flash', timeoutMs: 1000 })).toThrow(/createGeminiClient\(\) needs `apiKey`/);
   });
 });

@@ -2,7 +2,7 @@
 // built package in this repo, and from a fresh npm project that installs the `npm pack`ed
 // tarball. The docs cannot drift from the code.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -107,5 +107,24 @@ describe('the README library examples', () => {
     const strict = compileStrict(app);
     expect(strict.stdout + strict.stderr).toBe('');
     expect(strict.status).toBe(0);
+    // Optional features' packages are not installed with gempipe; using one says what to install.
+    for (const pkg of ['ioredis', 'bullmq', 'lmdb']) expect(existsSync(join(app, 'node_modules', pkg)), pkg).toBe(false);
+    const bin = join(app, 'node_modules/.bin/gempipe');
+    writeFileSync(join(app, 'q.txt'), 'What is two times 3?\n');
+    writeFileSync(join(app, 'c.lmdb'), ''); // a cache file as another machine left it
+    const use = (args: string[]) => spawnSync(bin, args, { cwd: app, encoding: 'utf8', timeout: 60_000, env: { ...process.env, GEMINI_API_KEY: '' } });
+    const cases: Array<[string[], RegExp]> = [
+      [['--emulator', '--temperature', '0', '--cache', 'c.lmdb', '-o', 'o1', 'q.txt'], /`--cache` and `gempipe cache` need the package lmdb, which is not installed with gempipe .*`npm install lmdb@\^3\.\d+\.\d+`/],
+      [['cache', 'stats', 'c.lmdb'], /need the package lmdb/],
+      [['--emulator', '--redis', 'redis://127.0.0.1:1', '-o', 'o2', 'q.txt'], /`--redis`, `gempipe coordinator` and `gempipe worker` need the package ioredis.*`npm install ioredis@\^5/],
+      [['worker', '--emulator', '--redis', 'redis://127.0.0.1:1'], /need the package (bullmq|ioredis)/],
+    ];
+    for (const [args, message] of cases) {
+      const r = use(args);
+      expect(r.stderr, args.join(' ')).toMatch(message);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(existsSync(join(app, 'o1')) || existsSync(join(app, 'o2'))).toBe(false); // nothing made
+    }
+    expect(use(['--emulator', '-q', '-o', 'o3', 'q.txt']).status).toBe(0); // the rest runs without them
   }, 240_000);
 });
