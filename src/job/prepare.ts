@@ -4,6 +4,7 @@
 // control and the descriptor budget. What it opens is released by close(); what a runner opens
 // it defers, and settle() closes that, last first, when the runner is done.
 
+import { existsSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Duplex, Readable } from 'node:stream';
 import { DEFAULTS, type Options } from '../cli/options.js';
@@ -95,7 +96,8 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
       if (ref.hashText && !ref.copy && !ref.postFailed && !(failed && o.retryFailed)) d.known(ref.hashText, path, at.offset, at.bytes, failed);
     };
     releases.push(() => dedupe?.close());
-    const prepared = toStdout ? undefined : await prepareOutput(o, say, dedupe && !o.dryRun ? indexKnown(dedupe) : undefined);
+    // --dry-run indexes too: its plan counts the requests answered on disk already.
+    const prepared = toStdout ? undefined : await prepareOutput(o, say, dedupe ? indexKnown(dedupe) : undefined);
     if (prepared) releases.push(() => prepared.release()); // the directory's lock
     const state = prepared?.state;
     const failedAtStart = state?.failed.size ?? 0;
@@ -112,7 +114,7 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
         await loadOutputState(o.out, { readOnly: true, onRecord: indexKnown(dedupe) });
       }
     }
-    const cache = o.dryRun ? undefined : await openCache(o, spec, stats, say);
+    const cache = await openCache(o, spec, stats, say); // --dry-run: read only, for the plan's count
     if (cache) releases.push(() => cache.close());
     const stop = createStopControl({ signal: io.signal, drainTimeoutSec: o.drainTimeoutSec, inFlight: () => stats.inFlight, say, shout });
     // Sockets and input files together stay under `ulimit -n`, decided before the reader opens anything.
@@ -186,8 +188,9 @@ async function openCache(o: Options, spec: ReturnType<typeof requestSpecOf>, sta
     say(`gempipe: --cache ${o.cache} is not used: without --temperature 0 the answers are sampled and meant to vary; give --temperature 0, or --cache-all to cache them anyway`);
     return undefined;
   }
+  if (o.dryRun && !existsSync(o.cache)) return undefined; // nothing in it yet, and a dry run makes nothing
   try {
-    return await createResponseCache({ path: o.cache, spec, ttlMs: o.cacheTtlMs, stats });
+    return await createResponseCache({ path: o.cache, spec, ttlMs: o.cacheTtlMs, stats, readOnly: o.dryRun });
   } catch (e) {
     if (e instanceof UsageError) throw e; // lmdb not installed (util/optional.ts)
     throw new UsageError(`Cannot open the cache \`--cache ${o.cache}\`: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);

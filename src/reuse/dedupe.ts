@@ -32,6 +32,8 @@ export interface Dedupe {
   remember(r: OutputRecord): void;
   /** The writer's onLocated: where an answer landed. */
   located(r: OutputRecord, path: string, offset: number, bytes: number): void;
+  /** Whether the request with this hash is answered already (on disk or this run): --dry-run's count. */
+  knows(hash: string): boolean;
   /** A record found in the output directory at start; `weak` (a failure) does not replace a success. */
   known(hash: string, path: string, offset: number, bytes: number, weak?: boolean): void;
   close(): void;
@@ -136,6 +138,9 @@ export function createDedupe(o: { stats: RunStats }): Dedupe {
       if (!r.hash || (r as { dedupedFrom?: unknown }).dedupedFrom !== undefined) return;
       index.set(RequestIndex.key(r.hash), { file: numberOf(path), offset, bytes });
       unwritten.delete(r.hash);
+    },
+    knows(hash) {
+      return unwritten.has(hash) || index.get(RequestIndex.key(hash)) !== undefined;
     },
     known(hash, path, offset, bytes, weak = false) {
       const k = RequestIndex.key(hash);

@@ -36,6 +36,8 @@ interface Entry {
 type Work = (rec: InputRecord, signal: AbortSignal) => Promise<OutputRecord | null>;
 
 export interface ResponseCache {
+  /** Whether a fresh answer is there, counting nothing (--dry-run). */
+  has(rec: InputRecord): boolean;
   /** A hit: the record answered from the cache ("cached": true, counted); undefined: a miss. */
   lookup(rec: InputRecord): SuccessRecord | undefined;
   /** Keeps a paid answer (successes only; best effort). */
@@ -46,16 +48,22 @@ export interface ResponseCache {
 }
 
 /** lmdb's native binding is loaded here, when a cache is opened: not by every invocation (--help). */
-async function openCache(path: string): Promise<RootDatabase<Entry, string>> {
+async function openCache(path: string, readOnly = false): Promise<RootDatabase<Entry, string>> {
   const { open } = await importOptional<typeof import('lmdb')>('lmdb');
-  return open<Entry, string>({ path, compression: true });
+  return open<Entry, string>({ path, compression: true, ...(readOnly ? { readOnly: true } : {}) });
 }
 
-export async function createResponseCache(o: { path: string; spec: RequestSpec; ttlMs?: number; stats: RunStats }): Promise<ResponseCache> {
-  const db = await openCache(o.path);
+/** `readOnly`: lookups only (--dry-run); nothing is stored. */
+export async function createResponseCache(o: { path: string; spec: RequestSpec; ttlMs?: number; stats: RunStats; readOnly?: boolean }): Promise<ResponseCache> {
+  const db = await openCache(o.path, o.readOnly);
   const keyOf = o.spec.cacheKey;
   const fresh = (e: Entry) => o.ttlMs === undefined || Date.now() - e.t <= o.ttlMs;
   const cache: ResponseCache = {
+    has(rec) {
+      if (rec.invalid) return false;
+      const hit = db.get(keyOf(rec.prompt));
+      return hit !== undefined && fresh(hit);
+    },
     lookup(rec) {
       if (rec.invalid) return undefined;
       const hit = db.get(keyOf(rec.prompt));
@@ -65,7 +73,7 @@ export async function createResponseCache(o: { path: string; spec: RequestSpec; 
       return successOf(rec, { response: hit.r, model: hit.m, finishReason: hit.f, usage: NO_USAGE, json: hit.j }, 0, 0, { cached: true });
     },
     store(r) {
-      if (isFailure(r) || r.cached === true || r.dedupedFrom !== undefined) return;
+      if (o.readOnly || isFailure(r) || r.cached === true || r.dedupedFrom !== undefined) return;
       const e: Entry = { r: r.response, f: r.finishReason, m: r.model, u: r.usage, t: Date.now() };
       if (r.json !== undefined) e.j = r.json;
       void db.put(keyOf(r.prompt), e).catch(() => {}); // best effort: a full disk must not fail the record
