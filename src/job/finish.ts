@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { ExitCode } from '../errors.js';
 import { FAILURES_FILE } from '../output/layout.js';
 import { compactFailures } from '../output/output-state.js';
+import { runCost } from '../observe/cost.js';
 import { WriteFailedError } from '../stages/rotating-writer.js';
 import { formatSummary, summarize } from '../stats.js';
 import type { RunResult, RunnerEnd } from './job.js';
@@ -50,6 +51,7 @@ export async function finishJob(job: PreparedJob, end: RunnerEnd): Promise<RunRe
   const summary = summarize(stats, decided.outcome, decided.exitCode, Date.now(), error, Math.max(0, failuresOnDisk - stats.failed));
   if (end.limits && end.limits.length > 0) summary.limits = end.limits;
   if (end.workers) summary.workers = end.workers;
+  summary.cost = runCost(stats, o);
   // A halt said its line when it happened; any other fault says it here, --quiet or not.
   if (error && error !== stop.haltMessage) io.stderr.write(`gempipe: error: ${error}\n`);
   if (!o.quiet) io.stderr.write(formatSummary(summary));

@@ -17,6 +17,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { failureOf, isFailure, NO_USAGE, successOf, type InputRecord, type OutputRecord, type SuccessRecord } from '../records.js';
 import { countFailure, type RunStats } from '../stats.js';
 import { RequestIndex } from './request-index.js';
+import { paidUsageOf } from './response-cache.js';
 
 type Work = (rec: InputRecord, signal: AbortSignal) => Promise<OutputRecord | null>;
 
@@ -51,6 +52,12 @@ export function copyAnswer(from: OutputRecord, rec: InputRecord, stats: RunStats
   }
   const s = from as SuccessRecord;
   stats.succeeded++;
+  // What the answer cost when it was paid for: a cache hit's is kept while it is in memory; one
+  // read back from disk is priced at the average cache hit (observe/cost.ts).
+  const paid = paidUsageOf.get(from) ?? s.usage;
+  if (s.cached === true && !paidUsageOf.has(from)) stats.savedTokens.dedupe.ofCached++;
+  stats.savedTokens.dedupe.in += paid?.promptTokens ?? 0;
+  stats.savedTokens.dedupe.out += paid?.responseTokens ?? 0;
   return successOf(rec, { response: s.response, model: s.model, finishReason: s.finishReason, usage: NO_USAGE, json: s.json }, 0, 0, { dedupedFrom: from.dedupedFrom ?? from.id });
 }
 

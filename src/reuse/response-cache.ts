@@ -47,6 +47,12 @@ export interface ResponseCache {
   close(): Promise<void>;
 }
 
+/**
+ * A hit's record carries zero usage (summing usage gives what was billed); what its answer cost
+ * when it was paid for is kept here, for --dedupe's copies of it to count as saved.
+ */
+export const paidUsageOf = new WeakMap<OutputRecord, Usage>();
+
 /** lmdb's native binding is loaded here, when a cache is opened: not by every invocation (--help). */
 async function openCache(path: string, readOnly = false): Promise<RootDatabase<Entry, string>> {
   const { open } = await importOptional<typeof import('lmdb')>('lmdb');
@@ -70,7 +76,11 @@ export async function createResponseCache(o: { path: string; spec: RequestSpec; 
       if (!hit || !fresh(hit)) return undefined;
       o.stats.cached++;
       o.stats.succeeded++;
-      return successOf(rec, { response: hit.r, model: hit.m, finishReason: hit.f, usage: NO_USAGE, json: hit.j }, 0, 0, { cached: true });
+      o.stats.savedTokens.cache.in += hit.u.promptTokens ?? 0;
+      o.stats.savedTokens.cache.out += hit.u.responseTokens ?? 0;
+      const r = successOf(rec, { response: hit.r, model: hit.m, finishReason: hit.f, usage: NO_USAGE, json: hit.j }, 0, 0, { cached: true });
+      paidUsageOf.set(r, hit.u);
+      return r;
     },
     store(r) {
       if (o.readOnly || isFailure(r) || r.cached === true || r.dedupedFrom !== undefined) return;

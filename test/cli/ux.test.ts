@@ -2,7 +2,7 @@
 // be written, a plain-http endpoint that is not this machine. The built CLI, spawned.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, env, MAIN, recordsOnDisk } from '../helpers/cli-helpers.js';
@@ -95,5 +95,47 @@ describe('the key over plain http:// to another host', () => {
       expect(r.status, url).toBe(1);
       expect(r.stderr, url).not.toMatch(warning);
     }
+  });
+});
+
+describe('what the run cost', () => {
+  type Rec = { id: string; usage: { promptTokens: number; responseTokens: number }; dedupedFrom?: string; cached?: boolean };
+  const summaryOf = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as { tokensIn: number; tokensOut: number; cost: Record<string, unknown> & { usd: number; saved: { cacheUsd: number; dedupeUsd: number } } };
+
+  it('the summary prices the tokens (a money line, a `cost` object); --dedupe\'s copies and --cache\'s hits are saved at what their answers cost', () => {
+    const q = join(box.dir, 'q.txt');
+    writeFileSync(q, Array.from({ length: 60 }, (_, i) => `What is two times ${i % 6}?`).join('\n') + '\n');
+    const price = ['--price-in', '2', '--price-out', '10', '--temperature', '0'];
+    const out = join(box.dir, 'out');
+    const r = cli(box.dir, ['--emulator', '--dedupe', ...price, '--cache', join(box.dir, 'c.lmdb'), '-o', out, '--summary-json', join(box.dir, 's1.json'), q]);
+    expect(r.status).toBe(0);
+    const s1 = summaryOf(join(box.dir, 's1.json'));
+    expect(s1.cost.usd).toBeCloseTo((s1.tokensIn * 2 + s1.tokensOut * 10) / 1e6, 12);
+    expect(s1.cost).toMatchObject({ currency: 'USD', priceIn: 2, priceOut: 10, prices: 'from --price-in/--price-out' });
+    // Each copy saved what its representative's answer cost.
+    const recs = recordsOnDisk(out) as unknown as Rec[];
+    const byId = new Map(recs.map((x) => [x.id, x]));
+    const copies = recs.filter((x) => x.dedupedFrom);
+    expect(copies).toHaveLength(54);
+    const saved = copies.reduce((a, x) => a + (byId.get(x.dedupedFrom!)!.usage.promptTokens * 2 + byId.get(x.dedupedFrom!)!.usage.responseTokens * 10) / 1e6, 0);
+    expect(s1.cost.saved.dedupeUsd).toBeCloseTo(saved, 12);
+    const money = r.stderr.split('\n').find((l) => l.trim().startsWith('cost: '));
+    expect(money).toMatch(/^ {2}cost: \$0\.\d{4} for gemini-flash-latest at \$2\/M in, \$10\/M out \(from --price-in\/--price-out\); saved \$0\.\d{4} by --dedupe \(54 copies\)$/);
+
+    // The same job into a new directory: the cache answers all; nothing paid, the first run's cost saved.
+    const again = cli(box.dir, ['--emulator', ...price, '--cache', join(box.dir, 'c.lmdb'), '-o', join(box.dir, 'out2'), '--summary-json', join(box.dir, 's2.json'), q]);
+    expect(again.status).toBe(0);
+    const s2 = summaryOf(join(box.dir, 's2.json'));
+    expect(s2.cost.usd).toBe(0);
+    expect(s2.cost.saved.cacheUsd).toBeCloseTo(s1.cost.usd + s1.cost.saved.dedupeUsd, 12);
+  });
+
+  it('a model the price table lacks: "unknown price for model X", never a guess', () => {
+    const r = cli(box.dir, ['--emulator', '--model', 'gemini-2.5-flash-my-tune', '-o', join(box.dir, 'o'), '--summary-json', join(box.dir, 's.json'), prompts(2)]);
+    expect(r.status).toBe(0);
+    expect(summaryOf(join(box.dir, 's.json')).cost).toMatchObject({ model: 'gemini-2.5-flash-my-tune', currency: 'USD' }); // a family member: priced as its family
+    const u = cli(box.dir, ['--emulator', '--model', 'my-model', '-o', join(box.dir, 'o2'), '--summary-json', join(box.dir, 'u.json'), prompts(2)]);
+    expect(u.stderr).toMatch(/ {2}cost: unknown price for model my-model: .*give --price-in and --price-out/);
+    expect(summaryOf(join(box.dir, 'u.json')).cost).toEqual({ model: 'my-model', unknown: expect.stringMatching(/^unknown price for model my-model/) });
   });
 });
