@@ -156,8 +156,8 @@ export interface PlanCounts {
 export interface PlanReuse {
   /** --dedupe: whether a request is answered in the output directory already. */
   dedupe?: { knows(hash: string): boolean };
-  /** --cache: whether a fresh answer is in the cache. */
-  cache?: { has(rec: InputRecord): boolean };
+  /** --cache (opened read only): a fresh answer, or undefined. */
+  cache?: { lookup(rec: InputRecord): unknown };
 }
 
 /**
@@ -176,7 +176,7 @@ export function createPlanCounter(reuse: PlanReuse = {}): { sink: Writable; coun
       if (seen.get(k)) return (counts.deduped++, true);
       seen.set(k, { file: 0, offset: 0, bytes: 0 });
     }
-    return reuse.cache?.has(r) === true && (counts.cached++, true);
+    return reuse.cache !== undefined && reuse.cache.lookup(r) !== undefined && (counts.cached++, true);
   };
   const sink = new Writable({
     objectMode: true,

@@ -190,7 +190,8 @@ async function openCache(o: Options, spec: ReturnType<typeof requestSpecOf>, sta
   }
   if (o.dryRun && !existsSync(o.cache)) return undefined; // nothing in it yet, and a dry run makes nothing
   try {
-    return await createResponseCache({ path: o.cache, spec, ttlMs: o.cacheTtlMs, stats, readOnly: o.dryRun });
+    // A dry run's lookups count into stats of their own: the plan counts them (plan.ts), the run did not answer them.
+    return await createResponseCache({ path: o.cache, spec, ttlMs: o.cacheTtlMs, stats: o.dryRun ? createStats() : stats, readOnly: o.dryRun });
   } catch (e) {
     if (e instanceof UsageError) throw e; // lmdb not installed (util/optional.ts)
     throw new UsageError(`Cannot open the cache \`--cache ${o.cache}\`: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);

@@ -36,8 +36,6 @@ interface Entry {
 type Work = (rec: InputRecord, signal: AbortSignal) => Promise<OutputRecord | null>;
 
 export interface ResponseCache {
-  /** Whether a fresh answer is there, counting nothing (--dry-run). */
-  has(rec: InputRecord): boolean;
   /** A hit: the record answered from the cache ("cached": true, counted); undefined: a miss. */
   lookup(rec: InputRecord): SuccessRecord | undefined;
   /** Keeps a paid answer (successes only; best effort). */
@@ -65,11 +63,6 @@ export async function createResponseCache(o: { path: string; spec: RequestSpec; 
   const keyOf = o.spec.cacheKey;
   const fresh = (e: Entry) => o.ttlMs === undefined || Date.now() - e.t <= o.ttlMs;
   const cache: ResponseCache = {
-    has(rec) {
-      if (rec.invalid) return false;
-      const hit = db.get(keyOf(rec.prompt));
-      return hit !== undefined && fresh(hit);
-    },
     lookup(rec) {
       if (rec.invalid) return undefined;
       const hit = db.get(keyOf(rec.prompt));
