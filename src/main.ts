@@ -11,6 +11,10 @@ import { buildProgram } from './cli/program.js';
 import { ExitCode, exitCodeFor, redact } from './errors.js';
 import { run } from './run.js';
 
+// A stderr that cannot be written (a closed pipe, /dev/full) loses the messages, never the job:
+// without a listener its first 'error' would end the process (exit 1) before a record was asked.
+process.stderr.on('error', () => {});
+
 const io: CliIO = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, readFile: (p) => readFileSync(p, 'utf8') };
 
 /** Aborted by the first SIGINT/SIGTERM; the second calls `again` (which exits). */

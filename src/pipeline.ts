@@ -9,7 +9,9 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import { isAbsolute, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
+import type { OutputRecord } from './records.js';
 import { createParallelStage } from './stages/parallel.js';
+import { isClosedPipe, stdoutWriters } from './stages/stdout-writer.js';
 import { createPool } from './post/stage.js';
 
 export type PipelineStage = Readable | Duplex | Writable | NodeJS.ReadWriteStream;
@@ -21,8 +23,12 @@ export interface LayerOptions {
   ordered?: boolean;
 }
 
-/** One layer on the event loop: `work` on each item, at most `concurrency` at once; null drops the item. */
-export function layer<I, O>(work: (item: I, signal: AbortSignal) => Promise<O | null> | O | null, options: LayerOptions | number = {}): Duplex {
+/**
+ * One layer on the event loop: `work` on each item, at most `concurrency` at once; null drops the
+ * item. The item is an OutputRecord unless told (`layer<InputRecord>(…)`): what a layer after
+ * the generate stage gets, so an untyped `(r) => ({ ...r })` compiles under `tsc --strict`.
+ */
+export function layer<I = OutputRecord, O = I>(work: (item: I, signal: AbortSignal) => Promise<O | null> | O | null, options: LayerOptions | number = {}): Duplex {
   const o = typeof options === 'number' ? { concurrency: options } : { ...options };
   return createParallelStage<I, O>({ work: async (item, signal) => work(item, signal), concurrency: o.concurrency ?? 8, ordered: o.ordered });
 }
@@ -50,12 +56,26 @@ export function workerLayer<I, O>(module: string | URL, options: WorkerLayerOpti
     ordered: o.ordered,
     work: async (item, signal) => (await (await pool).run({ url, exportName: o.exportName, record: item }, { signal })) as O | null,
   });
+  // A task cut off by a teardown (a closed pipe downstream, an abort) may still answer after the
+  // stage is gone; piscina reports that as an 'error' on the pool, which must not crash the host.
+  void pool.then((p) => p.on('error', (e: Error) => {
+    if (!stage.destroyed) stage.destroy(e);
+  }), () => {});
   stage.once('close', () => void pool.then((p) => p.destroy()));
   return stage;
 }
 
-/** Runs source -> ...layers -> sink; resolves when the sink has finished. */
+/**
+ * Runs source -> ...layers -> sink; resolves when the sink has finished — or, as the CLI does,
+ * when a createStdoutWriter() sink met a closed pipe (`| head`): every stage is torn down
+ * (nothing more is asked) and the end is quiet.
+ */
 export async function createPipeline(stages: PipelineStage[], opts: { signal?: AbortSignal } = {}): Promise<void> {
   if (stages.length < 2) throw new TypeError('createPipeline needs at least a source and a sink');
-  await (pipeline as (...args: unknown[]) => Promise<void>)(...stages, opts.signal ? { signal: opts.signal } : {});
+  try {
+    await (pipeline as (...args: unknown[]) => Promise<void>)(...stages, opts.signal ? { signal: opts.signal } : {});
+  } catch (e) {
+    const sink = stages[stages.length - 1];
+    if (!(stdoutWriters.has(sink as Writable) && isClosedPipe(e))) throw e;
+  }
 }

@@ -10,6 +10,7 @@ import { fixedTokensOf, TokenEstimator } from './quota/token-estimate.js';
 import { SHARD_RE } from './output/layout.js';
 import { listRecordFiles } from './output/record-files.js';
 import { scanLines } from './util/scan-lines.js';
+import { RequestIndex } from './reuse/request-index.js';
 import type { Options } from './cli/options.js';
 import type { InputRecord } from './records.js';
 
@@ -108,6 +109,13 @@ export async function readHistory(dir: string | undefined, fixedTokens = 0, most
 
 export interface Plan {
   toDo: number;
+  /** Of toDo, the requests that would be sent (the rest are answered by --dedupe or --cache). */
+  requests: number;
+  /** --dedupe: copies of a request asked earlier in this job, and requests answered in the directory already. */
+  deduped: number;
+  onDisk: number;
+  /** --cache: fresh answers in the cache. */
+  cached: number;
   alreadyDone: number;
   /** What --mode auto would choose, and why (job/mode.ts autoMode: the run's own rule). */
   auto: { mode: 'online' | 'batch'; why: string };
@@ -132,23 +140,54 @@ function fmtDuration(s: number): string {
   return `${(s / 86_400).toFixed(1)} days`;
 }
 
-/** What a dry run reads: records to do, bad lines, characters. */
+/** What a dry run reads: records to do, the requests they need, bad lines, characters asked. */
 export interface PlanCounts {
   toDo: number;
+  requests: number;
+  deduped: number;
+  onDisk: number;
+  cached: number;
   invalid: number;
+  /** Characters of the prompts that would be sent. */
   chars: number;
 }
 
-/** The sink a dry run's reader is piped into: it counts and measures, and writes nothing. */
-export function createPlanCounter(): { sink: Writable; counts: PlanCounts } {
-  const counts: PlanCounts = { toDo: 0, invalid: 0, chars: 0 };
+/** What answers records without a request, as the run would use it (read only). */
+export interface PlanReuse {
+  /** --dedupe: whether a request is answered in the output directory already. */
+  dedupe?: { knows(hash: string): boolean };
+  /** --cache (opened read only): a fresh answer, or undefined. */
+  cache?: { lookup(rec: InputRecord): unknown };
+}
+
+/**
+ * The sink a dry run's reader is piped into: it counts and measures, and writes nothing. Each
+ * record goes the run's way (reuse/reuse.ts): --dedupe first (a request already answered on
+ * disk, or asked earlier in this job, is copied), then the --cache, then a request. Requests seen
+ * are kept as 64-bit keys in typed arrays (~24 bytes each), never the prompts.
+ */
+export function createPlanCounter(reuse: PlanReuse = {}): { sink: Writable; counts: PlanCounts } {
+  const counts: PlanCounts = { toDo: 0, requests: 0, deduped: 0, onDisk: 0, cached: 0, invalid: 0, chars: 0 };
+  const seen = reuse.dedupe ? new RequestIndex() : undefined;
+  const free = (r: InputRecord): boolean => {
+    if (seen && r.hash !== undefined) {
+      if (reuse.dedupe!.knows(r.hash)) return (counts.onDisk++, true);
+      const k = RequestIndex.key(r.hash);
+      if (seen.get(k)) return (counts.deduped++, true);
+      seen.set(k, { file: 0, offset: 0, bytes: 0 });
+    }
+    return reuse.cache !== undefined && reuse.cache.lookup(r) !== undefined && (counts.cached++, true);
+  };
   const sink = new Writable({
     objectMode: true,
     write(r: InputRecord, _enc, cb) {
       if (r.invalid) counts.invalid++;
       else {
         counts.toDo++;
-        counts.chars += r.prompt.length;
+        if (!free(r)) {
+          counts.requests++;
+          counts.chars += r.prompt.length;
+        }
       }
       cb();
     },
@@ -158,24 +197,25 @@ export function createPlanCounter(): { sink: Writable; counts: PlanCounts } {
 
 /** The plan from what was read, what is done, and the history of the records written. */
 export function makePlan(c: PlanCounts, o: Options, alreadyDone: number, history: History, auto: Plan['auto']): Plan {
-  const { toDo, invalid, chars } = c;
+  const { toDo, requests, deduped, onDisk, cached, invalid, chars } = c;
   const cpt = history.charsPerToken ?? 4;
   const systemTokens = fixedTokensOf(o.system);
-  const inputTokens = Math.ceil(chars / cpt) + toDo * (systemTokens + 1);
+  // Tokens, time and money are the requests': what --dedupe and --cache answer costs none.
+  const inputTokens = Math.ceil(chars / cpt) + requests * (systemTokens + 1);
   const outputAssumed = history.avgResponseTokens === undefined;
   const perRecordOut = history.avgResponseTokens ?? o.maxOutputTokens ?? 500;
-  const outputTokens = Math.round(toDo * perRecordOut);
+  const outputTokens = Math.round(requests * perRecordOut);
   // Duration: each limit alone; the largest binds.
   const latencySec = (history.medianLatencyMs ?? 5000) / 1000;
-  const limits: Array<[string, number]> = [[`--concurrency ${o.concurrency} at ~${latencySec.toFixed(1)} s a request${history.medianLatencyMs === undefined ? ' (assumed)' : ''}`, (toDo * latencySec) / o.concurrency]];
-  if (o.rpm) limits.push([`--rpm ${o.rpm}`, (toDo / o.rpm) * 60]);
+  const limits: Array<[string, number]> = [[`--concurrency ${o.concurrency} at ~${latencySec.toFixed(1)} s a request${history.medianLatencyMs === undefined ? ' (assumed)' : ''}`, (requests * latencySec) / o.concurrency]];
+  if (o.rpm) limits.push([`--rpm ${o.rpm}`, (requests / o.rpm) * 60]);
   if (o.tpm) limits.push([`--tpm ${o.tpm}`, (inputTokens / o.tpm) * 60]);
-  if (o.rpd) limits.push([`--rpd ${o.rpd}`, toDo > o.rpd ? Math.floor(toDo / o.rpd) * 86_400 : 0]);
+  if (o.rpd) limits.push([`--rpd ${o.rpd}`, requests > o.rpd ? Math.floor(requests / o.rpd) * 86_400 : 0]);
   const [bindingLimit, durationSec] = limits.reduce((a, b) => (b[1] > a[1] ? b : a));
   const table = priceFor(o.model);
   const pin = o.priceIn ?? table?.in;
   const pout = o.priceOut ?? table?.out;
-  const plan: Plan = { toDo, alreadyDone, auto, invalid, chars, inputTokens, outputTokens, outputTokensAssumed: outputAssumed, durationSec, bindingLimit };
+  const plan: Plan = { toDo, requests, deduped, onDisk, cached, alreadyDone, auto, invalid, chars, inputTokens, outputTokens, outputTokensAssumed: outputAssumed, durationSec, bindingLimit };
   if (pin !== undefined && pout !== undefined) {
     plan.priceIn = pin;
     plan.priceOut = pout;
@@ -185,12 +225,22 @@ export function makePlan(c: PlanCounts, o: Options, alreadyDone: number, history
   return plan;
 }
 
+/** How many records --dedupe and --cache answer without a request, in words. */
+function reuseWords(p: Plan, o: Options): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const parts: string[] = [];
+  if (o.dedupe) parts.push(`--dedupe: ${n(p.deduped)} repeat${p.deduped === 1 ? 's' : ''} a request asked earlier in this job, ${n(p.onDisk)} ${p.onDisk === 1 ? 'is' : 'are'} answered in ${o.out}/ already`);
+  if (o.cache !== undefined) parts.push(`--cache: ${n(p.cached)} answered by ${o.cache}`);
+  return `${n(p.toDo - p.requests)} of the ${n(p.toDo)} cost no request — ${parts.join('; ')}`;
+}
+
 export function formatPlan(p: Plan, o: Options, history: History): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const lines = [
     `gempipe dry run — no API calls were made`,
     `  records to do:        ${n(p.toDo)}${p.invalid ? ` (+ ${n(p.invalid)} invalid lines that will become failure records)` : ''}`,
     `  already done:         ${n(p.alreadyDone)} (skipped by resume${o.retryFailed ? '; failed ones are retried' : ''})`,
+    ...(o.dedupe || o.cache !== undefined ? [`  requests to send:     ${n(p.requests)} (${reuseWords(p, o)})`] : []),
     `  input tokens (est.):  ${n(p.inputTokens)} (${n(p.chars)} characters at ${(history.charsPerToken ?? 4).toFixed(2)} a token, ${history.charsPerToken ? `calibrated on ${n(history.records)} records already done` : 'uncalibrated'})`,
     `  output tokens (est.): ${n(p.outputTokens)} (${p.outputTokensAssumed ? `assuming ${o.maxOutputTokens ?? 500} a record${o.maxOutputTokens ? ' (--max-output-tokens)' : ''}` : `the ${n(history.records)} records done average ${Math.round(history.avgResponseTokens!)}`})`,
     `  duration (est.):      ${fmtDuration(p.durationSec)}, bound by ${p.bindingLimit}`,

@@ -49,6 +49,28 @@ export function bindingConstraint(stats: RunStats, limiter: Limiter | undefined,
   return `input/API${cur ? `, ${cur}` : ''}${limit}`;
 }
 
+/**
+ * One line of at most `width - 1` columns (the last column would wrap on some terminals): the
+ * parts, in order, that fit when taken by rank (0 first); the rest left out, and a part too long
+ * even alone cut with an ellipsis. Every character counts one column (the bar's blocks do).
+ */
+export function fitToWidth(parts: ReadonlyArray<readonly [text: string, rank: number]>, width: number): string {
+  const room = Math.max(10, width - 1);
+  const keep = new Set<number>();
+  let used = 0;
+  for (const i of parts.map((_, i) => i).sort((a, b) => parts[a][1] - parts[b][1])) {
+    const len = parts[i][0].length;
+    if (used + len <= room) {
+      keep.add(i);
+      used += len;
+    }
+  }
+  const line = parts.filter((_, i) => keep.has(i)).map((p) => p[0]).join('');
+  if (keep.size > 0 || parts.length === 0) return line;
+  const first = parts.reduce((a, b) => (b[1] < a[1] ? b : a));
+  return first[0].slice(0, room - 1) + '…';
+}
+
 export function createProgress(o: ProgressOptions): Progress {
   const now = o.now ?? Date.now;
   if (o.quiet) return { stop() {}, log() {} };
@@ -75,7 +97,13 @@ export function createProgress(o: ProgressOptions): Progress {
           const total = params.total > 0 ? `/${params.total}` : '';
           const pct = params.total > 0 ? ` ${Math.floor(params.progress * 100)}%` : '';
           const barText = params.total > 0 ? `${'█'.repeat(Math.round(params.progress * 20)).padEnd(20, '░')} ` : '';
-          return `${barText}${params.value}${total}${pct} | ${payload.rate}/s | ETA ${payload.eta} | in flight ${payload.inflight} | retries ${payload.retries} | failed ${payload.failed} | tokens ${payload.tokens} | ${payload.binding}`;
+          // Read at each redraw: a resized terminal gets a line of its new width.
+          const width = (o.stream as { columns?: number }).columns || 80;
+          return fitToWidth([
+            [`${barText}`, 6], [`${params.value}${total}${pct}`, 0], [` | ${payload.rate}/s`, 1], [` | ETA ${payload.eta}`, 2],
+            [` | in flight ${payload.inflight}`, 4], [` | retries ${payload.retries}`, 7], [` | failed ${payload.failed}`, 3],
+            [` | tokens ${payload.tokens}`, 8], [` | ${payload.binding}`, 5],
+          ], width);
         },
         hideCursor: true,
         clearOnComplete: false,

@@ -4,6 +4,7 @@
 
 import { FAILURES_FILE } from './output/layout.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { formatCost, type RunCost } from './observe/cost.js';
 
 export interface RunStats {
   startedAt: number;
@@ -50,6 +51,11 @@ export interface RunStats {
   cached: number;
   /** --redo-changed: records answered from an answer already in the output directory (a moved line; no request). */
   reused: number;
+  /** Of tokensIn/tokensOut, those answered by Batch API jobs (billed at half: observe/cost.ts). */
+  batchTokensIn: number;
+  batchTokensOut: number;
+  /** What the answers --cache and --dedupe reused had cost when they were paid for: what this run did not pay. */
+  savedTokens: { cache: { in: number; out: number }; dedupe: { in: number; out: number; ofCached: number } };
   /** Inputs that could not be read: source -> message. */
   inputErrors: Array<{ source: string; message: string }>;
   /** Output records whose ids are not in the inputs read this run (reported, never dropped). */
@@ -61,6 +67,7 @@ export function createStats(now = Date.now()): RunStats {
     startedAt: now, read: 0, skipped: 0, succeeded: 0, truncated: 0, failed: 0, failedByStatus: {}, inFlight: 0,
     attempts: 0, retries: 0, retriesByCause: {}, http429: 0, tokensIn: 0, tokensOut: 0, apiMs: 0, limiterMs: 0,
     backoffMs: 0, readWaitMs: 0, writeWaitMs: 0, writeMs: 0, postMs: 0, written: 0, deduped: 0, cached: 0, reused: 0, inputErrors: [], orphans: 0,
+    batchTokensIn: 0, batchTokensOut: 0, savedTokens: { cache: { in: 0, out: 0 }, dedupe: { in: 0, out: 0, ofCached: 0 } },
   };
 }
 
@@ -114,6 +121,8 @@ export interface Summary {
   process: { cpuUserMs: number; cpuSystemMs: number; cpuUsPerRecord: number; peakRssMB: number; eventLoopDelayP99Ms?: number };
   /** What was learned about the quota this run, in words ("the server says: ..."). */
   limits?: string[];
+  /** What the run cost and saved, priced as --dry-run prices (observe/cost.ts runCost()); or why it is unknown. */
+  cost?: RunCost;
   error?: string;
 }
 
@@ -188,6 +197,7 @@ export function formatSummary(x: Summary): string {
   if (b) lines.push(`  batch: ${b.jobs} job(s) created with ${b.requests} request(s) (at the batch price)`);
   if (b && b.leftJobs > 0) lines.push(`  ${b.detached ? 'left running' : 'still out'}: ${b.leftJobs} batch job(s) holding ${b.leftRequests} request(s) — run the same command again to write their records`);
   lines.push(`  tokens: ${x.tokensIn} in, ${x.tokensOut} out; requests: ${x.attempts}${b ? ` online, ${b.requests} in batch jobs` : ''} (${x.retries} retries, ${x.http429} answered 429)`);
+  if (x.cost) lines.push(`  ${formatCost(x.cost, x.cached, x.deduped)}`);
   const causes = Object.entries(x.retriesByCause).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ×${v}`).join(', ');
   if (causes) lines.push(`  retried after: ${causes}`);
   const wall = x.wallMs;

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { bindingConstraint, createProgress, RecentRate } from '../src/progress.js';
+import { bindingConstraint, createProgress, fitToWidth, RecentRate } from '../src/progress.js';
 import { createStats } from '../src/stats.js';
 import type { Limiter, LimiterState } from '../src/quota/limiter.js';
 import { Capture } from './helpers/util.js';
@@ -58,5 +58,40 @@ describe('messages during a run on a terminal', () => {
     p.stop();
     // The bar's line is cleared first, then the message and its own newline.
     expect(tty.text).toContain('\r\x1b[Kgempipe: stopping — no new prompts\n');
+  });
+});
+
+describe('the bar\'s width', () => {
+  /** The bar's lines as the terminal shows them: escape codes and carriage returns out. */
+  const barLines = (text: string) => text.replace(/\x1b(\[[0-9;?]*[A-Za-z]|[78])/g, '\n').split(/[\r\n]+/).filter((l) => l.trim() !== '');
+  const busy = () => {
+    const stats = createStats();
+    Object.assign(stats, { succeeded: 123_456, failed: 7_890, retries: 45_678, inFlight: 512, tokensIn: 98_765_432, tokensOut: 87_654_321, expected: 1_000_000 });
+    return stats;
+  };
+
+  for (const columns of [80, 100, 60, undefined]) {
+    it(`stays within ${columns ?? 'an unknown width: 80'} columns, keeping the count, rate and ETA`, () => {
+      const tty = Object.assign(new Capture(), { isTTY: true, columns });
+      const p = createProgress({ stream: tty, stats: busy(), limiter: limiterWith({ waitingForRequests: 3, rpm: 123_456, adaptive: true }), concurrency: 512, intervalSec: 1, quiet: false });
+      p.stop();
+      const lines = barLines(tty.text);
+      expect(lines.length).toBeGreaterThan(0);
+      for (const l of lines) expect(l.length, l).toBeLessThan(columns ?? 80);
+      expect(lines.at(-1)).toMatch(/131346\/1000000 13% \| [\d.]+\/s \| ETA /);
+    });
+  }
+
+  it('shows every part when the terminal is wide enough', () => {
+    const tty = Object.assign(new Capture(), { isTTY: true, columns: 300 });
+    const p = createProgress({ stream: tty, stats: busy(), concurrency: 512, intervalSec: 1, quiet: false });
+    p.stop();
+    expect(barLines(tty.text).at(-1)).toMatch(/░ 131346\/1000000 13% \| .* \| ETA .* \| in flight 512 \| retries 45678 \| failed 7890 \| tokens 98765432\/87654321 \| /);
+  });
+
+  it('fitToWidth: parts by rank, in their order; a part too long alone is cut', () => {
+    expect(fitToWidth([['aaaaaa', 2], ['bbbbb', 0], ['cccc', 1]], 11)).toBe('bbbbbcccc');
+    expect(fitToWidth([['aaaaaa', 2], ['bbbbb', 0], ['cccc', 1]], 16)).toBe('aaaaaabbbbbcccc');
+    expect(fitToWidth([['x'.repeat(30), 0]], 12)).toBe('x'.repeat(10) + '…');
   });
 });

@@ -59,6 +59,8 @@ function verdictOf(rec: JobRecord, res: GenerateResult, o: { spec: RequestSpec; 
   if (res.kind === 'blocked') return { fail: { status: 'BLOCKED', code: 0, message: `${res.reason}: ${res.message}` } };
   o.stats.tokensIn += res.usage.promptTokens;
   o.stats.tokensOut += res.usage.responseTokens;
+  o.stats.batchTokensIn += res.usage.promptTokens; // priced at the Batch API's half (observe/cost.ts)
+  o.stats.batchTokensOut += res.usage.responseTokens;
   const u = unusable(res, o.spec.expectJson, o.spec.checkJson);
   if ('error' in u && u.error) return u.retry ? { again: u.error } : { fail: u.error };
   o.stats.succeeded++;

@@ -6,7 +6,8 @@
 
 import { DEFAULTS } from './defaults.js';
 
-export type FlagKind = 'int' | 'num' | 'choice' | 'text' | 'switch' | 'duration' | 'name' | 'redis' | 'url' | 'special';
+/** `ms` / `seconds`: a bare number in that unit, or with a unit of its own (`1500ms`, `5s`, `2m`). */
+export type FlagKind = 'int' | 'num' | 'choice' | 'text' | 'switch' | 'duration' | 'ms' | 'seconds' | 'name' | 'redis' | 'url' | 'special';
 
 export interface Flag {
   /** The raw key commander gives it (camelCase of the long flag). */
@@ -49,7 +50,7 @@ export const RUN_FLAGS: readonly Flag[] = [
   { key: 'mode', flags: '--mode <mode>', help: 'online: a request per record; batch: Gemini batch jobs at half the price, results within 24 h; auto: batch above --batch-threshold records when the deadline allows', kind: 'choice', choices: ['online', 'batch', 'auto'], default: DEFAULTS.mode },
   { key: 'batchMaxRequests', flags: '--batch-max-requests <n>', help: '--mode batch: records per batch job', kind: 'int', min: 1, max: 1_000_000, default: DEFAULTS.batchMaxRequests },
   { key: 'batchMaxMb', flags: '--batch-max-mb <n>', help: '--mode batch: megabytes of requests per job (the API takes files up to 2 GB)', kind: 'int', min: 1, max: 2000, default: DEFAULTS.batchMaxMb },
-  { key: 'batchPoll', field: 'batchPollMs', flags: '--batch-poll <ms>', help: '--mode batch: first wait between polls; grows to a minute while nothing changes', kind: 'int', min: 10, max: 3_600_000, default: DEFAULTS.batchPollMs },
+  { key: 'batchPoll', field: 'batchPollMs', flags: '--batch-poll <ms>', help: '--mode batch: first wait between polls; grows to a minute while nothing changes', kind: 'ms', min: 10, max: 3_600_000, default: DEFAULTS.batchPollMs },
   { key: 'batchThreshold', flags: '--batch-threshold <n>', help: '--mode auto: batch when more records than this are to do', kind: 'int', min: 0, max: 1_000_000_000, default: DEFAULTS.batchThreshold },
   { key: 'deadline', field: 'deadlineMs', flags: '--deadline <duration>', help: '--mode batch: what is not done by then (e.g. 6h) is sent online', kind: 'duration' },
   { key: 'fallback', flags: '--fallback <where>', help: '--mode batch: records of failed, expired or cancelled jobs go into a new batch, or online', kind: 'choice', choices: ['batch', 'online'], default: DEFAULTS.fallback },
@@ -69,8 +70,8 @@ export const RUN_FLAGS: readonly Flag[] = [
   { key: 'rpd', flags: '--rpd <n>', help: 'requests per day, counted across runs into the same --out; reaching it ends the run (exit 1)', kind: 'int', min: 1 },
   { key: 'maxQuotaWait', field: 'maxQuotaWaitMs', flags: '--max-quota-wait <duration>', help: 'a quota that lets no request through for this long (429s only) ends the run, exit 1, resumable (e.g. 10m)', kind: 'duration', default: '10m' },
   { key: 'maxAttempts', flags: '--max-attempts <n>', help: 'attempts per prompt, the first included', kind: 'int', min: 1, max: 100, default: DEFAULTS.maxAttempts },
-  { key: 'retryBaseDelay', field: 'retryBaseDelayMs', flags: '--retry-base-delay <ms>', help: 'first backoff ceiling in ms; doubles per attempt, with full jitter', kind: 'int', min: 0, max: 600_000, default: DEFAULTS.retryBaseDelayMs },
-  { key: 'timeout', field: 'timeoutMs', flags: '--timeout <ms>', help: 'per-attempt timeout in ms', kind: 'int', min: 1, default: DEFAULTS.timeoutMs },
+  { key: 'retryBaseDelay', field: 'retryBaseDelayMs', flags: '--retry-base-delay <ms>', help: 'first backoff ceiling in ms; doubles per attempt, with full jitter', kind: 'ms', min: 0, max: 600_000, default: DEFAULTS.retryBaseDelayMs },
+  { key: 'timeout', field: 'timeoutMs', flags: '--timeout <ms>', help: 'per-attempt timeout: 5s, 1500ms, 2m (a bare number is ms)', kind: 'ms', min: 1, max: 86_400_000, default: DEFAULTS.timeoutMs },
   { key: 'baseUrl', flags: '--base-url <url>', help: 'API endpoint (env GEMINI_BASE_URL)', kind: 'url', env: 'GEMINI_BASE_URL' },
   { key: 'emulator', flags: '--emulator', help: 'run against an in-process Gemini emulator (no key needed, no cost)', kind: 'special' },
   { key: 'emulatorIfNoKey', flags: '--emulator-if-no-key', help: 'use the emulator only when no API key is set (the demo)', kind: 'special' },
@@ -80,19 +81,19 @@ export const RUN_FLAGS: readonly Flag[] = [
   { key: 'format', flags: '--format <fmt>', help: 'stdout layout: jsonl, or text "<prompt> - <response>"', kind: 'choice', choices: ['jsonl', 'text'], default: DEFAULTS.format },
   { key: 'retryFailed', flags: '--retry-failed', help: 'retry the records in failures.jsonl instead of skipping them', kind: 'switch' },
   { key: 'redoChanged', flags: '--redo-changed', help: 'answer again the lines changed since their records were written (old records move to superseded.jsonl)', kind: 'switch' },
-  { key: 'writeRetry', field: 'writeRetrySec', flags: '--write-retry <s>', help: 'seconds a failed write (disk full) is retried, sending paused, before the run ends resumably (exit 1)', kind: 'num', min: 0, max: 86_400, default: DEFAULTS.writeRetrySec },
+  { key: 'writeRetry', field: 'writeRetrySec', flags: '--write-retry <s>', help: 'seconds a failed write (disk full) is retried, sending paused, before the run ends resumably (exit 1)', kind: 'seconds', min: 0, max: 86_400, default: DEFAULTS.writeRetrySec },
   { key: 'overwrite', flags: '--overwrite', help: 'delete existing shards and failures.jsonl and start afresh', kind: 'switch' },
   { key: 'fsync', flags: '--fsync <policy>', help: 'none | close (fsync each file when closed) | always (after every batch)', kind: 'choice', choices: ['none', 'close', 'always'], default: DEFAULTS.fsync },
-  { key: 'progressInterval', field: 'progressIntervalSec', flags: '--progress-interval <s>', help: 'seconds between status lines when stderr is not a terminal', kind: 'num', min: 0.1, max: 86_400, default: DEFAULTS.progressIntervalSec },
+  { key: 'progressInterval', field: 'progressIntervalSec', flags: '--progress-interval <s>', help: 'seconds between status lines when stderr is not a terminal', kind: 'seconds', min: 0.1, max: 86_400, default: DEFAULTS.progressIntervalSec },
   { key: 'dryRun', flags: '--dry-run', help: 'no API calls: print the plan (records to do, tokens, duration, cost)', kind: 'switch' },
-  { key: 'priceIn', flags: '--price-in <usd>', help: 'USD per million input tokens, for --dry-run (default: built-in table)', kind: 'num', min: 0, max: 1_000_000 },
-  { key: 'priceOut', flags: '--price-out <usd>', help: 'USD per million output tokens, for --dry-run (default: built-in table)', kind: 'num', min: 0, max: 1_000_000 },
+  { key: 'priceIn', flags: '--price-in <usd>', help: 'USD per million input tokens, for --dry-run\'s plan and the summary\'s cost (default: built-in table)', kind: 'num', min: 0, max: 1_000_000 },
+  { key: 'priceOut', flags: '--price-out <usd>', help: 'USD per million output tokens, for --dry-run\'s plan and the summary\'s cost (default: built-in table)', kind: 'num', min: 0, max: 1_000_000 },
   { key: 'quiet', flags: '-q, --quiet', help: 'print only errors', kind: 'switch' },
   { key: 'summaryJson', flags: '--summary-json <file>', help: 'also write the end summary as JSON', kind: 'text' },
   { key: 'post', flags: '--post <module>', help: 'run MODULE[:export] (or builtin:wordcount) on each success record, on worker threads; its fields are merged in', kind: 'text' },
   { key: 'postWorkers', flags: '--post-workers <n>', help: 'worker threads for --post (default: cores - 1, at least 1; 0: on the event loop)', kind: 'int', min: 0, max: 256 },
-  { key: 'postTimeout', field: 'postTimeoutMs', flags: '--post-timeout <ms>', help: 'per record: a --post function still running after this fails the record (POST_FAILED, answer kept)', kind: 'int', min: 1, max: 86_400_000, default: DEFAULTS.postTimeoutMs },
-  { key: 'drainTimeout', field: 'drainTimeoutSec', flags: '--drain-timeout <s>', help: 'seconds in-flight requests get to finish after SIGINT/SIGTERM', kind: 'num', min: 0, max: 86_400, default: DEFAULTS.drainTimeoutSec },
+  { key: 'postTimeout', field: 'postTimeoutMs', flags: '--post-timeout <ms>', help: 'per record: a --post function still running after this fails the record (POST_FAILED, answer kept)', kind: 'ms', min: 1, max: 86_400_000, default: DEFAULTS.postTimeoutMs },
+  { key: 'drainTimeout', field: 'drainTimeoutSec', flags: '--drain-timeout <s>', help: 'seconds in-flight requests get to finish after SIGINT/SIGTERM', kind: 'seconds', min: 0, max: 86_400, default: DEFAULTS.drainTimeoutSec },
 ];
 
 /** `gempipe coordinator`: a run's flags plus the queue's (QUEUE_FLAGS). */
@@ -107,7 +108,7 @@ export const WORKER_FLAGS: readonly Flag[] = [
   { key: 'redis', flags: '--redis <url>', help: 'the coordinator\'s Redis (env GEMINI_REDIS_URL)', kind: 'redis', env: 'GEMINI_REDIS_URL', required: '`gempipe worker` needs `--redis URL` (or GEMINI_REDIS_URL): the coordinator\'s Redis' },
   { key: 'queue', flags: '--queue <name>', help: 'the coordinator\'s --queue', kind: 'name', default: DEFAULT_QUEUE },
   { key: 'concurrency', flags: '--concurrency <n>', help: 'records answered at once', kind: 'int', min: 1, max: 10_000, default: 16 },
-  { key: 'lockMs', flags: '--lock-ms <ms>', help: 'a job whose worker is silent this long goes to another worker', kind: 'int', min: 500, max: 3_600_000, default: 30_000 },
+  { key: 'lockMs', flags: '--lock-ms <ms>', help: 'a job whose worker is silent this long goes to another worker', kind: 'ms', min: 500, max: 3_600_000, default: 30_000 },
   { key: 'baseUrl', flags: '--base-url <url>', help: 'API endpoint (env GEMINI_BASE_URL)', kind: 'url', env: 'GEMINI_BASE_URL' },
   { key: 'emulator', flags: '--emulator', help: 'answer with an in-process emulator (tests, demos)', kind: 'switch' },
 ];

@@ -40,6 +40,23 @@ function duration(name: string, v: unknown, min: number): number {
   return ms;
 }
 
+/**
+ * A time a flag takes in `unit` (ms or s): a bare number is in that unit (as before), or a number
+ * with its own unit — `1500ms`, `5s`, `2m`, `1h` — so `--timeout 5s` means what it says.
+ */
+function timeIn(name: string, v: unknown, unit: 'ms' | 's', min: number, max: number): number {
+  const s = String(v).trim();
+  const per = unit === 'ms' ? 1 : 1000;
+  const bare = /^\d+(?:\.\d+)?$/.test(s) ? Number(s) : undefined;
+  const ms = bare !== undefined ? bare * per : parseDuration(s);
+  const n = ms === undefined ? NaN : unit === 'ms' ? Math.round(ms) : ms / 1000;
+  if (!Number.isFinite(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min} ${unit}` : `from ${min} to ${max} ${unit}`;
+    throw new UsageError(`Expected \`--${name}\` to be a time like ${unit === 'ms' ? '1500ms, 5s or 2m (a bare number is milliseconds)' : '30s, 2m or 1h (a bare number is seconds)'}, ${range}, got \`${String(v)}\``);
+  }
+  return n;
+}
+
 function orEnv(name: string, env?: string): string {
   return env ? `\`--${name}\` (or ${env})` : `\`--${name}\``;
 }
@@ -55,6 +72,8 @@ function valueOf(f: Flag, v: unknown): unknown {
     case 'text': return s;
     case 'switch': return v === true;
     case 'duration': return duration(name, v, f.min ?? 1);
+    case 'ms': return timeIn(name, v, 'ms', f.min ?? 0, f.max ?? Number.MAX_SAFE_INTEGER);
+    case 'seconds': return timeIn(name, v, 's', f.min ?? 0, f.max ?? Number.MAX_SAFE_INTEGER);
     case 'name':
       if (!/^[\w.-]{1,100}$/.test(s)) throw new UsageError(`Expected \`--${name}\` to be letters, digits, . _ or -, got \`${s}\``);
       return s;

@@ -3,11 +3,9 @@
 // one, list the answered ones, and the queue's settings. BullMQ and ioredis load here, only when
 // a coordinator runs. Connections retry forever (a Redis restart is waited out).
 
-import { createRequire } from 'node:module';
 import type { Queue as QueueT, QueueEvents as QueueEventsT } from 'bullmq';
 import { queueName, settingsKey } from './queue-names.js';
-
-const require = createRequire(import.meta.url);
+import { requireOptional } from '../util/optional.js';
 
 /** How a job ended: the worker's answer, or BullMQ's reason for giving up on it. */
 export type JobEnd = { value: unknown } | { failed: string };
@@ -31,8 +29,8 @@ export interface RecordQueue {
 const JOB_OPTIONS = { removeOnComplete: false, removeOnFail: false, attempts: 3, backoff: { type: 'fixed', delay: 1000 } };
 
 export async function openBullQueue(redis: string, name: string): Promise<RecordQueue> {
-  const { Queue, QueueEvents, Job } = require('bullmq') as typeof import('bullmq');
-  const IORedis = require('ioredis') as typeof import('ioredis').default;
+  const { Queue, QueueEvents, Job } = requireOptional<typeof import('bullmq')>('bullmq');
+  const IORedis = requireOptional<typeof import('ioredis').default>('ioredis');
   const opts = { maxRetriesPerRequest: null, retryStrategy: (n: number) => Math.min(100 * n, 2000) };
   const connection = new IORedis(redis, opts);
   const eventsConnection = new IORedis(redis, opts);

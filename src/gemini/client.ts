@@ -16,7 +16,7 @@ import { ApiError, GoogleGenAI, type GenerateContentConfig, type GenerateContent
 import type { Usage } from '../records.js';
 import { requestSpecOf, type RequestShape, type RequestSpec } from '../request/spec.js';
 import { flatHeaders, type FastFetch, type RawAnswer } from './fast-fetch.js';
-import { redact } from '../errors.js';
+import { redact, UsageError } from '../errors.js';
 
 /** Where and how to ask: the request's shape (model, system instruction, config, schema) and the endpoint. */
 export interface GeminiClientOptions extends RequestShape {
@@ -128,6 +128,7 @@ export async function restRequestOf(apiKey: string, baseUrl: string | undefined,
  * has it cut out before anything can read it: no failure record, log line or message holds it.
  */
 export function createGeminiClient(options: GeminiClientOptions): GenerateFn {
+  if (!options.apiKey) throw new UsageError('createGeminiClient() needs `apiKey` (a Gemini API key, e.g. process.env.GEMINI_API_KEY; any text for an emulator)');
   const call = createCall(options);
   const secrets = [options.apiKey];
   return async (prompt, signal) => {

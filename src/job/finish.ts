@@ -9,6 +9,7 @@ import { ExitCode } from '../errors.js';
 import { FAILURES_FILE } from '../output/layout.js';
 import { markComplete } from '../output/job-file.js';
 import { compactFailures } from '../output/output-state.js';
+import { runCost } from '../observe/cost.js';
 import { WriteFailedError } from '../stages/rotating-writer.js';
 import { formatSummary, summarize } from '../stats.js';
 import type { RunResult, RunnerEnd } from './job.js';
@@ -57,6 +58,7 @@ export async function finishJob(job: PreparedJob, end: RunnerEnd): Promise<RunRe
   if (end.limits && end.limits.length > 0) summary.limits = end.limits;
   if (end.workers) summary.workers = end.workers;
   if (end.batch) summary.batch = end.batch;
+  summary.cost = runCost(stats, o);
   // A halt said its line when it happened; any other fault says it here, --quiet or not.
   if (error && error !== stop.haltMessage) io.stderr.write(`gempipe: error: ${error}\n`);
   if (!o.quiet) io.stderr.write(formatSummary(summary));

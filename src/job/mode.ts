@@ -27,13 +27,22 @@ export async function decideMode(job: Job): Promise<Mode> {
   if (o.dryRun) return 'dry-run';
   if (o.coordinator) return 'coordinator';
   if (o.mode !== 'auto') return o.mode;
+  const { mode, why } = await autoModeOf(job);
+  job.say(`gempipe: --mode auto: ${mode} (${why})`);
+  return mode;
+}
+
+/**
+ * What --mode auto chooses for this job, counted as the run counts before it reads (the inputs'
+ * lines, less what resume found done): the run's decision and --dry-run's prediction, one code.
+ */
+export async function autoModeOf(job: Job): Promise<{ mode: 'online' | 'batch'; why: string }> {
+  const o = job.options;
   const state = job.state;
   const n = job.toStdout ? undefined : await countRecords(job.sources);
   const done = state ? state.succeeded.size + (o.retryFailed ? 0 : state.failed.size) : 0;
-  const { mode, why } = autoMode({
+  return autoMode({
     toDo: n === undefined ? undefined : Math.max(0, n - done), liveJobs: job.toStdout ? 0 : liveJobs(loadJournal(o.out)).length,
     toStdout: job.toStdout, threshold: o.batchThreshold, deadlineMs: o.deadlineMs,
   });
-  job.say(`gempipe: --mode auto: ${mode} (${why})`);
-  return mode;
 }

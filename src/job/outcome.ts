@@ -4,6 +4,7 @@
 // the one error message.
 
 import { ExitCode, FatalRunError } from '../errors.js';
+import { isClosedPipe } from '../stages/stdout-writer.js';
 import type { Summary } from '../stats.js';
 
 export interface RunEnd {
@@ -27,19 +28,10 @@ export interface Outcome {
   error?: string;
 }
 
-/** A write to a closed pipe, however deep in causes it was wrapped. */
-function isEpipe(err: unknown): boolean {
-  let e = err as { code?: string; cause?: unknown } | undefined;
-  for (let i = 0; i < 4 && e; i++) {
-    if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') return true;
-    e = e.cause as typeof e;
-  }
-  return false;
-}
 
 export function decideOutcome(end: RunEnd): Outcome {
   const err = end.pipelineError;
-  if (err !== undefined && !(end.toStdout && isEpipe(err))) {
+  if (err !== undefined && !(end.toStdout && isClosedPipe(err))) {
     const error = err instanceof FatalRunError ? err.message : `unexpected error: ${(err as Error)?.stack ?? String(err)}`;
     return { outcome: 'fatal', exitCode: ExitCode.FAULT, error };
   }

@@ -4,12 +4,14 @@
 // content check, the writer's reserve, --cache (moved lines' answers first), the stop control and
 // the descriptor budget. What it opens close() releases; what a runner opens settle() closes.
 
+import { existsSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Duplex, Readable } from 'node:stream';
 import { DEFAULTS, type Options } from '../cli/options.js';
 import { checkFlagRules } from '../cli/rules.js';
 import { redact, UsageError } from '../errors.js';
 import { fdBudget } from '../fd-budget.js';
+import { plainHttpWarning } from '../gemini/plain-http.js';
 import { checkInputs } from '../output/check-inputs.js';
 import type { IdSet } from '../output/id-set.js';
 import { loadOutputState, type LineRef } from '../output/output-state.js';
@@ -27,6 +29,7 @@ import { checkCsvInputs } from '../stages/csv-header.js';
 import { parserOf } from '../stages/line-parsers.js';
 import { resolveInputs } from '../stages/read-inputs.js';
 import { createStats, watchEventLoop } from '../stats.js';
+import { needPackage } from '../util/optional.js';
 import type { Job, RunIO } from './job.js';
 import { lineReading, openJobReader } from './reader.js';
 import { createStopControl } from './stop-control.js';
@@ -47,6 +50,11 @@ export interface PreparedJob extends Job {
 export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<PreparedJob> {
   const o: Options = { ...DEFAULTS, keep: [], inputs: [], ...options } as Options;
   checkFlagRules(o); // library callers build Options without parseOptions()
+  // The CLI reads the key from the environment; a library caller passes it. Said here, once,
+  // before the SDK warns per client it makes and the run ends as an unreachable endpoint.
+  if (!o.apiKey && !o.emulator && !o.dryRun && !o.coordinator && !io.generate) {
+    throw new UsageError('No API key: pass `apiKey` to run() (the CLI reads it from GEMINI_API_KEY or GOOGLE_API_KEY), or `emulator: true` for the local emulator');
+  }
   const spec = requestSpecOf(o);
   const secrets = [o.apiKey];
   const stats = createStats();
@@ -62,6 +70,13 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
   const say = (line: string) => {
     if (!o.quiet) shout(line);
   };
+  // Optional features' packages (util/optional.ts): a missing one is a usage error before the lock.
+  if (o.redis || o.coordinator) needPackage('ioredis');
+  if (o.coordinator) needPackage('bullmq');
+  if (cacheUsed(o)) needPackage('lmdb');
+  // Said whatever --quiet: the key is the one secret the run holds.
+  const clear = o.dryRun || o.emulator || o.coordinator || io.generate ? undefined : plainHttpWarning(o.baseUrl, o.apiKey);
+  if (clear) shout(clear);
   const releases: Array<() => unknown> = [];
   const close = async () => {
     for (const r of releases.splice(0).reverse()) await r();
@@ -87,7 +102,8 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
       if (ref.hashText && !ref.copy && !ref.postFailed && !(failed && o.retryFailed)) d.known(ref.hashText, path, at.offset, at.bytes, failed);
     };
     releases.push(() => dedupe?.close());
-    const prepared = toStdout ? undefined : await prepareOutput(o, say, dedupe && !o.dryRun ? indexKnown(dedupe) : undefined);
+    // --dry-run indexes too: its plan counts the requests answered on disk already.
+    const prepared = toStdout ? undefined : await prepareOutput(o, say, dedupe ? indexKnown(dedupe) : undefined);
     if (prepared) releases.push(() => prepared.release()); // the directory's lock
     const state = prepared?.state;
     const failedAtStart = state?.failed.size ?? 0;
@@ -117,7 +133,7 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
       releases.push(() => dropReserve(o.out));
       makeReserve(o.out, reserveBytesFor(o.concurrency), o.concurrency);
     }
-    let cache = o.dryRun ? undefined : await openCache(o, spec, stats, say);
+    let cache = await openCache(o, spec, stats, say); // --dry-run: read only, for the plan's count
     if (state && o.redoChanged && !o.dryRun) {
       // Lines moved by an insertion or deletion reuse the answers the directory holds for them.
       const moved = await indexMovedAnswers(o.out, stats);
@@ -191,15 +207,20 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
 }
 
 /** --cache: only deterministic requests (--temperature 0) unless --cache-all. */
+const cacheUsed = (o: Options) => o.cache !== undefined && (o.temperature === 0 || o.cacheAll);
+
 async function openCache(o: Options, spec: ReturnType<typeof requestSpecOf>, stats: ReturnType<typeof createStats>, say: (l: string) => void): Promise<ResponseCache | undefined> {
   if (o.cache === undefined) return undefined;
-  if (o.temperature !== 0 && !o.cacheAll) {
+  if (!cacheUsed(o)) {
     say(`gempipe: --cache ${o.cache} is not used: without --temperature 0 the answers are sampled and meant to vary; give --temperature 0, or --cache-all to cache them anyway`);
     return undefined;
   }
+  if (o.dryRun && !existsSync(o.cache)) return undefined; // nothing in it yet, and a dry run makes nothing
   try {
-    return await createResponseCache({ path: o.cache, spec, ttlMs: o.cacheTtlMs, stats });
+    // A dry run's lookups count into stats of their own: the plan counts them (plan.ts), the run did not answer them.
+    return await createResponseCache({ path: o.cache, spec, ttlMs: o.cacheTtlMs, stats: o.dryRun ? createStats() : stats, readOnly: o.dryRun });
   } catch (e) {
+    if (e instanceof UsageError) throw e; // lmdb not installed (util/optional.ts)
     throw new UsageError(`Cannot open the cache \`--cache ${o.cache}\`: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
 }

@@ -4,7 +4,7 @@
 // tokens' discount, and the records --cache and --dedupe answered without a request (priced at
 // the run's average paid record). Pure arithmetic, once per tick or scrape.
 
-import { priceFor } from '../plan.js';
+import { PRICE_TABLE_DATE, priceFor } from '../plan.js';
 
 /** The Batch API bills this fraction of the online price. */
 export const BATCH_FACTOR = 0.5;
@@ -83,4 +83,66 @@ export function costOf(c: CostCounters, p: CostPrices): Cost {
     savedCachedTokensUsd: (cachedOnline * (p.in - p.cachedIn)) / M,
     savedReuseUsd: paid > 0 ? ((c.deduped + c.cached) * usd) / paid : 0,
   };
+}
+
+/** The end summary's cost (job/finish.ts): what the run paid, and what --cache, --dedupe and the Batch API saved. */
+export type RunCost =
+  | {
+      currency: 'USD';
+      model: string;
+      /** USD per million input / output tokens, online; and where they come from. */
+      priceIn: number;
+      priceOut: number;
+      prices: string;
+      /** Everything billed this run: online and Batch API tokens. */
+      usd: number;
+      onlineUsd: number;
+      batchUsd: number;
+      /** Not paid: what the reused answers had cost (at the online price), and the Batch API's half. */
+      saved: { cacheUsd: number; dedupeUsd: number; batchUsd: number };
+    }
+  /** No price for the model: said, never guessed. */
+  | { model: string; unknown: string };
+
+export interface RunCostCounters {
+  tokensIn: number;
+  tokensOut: number;
+  batchTokensIn: number;
+  batchTokensOut: number;
+  /** `dedupe.ofCached`: copies of a cache hit whose cost is not known here (priced at the average hit). */
+  savedTokens: { cache: { in: number; out: number }; dedupe: { in: number; out: number; ofCached: number } };
+  cached: number;
+}
+
+/** A run's cost from its counters, priced by pricesFor() — the table --dry-run prices with — on `day`. */
+export function runCost(c: RunCostCounters, o: { model: string; priceIn?: number; priceOut?: number }, day?: string): RunCost {
+  const p = pricesFor(o.model, o, day);
+  if (!p) return { model: o.model, unknown: `unknown price for model ${o.model}: it is not in the built-in price table (of ${PRICE_TABLE_DATE}); give --price-in and --price-out` };
+  const none = { tokensCached: 0, batchTokensIn: 0, batchTokensOut: 0, succeeded: 0, deduped: 0, cached: 0 };
+  const paid = costOf({ ...none, tokensIn: c.tokensIn, tokensOut: c.tokensOut, batchTokensIn: c.batchTokensIn, batchTokensOut: c.batchTokensOut }, p);
+  const at = (t: { in: number; out: number }) => costOf({ ...none, tokensIn: t.in, tokensOut: t.out }, p).usd;
+  const cacheUsd = at(c.savedTokens.cache);
+  const table = priceFor(o.model, day);
+  const prices = o.priceIn !== undefined || o.priceOut !== undefined ? 'from --price-in/--price-out' : `${table?.note ? `${table.note}; ` : ''}built-in price table of ${PRICE_TABLE_DATE}`;
+  return {
+    currency: 'USD', model: o.model, priceIn: p.in, priceOut: p.out, prices,
+    usd: paid.usd, onlineUsd: paid.onlineUsd, batchUsd: paid.batchUsd,
+    saved: { cacheUsd, dedupeUsd: at(c.savedTokens.dedupe) + (c.cached > 0 ? (c.savedTokens.dedupe.ofCached * cacheUsd) / c.cached : 0), batchUsd: paid.savedBatchUsd },
+  };
+}
+
+/** Dollars as the plan writes them: cents above $1, four places above a cent, else two significant digits. */
+export function usd(x: number): string {
+  return `$${x >= 1 ? x.toFixed(2) : x >= 0.01 || x === 0 ? x.toFixed(4) : x.toPrecision(2)}`;
+}
+
+/** The summary's money line. */
+export function formatCost(c: RunCost, cached: number, deduped: number): string {
+  if ('unknown' in c) return `cost: ${c.unknown}`;
+  const parts = [`cost: ${usd(c.usd)}${c.batchUsd > 0 ? ` (${usd(c.onlineUsd)} online, ${usd(c.batchUsd)} batch)` : ''} for ${c.model} at $${c.priceIn}/M in, $${c.priceOut}/M out (${c.prices})`];
+  const saved: string[] = [];
+  if (cached > 0) saved.push(`${usd(c.saved.cacheUsd)} by --cache (${cached} answer(s))`);
+  if (deduped > 0) saved.push(`${usd(c.saved.dedupeUsd)} by --dedupe (${deduped} copies)`);
+  if (c.saved.batchUsd > 0) saved.push(`${usd(c.saved.batchUsd)} by the Batch API's half price`);
+  return parts[0] + (saved.length ? `; saved ${saved.join(', ')}` : '');
 }

@@ -11,10 +11,8 @@
 // version differs — not patch-package: a postinstall patch never reaches a project that installs
 // gempipe as a library.
 
-import { createRequire } from 'node:module';
 import Bottleneck from 'bottleneck';
-
-const require = createRequire(import.meta.url);
+import { requireOptional } from '../util/optional.js';
 
 interface RedisDatastoreInternals {
   ready: Promise<unknown>;
@@ -80,11 +78,21 @@ export function redisShown(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//');
 }
 
+/**
+ * What gempipe's own keys ask of the ioredis client (the shared --rpd count). Structural: ioredis
+ * is an optional package, and the library's declarations must compile without it.
+ */
+export interface RedisCounters {
+  incrby(key: string, n: number): Promise<number>;
+  decrby(key: string, n: number): Promise<number>;
+  expire(key: string, seconds: number): Promise<number>;
+}
+
 /** One Redis connection (a client and a subscriber) for every clustered limiter of a run. */
 export interface RedisLink {
   connection: Bottleneck.IORedisConnection;
   /** The plain client under it (for gempipe's own keys, e.g. the shared --rpd count). */
-  client: import('ioredis').default;
+  client: RedisCounters;
   /** Called with true when the connection is lost, false when it is back. */
   onLost(fn: (lost: boolean, why?: string) => void): void;
   /** This machine's clock minus Redis's (ms, round trip halved), once connected. */
@@ -99,7 +107,7 @@ export interface RedisLink {
 }
 
 export function connectRedis(url: string): RedisLink {
-  const IORedis = require('ioredis') as typeof import('ioredis').default;
+  const IORedis = requireOptional<typeof import('ioredis').default>('ioredis');
   // Commands wait while the connection is down (no retry limit): sending pauses, nothing fails.
   const client = new IORedis(url, { maxRetriesPerRequest: null, enableOfflineQueue: true, retryStrategy: (n: number) => Math.min(100 * n, 2000) });
   const connection = new Bottleneck.IORedisConnection({ client });

@@ -6,6 +6,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { USAGE_FILE } from '../output-layout.js';
+import type { RedisCounters } from './bottleneck-redis.js';
 
 
 /** The calendar day in America/Los_Angeles, as YYYY-MM-DD. */
@@ -110,7 +111,7 @@ export class DailyCap {
  */
 export class SharedDailyCap {
   readonly limit: number;
-  readonly #client: import('ioredis').default;
+  readonly #client: RedisCounters;
   readonly #prefix: string;
   readonly #now: () => number;
   #day: string;
@@ -120,7 +121,7 @@ export class SharedDailyCap {
   #reserving?: Promise<void>;
   #spent = false;
 
-  constructor(limit: number, client: import('ioredis').default, quotaId: string, model: string, now: () => number = Date.now) {
+  constructor(limit: number, client: RedisCounters, quotaId: string, model: string, now: () => number = Date.now) {
     this.limit = limit;
     this.#client = client;
     this.#prefix = `gempipe:${quotaId}:rpd:${model}:`;

@@ -34,6 +34,11 @@ export class AnswersOnDisk {
     this.#index.set(k, { file: this.#numberOf(path), offset, bytes });
   }
 
+  /** Whether an answer to `hash` is known on disk (not read). */
+  has(hash: string): boolean {
+    return this.#index.get(RequestIndex.key(hash)) !== undefined;
+  }
+
   /** The record answering `hash`, read back; undefined when none is known or the file changed since. */
   read(hash: string): OutputRecord | undefined {
     const loc = this.#index.get(RequestIndex.key(hash));

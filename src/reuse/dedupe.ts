@@ -16,6 +16,7 @@
 import { failureOf, isFailure, NO_USAGE, successOf, type InputRecord, type OutputRecord, type SuccessRecord } from '../records.js';
 import { countFailure, type RunStats } from '../stats.js';
 import { AnswersOnDisk } from './answers-on-disk.js';
+import { paidUsageOf } from './response-cache.js';
 
 type Work = (rec: InputRecord, signal: AbortSignal) => Promise<OutputRecord | null>;
 
@@ -30,6 +31,8 @@ export interface Dedupe {
   remember(r: OutputRecord): void;
   /** The writer's onLocated: where an answer landed. */
   located(r: OutputRecord, path: string, offset: number, bytes: number): void;
+  /** Whether the request with this hash is answered already (on disk or this run): --dry-run's count. */
+  knows(hash: string): boolean;
   /** A record found in the output directory at start; `weak` (a failure) does not replace a success. */
   known(hash: string, path: string, offset: number, bytes: number, weak?: boolean): void;
   close(): void;
@@ -47,6 +50,12 @@ export function copyAnswer(from: OutputRecord, rec: InputRecord, stats: RunStats
   }
   const s = from as SuccessRecord;
   stats.succeeded++;
+  // What the answer cost when it was paid for: a cache hit's is kept while it is in memory; one
+  // read back from disk is priced at the average cache hit (observe/cost.ts).
+  const paid = paidUsageOf.get(from) ?? s.usage;
+  if (s.cached === true && !paidUsageOf.has(from)) stats.savedTokens.dedupe.ofCached++;
+  stats.savedTokens.dedupe.in += paid?.promptTokens ?? 0;
+  stats.savedTokens.dedupe.out += paid?.responseTokens ?? 0;
   return successOf(rec, { response: s.response, model: s.model, finishReason: s.finishReason, usage: NO_USAGE, json: s.json }, 0, 0, { dedupedFrom: from.dedupedFrom ?? from.id });
 }
 
@@ -100,6 +109,9 @@ export function createDedupe(o: { stats: RunStats }): Dedupe {
       if (!r.hash || (r as { dedupedFrom?: unknown }).dedupedFrom !== undefined) return;
       onDisk.set(r.hash, path, offset, bytes);
       unwritten.delete(r.hash);
+    },
+    knows(hash) {
+      return unwritten.has(hash) || onDisk.has(hash);
     },
     known(hash, path, offset, bytes, weak = false) {
       onDisk.set(hash, path, offset, bytes, weak);

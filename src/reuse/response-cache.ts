@@ -15,6 +15,7 @@
 import type { RootDatabase } from 'lmdb';
 import { isFailure, NO_USAGE, successOf, type InputRecord, type OutputRecord, type SuccessRecord, type Usage } from '../records.js';
 import type { RequestSpec } from '../request/spec.js';
+import { importOptional } from '../util/optional.js';
 import type { RunStats } from '../stats.js';
 
 interface Entry {
@@ -44,14 +45,21 @@ export interface ResponseCache {
   close(): Promise<void>;
 }
 
+/**
+ * A hit's record carries zero usage (summing usage gives what was billed); what its answer cost
+ * when it was paid for is kept here, for --dedupe's copies of it to count as saved.
+ */
+export const paidUsageOf = new WeakMap<OutputRecord, Usage>();
+
 /** lmdb's native binding is loaded here, when a cache is opened: not by every invocation (--help). */
-async function openCache(path: string): Promise<RootDatabase<Entry, string>> {
-  const { open } = await import('lmdb');
-  return open<Entry, string>({ path, compression: true });
+async function openCache(path: string, readOnly = false): Promise<RootDatabase<Entry, string>> {
+  const { open } = await importOptional<typeof import('lmdb')>('lmdb');
+  return open<Entry, string>({ path, compression: true, ...(readOnly ? { readOnly: true } : {}) });
 }
 
-export async function createResponseCache(o: { path: string; spec: RequestSpec; ttlMs?: number; stats: RunStats }): Promise<ResponseCache> {
-  const db = await openCache(o.path);
+/** `readOnly`: lookups only (--dry-run); nothing is stored. */
+export async function createResponseCache(o: { path: string; spec: RequestSpec; ttlMs?: number; stats: RunStats; readOnly?: boolean }): Promise<ResponseCache> {
+  const db = await openCache(o.path, o.readOnly);
   const keyOf = o.spec.cacheKey;
   const fresh = (e: Entry) => o.ttlMs === undefined || Date.now() - e.t <= o.ttlMs;
   const cache: ResponseCache = {
@@ -61,10 +69,14 @@ export async function createResponseCache(o: { path: string; spec: RequestSpec; 
       if (!hit || !fresh(hit)) return undefined;
       o.stats.cached++;
       o.stats.succeeded++;
-      return successOf(rec, { response: hit.r, model: hit.m, finishReason: hit.f, usage: NO_USAGE, json: hit.j }, 0, 0, { cached: true });
+      o.stats.savedTokens.cache.in += hit.u.promptTokens ?? 0;
+      o.stats.savedTokens.cache.out += hit.u.responseTokens ?? 0;
+      const r = successOf(rec, { response: hit.r, model: hit.m, finishReason: hit.f, usage: NO_USAGE, json: hit.j }, 0, 0, { cached: true });
+      paidUsageOf.set(r, hit.u);
+      return r;
     },
     store(r) {
-      if (isFailure(r) || r.cached === true || r.dedupedFrom !== undefined) return;
+      if (o.readOnly || isFailure(r) || r.cached === true || r.dedupedFrom !== undefined) return;
       const e: Entry = { r: r.response, f: r.finishReason, m: r.model, u: r.usage, t: Date.now() };
       if (r.json !== undefined) e.j = r.json;
       void db.put(keyOf(r.prompt), e).catch(() => {}); // best effort: a full disk must not fail the record

@@ -7,19 +7,18 @@
 // nothing: BullMQ finds the job stalled when its lock lapses (--lock-ms) and gives it to another.
 
 import { hostname } from 'node:os';
-import { createRequire } from 'node:module';
 import type { Job, Worker as WorkerT } from 'bullmq';
 import { createBackend, type Backend } from '../job/backend.js';
+import { plainHttpWarning } from '../gemini/plain-http.js';
 import { dailyCapFor, generateWorkOf } from '../job/generate-work.js';
 import { isFailure, type InputRecord } from '../records.js';
 import { requestSpecOf } from '../request/spec.js';
 import type { Work } from '../reuse/reuse.js';
 import { createStats } from '../stats.js';
+import { requireOptional } from '../util/optional.js';
 import { sleep } from '../util/sleep.js';
 import { queueName, settingsKey, type QueueSettings } from '../distributed/queue-names.js';
 import type { WorkerAnswer } from '../distributed/remote-stage.js';
-
-const require = createRequire(import.meta.url);
 
 export interface WorkerOptions {
   redis: string;
@@ -42,8 +41,10 @@ interface Generation {
 }
 
 export async function runWorker(o: WorkerOptions): Promise<{ records: number; failed: number }> {
-  const { Worker } = require('bullmq') as typeof import('bullmq');
-  const IORedis = require('ioredis') as typeof import('ioredis').default;
+  const { Worker } = requireOptional<typeof import('bullmq')>('bullmq');
+  const IORedis = requireOptional<typeof import('ioredis').default>('ioredis');
+  const clear = o.emulator ? undefined : plainHttpWarning(o.baseUrl, o.apiKey);
+  if (clear) o.say(clear);
   const me = `${hostname()}:${process.pid}`;
   const connection = new IORedis(o.redis, { maxRetriesPerRequest: null, retryStrategy: (n: number) => Math.min(100 * n, 2000) });
   connection.on('error', () => {});

@@ -135,9 +135,9 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
     return null;
   }
 
-  function toFailure(rec: InputRecord, attempts: number, error: RecordError): FailureRecord {
+  function toFailure(rec: InputRecord, attempts: number, error: RecordError, extra?: Record<string, unknown>): FailureRecord {
     countFailure(stats, error.status);
-    return failureOf(rec, attempts, error);
+    return failureOf(rec, attempts, error, extra);
   }
 
   function toSuccess(rec: InputRecord, attempts: number, res: Extract<GenerateResult, { kind: 'ok' }>, latencyMs: number, json: unknown): SuccessRecord {
@@ -237,8 +237,8 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
         if (res.kind === 'blocked') return toFailure(rec, tries, { status: 'BLOCKED', code: 0, message: `${res.reason}: ${res.message}` });
         const u = unusable(res, o.expectJson === true, o.checkJson);
         if ('error' in u && u.error) {
-          // A retry for an answer is paid for: it has its own, small allowance.
-          if (!u.retry || ++badAnswers > (o.schemaRetries ?? 2)) return toFailure(rec, tries, u.error);
+          // A retry for an answer is paid for: it has its own, small allowance; the failure keeps the last answer.
+          if (!u.retry || ++badAnswers > (o.schemaRetries ?? 2)) return toFailure(rec, tries, u.error, res.text !== '' ? { response: res.text } : undefined);
           retried(u.error.message.startsWith('the response is not valid JSON') ? 'invalid JSON' : 'schema mismatch');
           continue;
         }

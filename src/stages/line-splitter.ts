@@ -10,7 +10,7 @@
 // never buffered whole and still becomes one record with its own number. The guard also
 // rejects a binary input (a NUL byte in the first 8 KB).
 
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, type Duplex, type TransformCallback } from 'node:stream';
 import split2 from 'split2';
 import { chainUnchecked } from 'stream-chain';
 
@@ -109,6 +109,7 @@ export function lineSplitterStages(options: LineSplitterOptions): [Transform, Tr
   return [createLineGuard(maxLineBytes, cut), split2(createLineMapper(cut, keepBlank))];
 }
 
-export function createLineSplitter(options: LineSplitterOptions) {
+export function createLineSplitter(options: LineSplitterOptions): Duplex {
+  // Typed as a plain Duplex: stream-chain's own types need a newer @types/node than Node 20's.
   return chainUnchecked<Buffer, SplitLine>(lineSplitterStages(options));
 }

@@ -1,8 +1,9 @@
 // createStdoutWriter(): output records in, one line each on a byte stream (stdout) out —
 // JSONL or the `--format text` layout, nothing else. Records are batched (_writev) into one
 // write and the callback waits for the stream to accept it, so a slow reader (`| jq`) holds
-// the pipeline. A closed pipe (`| head`) fails the write with EPIPE, which job/outcome.ts
-// reads as a quiet, successful end (SPEC §4).
+// the pipeline. A closed pipe (`| head`) fails the write with EPIPE, which tears the pipeline
+// down (nothing more is asked) and which job/outcome.ts and createPipeline() read as a quiet,
+// successful end (SPEC §4); the stream's own 'error' event for it is never left unhandled.
 
 import { Writable } from 'node:stream';
 import type { OutputFormat } from '../cli/options.js';
@@ -18,10 +19,38 @@ export interface StdoutWriterOptions {
   highWaterMark?: number;
 }
 
+/** A write to a closed pipe (`| head`), however deep in causes it was wrapped. */
+export function isClosedPipe(err: unknown): boolean {
+  let e = err as { code?: string; cause?: unknown } | undefined;
+  for (let i = 0; i < 4 && e; i++) {
+    if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') return true;
+    e = e.cause as typeof e;
+  }
+  return false;
+}
+
+const hushed = new WeakSet<object>();
+/**
+ * A closed pipe also reaches the byte stream's 'error' event (asynchronously, possibly after
+ * the pipeline ended): with no listener that is an uncaught exception. Only that error is
+ * hushed; any other one is thrown as before when no one else listens.
+ */
+function hushClosedPipe(stream: NodeJS.WritableStream): void {
+  if (hushed.has(stream)) return;
+  hushed.add(stream);
+  stream.on('error', (e: unknown) => {
+    if (!isClosedPipe(e) && stream.listenerCount('error') === 1) throw e;
+  });
+}
+
+/** The writers createStdoutWriter() made: createPipeline() ends quietly when one meets a closed pipe. */
+export const stdoutWriters = new WeakSet<Writable>();
+
 export function createStdoutWriter(options: StdoutWriterOptions): Writable {
   const o = { format: 'jsonl' as OutputFormat, ...options };
   const fmt = o.format === 'text' ? formatTextLine : formatJsonLine;
-  return new Writable({
+  hushClosedPipe(o.stream);
+  const w = new Writable({
     objectMode: true,
     highWaterMark: o.highWaterMark ?? 256,
     writev(chunks, cb) {
@@ -45,4 +74,6 @@ export function createStdoutWriter(options: StdoutWriterOptions): Writable {
       }
     },
   });
+  stdoutWriters.add(w);
+  return w;
 }

@@ -50,3 +50,30 @@ describe('--keep', () => {
     expect(parse({ inputFormat: 'jsonl', keep: 'lang,topic' }).keep).toEqual(['lang', 'topic']);
   });
 });
+
+describe('times with units', () => {
+  it('takes `5s`, `1500ms`, `2m` where a flag is in ms; a bare number is still ms', () => {
+    expect(parse({ timeout: '5s' }).timeoutMs).toBe(5000);
+    expect(parse({ timeout: '1500ms' }).timeoutMs).toBe(1500);
+    expect(parse({ timeout: '3000' }).timeoutMs).toBe(3000);
+    expect(parse({ timeout: '1.5s' }).timeoutMs).toBe(1500);
+    expect(parse({ retryBaseDelay: '2s', batchPoll: '1m', postTimeout: '90s' })).toMatchObject({ retryBaseDelayMs: 2000, batchPollMs: 60_000, postTimeoutMs: 90_000 });
+  });
+
+  it('takes `2m` where a flag is in seconds; a bare number is still seconds', () => {
+    expect(parse({ drainTimeout: '2m', writeRetry: '90', progressInterval: '500ms' })).toMatchObject({ drainTimeoutSec: 120, writeRetrySec: 90, progressIntervalSec: 0.5 });
+  });
+
+  it('names the flag, the units it takes and the range when a time is wrong', () => {
+    expect(() => parse({ timeout: 'soon' })).toThrow('Expected `--timeout` to be a time like 1500ms, 5s or 2m (a bare number is milliseconds), from 1 to 86400000 ms, got `soon`');
+    expect(() => parse({ timeout: '0s' })).toThrow('`--timeout`');
+    expect(() => parse({ timeout: '-5' })).toThrow('`--timeout`');
+    expect(() => parse({ drainTimeout: '2d' })).toThrow('Expected `--drain-timeout` to be a time like 30s, 2m or 1h (a bare number is seconds), from 0 to 86400 s, got `2d`');
+  });
+
+  it('the worker\'s --lock-ms takes units too', async () => {
+    const { parseFlags } = await import('../../src/cli/values.js');
+    const { WORKER_FLAGS } = await import('../../src/cli/flags.js');
+    expect(parseFlags<{ lockMs: number }>(WORKER_FLAGS, { redis: 'redis://127.0.0.1:1', lockMs: '45s' }).lockMs).toBe(45_000);
+  });
+});

@@ -75,7 +75,7 @@ describe("gempipe worker's flags", () => {
     expect(() => worker({ redis: 'nope' })).toThrow('Expected `--redis` (or GEMINI_REDIS_URL) to be a redis:// or rediss:// URL, got `nope`');
     expect(worker({}, { GEMINI_REDIS_URL: REDIS })).toEqual({ redis: REDIS, queue: 'gempipe', concurrency: 16, lockMs: 30_000 });
     expect(() => worker({ redis: REDIS, concurrency: '0' })).toThrow('Expected `--concurrency` to be an integer from 1 to 10000, got `0`');
-    expect(() => worker({ redis: REDIS, lockMs: '10' })).toThrow('Expected `--lock-ms` to be an integer from 500 to 3600000, got `10`');
+    expect(() => worker({ redis: REDIS, lockMs: '10' })).toThrow('Expected `--lock-ms` to be a time like 1500ms, 5s or 2m (a bare number is milliseconds), from 500 to 3600000 ms, got `10`');
     expect(() => worker({ redis: REDIS, baseUrl: 'ftp://x' })).toThrow('Expected `--base-url` (or GEMINI_BASE_URL) to be an http(s) URL');
   });
 });

@@ -51,6 +51,9 @@ describe('answers of the real service', () => {
     expect(ok.map((x) => [x.line, x.json, x.attempts])).toEqual(expect.arrayContaining([[1, { label: 'positive', score: 1 }, 1], [2, { label: 'positive', score: 1 }, 2]]));
     expect(failures).toHaveLength(1);
     expect(failures[0]).toMatchObject({ line: 3, attempts: 3, error: { status: 'INVALID_RESPONSE', message: "the response does not fit --json-schema: answer must have required property 'label'" } });
+    // The paid, invalid answer is kept in the failure record, not thrown away.
+    expect(typeof failures[0].response).toBe('string');
+    expect(JSON.parse(failures[0].response as string)).not.toHaveProperty('label');
     writeFileSync(schema, JSON.stringify({ type: 'strng' }));
     await expect(runAgainst(box.emu, inputs, { out: join(box.dir, 'out2'), jsonSchema: schema })).rejects.toThrow(/is not a valid JSON Schema: .*label\.schema\.json/);
   });

@@ -157,7 +157,7 @@ describe('createGenerateWork', () => {
     const w = work(async () => (++calls === 1 ? ok('not json') : ok('{"a":1}')), { expectJson: true });
     expect(await w.go(rec(1))).toMatchObject({ json: { a: 1 }, attempts: 2 });
     const never = work(async () => ok('still not json'), { expectJson: true, maxAttempts: 6 });
-    expect(await never.go(rec(2))).toMatchObject({ attempts: 3, error: { status: 'INVALID_RESPONSE' } }); // --schema-retries 2
+    expect(await never.go(rec(2))).toMatchObject({ attempts: 3, error: { status: 'INVALID_RESPONSE' }, response: 'still not json' }); // --schema-retries 2
   });
 
   it('with a schema, an answer that breaks it is asked again up to --schema-retries, then fails with the validator message', async () => {
@@ -167,7 +167,7 @@ describe('createGenerateWork', () => {
     expect(await w.go(rec(1))).toMatchObject({ json: { label: 'pos' }, attempts: 2 });
     expect(w.stats.retriesByCause).toEqual({ 'schema mismatch': 1 });
     const never = work(async () => ok('{"other":1}'), { expectJson: true, checkJson: check, schemaRetries: 1 });
-    expect(await never.go(rec(2))).toMatchObject({ attempts: 2, error: { status: 'INVALID_RESPONSE', message: "the response does not fit --json-schema: answer must have required property 'label'" } });
+    expect(await never.go(rec(2))).toMatchObject({ attempts: 2, error: { status: 'INVALID_RESPONSE', message: "the response does not fit --json-schema: answer must have required property 'label'" }, response: '{"other":1}' });
   });
 
   it('a whole-run fault halts: onFatal once, the record is left undone (null), and no later record is sent', async () => {

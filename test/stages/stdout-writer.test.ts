@@ -6,6 +6,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
 import type { OutputRecord } from '../../src/records.js';
+import { createPipeline } from '../../src/pipeline.js';
 import { createStdoutWriter } from '../../src/stages/stdout-writer.js';
 import { createStats } from '../../src/stats.js';
 import { defer } from '../helpers/util.js';
@@ -83,5 +84,52 @@ describe('createStdoutWriter', () => {
     broken.on('error', () => {});
     await expect(pipeline(Readable.from([ok(1)]), createStdoutWriter({ stream: broken, stats }))).rejects.toMatchObject({ code: 'EPIPE' });
     expect(stats.written).toBe(0);
+  });
+});
+
+describe('a closed pipe in library use', () => {
+  /** A byte stream that is a closed pipe: each write fails with EPIPE, and so does its 'error' event, later. */
+  function closedPipe() {
+    return new Writable({
+      write(_c, _e, cb) {
+        cb(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+      },
+    });
+  }
+
+  it('never leaves the stream\'s own EPIPE error unhandled (no listener of the caller\'s needed)', async () => {
+    const stream = closedPipe();
+    const uncaught: unknown[] = [];
+    const onUncaught = (e: unknown) => uncaught.push(e);
+    process.on('uncaughtException', onUncaught);
+    try {
+      await pipeline(Readable.from([ok(1), ok(2)]), createStdoutWriter({ stream })).catch(() => {});
+      await new Promise((r) => setImmediate(r));
+      expect(stream.listenerCount('error')).toBe(1);
+      stream.emit('error', Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })); // as a socket does, after the fact
+      expect(() => stream.emit('error', new Error('disk on fire'))).toThrow('disk on fire'); // any other error still surfaces
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(uncaught).toEqual([]);
+  });
+
+  it('ends createPipeline() quietly, as the CLI does, and stops the source (nothing more is asked)', async () => {
+    const stream = closedPipe();
+    let pulled = 0;
+    async function* source() {
+      for (let i = 1; i <= 10_000; i++) {
+        pulled++;
+        yield ok(i);
+      }
+    }
+    await expect(createPipeline([Readable.from(source()), createStdoutWriter({ stream, highWaterMark: 1 })])).resolves.toBeUndefined();
+    expect(pulled).toBeLessThan(100);
+  });
+
+  it('createPipeline() still rejects with any other error of the sink', async () => {
+    const stream = new Writable({ write: (_c, _e, cb) => cb(Object.assign(new Error('no space'), { code: 'ENOSPC' })) });
+    stream.on('error', () => {});
+    await expect(createPipeline([Readable.from([ok(1)]), createStdoutWriter({ stream })])).rejects.toMatchObject({ code: 'ENOSPC' });
   });
 });
