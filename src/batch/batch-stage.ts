@@ -15,6 +15,7 @@ import { BATCH_ENDED, type BatchService } from '../gemini/batch-client.js';
 import { classifyError, fatalMessage } from '../gemini/retry-policy.js';
 import { batchJobFiles } from '../output/layout.js';
 import { failureOf, invalidFailureOf, type FailureRecord, type InputRecord, type OutputRecord, type RecordError } from '../records.js';
+import type { RunMeter } from '../observe/run-meter.js';
 import type { RequestSpec } from '../request/spec.js';
 import { copyAnswer, type Dedupe } from '../reuse/dedupe.js';
 import type { ResponseCache } from '../reuse/response-cache.js';
@@ -42,6 +43,8 @@ export interface BatchStageOptions {
   /** The online work (--fallback online, --deadline), made when first needed. */
   online?: () => Promise<Work>;
   stats: RunStats;
+  /** The run's meter: the answers' tokens at the Batch API's price. */
+  meter?: RunMeter;
   say: (line: string) => void;
   /** Stops packing and polling (the stop control's `reading`). */
   signal: AbortSignal;
@@ -178,7 +181,7 @@ export function createBatchStage(o: BatchStageOptions): BatchStage {
     if (ok) {
       await service.download(dest, batchJobFiles(dir, job.id).responses);
       const latencyMs = job.createdAt ? Date.now() - Date.parse(job.createdAt) : 0;
-      verdicts = await readResponses(batchJobFiles(dir, job.id).responses, reps, { spec: o.spec, stats, latencyMs, attempts: (id) => keeper.tries.get(id) ?? 1, batch: job.batch! });
+      verdicts = await readResponses(batchJobFiles(dir, job.id).responses, reps, { spec: o.spec, stats, latencyMs, attempts: (id) => keeper.tries.get(id) ?? 1, batch: job.batch!, meter: o.meter });
     } else {
       const why = state.replace('JOB_STATE_', '').toLowerCase().replace(/_/g, ' ');
       say(`gempipe: batch ${job.id} (${job.batch}) ended ${why}: its ${job.records} request(s) go ${s.fallback === 'online' || pastDeadline ? 'online' : 'into a new batch'}`);

@@ -50,6 +50,7 @@ export async function finishJob(job: PreparedJob, end: RunnerEnd): Promise<RunRe
   const summary = summarize(stats, decided.outcome, decided.exitCode, Date.now(), error, Math.max(0, failuresOnDisk - stats.failed));
   if (end.limits && end.limits.length > 0) summary.limits = end.limits;
   if (end.workers) summary.workers = end.workers;
+  await job.watch.end(summary); // the series' end line, --metrics closed, --report (its path in the summary)
   // A halt said its line when it happened; any other fault says it here, --quiet or not.
   if (error && error !== stop.haltMessage) io.stderr.write(`gempipe: error: ${error}\n`);
   if (!o.quiet) io.stderr.write(formatSummary(summary));

@@ -25,6 +25,7 @@ import type { Job, RunIO } from './job.js';
 import { lineReading, openJobReader } from './reader.js';
 import { createStopControl } from './stop-control.js';
 import { openJobWriter, type WrittenListener } from './writer.js';
+import { watchRun, type RunWatch } from './watch.js';
 
 /** The sources a run reads: the INPUT arguments, else stdin when piped, else ./inputs. */
 export function defaultInputs(inputs: string[], stdinIsTTY: boolean | undefined): string[] {
@@ -37,6 +38,8 @@ export interface PreparedJob extends Job {
   readonly seen?: IdSet;
   /** Failure records the directory held at the start. */
   readonly failedAtStart: number;
+  /** The meter, the time series, --metrics and --report (watch.ts). */
+  readonly watch: RunWatch;
   redact(text: string): string;
   /** Closes what the runner deferred, last first. */
   settle(): Promise<void>;
@@ -62,6 +65,7 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
   const say = (line: string) => {
     if (!o.quiet) shout(line);
   };
+  const watch = watchRun(o, { stats, argv: io.argv, say });
   const releases: Array<() => unknown> = [];
   const close = async () => {
     for (const r of releases.splice(0).reverse()) await r();
@@ -105,6 +109,7 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
     const budget = o.dryRun || io.generate ? undefined : fdBudget({ concurrency: o.concurrency, openFiles: o.ordered ? 1 : o.openFiles, inProcessEmulator: o.emulator });
     if (budget?.note) say(`gempipe: ${budget.note}`);
 
+    releases.push(() => watch.close()); // the series ends before the lock goes
     const stopSending = new AbortController();
     const listeners: WrittenListener[] = [];
     const deferred: Array<() => unknown> = [() => stop.dispose()];
@@ -112,7 +117,7 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
     const halt = (message: string) => stop.halt(redact(message, secrets).replace(/\s*\n\s*/g, ' '));
     const done = state ? state.succeeded.size + (o.retryFailed ? 0 : state.failed.size) : 0;
     const job: PreparedJob = {
-      options: o, spec, io, stats, stop, toStdout, sources, state, dedupe, cache, post, budget,
+      options: o, spec, io, stats, meter: watch.meter, watch, stop, toStdout, sources, state, dedupe, cache, post, budget,
       stopSending: stopSending.signal, seen: prepared?.seen, failedAtStart, say, shout, halt,
       redact: (text) => redact(text, secrets),
       onDisk: (s, l) => state !== undefined && (state.succeeded.has(s, l) || state.failed.has(s, l)),
@@ -144,6 +149,7 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
         }
       },
       showProgress(limiter) {
+        if (limiter) watch.setLimiter(limiter);
         progress = createProgress({ stream: io.stderr, stats, limiter, concurrency: o.concurrency, intervalSec: o.progressIntervalSec, quiet: o.quiet });
         job.defer(() => {
           progress?.stop();

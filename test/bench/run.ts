@@ -134,7 +134,7 @@ function countShardRecords(out: string): { total: number; unique: number } {
   const ids = new Set<string>();
   let total = 0;
   for (const f of readdirSync(out)) {
-    if (!f.endsWith('.jsonl')) continue;
+    if (!f.endsWith('.jsonl') || f.startsWith('.')) continue; // records, not the time series (.gempipe-series.jsonl)
     for (const l of readFileSync(join(out, f), 'utf8').split('\n')) {
       if (!l) continue;
       total++;
