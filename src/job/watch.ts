@@ -12,7 +12,7 @@ import { startMetricsServer, type MetricsServer } from '../observe/metrics.js';
 import { reportCommand } from '../observe/report.js';
 import { createRunMeter, type RunMeter } from '../observe/run-meter.js';
 import { createSampler } from '../observe/snapshot.js';
-import { createSeriesRecorder, type SeriesRecorder } from '../observe/timeseries.js';
+import { createSeriesRecorder, runIdOf, type SeriesRecorder } from '../observe/timeseries.js';
 import type { Limiter } from '../quota/limiter.js';
 import type { RunStats, Summary } from '../stats.js';
 
@@ -55,18 +55,20 @@ export function watchRun(o: Options, io: { stats: RunStats; argv?: readonly stri
       limiter = l;
     },
     async start(mode, hold) {
+      // The endpoint first: a port it cannot have ends the run before it has begun a segment.
+      const run = runIdOf(Date.now());
+      if (o.metrics !== undefined) {
+        metrics = await startMetricsServer(o.metrics, { sample, price, info: { model: o.model, mode, role: o.coordinator ? 'coordinator' : 'run', run } });
+        io.say(`gempipe: Prometheus metrics at ${metrics.url}`);
+      }
       if (keepSeries) {
         series = createSeriesRecorder({
-          dir: o.out, sample, model: o.model, mode, argv: io.argv, price, onWarn: io.say, hold,
+          dir: o.out, sample, model: o.model, mode, run, argv: io.argv, price, onWarn: io.say, hold,
           settings: {
             concurrency: o.concurrency, rpm: o.rpm ?? (o.adaptiveRate ? 'auto' : 'off'), tpm: o.tpm, rpd: o.rpd, maxAttempts: o.maxAttempts,
             timeoutMs: o.timeoutMs, dedupe: o.dedupe || undefined, cache: o.cache !== undefined || undefined, redis: o.redis !== undefined || undefined,
           },
         });
-      }
-      if (o.metrics !== undefined) {
-        metrics = await startMetricsServer(o.metrics, { sample, price, info: { model: o.model, mode, role: o.coordinator ? 'coordinator' : 'run', run: series?.run } });
-        io.say(`gempipe: Prometheus metrics at ${metrics.url}`);
       }
     },
     async end(summary) {

@@ -26,6 +26,8 @@ export interface SeriesRecorderOptions {
   model: string;
   /** online | batch | auto | coordinator. */
   mode: string;
+  /** This run's id in the series. @default its start time and pid */
+  run?: string;
   /** The command line (credentials are removed before it is written). */
   argv?: readonly string[];
   /** Settings shown beside the plots; undefined values are left out. */
@@ -51,8 +53,6 @@ export interface SeriesRecorderOptions {
 
 export interface SeriesRecorder {
   readonly path: string;
-  /** This run's id in the series (its segment header's `run`). */
-  readonly run: string;
   /** Lines written / dropped (failed writes) this run. */
   readonly written: number;
   readonly dropped: number;
@@ -60,6 +60,11 @@ export interface SeriesRecorder {
   tick(): void;
   /** A last sample line, then {"end":{at, summary}}; fsync and close. Idempotent. */
   stop(summary?: Summary): void;
+}
+
+/** A run's id in the series: its start time and pid, unique enough within one output directory. */
+export function runIdOf(start: number): string {
+  return `${new Date(start).toISOString()}-${process.pid}`;
 }
 
 /** Credentials out of a command line: user:password in URLs, key= parameters; long values cut. */
@@ -85,7 +90,7 @@ export function createSeriesRecorder(options: SeriesRecorderOptions): SeriesReco
   } catch (e) {
     // No series (a read-only directory, a full disk at start): the run goes on without one.
     warn(`gempipe: cannot keep the time series ${path} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); the run goes on without it`);
-    return { path, run: '', written: 0, dropped: 0, tick() {}, stop() {} };
+    return { path, written: 0, dropped: 0, tick() {}, stop() {} };
   }
 
   const start = o.now();
@@ -104,7 +109,7 @@ export function createSeriesRecorder(options: SeriesRecorderOptions): SeriesReco
   const settings: Record<string, string | number | boolean> = {};
   for (const [k, v] of Object.entries(o.settings ?? {})) if (v !== undefined) settings[k] = v;
   const header: SegmentHeader = {
-    v: SERIES_VERSION, run: `${new Date(start).toISOString()}-${process.pid}`, start, model: o.model, mode: o.mode,
+    v: SERIES_VERSION, run: o.run ?? runIdOf(start), start, model: o.model, mode: o.mode,
     host: hostname(), pid: process.pid, argv: cleanArgv(o.argv ?? []), settings, ...(o.price ? { price: o.price } : {}),
   };
   append({ seg: header });
@@ -198,7 +203,6 @@ export function createSeriesRecorder(options: SeriesRecorderOptions): SeriesReco
 
   return {
     path,
-    run: header.run,
     get written() {
       return written;
     },
