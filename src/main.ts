@@ -5,7 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { CommanderError, type Command } from 'commander';
-import { batchesCliCommand, cachePruneCommand, cacheStatsCommand, emulatorCommand, mergeCommand, verifyCommand, workerCommand, type CliIO } from './cli/commands.js';
+import { batchesCliCommand, cachePruneCommand, cacheStatsCommand, emulatorCommand, mergeCommand, reportCliCommand, verifyCommand, workerCommand, type CliIO } from './cli/commands.js';
 import { parseOptions, type RawOptions } from './cli/options.js';
 import { buildProgram } from './cli/program.js';
 import { ExitCode, exitCodeFor, redact } from './errors.js';
@@ -40,7 +40,7 @@ const exitNow = (line: string) => () => {
 async function runWithSignals(inputs: string[], raw: RawOptions, coordinator: boolean): Promise<number> {
   const options = parseOptions(raw, inputs, { env: io.env, readFile: io.readFile, coordinator });
   const signal = onSignals(() => {}, exitNow('\ngempipe: interrupted again — exiting now; what is on disk is valid and resumable\n'));
-  return (await run(options, { stdin: io.stdin, stdout: io.stdout, stderr: io.stderr, signal })).exitCode;
+  return (await run(options, { stdin: io.stdin, stdout: io.stdout, stderr: io.stderr, signal, argv: ['gempipe', ...process.argv.slice(2)] })).exitCode;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -63,6 +63,7 @@ export async function main(argv: string[]): Promise<number> {
     () => process.stderr.write('gempipe worker: stopping — finishing the records it holds (again to quit at once)\n'), exitNow(''))));
   on(sub('merge'), (dirs: string[], raw: RawOptions) => mergeCommand(dirs, raw, io));
   on(sub('verify'), (inputs: string[], raw: RawOptions) => verifyCommand(inputs, raw, io));
+  on(sub('report'), (raw: RawOptions) => reportCliCommand(raw, io));
   const cache = sub('cache').commands;
   on(cache.find((c) => c.name() === 'stats')!, (path: string) => cacheStatsCommand(path, io));
   on(cache.find((c) => c.name() === 'prune')!, (path: string, raw: RawOptions) => cachePruneCommand(path, raw, io));

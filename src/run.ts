@@ -30,6 +30,8 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
   const job = await prepareJob(options, io);
   try {
     const mode = await decideMode(job);
+    // The time series (quiet while the writer cannot write) and --metrics (a port in use: exit 2, nothing sent).
+    await job.watch.start(mode, () => job.stopSending.aborted);
     let end;
     try {
       end = await RUNNERS[mode](job);

@@ -123,6 +123,8 @@ export interface Summary {
   limits?: string[];
   /** What the run cost and saved, priced as --dry-run prices (observe/cost.ts runCost()); or why it is unknown. */
   cost?: RunCost;
+  /** --report: the report.html written at the end. */
+  report?: string;
   error?: string;
 }
 
@@ -213,6 +215,7 @@ export function formatSummary(x: Summary): string {
   if (t.postMs > 0) lines.push(`    post-processing (--post) ${fmtMs(t.postMs).padStart(8)}  (summed over records, on worker threads)`);
   const p = x.process;
   lines.push(`  this process: CPU ${fmtMs(p.cpuUserMs)} user + ${fmtMs(p.cpuSystemMs)} system${x.done > 0 ? ` (${p.cpuUsPerRecord} µs a record)` : ''}, peak RSS ${p.peakRssMB} MB${p.eventLoopDelayP99Ms !== undefined ? `, event-loop delay p99 ${p.eventLoopDelayP99Ms} ms` : ''}`);
+  if (x.report) lines.push(`  report: ${x.report}`);
   if (x.error) lines.push(`  error: ${x.error}`);
   return lines.join('\n') + '\n';
 }

@@ -15,6 +15,7 @@ import { FatalRunError } from '../errors.js';
 import { BATCH_ENDED, BATCH_REDONE, type BatchService } from '../gemini/batch-client.js';
 import { classifyError, fatalMessage } from '../gemini/retry-policy.js';
 import { failureOf, invalidFailureOf, type FailureRecord, type InputRecord, type OutputRecord, type RecordError } from '../records.js';
+import type { RunMeter } from '../observe/run-meter.js';
 import type { RequestSpec } from '../request/spec.js';
 import type { Dedupe } from '../reuse/dedupe.js';
 import type { ResponseCache } from '../reuse/response-cache.js';
@@ -45,6 +46,8 @@ export interface BatchStageOptions {
   /** The online work (--fallback online, --deadline), made when first needed. */
   online?: () => Promise<Work>;
   stats: RunStats;
+  /** The run's meter: the answers' tokens at the Batch API's price. */
+  meter?: RunMeter;
   say: (line: string) => void;
   /** Stops packing and polling (the stop control's `reading`). */
   signal: AbortSignal;
@@ -185,7 +188,7 @@ export function createBatchStage(o: BatchStageOptions): BatchStage {
     if (hash !== undefined) requests.set(hash, { entry, id: rec.id });
   }
 
-  const ender: JobEndContext = { dir, spec: o.spec, stats, tries: keeper.tries, onDisk: o.onDisk, dedupe: o.dedupe, cache: o.cache, failure, again };
+  const ender: JobEndContext = { dir, spec: o.spec, stats, tries: keeper.tries, onDisk: o.onDisk, dedupe: o.dedupe, cache: o.cache, meter: o.meter, failure, again };
 
   /** A job that ended: its records out and on disk, then the journal says so, then its files go. */
   async function finish(job: JournalJob, state: string, responses?: string): Promise<void> {

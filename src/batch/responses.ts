@@ -8,6 +8,7 @@ import { toResult } from '../gemini/client.js';
 import { CANONICAL_STATUS, classifyStatus } from '../gemini/retry-policy.js';
 import { readJsonl } from '../output/record-files.js';
 import { successOf, type RecordError, type SuccessRecord } from '../records.js';
+import type { RunMeter } from '../observe/run-meter.js';
 import type { RequestSpec } from '../request/spec.js';
 import { unusable } from '../stages/generate.js';
 import type { RunStats } from '../stats.js';
@@ -28,6 +29,8 @@ export async function readResponses(path: string, requests: ReadonlyMap<string, 
   latencyMs: number;
   attempts: (id: string) => number;
   batch: string;
+  /** The run's meter: these tokens are billed at the Batch API's price. */
+  meter?: RunMeter;
 }): Promise<Map<string, Verdict>> {
   const out = new Map<string, Verdict>();
   // A line is {"key", "response"} or {"key", "error"|"status": google.rpc.Status} (the docs call
@@ -55,12 +58,13 @@ export async function readResponses(path: string, requests: ReadonlyMap<string, 
   return out;
 }
 
-function verdictOf(rec: JobRecord, res: GenerateResult, o: { spec: RequestSpec; stats: RunStats; latencyMs: number; attempts: (id: string) => number }): Verdict {
+function verdictOf(rec: JobRecord, res: GenerateResult, o: { spec: RequestSpec; stats: RunStats; latencyMs: number; attempts: (id: string) => number; meter?: RunMeter }): Verdict {
   if (res.kind === 'blocked') return { fail: { status: 'BLOCKED', code: 0, message: `${res.reason}: ${res.message}` } };
   o.stats.tokensIn += res.usage.promptTokens;
   o.stats.tokensOut += res.usage.responseTokens;
   o.stats.batchTokensIn += res.usage.promptTokens; // priced at the Batch API's half (observe/cost.ts)
   o.stats.batchTokensOut += res.usage.responseTokens;
+  o.meter?.usage(res.usage, true);
   const u = unusable(res, o.spec.expectJson, o.spec.checkJson);
   if ('error' in u && u.error) return u.retry ? { again: u.error } : { fail: u.error };
   o.stats.succeeded++;

@@ -11,7 +11,8 @@ import { formatVerify, jobShape, verify } from '../output/verify.js';
 import { JOB_SHAPE_KEYS } from '../request/spec.js';
 import { cacheStats, pruneCache } from '../reuse/response-cache.js';
 import { runWorker } from '../runners/worker.js';
-import { BATCHES_FLAGS, CACHE_PRUNE_FLAGS, MERGE_FLAGS, WORKER_FLAGS } from './flags.js';
+import { reportCommand } from '../observe/report.js';
+import { BATCHES_FLAGS, CACHE_PRUNE_FLAGS, MERGE_FLAGS, REPORT_FLAGS, WORKER_FLAGS } from './flags.js';
 import { parseEmulatorOptions, parseOptions } from './options.js';
 import { parseFlags, type RawOptions } from './values.js';
 
@@ -57,7 +58,7 @@ export async function cachePruneCommand(path: string, raw: RawOptions, io: CliIO
 
 /** `gempipe worker`: answers until `signal` (the first SIGINT/SIGTERM), then lets the records it holds end. */
 export async function workerCommand(raw: RawOptions, io: CliIO, signal: AbortSignal): Promise<number> {
-  const o = parseFlags<{ redis: string; queue: string; concurrency: number; lockMs: number; baseUrl?: string; emulator: boolean }>(WORKER_FLAGS, raw, io.env);
+  const o = parseFlags<{ redis: string; queue: string; concurrency: number; lockMs: number; baseUrl?: string; emulator: boolean; metrics?: string }>(WORKER_FLAGS, raw, io.env);
   const apiKey = keyOf(io.env);
   if (!apiKey && !o.emulator) throw new UsageError('No API key: set GEMINI_API_KEY (or GOOGLE_API_KEY) for the worker, or pass `--emulator`');
   const say = (l: string) => io.stderr.write(redact(l, [apiKey]) + '\n');
@@ -83,6 +84,15 @@ export async function verifyCommand(inputs: string[], raw: RawOptions, io: CliIO
   const report = await verify({ out: parsed.out, inputs, shape: jobShape(parsed.out, given).shape, stdin: io.stdin });
   io.stdout.write(formatVerify(parsed.out, report));
   return report.ok ? ExitCode.OK : ExitCode.FAULT;
+}
+
+/** `gempipe report -o DIR`: report.html written (exit 0), or the text on stdout with --text. */
+export async function reportCliCommand(raw: RawOptions, io: CliIO): Promise<number> {
+  const { out, text, maxPoints } = parseFlags<{ out: string; text: boolean; maxPoints: number }>(REPORT_FLAGS, raw);
+  const r = await reportCommand(out, { text, maxPoints });
+  if (r.text !== undefined) io.stdout.write(r.text);
+  else io.stderr.write(`gempipe report: ${r.path} (${(r.bytes / 1024).toFixed(0)} KB, ${r.data.runs.length} run(s)); open it in any browser, offline\n`);
+  return ExitCode.OK;
 }
 
 export async function batchesCliCommand(what: 'list' | 'cancel', raw: RawOptions, io: CliIO): Promise<number> {

@@ -45,4 +45,6 @@ export const DEFAULTS = {
   postWorkers: Math.max(1, availableParallelism() - 1),
   postTimeoutMs: 60_000,
   maxQuotaWaitMs: 600_000,
+  report: false,
+  series: true,
 } as const satisfies Partial<Options>;

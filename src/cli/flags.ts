@@ -7,7 +7,7 @@
 import { DEFAULTS } from './defaults.js';
 
 /** `ms` / `seconds`: a bare number in that unit, or with a unit of its own (`1500ms`, `5s`, `2m`). */
-export type FlagKind = 'int' | 'num' | 'choice' | 'text' | 'switch' | 'duration' | 'ms' | 'seconds' | 'name' | 'redis' | 'url' | 'special';
+export type FlagKind = 'int' | 'num' | 'choice' | 'text' | 'switch' | 'duration' | 'ms' | 'seconds' | 'name' | 'redis' | 'url' | 'address' | 'special';
 
 export interface Flag {
   /** The raw key commander gives it (camelCase of the long flag). */
@@ -86,10 +86,12 @@ export const RUN_FLAGS: readonly Flag[] = [
   { key: 'fsync', flags: '--fsync <policy>', help: 'none | close (fsync each file when closed) | always (after every batch)', kind: 'choice', choices: ['none', 'close', 'always'], default: DEFAULTS.fsync },
   { key: 'progressInterval', field: 'progressIntervalSec', flags: '--progress-interval <s>', help: 'seconds between status lines when stderr is not a terminal', kind: 'seconds', min: 0.1, max: 86_400, default: DEFAULTS.progressIntervalSec },
   { key: 'dryRun', flags: '--dry-run', help: 'no API calls: print the plan (records to do, tokens, duration, cost)', kind: 'switch' },
-  { key: 'priceIn', flags: '--price-in <usd>', help: 'USD per million input tokens, for --dry-run\'s plan and the summary\'s cost (default: built-in table)', kind: 'num', min: 0, max: 1_000_000 },
-  { key: 'priceOut', flags: '--price-out <usd>', help: 'USD per million output tokens, for --dry-run\'s plan and the summary\'s cost (default: built-in table)', kind: 'num', min: 0, max: 1_000_000 },
+  { key: 'priceIn', flags: '--price-in <usd>', help: 'USD per million input tokens, for --dry-run\'s plan, the summary\'s cost, the report and --metrics (default: built-in table)', kind: 'num', min: 0, max: 1_000_000 },
+  { key: 'priceOut', flags: '--price-out <usd>', help: 'USD per million output tokens, for --dry-run\'s plan, the summary\'s cost, the report and --metrics (default: built-in table)', kind: 'num', min: 0, max: 1_000_000 },
   { key: 'quiet', flags: '-q, --quiet', help: 'print only errors', kind: 'switch' },
   { key: 'summaryJson', flags: '--summary-json <file>', help: 'also write the end summary as JSON', kind: 'text' },
+  { key: 'report', flags: '--report', help: 'write OUT/report.html when the run ends (plots of its time series, failures, cost); `gempipe report -o DIR` writes it any time', kind: 'switch' },
+  { key: 'metrics', flags: '--metrics <host:port>', help: 'serve Prometheus metrics at http://HOST:PORT/metrics while it runs (:0: a free port, said on stderr)', kind: 'address' },
   { key: 'post', flags: '--post <module>', help: 'run MODULE[:export] (or builtin:wordcount) on each success record, on worker threads; its fields are merged in', kind: 'text' },
   { key: 'postWorkers', flags: '--post-workers <n>', help: 'worker threads for --post (default: cores - 1, at least 1; 0: on the event loop)', kind: 'int', min: 0, max: 256 },
   { key: 'postTimeout', field: 'postTimeoutMs', flags: '--post-timeout <ms>', help: 'per record: a --post function still running after this fails the record (POST_FAILED, answer kept)', kind: 'ms', min: 1, max: 86_400_000, default: DEFAULTS.postTimeoutMs },
@@ -111,6 +113,14 @@ export const WORKER_FLAGS: readonly Flag[] = [
   { key: 'lockMs', flags: '--lock-ms <ms>', help: 'a job whose worker is silent this long goes to another worker', kind: 'ms', min: 500, max: 3_600_000, default: 30_000 },
   { key: 'baseUrl', flags: '--base-url <url>', help: 'API endpoint (env GEMINI_BASE_URL)', kind: 'url', env: 'GEMINI_BASE_URL' },
   { key: 'emulator', flags: '--emulator', help: 'answer with an in-process emulator (tests, demos)', kind: 'switch' },
+  { key: 'metrics', flags: '--metrics <host:port>', help: 'serve this worker\'s Prometheus metrics at http://HOST:PORT/metrics (:0: a free port, said on stderr)', kind: 'address' },
+];
+
+/** `gempipe report -o DIR`. */
+export const REPORT_FLAGS: readonly Flag[] = [
+  { key: 'out', flags: '-o, --out <dir>', help: 'the output directory of the run(s)', kind: 'text', default: DEFAULTS.out },
+  { key: 'text', flags: '--text', help: 'print the report for a terminal instead of writing report.html', kind: 'switch' },
+  { key: 'maxPoints', flags: '--max-points <n>', help: 'points per chart across the job (fewer: a smaller file)', kind: 'int', min: 10, max: 1_000_000, default: 2000 },
 ];
 
 /** `gempipe merge -o OUT DIR...`. */

@@ -119,6 +119,15 @@ export interface Options extends RequestShape, InputShape {
   postWorkers: number;
   /** Per record, ms. @default 60000 */
   postTimeoutMs: number;
+  /** --report: OUT/report.html written when the run ends. @default false */
+  report: boolean;
+  /** --metrics HOST:PORT: Prometheus metrics served while the run goes. */
+  metrics?: string;
+  /**
+   * Keep the run's time series in OUT/.gempipe-series.jsonl (and the meter --metrics reads). Not
+   * a flag: GEMPIPE_SERIES=off turns it off (the bench's A/B of what recording costs). @default true
+   */
+  series: boolean;
 }
 
 import { DEFAULTS } from './defaults.js';
@@ -207,6 +216,7 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
       o.adaptiveRate = false;
     }
   }
+  if (ctx.env.GEMPIPE_SERIES === 'off') o.series = false;
   o.emulator = raw.emulator === true || (raw.emulatorIfNoKey === true && !o.apiKey);
   // The in-process emulator has no quota to find: without an explicit --rpm, do not ramp up.
   if (o.emulator && !has('rpm')) o.adaptiveRate = false;

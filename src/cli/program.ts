@@ -1,11 +1,13 @@
 // The command line's commands (commander), built from the flag tables (flags.ts), apart from
 // main.ts so that tests and the README check can read them without running the CLI. commander
-// parses; validation is values.ts's alone (no choices or mandatory options here).
+// parses; validation is values.ts's alone (no choices or mandatory options here). Each command's
+// --help ends with its examples and exit codes (observe/help-epilogues.ts).
 
 import { createRequire } from 'node:module';
 import { Command, Option } from 'commander';
 import { JOB_SHAPE_KEYS } from '../request/spec.js';
-import { BATCHES_FLAGS, CACHE_PRUNE_FLAGS, COORDINATOR_FLAGS, EMULATOR_FLAGS, MERGE_FLAGS, RUN_FLAGS, WORKER_FLAGS, type Flag } from './flags.js';
+import { formatEpilogue, HELP_EPILOGUES, type HelpTopic } from '../observe/help-epilogues.js';
+import { BATCHES_FLAGS, CACHE_PRUNE_FLAGS, COORDINATOR_FLAGS, EMULATOR_FLAGS, MERGE_FLAGS, REPORT_FLAGS, RUN_FLAGS, WORKER_FLAGS, type Flag } from './flags.js';
 import { EMULATOR_EXTRA_FLAGS } from '../emulator/flags-extra.js';
 
 /** package.json's version: dist/cli/program.js and src/cli/program.ts sit two levels below it. */
@@ -47,5 +49,14 @@ export function buildProgram(): Command {
   cache.command('stats').description('entries, size on disk, ages, entries per model').argument('<path>', 'the --cache file');
   addFlags(cache.command('prune').description('remove entries stored longer ago than --older-than').argument('<path>', 'the --cache file'), CACHE_PRUNE_FLAGS);
   addFlags(p.command('emulator').description('serve a local Gemini-compatible API on 127.0.0.1 (for tests, benchmarks and offline runs)'), [...EMULATOR_FLAGS, ...EMULATOR_EXTRA_FLAGS]);
+  addFlags(p.command('report').description('write DIR/report.html from the runs\' time series and failure records: one offline file with plots (--text: for a terminal)'), REPORT_FLAGS);
+  // Each command's --help ends with examples and its exit codes (observe/help-epilogues.ts).
+  const topics: Array<[Command, HelpTopic]> = [[p, 'run']];
+  for (const t of ['verify', 'coordinator', 'worker', 'batches', 'merge', 'cache', 'emulator', 'report'] as const) topics.push([p.commands.find((c) => c.name() === t)!, t]);
+  for (const [c, topic] of topics) {
+    const text = formatEpilogue(HELP_EPILOGUES[topic]);
+    c.addHelpText('after', text);
+    if (c !== p) for (const sub of c.commands) sub.addHelpText('after', text); // batches list|cancel, cache stats|prune
+  }
   return p;
 }

@@ -31,6 +31,8 @@ export const FLAG_RULES: readonly FlagRule[] = [
   { when: (o) => o.quotaId !== undefined && !o.redis, message: '`--quota-id` needs `--redis URL`' },
   { when: (o) => (o.cacheAll || o.cacheTtlMs !== undefined) && o.cache === undefined, message: '`--cache-all` and `--cache-ttl` need `--cache PATH`' },
   { when: (o) => o.retryFailed && o.overwrite, message: '`--retry-failed` and `--overwrite` cannot be used together' },
+  { when: (o) => o.report && o.out === '-', message: '`--report` writes OUT/report.html from the time series kept in the output directory: give it `--out DIR`, not `-`' },
+  { when: (o) => (o.report || o.metrics !== undefined) && o.dryRun, message: '`--report` and `--metrics` show a run; `--dry-run` sends nothing: drop them for the plan' },
   {
     when: (o) => o.out === '-' && (o.retryFailed || o.overwrite),
     message: '`--retry-failed` and `--overwrite` apply to an output directory, not to `--out -`',

@@ -3,6 +3,7 @@
 // applyFlags() that sets every given flag at its field, falling back to its environment variable.
 
 import { UsageError } from '../errors.js';
+import { parseMetricsAddress } from '../observe/metrics.js';
 import { redisShown } from '../quota/bottleneck-redis.js';
 import { parseDuration } from '../util/duration.js';
 import { flagName, type Flag } from './flags.js';
@@ -79,6 +80,9 @@ function valueOf(f: Flag, v: unknown): unknown {
       return s;
     case 'redis':
       if (!/^rediss?:\/\/\S+$/.test(s)) throw new UsageError(`Expected ${orEnv(name, f.env)} to be a redis:// or rediss:// URL, got \`${redisShown(s)}\``);
+      return s;
+    case 'address':
+      parseMetricsAddress(s); // HOST:PORT, [IPv6]:PORT, :PORT or PORT; the message names --metrics
       return s;
     case 'url': {
       let ok = false;

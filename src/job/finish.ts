@@ -59,6 +59,7 @@ export async function finishJob(job: PreparedJob, end: RunnerEnd): Promise<RunRe
   if (end.workers) summary.workers = end.workers;
   if (end.batch) summary.batch = end.batch;
   summary.cost = runCost(stats, o);
+  await job.watch.end(summary); // the series' end line, --metrics closed, --report (its path in the summary)
   // A halt said its line when it happened; any other fault says it here, --quiet or not.
   if (error && error !== stop.haltMessage) io.stderr.write(`gempipe: error: ${error}\n`);
   if (!o.quiet) io.stderr.write(formatSummary(summary));

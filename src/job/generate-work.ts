@@ -1,12 +1,14 @@
 // The generate work as every mode that asks record by record assembles it — a run, batch mode's
 // online fallback, a worker — from the request spec, the retry settings and a backend: one
-// assembly (the schema compiled once, in the spec), and --rpd's daily cap where requests are
-// really sent (shared through Redis when the quota is).
+// assembly (the schema compiled once, in the spec), --rpd's daily cap where requests are
+// really sent (shared through Redis when the quota is), and the Gemini call told to the run's
+// meter (answers by HTTP code, latency) when the series or --metrics read one.
 
 import type { Options } from '../cli/options.js';
 import { RETRY_DEFAULTS } from '../gemini/retry-policy.js';
 import { DailyCap, SharedDailyCap, describeReset } from '../quota/daily-cap.js';
 import { fixedTokensOf, TokenEstimator } from '../quota/token-estimate.js';
+import { meterGenerate, type RunMeter } from '../observe/run-meter.js';
 import type { RequestSpec } from '../request/spec.js';
 import { reuseAnswers, type Work } from '../reuse/reuse.js';
 import { createGenerateWork, type GenerateStageOptions } from '../stages/generate.js';
@@ -23,11 +25,12 @@ export function generateWorkOf(
   s: WorkSettings,
   backend: Pick<Backend, 'generate' | 'limiter'>,
   stats: RunStats,
-  extras: Pick<GenerateStageOptions, 'signal' | 'dailyCap' | 'onDailyCapReached' | 'onFatal' | 'stopSending' | 'parking'>,
+  extras: Pick<GenerateStageOptions, 'signal' | 'dailyCap' | 'onDailyCapReached' | 'onFatal' | 'stopSending' | 'parking'> & { meter?: RunMeter },
 ): Work {
+  const { meter, ...rest } = extras;
   return createGenerateWork({
-    ...extras,
-    generate: backend.generate, limiter: backend.limiter, concurrency: s.concurrency, model: spec.shape.model, stats,
+    ...rest,
+    generate: meter ? meterGenerate(backend.generate, meter) : backend.generate, limiter: backend.limiter, concurrency: s.concurrency, model: spec.shape.model, stats,
     retry: { ...RETRY_DEFAULTS, maxAttempts: s.maxAttempts, baseDelayMs: s.retryBaseDelayMs },
     expectJson: spec.expectJson, checkJson: spec.checkJson, schemaRetries: s.schemaRetries, maxQuotaWaitMs: s.maxQuotaWaitMs,
     tokenEstimator: new TokenEstimator(fixedTokensOf(spec.shape.system)),
@@ -44,7 +47,7 @@ export function jobWorkOf(job: Job, backend: Backend, parking?: Parking): Work {
   const dailyCap = dailyCapFor(o.rpd, o.model, backend, job.toStdout ? undefined : o.out);
   job.defer(() => dailyCap?.stop());
   const work = generateWorkOf(job.spec, o, backend, job.stats, {
-    signal: job.stop.abandon, stopSending: job.stopSending, dailyCap, parking,
+    signal: job.stop.abandon, stopSending: job.stopSending, dailyCap, parking, meter: job.meter,
     onDailyCapReached: () => job.halt(`reached --rpd ${o.rpd}: ${dailyCap!.used} requests to ${o.model} today (Pacific time); ${describeReset()}; rerun then to resume`),
     onFatal: (err) => job.halt(err.message),
   });

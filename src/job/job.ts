@@ -15,6 +15,7 @@ import type { Dedupe } from '../reuse/dedupe.js';
 import type { ResponseCache } from '../reuse/response-cache.js';
 import type { FdBudget } from '../fd-budget.js';
 import type { InputSource } from '../stages/read-inputs.js';
+import type { RunMeter } from '../observe/run-meter.js';
 import type { RunStats, Summary } from '../stats.js';
 import type { StopControl } from './stop-control.js';
 
@@ -27,6 +28,8 @@ export interface RunIO {
   signal?: AbortSignal;
   /** Replaces the Gemini call (tests, library users with their own backend). */
   generate?: GenerateFn;
+  /** The command line, kept in the time series (credentials removed). */
+  argv?: readonly string[];
 }
 
 export interface RunResult extends Summary {
@@ -38,6 +41,8 @@ export interface Job {
   readonly spec: RequestSpec;
   readonly io: RunIO;
   readonly stats: RunStats;
+  /** What the time series and --metrics count beyond `stats` (none when neither is kept). */
+  readonly meter?: RunMeter;
   readonly stop: StopControl;
   readonly toStdout: boolean;
   readonly sources: readonly InputSource[];

@@ -34,12 +34,15 @@ import type { Job, RunIO } from './job.js';
 import { lineReading, openJobReader } from './reader.js';
 import { createStopControl } from './stop-control.js';
 import { openJobWriter, type WrittenListener } from './writer.js';
+import { watchRun, type RunWatch } from './watch.js';
 
 export interface PreparedJob extends Job {
   /** Ids of the current inputs the directory held (for the orphan report). */
   readonly seen?: IdSet;
   /** Failure records the directory held at the start. */
   readonly failedAtStart: number;
+  /** The meter, the time series, --metrics and --report (watch.ts). */
+  readonly watch: RunWatch;
   redact(text: string): string;
   /** Closes what the runner deferred, last first. */
   settle(): Promise<void>;
@@ -77,6 +80,7 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
   // Said whatever --quiet: the key is the one secret the run holds.
   const clear = o.dryRun || o.emulator || o.coordinator || io.generate ? undefined : plainHttpWarning(o.baseUrl, o.apiKey);
   if (clear) shout(clear);
+  const watch = watchRun(o, { stats, argv: io.argv, say });
   const releases: Array<() => unknown> = [];
   const close = async () => {
     for (const r of releases.splice(0).reverse()) await r();
@@ -147,6 +151,7 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
     const budget = o.dryRun || io.generate ? undefined : fdBudget({ concurrency: o.concurrency, openFiles: o.ordered ? 1 : o.openFiles, inProcessEmulator: o.emulator });
     if (budget?.note) say(`gempipe: ${budget.note}`);
 
+    releases.push(() => watch.close()); // the series ends before the lock goes
     const stopSending = new AbortController();
     const listeners: WrittenListener[] = [];
     const deferred: Array<() => unknown> = [() => stop.dispose()];
@@ -154,7 +159,7 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
     const halt = (message: string) => stop.halt(redact(message, secrets).replace(/\s*\n\s*/g, ' '));
     const done = state ? state.succeeded.size + (o.retryFailed ? 0 : state.failed.size) : 0;
     const job: PreparedJob = {
-      options: o, spec, io, stats, stop, toStdout, sources, state, dedupe, cache, post, budget,
+      options: o, spec, io, stats, meter: watch.meter, watch, stop, toStdout, sources, state, dedupe, cache, post, budget,
       stopSending: stopSending.signal, seen: prepared?.seen, failedAtStart, say, shout, halt,
       redact: (text) => redact(text, secrets),
       onDisk: (s, l) => state !== undefined && (state.succeeded.has(s, l) || state.failed.has(s, l)),
@@ -187,6 +192,7 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
         }
       },
       showProgress(limiter) {
+        if (limiter) watch.setLimiter(limiter);
         progress = createProgress({ stream: io.stderr, stats, limiter, concurrency: o.concurrency, intervalSec: o.progressIntervalSec, quiet: o.quiet });
         job.defer(() => {
           progress?.stop();

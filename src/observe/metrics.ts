@@ -5,9 +5,12 @@
 // histogram (16 ms … 262 s), read at scrape time. Names and labels follow Prometheus'
 // conventions (base units, `_total` counters, `gempipe_` prefix). Its own registry: two
 // endpoints in one process (tests) never collide. A port in use is a usage error naming the flag.
+// prom-client is loaded when a registry is made: the option parser imports parseMetricsAddress()
+// from here, and a run without --metrics does not pay for it.
 
 import { createServer, type Server } from 'node:http';
-import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Counter, Gauge, Metric, Registry } from 'prom-client';
 import { UsageError } from '../errors.js';
 import { costOf, type CostPrices } from './cost.js';
 import { MAX_INDEX, PER_DOUBLING, upperMs } from './latency-histogram.js';
@@ -51,7 +54,10 @@ export function parseMetricsAddress(value: string): { host: string; port: number
 const PROM_BUCKETS: Array<[number, string]> = [];
 for (let i = 4 * PER_DOUBLING; i <= MAX_INDEX - 2 * PER_DOUBLING; i += PER_DOUBLING) PROM_BUCKETS.push([i, String(upperMs(i) / 1000)]);
 
+const require = createRequire(import.meta.url);
+
 export function createMetricsRegistry(o: MetricsOptions): MetricsRegistry {
+  const { collectDefaultMetrics, Counter, Gauge, Registry } = require('prom-client') as typeof import('prom-client');
   const registry = new Registry();
   const registers = [registry];
   let s: Snapshot | undefined;

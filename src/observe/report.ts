@@ -5,19 +5,17 @@
 // grow with the records, only with the series (bounded) and failures.jsonl (one pass).
 
 import { existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
-import { FAILURES_FILE } from '../output/layout.js';
+import { FAILURES_FILE, REPORT_FILE, tmpNameOf } from '../output/layout.js';
 import { readFailures } from './failures-digest.js';
 import { buildReportData, type ReportData } from './report-data.js';
 import { renderReportHtml } from './report-html.js';
 import { formatReportText } from './report-text.js';
 import { SERIES_FILE } from './series-format.js';
 import { readSeries } from './series-reader.js';
-import { basename, dirname } from 'node:path';
-import { tmpNameOf } from '../output/layout.js';
 
-export const REPORT_FILE = 'report.html';
+export { REPORT_FILE };
 
 export interface ReportOptions {
   /** The text fallback instead of the HTML file. */

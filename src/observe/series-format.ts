@@ -6,7 +6,7 @@
 // absent fields are left out. Lines come every second for a run's first 10 minutes, then
 // every 5 s, 15 s (after 1 h), 60 s (after 6 h) and 5 min (after a day): a 7-day run writes
 // about 5,200 lines. mergeSamples() joins consecutive lines into one (the report's plots and
-// the file's compaction both use it).
+// the file's compaction, compactSeriesText(), both use it).
 //
 // Sample keys: t (ms since the segment's start); records ok, fail, skip, dedup, cache; requests
 // req, retry, r429, codes {HTTP code: n}; tokens tin, tout, tthink, tcache, btin, btout (batch);
@@ -159,4 +159,33 @@ export function downsample(samples: readonly SampleLine[], maxPoints: number): S
 
 export function round1(x: number): number {
   return Math.round(x * 10) / 10;
+}
+
+/**
+ * The same series in at most `budget` bytes: every segment's samples merged in groups of 2, 4,
+ * 8, … until it fits; if even 16 samples a segment do not fit (thousands of runs), the oldest
+ * segments keep only their header and end line (the summary). Unparsable lines are dropped.
+ */
+export function compactSeriesText(text: string, budget: number): string {
+  interface Seg { head: string; samples: SampleLine[]; tail: string[] }
+  const segs: Seg[] = [];
+  for (const raw of text.split('\n')) {
+    const l = parseSeriesLine(raw);
+    if (!l) continue;
+    if ('seg' in l) segs.push({ head: raw, samples: [], tail: [] });
+    else if (segs.length === 0) continue;
+    else if ('end' in l) segs[segs.length - 1].tail.push(raw);
+    else segs[segs.length - 1].samples.push(l);
+  }
+  const encode = (keep: number, bareUpTo: number) => segs.map((s, i) => [s.head, ...(i < bareUpTo ? [] : downsample(s.samples, keep).map((x) => JSON.stringify(x))), ...s.tail].join('\n') + '\n').join('');
+  const most = Math.max(1, ...segs.map((s) => s.samples.length));
+  for (let keep = most; keep >= 16; keep = Math.floor(keep / 2)) {
+    const out = encode(keep, 0);
+    if (Buffer.byteLength(out) <= budget) return out;
+  }
+  for (let bare = 1; bare <= segs.length; bare++) {
+    const out = encode(16, bare);
+    if (Buffer.byteLength(out) <= budget || bare === segs.length) return out;
+  }
+  return '';
 }

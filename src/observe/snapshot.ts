@@ -51,11 +51,16 @@ export interface Snapshot {
   latency?: { readonly counts: Float64Array; readonly count: number; readonly sumMs: number };
 }
 
+type LimiterView = Pick<Limiter, 'state' | 'learned'>;
+
 export interface SamplerSource {
   stats: RunStats;
   meter?: RunMeter;
-  /** The run's limiter (absent: a coordinator, dry run, or batch mode). */
-  limiter?: Pick<Limiter, 'state' | 'learned'>;
+  /**
+   * The run's limiter, or a getter of it (a runner makes its limiter after the series has
+   * started); absent: a coordinator, a dry run, batch mode.
+   */
+  limiter?: LimiterView | (() => LimiterView | undefined);
   /** @default Date.now */
   now?: () => number;
 }
@@ -63,9 +68,11 @@ export interface SamplerSource {
 const EMPTY: Readonly<Record<string, number>> = Object.freeze({});
 
 export function createSampler(src: SamplerSource): () => Snapshot {
-  const { stats: s, meter: m, limiter } = src;
+  const { stats: s, meter: m } = src;
   const now = src.now ?? Date.now;
+  const limiterOf = typeof src.limiter === 'function' ? src.limiter : () => src.limiter as LimiterView | undefined;
   return () => {
+    const limiter = limiterOf();
     const st = limiter?.state();
     const learned = limiter?.learned();
     return {

@@ -8,13 +8,14 @@
 
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Summary } from '../stats.js';
 import type { CostPrices } from './cost.js';
 import { BUCKETS, toRange } from './latency-histogram.js';
-import { downsample, lineEvery, parseSeriesLine, RESOLUTION, round1, SERIES_FILE, SERIES_VERSION, type SampleLine, type SegmentHeader } from './series-format.js';
+import { compactSeriesText, lineEvery, RESOLUTION, round1, SERIES_FILE, SERIES_VERSION, type SampleLine, type SegmentHeader } from './series-format.js';
+
+export { compactSeriesText };
 import type { Snapshot } from './snapshot.js';
-import { basename } from 'node:path';
 import { tmpNameOf } from '../output/layout.js';
 
 export interface SeriesRecorderOptions {
@@ -25,6 +26,8 @@ export interface SeriesRecorderOptions {
   model: string;
   /** online | batch | auto | coordinator. */
   mode: string;
+  /** This run's id in the series. @default its start time and pid */
+  run?: string;
   /** The command line (credentials are removed before it is written). */
   argv?: readonly string[];
   /** Settings shown beside the plots; undefined values are left out. */
@@ -41,6 +44,11 @@ export interface SeriesRecorderOptions {
   now?: () => number;
   /** Told once about a repair or a failed write. */
   onWarn?: (line: string) => void;
+  /**
+   * While it says true no sample line is written (the interval grows): the run's writer cannot
+   * write (a full disk), and the space left is the records' — it gave back its reserve for them.
+   */
+  hold?: () => boolean;
 }
 
 export interface SeriesRecorder {
@@ -52,6 +60,11 @@ export interface SeriesRecorder {
   tick(): void;
   /** A last sample line, then {"end":{at, summary}}; fsync and close. Idempotent. */
   stop(summary?: Summary): void;
+}
+
+/** A run's id in the series: its start time and pid, unique enough within one output directory. */
+export function runIdOf(start: number): string {
+  return `${new Date(start).toISOString()}-${process.pid}`;
 }
 
 /** Credentials out of a command line: user:password in URLs, key= parameters; long values cut. */
@@ -96,7 +109,7 @@ export function createSeriesRecorder(options: SeriesRecorderOptions): SeriesReco
   const settings: Record<string, string | number | boolean> = {};
   for (const [k, v] of Object.entries(o.settings ?? {})) if (v !== undefined) settings[k] = v;
   const header: SegmentHeader = {
-    v: SERIES_VERSION, run: `${new Date(start).toISOString()}-${process.pid}`, start, model: o.model, mode: o.mode,
+    v: SERIES_VERSION, run: o.run ?? runIdOf(start), start, model: o.model, mode: o.mode,
     host: hostname(), pid: process.pid, argv: cleanArgv(o.argv ?? []), settings, ...(o.price ? { price: o.price } : {}),
   };
   append({ seg: header });
@@ -182,7 +195,7 @@ export function createSeriesRecorder(options: SeriesRecorderOptions): SeriesReco
     const t = o.now();
     const s = o.sample();
     observe(s, t);
-    if (t - lastLineAt >= lineEvery(t - start, o.resolution)) append(line(s, t));
+    if (t - lastLineAt >= lineEvery(t - start, o.resolution) && !o.hold?.()) append(line(s, t));
   }
 
   const timer = setInterval(tick, o.tickMs);
@@ -271,33 +284,4 @@ function compactFile(path: string, maxBytes: number): void {
     closeSync(fd);
   }
   renameSync(tmp, path);
-}
-
-/**
- * The same series in at most `budget` bytes: every segment's samples merged in groups of 2, 4,
- * 8, … until it fits; if even 16 samples a segment do not fit (thousands of runs), the oldest
- * segments keep only their header and end line (the summary). Unparsable lines are dropped.
- */
-export function compactSeriesText(text: string, budget: number): string {
-  interface Seg { head: string; samples: SampleLine[]; tail: string[] }
-  const segs: Seg[] = [];
-  for (const raw of text.split('\n')) {
-    const l = parseSeriesLine(raw);
-    if (!l) continue;
-    if ('seg' in l) segs.push({ head: raw, samples: [], tail: [] });
-    else if (segs.length === 0) continue;
-    else if ('end' in l) segs[segs.length - 1].tail.push(raw);
-    else segs[segs.length - 1].samples.push(l);
-  }
-  const encode = (keep: number, bareUpTo: number) => segs.map((s, i) => [s.head, ...(i < bareUpTo ? [] : downsample(s.samples, keep).map((x) => JSON.stringify(x))), ...s.tail].join('\n') + '\n').join('');
-  const most = Math.max(1, ...segs.map((s) => s.samples.length));
-  for (let keep = most; keep >= 16; keep = Math.floor(keep / 2)) {
-    const out = encode(keep, 0);
-    if (Buffer.byteLength(out) <= budget) return out;
-  }
-  for (let bare = 1; bare <= segs.length; bare++) {
-    const out = encode(16, bare);
-    if (Buffer.byteLength(out) <= budget || bare === segs.length) return out;
-  }
-  return '';
 }

@@ -14,6 +14,8 @@
 //   .gempipe-reserve         zeros: space kept free during a run, given back when the disk fills
 //   .gempipe-batches.json    --mode batch: the journal of the directory's batch jobs
 //   .gempipe-batches/        --mode batch: each job's NNNNNN.requests.jsonl, .records.jsonl, .responses.jsonl
+//   .gempipe-series.jsonl    each run's time series, a segment per run (observe/timeseries.ts)
+//   report.html              gempipe report / --report: the series and failures as one offline page
 //   .NAME.tmp (NAME.tmp for a dotfile)   a file being rewritten atomically, renamed over NAME
 
 import { join } from 'node:path';

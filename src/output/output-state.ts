@@ -8,7 +8,7 @@ import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OutputStateError } from '../errors.js';
 import { writeFully } from './atomic.js';
-import { FAILURES_FILE, SHARD_RE, STALE_TMP_RE, tmpNameOf } from './layout.js';
+import { FAILURES_FILE, REPORT_FILE, SERIES_FILE, SHARD_RE, STALE_TMP_RE, tmpNameOf } from './layout.js';
 import { IdSet } from './id-set.js';
 import { hash32, keptHash32, LineHashes } from './line-hashes.js';
 import { sourceName } from '../records.js';
@@ -144,6 +144,7 @@ export async function loadOutputState(dir: string, opts: {
   if (opts.overwrite) {
     for (const s of shards) await rm(join(dir, s.name));
     await rm(join(dir, FAILURES_FILE), { force: true });
+    for (const name of [SERIES_FILE, REPORT_FILE]) await rm(join(dir, name), { force: true }); // the runs they showed are gone
     for (const name of names) if (STALE_TMP_RE.test(name)) await rm(join(dir, name), { force: true });
     return state;
   }

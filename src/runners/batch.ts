@@ -6,13 +6,14 @@
 // one by one (batch jobs are not requests per day).
 
 import { createBatchStage } from '../batch/batch-stage.js';
-import { loadJournal, readLiveJobs, removeEndedJobFiles } from '../batch/journal.js';
+import { loadJournal, readLiveJobs, removeEndedJobFiles, type Journal } from '../batch/journal.js';
 import { startEmulator } from '../emulator/server.js';
 import { createBatchService } from '../gemini/batch-client.js';
 import { restRequestOf } from '../gemini/client.js';
 import { createBackend } from '../job/backend.js';
 import { jobWorkOf } from '../job/generate-work.js';
 import type { Job, RunnerEnd } from '../job/job.js';
+import type { RunMeter } from '../observe/run-meter.js';
 import type { Work } from '../reuse/reuse.js';
 
 export async function runBatch(job: Job): Promise<RunnerEnd> {
@@ -38,10 +39,27 @@ export async function runBatch(job: Job): Promise<RunnerEnd> {
   })());
   const batch = createBatchStage({
     service: createBatchService(conn), dir: o.out, journal, live, spec: job.spec, requestOf: await restRequestOf(conn.apiKey ?? '', conn.baseUrl, job.spec),
-    settings: o, emulated: o.emulator, onDisk: job.onDisk, dedupe: job.dedupe, cache: job.cache, online, stats, say: job.say, signal: stop.reading,
+    settings: o, emulated: o.emulator, onDisk: job.onDisk, dedupe: job.dedupe, cache: job.cache, online, stats, meter: job.meter, say: job.say, signal: stop.reading,
   });
   job.onWritten((records) => batch.written(records));
+  if (job.meter) meterJobStates(job.meter, journal, job.defer);
   job.showProgress();
   const pipelineError = await job.run([batch.stage], { mine: (s, l) => !live.ids.has(s, l) });
   return { pipelineError, limits, batch: batch.report() };
+}
+
+/** The journal's jobs by state, told to the meter every second (the series' resolution) and at the end. */
+function meterJobStates(meter: RunMeter, journal: Journal, defer: (close: () => unknown) => void): void {
+  const tell = () => {
+    const counts: Record<string, number> = {};
+    for (const j of journal.jobs) counts[j.state] = (counts[j.state] ?? 0) + 1;
+    meter.setBatchJobs(counts);
+  };
+  tell();
+  const timer = setInterval(tell, 1000);
+  timer.unref();
+  defer(() => {
+    clearInterval(timer);
+    tell();
+  });
 }

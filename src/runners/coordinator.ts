@@ -8,6 +8,7 @@ import { openBullQueue } from '../distributed/record-queue.js';
 import { queueSettingsOf } from '../distributed/queue-names.js';
 import { createRemoteStage } from '../distributed/remote-stage.js';
 import type { Job, RunnerEnd } from '../job/job.js';
+import { meterAnswers } from '../observe/run-meter.js';
 import { reuseAnswers } from '../reuse/reuse.js';
 
 export async function runCoordinator(job: Job): Promise<RunnerEnd> {
@@ -17,7 +18,7 @@ export async function runCoordinator(job: Job): Promise<RunnerEnd> {
   job.defer(() => queue.close());
   const remote = await createRemoteStage({
     queue, describe: `${name} on ${redisShown(o.redis!)}`, maxQueued, ordered: o.ordered, settings: queueSettingsOf(o),
-    done: job.onDisk, stats, signal: stop.abandon, say: job.say, wrap: (work) => reuseAnswers(work, job),
+    done: job.onDisk, stats, signal: stop.abandon, say: job.say, wrap: (work) => reuseAnswers(job.meter ? meterAnswers(work, job.meter) : work, job),
   });
   job.onWritten((records) => remote.written(records));
   job.say(`gempipe: coordinator: records go to queue ${name} (at most ${maxQueued} queued at once); start workers with \`gempipe worker --redis URL --queue ${name}\``);

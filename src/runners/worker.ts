@@ -5,6 +5,7 @@
 // every job carries their fingerprint: a job of other settings makes the worker load them again.
 // The quota is shared through the same Redis (--redis of a run). A worker killed mid-job loses
 // nothing: BullMQ finds the job stalled when its lock lapses (--lock-ms) and gives it to another.
+// --metrics serves the worker's own requests (by HTTP code), latency, tokens and rate.
 
 import { hostname } from 'node:os';
 import type { Job, Worker as WorkerT } from 'bullmq';
@@ -14,6 +15,9 @@ import { dailyCapFor, generateWorkOf } from '../job/generate-work.js';
 import { isFailure, type InputRecord } from '../records.js';
 import { requestSpecOf } from '../request/spec.js';
 import type { Work } from '../reuse/reuse.js';
+import { startMetricsServer } from '../observe/metrics.js';
+import { createRunMeter } from '../observe/run-meter.js';
+import { createSampler } from '../observe/snapshot.js';
 import { createStats } from '../stats.js';
 import { requireOptional } from '../util/optional.js';
 import { sleep } from '../util/sleep.js';
@@ -29,6 +33,8 @@ export interface WorkerOptions {
   apiKey?: string;
   baseUrl?: string;
   emulator: boolean;
+  /** --metrics HOST:PORT: this worker's Prometheus metrics. */
+  metrics?: string;
   say: (line: string) => void;
   signal: AbortSignal;
 }
@@ -46,9 +52,15 @@ export async function runWorker(o: WorkerOptions): Promise<{ records: number; fa
   const clear = o.emulator ? undefined : plainHttpWarning(o.baseUrl, o.apiKey);
   if (clear) o.say(clear);
   const me = `${hostname()}:${process.pid}`;
+  const stats = createStats();
+  // --metrics: the worker's requests (by HTTP code, latency), tokens and its limiter's rate.
+  const meter = o.metrics !== undefined ? createRunMeter() : undefined;
+  let current: Generation | undefined;
+  const metrics = o.metrics === undefined ? undefined
+    : await startMetricsServer(o.metrics, { sample: createSampler({ stats, meter, limiter: () => current?.backend.limiter }), info: { role: 'worker', mode: 'online' } });
+  if (metrics) o.say(`gempipe worker: Prometheus metrics at ${metrics.url}`);
   const connection = new IORedis(o.redis, { maxRetriesPerRequest: null, retryStrategy: (n: number) => Math.min(100 * n, 2000) });
   connection.on('error', () => {});
-  const stats = createStats();
   const key = settingsKey(o.queue);
   let told = false;
   let gen: Promise<Generation> | undefined;
@@ -82,10 +94,11 @@ export async function runWorker(o: WorkerOptions): Promise<{ records: number; fa
     const dailyCap = dailyCapFor(s.rpd, s.model, backend);
     const spec = requestSpecOf(s);
     g.work = generateWorkOf(spec, { ...s, concurrency: o.concurrency }, backend, stats, {
-      dailyCap, onDailyCapReached: () => halt(`reached --rpd ${s.rpd}: ${dailyCap!.used} requests to ${s.model} today (Pacific time), counted by every process`),
+      dailyCap, meter, onDailyCapReached: () => halt(`reached --rpd ${s.rpd}: ${dailyCap!.used} requests to ${s.model} today (Pacific time), counted by every process`),
       onFatal: (err) => halt(err.message),
     });
     o.say(`gempipe worker ${me}: answering queue ${o.queue} with ${spec.describe()}, ${o.concurrency} at once`);
+    current = g;
     return g;
   }
 
@@ -120,6 +133,7 @@ export async function runWorker(o: WorkerOptions): Promise<{ records: number; fa
   });
   await bull.close();
   if (gen) await (await gen.catch(() => undefined))?.backend.close();
+  await metrics?.stop();
   connection.disconnect();
   return { records, failed };
 }

@@ -9,7 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
@@ -134,7 +134,7 @@ function countShardRecords(out: string): { total: number; unique: number } {
   const ids = new Set<string>();
   let total = 0;
   for (const f of readdirSync(out)) {
-    if (!f.endsWith('.jsonl')) continue;
+    if (!f.endsWith('.jsonl') || f.startsWith('.')) continue; // records, not the time series (.gempipe-series.jsonl)
     for (const l of readFileSync(join(out, f), 'utf8').split('\n')) {
       if (!l) continue;
       total++;
@@ -636,6 +636,103 @@ async function coordinatorDedupe(): Promise<void> {
   rows.push({ scenario: `15. coordinator --dedupe, 3 workers: ${fmt(n)} records, ${fmt(distinct)} distinct prompts, latency 20 ms (requests sent)`, gempipe: `${fmt(st.requests)} requests, ${fmt(perSec)}/s`, baseline: `${fmt(distinct)} distinct`, ratio: '', target: 'requests = distinct', met: st.requests === distinct });
 }
 
+// 16. The report of a 1M-record run (issue 23): how large report.html is and how long headless
+// Chromium takes to open it until every chart is drawn. (a) a quota-bound job of hours, written
+// in virtual time by the real recorder (synthetic-run.ts: 2 runs, 429s, 503 storms, failures —
+// the series such a job keeps); (b) a real run of 1M prompts against the emulator child.
+async function openInChromium(file: string, times: number): Promise<number[] | undefined> {
+  const exe = process.env.GEMPIPE_CHROMIUM ?? '/usr/bin/chromium';
+  if (!existsSync(exe)) return undefined;
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: exe, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  const walls: number[] = [];
+  try {
+    for (let i = 0; i < times; i++) {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      const t = performance.now();
+      await page.goto(pathToFileURL(file).href);
+      await page.waitForFunction(() => document.body.dataset.ready === '1', null, { timeout: 60_000 });
+      walls.push(performance.now() - t);
+      if (errors.length) throw new Error(`report page errors: ${errors.join('; ')}`);
+      await page.close();
+    }
+  } finally {
+    await browser.close();
+  }
+  return walls;
+}
+
+async function reportBench(): Promise<void> {
+  const records = QUICK ? 100_000 : 1_000_000;
+  const load = async <T>(p: string): Promise<T> => (await import(pathToFileURL(join(ROOT, 'dist', p)).href)) as T;
+  const synthetic = await load<typeof import('../../dist/observe/synthetic-run.js')>('observe/synthetic-run.js');
+  const report = await load<typeof import('../../dist/observe/report.js')>('observe/report.js');
+  const res: Record<string, unknown> = {};
+  // (a) Hours of a quota-bound job.
+  const dir = join(work, 'report-synthetic');
+  const job = synthetic.writeSyntheticJob(dir, { records, runs: [{ until: 0.4, end: 'interrupted' }, { until: 1 }], burstEverySec: 900, stormEverySec: 1800 });
+  const hours = (job.summaries[0]!.wallMs + job.summaries[1]!.wallMs) / 3_600_000;
+  const a = await report.reportCommand(dir);
+  const aOpen = await openInChromium(a.path!, 3);
+  res.synthetic = { records, hours, sampleLines: job.samples, seriesBytes: statSync(join(dir, '.gempipe-series.jsonl')).size, failures: job.failures, reportBytes: a.bytes, openMs: aOpen };
+  log(`report (a): ${fmt(records)} records over ${hours.toFixed(1)} h, ${job.samples.join(' + ')} sample lines: ${fmt(a.bytes / 1024)} KB, opened in ${aOpen?.map((x) => fmt(x)).join(', ')} ms`);
+  rows.push({ scenario: `16a. the report of a ${fmt(records)}-record job: 2 runs, ${hours.toFixed(1)} h quota-bound (virtual time: the real recorder), ${fmt(job.failures)} failures; report.html size, open in headless Chromium until every chart is drawn (median of 3 fresh pages)`, gempipe: aOpen ? `${(a.bytes / 1048576).toFixed(2)} MB, ${fmt(median(aOpen))} ms` : `${(a.bytes / 1048576).toFixed(2)} MB, no chromium`, baseline: '', ratio: '', target: '< 2 MB, < 2 s', met: aOpen ? a.bytes < 2 * 1048576 && median(aOpen) < 2000 : null });
+  // (b) A real run of as many prompts, latency 0, 64 in flight, with --report.
+  const inDir = inputs('report-real', 10, records / 10);
+  const emu = await startEmulator([]);
+  const out = outDir();
+  const r = await runNode(gempipeArgs(out, ['--base-url', emu.url, '--concurrency', '64', '--rpm', 'off', '--shard-size', '100000', '--report', inDir]));
+  await emu.stop();
+  if (r.code !== 0) throw new Error(`gempipe exited ${r.code}: ${r.stderr}`);
+  const s = summaryOf(out);
+  const page = join(out, 'report.html');
+  const bOpen = await openInChromium(page, 3);
+  const bBytes = statSync(page).size;
+  res.real = { records, wallMs: s.wallMs, reportBytes: bBytes, openMs: bOpen };
+  log(`report (b): a real run of ${fmt(s.succeeded)} records in ${fmt(s.wallMs / 1000, 1)} s: ${fmt(bBytes / 1024)} KB, opened in ${bOpen?.map((x) => fmt(x)).join(', ')} ms`);
+  rows.push({ scenario: `16b. the report of a real run: ${fmt(records)} prompts against the emulator, latency 0, 64 in flight, --report (${fmt(s.wallMs / 1000)} s); size, open in headless Chromium (median of 3)`, gempipe: bOpen ? `${(bBytes / 1048576).toFixed(2)} MB, ${fmt(median(bOpen))} ms` : `${(bBytes / 1048576).toFixed(2)} MB, no chromium`, baseline: '', ratio: '', target: '< 2 MB, < 2 s', met: bOpen ? bBytes < 2 * 1048576 && median(bOpen) < 2000 : null });
+  raw.report = res;
+}
+
+// 17. What recording the time series costs (issue 23): the real pipeline, 20,000 prompts, latency
+// 0, 64 in flight (row 1a's run), with the series and its meter (the default) and without them
+// (GEMPIPE_SERIES=off: no recorder, no meter, the Gemini call not wrapped), alternated in one
+// invocation against one emulator; records/s from process start to exit, and CPU a record.
+async function recordingBench(): Promise<void> {
+  const per = QUICK ? 200 : 2000;
+  const n = per * 10;
+  const dir = inputs('overhead', 10, per);
+  const emu = await startEmulator([]);
+  const reps = QUICK ? 1 : 5;
+  const on: Array<{ perSec: number; cpuUs: number }> = [];
+  const off: Array<{ perSec: number; cpuUs: number }> = [];
+  for (let i = 0; i < reps; i++) {
+    // Alternate which goes first, so a drift of the machine does not favour one side.
+    const order: Array<[string, typeof on]> = i % 2 === 0 ? [['on', on], ['off', off]] : [['off', off], ['on', on]];
+    for (const [name, into] of order) {
+      const out = outDir();
+      const r = await runNode(gempipeArgs(out, ['--base-url', emu.url, '--concurrency', '64', '--shard-size', '1000', '--rpm', 'off', dir]), { env: name === 'off' ? { GEMPIPE_SERIES: 'off' } : {} });
+      if (r.code !== 0) throw new Error(`gempipe exited ${r.code}: ${r.stderr}`);
+      const c = countShardRecords(out);
+      if (c.total !== n || c.unique !== n) throw new Error(`recording: ${c.total} records, ${c.unique} unique, expected ${n}`);
+      if (existsSync(join(out, '.gempipe-series.jsonl')) !== (name === 'on')) throw new Error(`recording ${name}: the series is ${name === 'on' ? 'missing' : 'there'}`);
+      const s = summaryOf(out);
+      into.push({ perSec: (n / r.wallMs) * 1000, cpuUs: ((s.process.cpuUserMs + s.process.cpuSystemMs) * 1000) / n });
+    }
+    log(`recording rep ${i + 1}: with the series ${fmt(on[i].perSec)}/s (${fmt(on[i].cpuUs, 1)} µs CPU a record), without ${fmt(off[i].perSec)}/s (${fmt(off[i].cpuUs, 1)} µs)`);
+  }
+  await emu.stop();
+  const onM = median(on.map((x) => x.perSec));
+  const offM = median(off.map((x) => x.perSec));
+  const cost = 1 - onM / offM;
+  const cpuOn = median(on.map((x) => x.cpuUs));
+  const cpuOff = median(off.map((x) => x.cpuUs));
+  raw.recording = { prompts: n, on, off, cost, cpuOn, cpuOff };
+  rows.push({ scenario: `17. recording the time series: ${fmt(n)} prompts, latency 0, 64 in flight, with it vs without (GEMPIPE_SERIES=off), alternated (records/s, process start to exit; CPU a record; medians of ${reps})`, gempipe: `${fmt(onM)}/s, ${fmt(cpuOn, 1)} µs CPU`, baseline: `without ${fmt(offM)}/s, ${fmt(cpuOff, 1)} µs CPU`, ratio: `${(cost * 100).toFixed(1)}% slower`, target: '< 2%', met: cost < 0.02 });
+}
+
 const t0 = Date.now();
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 try {
@@ -643,7 +740,7 @@ try {
     ['overhead', overhead], ['latency', latencyHiding], ['memory', memory], ['cpu', cpuCost],
     ['rate', () => rate(true)], ['adaptive', () => rate(false)], ['quota', quotaMatrix], ['post', postWorkers],
     ['dedupe', dedupeBench], ['cache', cacheBench], ['many', manyMachines],
-    ['batchparity', batchParity], ['coorddedupe', coordinatorDedupe],
+    ['batchparity', batchParity], ['coorddedupe', coordinatorDedupe], ['report', reportBench], ['recording', recordingBench],
   ];
   for (const [name, fn] of all) {
     if (only && !only.includes(name)) continue;

@@ -40,6 +40,13 @@ const ROWS: Array<[string, RawOptions, boolean, string | null]> = [
   ['--partition not i/N', { partition: '3/2' }, false, 'Expected `--partition` to be i/N'],
   ['--csv-delimiter with jsonl input', { csvDelimiter: ';', inputFormat: 'jsonl' }, false, '`--csv-delimiter` needs `--input-format csv`'],
   ['--csv-delimiter with csv input', { csvDelimiter: ';', inputFormat: 'csv' }, false, null],
+  ['--report into a directory', { report: true, out: 'o' }, false, null],
+  ['--report to stdout', { report: true, out: '-' }, false, '`--report` writes OUT/report.html'],
+  ['--report with --dry-run', { report: true, dryRun: true }, false, '`--report` and `--metrics` show a run'],
+  ['--metrics with --dry-run', { metrics: ':0', dryRun: true }, false, '`--report` and `--metrics` show a run'],
+  ['--metrics to stdout', { metrics: '127.0.0.1:0', out: '-' }, false, null],
+  ['--metrics not HOST:PORT', { metrics: 'localhost' }, false, 'Expected `--metrics` to be HOST:PORT'],
+  ['coordinator --report --metrics', { redis: REDIS, report: true, metrics: '0.0.0.0:9464' }, true, null],
   ['coordinator without --redis', {}, true, '`gempipe coordinator` needs `--redis URL`'],
   ['coordinator to stdout', { redis: REDIS, out: '-' }, true, '`gempipe coordinator` writes shards'],
   ['coordinator --dry-run', { redis: REDIS, dryRun: true }, true, '`--dry-run` plans a run'],
@@ -77,5 +84,7 @@ describe("gempipe worker's flags", () => {
     expect(() => worker({ redis: REDIS, concurrency: '0' })).toThrow('Expected `--concurrency` to be an integer from 1 to 10000, got `0`');
     expect(() => worker({ redis: REDIS, lockMs: '10' })).toThrow('Expected `--lock-ms` to be a time like 1500ms, 5s or 2m (a bare number is milliseconds), from 500 to 3600000 ms, got `10`');
     expect(() => worker({ redis: REDIS, baseUrl: 'ftp://x' })).toThrow('Expected `--base-url` (or GEMINI_BASE_URL) to be an http(s) URL');
+    expect(worker({ redis: REDIS, metrics: ':9465' })).toMatchObject({ metrics: ':9465' });
+    expect(() => worker({ redis: REDIS, metrics: 'host:99999' })).toThrow('Expected `--metrics` to be HOST:PORT');
   });
 });

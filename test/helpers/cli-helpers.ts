@@ -44,7 +44,8 @@ export function recordsOnDisk(out: string, only?: (name: string) => boolean): Ar
   if (!existsSync(out)) return [];
   const recs: Array<{ id: string; prompt: string; hash?: string }> = [];
   for (const name of readdirSync(out)) {
-    if (!name.endsWith('.jsonl') || (only && !only(name))) continue;
+    // Record files only: not gempipe's own dotfiles (the time series, .gempipe-series.jsonl).
+    if (!name.endsWith('.jsonl') || name.startsWith('.') || (only && !only(name))) continue;
     const text = readFileSync(join(out, name), 'utf8');
     const complete = text.slice(0, text.lastIndexOf('\n') + 1);
     for (const l of complete.split('\n')) {

@@ -3,16 +3,8 @@ import type { Command } from 'commander';
 import { buildProgram } from '../../src/cli/program.js';
 import { formatEpilogue, HELP_EPILOGUES } from '../../src/observe/help-epilogues.js';
 
-/**
- * Flags the examples use that are not wired yet (issue 23: the lead adds them with the runners'
- * rewrite). Once they are, empty this and the test holds every example to the real flags.
- */
-const PENDING: Record<string, readonly string[]> = {
-  '': ['--report', '--metrics'],
-  coordinator: ['--report', '--metrics'],
-  worker: ['--metrics'],
-  report: ['--out', '-o', '--text', '--max-points'],
-};
+/** Flags the examples use that their command does not have yet: none (issue 23 wired them). */
+const PENDING: Record<string, readonly string[]> = {};
 
 /** A shell line's words (quotes kept together), split into commands at |, && and ;. */
 function commands(line: string): string[][] {
@@ -47,7 +39,7 @@ describe('--help epilogues', () => {
     expect(text).toMatch(/\nExit codes:\n {2}0 {3}the directory is whole/);
   });
 
-  it('use only flags their command has (or the ones issue 23 adds)', () => {
+  it('use only flags their command has', () => {
     const program = buildProgram();
     const sub = (name: string) => program.commands.find((c) => c.name() === name);
     let checked = 0;
@@ -60,13 +52,13 @@ describe('--help epilogues', () => {
           let cmd: Command = program;
           let name = '';
           const first = args[0] && !args[0].startsWith('-') ? sub(args[0]) : undefined;
-          if (first || args[0] === 'report') {
+          if (first) {
             name = args[0];
-            cmd = first ?? program;
-            const second = first?.commands.find((c) => c.name() === args[1]);
+            cmd = first;
+            const second = first.commands.find((c) => c.name() === args[1]);
             if (second) cmd = second;
           }
-          const known = name === 'report' ? new Set<string>() : optionsOf(cmd);
+          const known = optionsOf(cmd);
           for (const a of args) {
             if (!a.startsWith('-') || a === '-') continue;
             const flag = a.split('=')[0];
@@ -77,5 +69,24 @@ describe('--help epilogues', () => {
       }
     }
     expect(checked).toBeGreaterThan(60);
+  });
+
+  it('end every command\'s --help, sub-commands of batches and cache included', () => {
+    const program = buildProgram();
+    const helpOf = (c: Command) => {
+      let text = '';
+      c.configureOutput({ writeOut: (t) => (text += t) });
+      c.outputHelp();
+      return text;
+    };
+    const sub = (name: string) => program.commands.find((c) => c.name() === name)!;
+    expect(helpOf(program)).toContain(formatEpilogue(HELP_EPILOGUES.run));
+    for (const topic of ['verify', 'coordinator', 'worker', 'batches', 'merge', 'cache', 'emulator', 'report'] as const) {
+      const text = helpOf(sub(topic));
+      expect(text, topic).toContain(formatEpilogue(HELP_EPILOGUES[topic]));
+      expect(text, `${topic}: the run's own examples are not repeated`).not.toContain(HELP_EPILOGUES.run.examples[0].command);
+    }
+    expect(helpOf(sub('cache').commands.find((c) => c.name() === 'prune')!)).toContain(formatEpilogue(HELP_EPILOGUES.cache));
+    expect(helpOf(sub('batches').commands.find((c) => c.name() === 'list')!)).toContain(formatEpilogue(HELP_EPILOGUES.batches));
   });
 });

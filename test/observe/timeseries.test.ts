@@ -52,6 +52,35 @@ function run(now: () => number, extra: Partial<SeriesRecorderOptions> = {}) {
 }
 
 describe('the time series recorder', () => {
+  it('writes no sample line while held (the writer cannot write: the space left is the records\'), then one line for the whole interval', () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'], now: T0 });
+    let held = false;
+    const { stats, meter, rec } = run(Date.now, { hold: () => held });
+    const step = (n: number) => {
+      for (let s = 0; s < n; s++) {
+        stats.succeeded += 10;
+        meter.attempt(200, 100);
+        vi.advanceTimersByTime(1000);
+      }
+    };
+    step(3);
+    const before = samplesOf(lines()).length;
+    expect(before).toBe(3);
+    held = true;
+    step(5);
+    expect(samplesOf(lines()).length).toBe(before);
+    held = false;
+    step(1);
+    const samples = samplesOf(lines());
+    expect(samples.length).toBe(before + 1);
+    const last = samples.at(-1)!;
+    expect(last.t).toBe(9000);
+    expect(last.ok).toBe(90);
+    // Its latencies are the six seconds since the line before, not only the last one.
+    expect((last.lat ?? []).slice(1).reduce((a, b) => a + b, 0)).toBe(6);
+    rec.stop();
+  });
+
   it('writes a header, then a line every second for ten minutes, then every five seconds; counters cumulative, latencies per line', () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'], now: T0 });
     const { stats, meter, rec } = run(Date.now);
