@@ -23,14 +23,14 @@ export type WorkSettings = Pick<Options, 'maxAttempts' | 'retryBaseDelayMs' | 's
 export function generateWorkOf(
   spec: RequestSpec,
   s: WorkSettings,
-  backend: Pick<Backend, 'generate' | 'limiter'>,
+  backend: Pick<Backend, 'generate' | 'limiter' | 'reachable'>,
   stats: RunStats,
   extras: Pick<GenerateStageOptions, 'signal' | 'dailyCap' | 'onDailyCapReached' | 'onFatal' | 'stopSending' | 'parking'> & { meter?: RunMeter },
 ): Work {
   const { meter, ...rest } = extras;
   return createGenerateWork({
     ...rest,
-    generate: meter ? meterGenerate(backend.generate, meter) : backend.generate, limiter: backend.limiter, concurrency: s.concurrency, model: spec.shape.model, stats,
+    generate: meter ? meterGenerate(backend.generate, meter) : backend.generate, limiter: backend.limiter, reachable: backend.reachable, concurrency: s.concurrency, model: spec.shape.model, stats,
     retry: { ...RETRY_DEFAULTS, maxAttempts: s.maxAttempts, baseDelayMs: s.retryBaseDelayMs },
     expectJson: spec.expectJson, checkJson: spec.checkJson, schemaRetries: s.schemaRetries, maxQuotaWaitMs: s.maxQuotaWaitMs,
     tokenEstimator: new TokenEstimator(fixedTokensOf(spec.shape.system)),
