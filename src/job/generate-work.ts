@@ -47,7 +47,9 @@ export function jobWorkOf(job: Job, backend: Backend, parking?: Parking): Work {
   const dailyCap = dailyCapFor(o.rpd, o.model, backend, job.toStdout ? undefined : o.out);
   job.defer(() => dailyCap?.stop());
   const work = generateWorkOf(job.spec, o, backend, job.stats, {
-    signal: job.stop.abandon, stopSending: job.stopSending, dailyCap, parking, meter: job.meter,
+    // A stop (Ctrl-C, SIGTERM, a whole-run fault) sends nothing new: records read ahead into the
+    // stages' buffers are left for a rerun, only requests already on the wire are drained.
+    signal: job.stop.abandon, stopSending: AbortSignal.any([job.stopSending, job.stop.reading]), dailyCap, parking, meter: job.meter,
     onDailyCapReached: () => job.halt(`reached --rpd ${o.rpd}: ${dailyCap!.used} requests to ${o.model} today (Pacific time); ${describeReset()}; rerun then to resume`),
     onFatal: (err) => job.halt(err.message),
   });
