@@ -88,8 +88,10 @@ export async function readHistory(dir: string | undefined, fixedTokens = 0, most
     await scanLines(join(dir, n), (data, start, end, _next, terminated) => {
       if (!terminated) return; // a torn line: resume repairs it; the plan just skips it
       try {
-        const r = JSON.parse(data.toString('utf8', start, end)) as { prompt?: string; usage?: { promptTokens?: number; responseTokens?: number }; latencyMs?: number };
-        if (typeof r.prompt !== 'string' || !r.usage) return;
+        const r = JSON.parse(data.toString('utf8', start, end)) as { prompt?: string; usage?: { promptTokens?: number; responseTokens?: number }; latencyMs?: number; attempts?: number; cached?: boolean };
+        // Only answers asked for: a --dedupe copy, a --cache hit or a reused answer (attempts 0,
+        // no usage, no latency) would teach the plan that answers cost nothing and take no time.
+        if (typeof r.prompt !== 'string' || !r.usage || r.attempts === 0 || r.cached === true) return;
         h.records++;
         estimator.observe(r.prompt, r.usage.promptTokens ?? 0);
         out += r.usage.responseTokens ?? 0;

@@ -4,6 +4,7 @@
 // (job/finish.ts), and what the job holds (the directory's lock) is released.
 
 import type { Options } from './cli/options.js';
+import { UsageError } from './errors.js';
 import { finishJob } from './job/finish.js';
 import type { Runner, RunIO, RunResult } from './job/job.js';
 import { decideMode, type Mode } from './job/mode.js';
@@ -39,6 +40,9 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
       await job.settle();
     }
     return await finishJob(job, end);
+  } catch (e) {
+    if (e instanceof UsageError) job.keepEarlierJobFile(); // exit 2: nothing started, a finished part stays finished
+    throw e;
   } finally {
     await job.close();
   }

@@ -71,6 +71,29 @@ describe('the CLI', () => {
     }
   });
 
+  it('SIGINT sends nothing new: the prompts read ahead are left for a rerun, only those in flight are drained', async () => {
+    const emu = await startEmulator({});
+    try {
+      // 20 quick answers, then every prompt takes 300 ms: at the signal, 8 are in flight and
+      // hundreds are read ahead into the stages' buffers.
+      writeInputs(dir, 1, 400, (_f, l) => (l <= 20 ? `quick ${l}` : `slow ${l} [[emu:slow=300]]`));
+      const out = join(dir, 'out');
+      const { child, exited } = start(['-o', out, '--concurrency', '8', dir], { env: env(emu.url) });
+      await until(() => emu.stats.ok >= 20 && emu.stats.inFlight >= 8);
+      const atSignal = emu.stats.requests;
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      // Those in flight, and at most one more round sent before the signal was handled (was: all 400).
+      expect(emu.stats.requests - atSignal).toBeLessThanOrEqual(8);
+      expect(readOutputs(out).all.length).toBe(emu.stats.ok);
+      const rerun = start(['-o', out, '--concurrency', '100', dir], { env: env(emu.url) });
+      expect(await rerun.exited).toBe(0);
+      expect(readOutputs(out).all.length).toBe(400);
+    } finally {
+      await emu.close();
+    }
+  });
+
   it('a second SIGINT exits at once, and --drain-timeout abandons hung requests', async () => {
     writeInputs(dir, 1, 50, (_f, l) => `hang ${l} [[emu:hang]]`);
     const emu = await startEmulator({});

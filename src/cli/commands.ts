@@ -81,6 +81,7 @@ export async function verifyCommand(inputs: string[], raw: RawOptions, io: CliIO
   const parsed = parseOptions({ ...raw, dryRun: true }, inputs, { env: {}, readFile: io.readFile });
   const given: Record<string, unknown> = {};
   for (const k of JOB_SHAPE_KEYS) if (raw[k] !== undefined) given[k] = parsed[k];
+  if (!existsSync(parsed.out)) throw new UsageError(`-o ${parsed.out}: no such directory to verify`);
   const report = await verify({ out: parsed.out, inputs, shape: jobShape(parsed.out, given).shape, stdin: io.stdin });
   io.stdout.write(formatVerify(parsed.out, report));
   return report.ok ? ExitCode.OK : ExitCode.FAULT;

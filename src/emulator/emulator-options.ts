@@ -64,6 +64,8 @@ export interface EmulatorOptions {
   onAnswer?: (prompt: string) => void;
   /** The Batch endpoints' clock: a batch's minutes-to-hours divided by this. @default 1 */
   batchTimeScale?: number;
+  /** How long a new batch stays PENDING (service ms, divided by batchTimeScale). @default 60000 */
+  batchPendingMs?: number;
   /** Time between a batch reading SUCCEEDED and its responses being readable (service ms, divided by batchTimeScale). @default 0 */
   batchResultLagMs?: number;
   /** During that lag the job's output is `absent`, or named but `not-found` (403 on reading it). @default "absent" */

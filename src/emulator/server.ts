@@ -94,7 +94,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   // A batch's requests are answered as the online methods would answer them (no latency, quota or
   // online scripts: the batch has its own, batch.ts).
   const batch = createBatchService({
-    timeScale: o.batchTimeScale, onEvent: o.onBatchEvent, refuseCreates: o.batchRefuseCreates, refuseError: o.batchRefuseError,
+    timeScale: o.batchTimeScale, pendingMs: o.batchPendingMs, onEvent: o.onBatchEvent, refuseCreates: o.batchRefuseCreates, refuseError: o.batchRefuseError,
     resultLagMs: o.batchResultLagMs, resultLagMode: o.batchResultLagMode, shuffle: o.batchShuffle, seed: o.seed, errorShape: o.batchErrorShape,
     prefetch: (request) => media.prefetch(request as GenerateRequest).then(() => undefined),
   }, files, (kind: BatchKind, model, request) => {

@@ -6,6 +6,7 @@ import { startEmulator, type Emulator } from '../emulator/server.js';
 import { createGeminiClient, type GenerateFn } from '../gemini/client.js';
 import { MAX_CONNECTIONS } from '../fd-budget.js';
 import { createFastFetch, type FastFetch } from '../gemini/fast-fetch.js';
+import { endpointAnswers } from '../gemini/reachable.js';
 import { LIMITS_FILE } from '../output/layout.js';
 import type { Options } from '../cli/options.js';
 import { requestSpecOf, type RequestShape } from '../request/spec.js';
@@ -18,6 +19,8 @@ import { UsageError } from '../errors.js';
 export interface Backend {
   generate: GenerateFn;
   limiter: Limiter;
+  /** Whether the endpoint answers anything at all (undefined: a generate function given, not asked). */
+  reachable?: () => Promise<boolean>;
   /** What was learned or reused about the quota, in words (for the summary). */
   limits: string[];
   /** --redis: the link and the quota id (the shared --rpd count uses them). */
@@ -100,6 +103,7 @@ export async function createBackend(o: BackendOptions, io: { generate?: Generate
   return {
     generate,
     limiter,
+    reachable: io.generate ? undefined : () => endpointAnswers({ apiKey, baseUrl, model: o.model, timeoutMs: o.timeoutMs }),
     limits,
     shared: link && shared ? { link, quotaId: shared.quotaId } : undefined,
     async close() {

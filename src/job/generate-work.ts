@@ -23,14 +23,14 @@ export type WorkSettings = Pick<Options, 'maxAttempts' | 'retryBaseDelayMs' | 's
 export function generateWorkOf(
   spec: RequestSpec,
   s: WorkSettings,
-  backend: Pick<Backend, 'generate' | 'limiter'>,
+  backend: Pick<Backend, 'generate' | 'limiter' | 'reachable'>,
   stats: RunStats,
   extras: Pick<GenerateStageOptions, 'signal' | 'dailyCap' | 'onDailyCapReached' | 'onFatal' | 'stopSending' | 'parking'> & { meter?: RunMeter },
 ): Work {
   const { meter, ...rest } = extras;
   return createGenerateWork({
     ...rest,
-    generate: meter ? meterGenerate(backend.generate, meter) : backend.generate, limiter: backend.limiter, concurrency: s.concurrency, model: spec.shape.model, stats,
+    generate: meter ? meterGenerate(backend.generate, meter) : backend.generate, limiter: backend.limiter, reachable: backend.reachable, concurrency: s.concurrency, model: spec.shape.model, stats,
     retry: { ...RETRY_DEFAULTS, maxAttempts: s.maxAttempts, baseDelayMs: s.retryBaseDelayMs },
     expectJson: spec.expectJson, checkJson: spec.checkJson, schemaRetries: s.schemaRetries, maxQuotaWaitMs: s.maxQuotaWaitMs,
     tokenEstimator: new TokenEstimator(fixedTokensOf(spec.shape.system)),
@@ -47,7 +47,9 @@ export function jobWorkOf(job: Job, backend: Backend, parking?: Parking): Work {
   const dailyCap = dailyCapFor(o.rpd, o.model, backend, job.toStdout ? undefined : o.out);
   job.defer(() => dailyCap?.stop());
   const work = generateWorkOf(job.spec, o, backend, job.stats, {
-    signal: job.stop.abandon, stopSending: job.stopSending, dailyCap, parking, meter: job.meter,
+    // A stop (Ctrl-C, SIGTERM, a whole-run fault) sends nothing new: records read ahead into the
+    // stages' buffers are left for a rerun, only requests already on the wire are drained.
+    signal: job.stop.abandon, stopSending: AbortSignal.any([job.stopSending, job.stop.reading]), dailyCap, parking, meter: job.meter,
     onDailyCapReached: () => job.halt(`reached --rpd ${o.rpd}: ${dailyCap!.used} requests to ${o.model} today (Pacific time); ${describeReset()}; rerun then to resume`),
     onFatal: (err) => job.halt(err.message),
   });

@@ -55,6 +55,8 @@ export interface Job {
   readonly budget?: FdBudget;
   /** Aborted when the writer cannot write: no new request goes out. */
   readonly stopSending: AbortSignal;
+  /** After a usage error with nothing sent or written: the job file as the run found it (its `complete` mark kept). */
+  keepEarlierJobFile(): void;
   /** A line on stderr, unless --quiet. */
   say(line: string): void;
   /** A fault on stderr, whatever --quiet. */

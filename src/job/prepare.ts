@@ -13,6 +13,7 @@ import { redact, UsageError } from '../errors.js';
 import { fdBudget } from '../fd-budget.js';
 import { plainHttpWarning } from '../gemini/plain-http.js';
 import { checkInputs } from '../output/check-inputs.js';
+import { readJobFile, restoreJobFile } from '../output/job-file.js';
 import type { IdSet } from '../output/id-set.js';
 import { loadOutputState, type LineRef } from '../output/output-state.js';
 import { prepareOutput } from '../output/prepare-output.js';
@@ -115,7 +116,9 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
     // A file the directory knows by another spelling (q.txt, /abs/q.txt) keeps its name: one file, one source.
     const named = nameRunSources(o, sources, state, say);
     sources = named.sources;
+    let jobFileBefore: ReturnType<typeof readJobFile>;
     if (state) {
+      jobFileBefore = o.dryRun ? undefined : readJobFile(o.out);
       // Lines changed since their records were written stop the run here (exit 2), before any request.
       const checked = await checkInputs(o, sources, state, { ...reading, stdin }, say);
       releases.push(() => checked.cleanup());
@@ -161,6 +164,9 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
     const job: PreparedJob = {
       options: o, spec, io, stats, meter: watch.meter, watch, stop, toStdout, sources, state, dedupe, cache, post, budget,
       stopSending: stopSending.signal, seen: prepared?.seen, failedAtStart, say, shout, halt,
+      keepEarlierJobFile: () => {
+        if (stats.attempts === 0 && stats.written === 0 && !o.dryRun) restoreJobFile(o.out, jobFileBefore);
+      },
       redact: (text) => redact(text, secrets),
       onDisk: (s, l) => state !== undefined && (state.succeeded.has(s, l) || state.failed.has(s, l)),
       openReader: (mine) => openJobReader({

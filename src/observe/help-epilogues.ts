@@ -25,7 +25,7 @@ export const HELP_EPILOGUES: Readonly<Record<HelpTopic, HelpEpilogue>> = {
     examples: [
       { command: 'gempipe -o out inputs/', says: `every file in inputs/ into out/${shardName(0).replace('00000', '*')}; run it again to resume where it stopped` },
       { command: 'gempipe --dry-run -o out inputs/', says: 'records to do, tokens, duration and cost, without one API call' },
-      { command: "gempipe --input-format jsonl --template 'Classify: {{text}}' --keep id --json-schema label.json -o out reviews.jsonl", says: 'prompts built from JSONL fields, answers checked against a schema, the id kept' },
+      { command: "gempipe --input-format jsonl --template 'Classify: {{text}}' --keep id:review_id --json-schema label.json -o out reviews.jsonl", says: 'prompts built from JSONL fields, answers checked against a schema, the input\'s id kept as review_id' },
       { command: 'cat prompts.txt | gempipe -o - --format text | head', says: 'stdin to stdout, one "<prompt> - <response>" line each' },
       { command: 'gempipe --mode batch --deadline 12h --report --metrics 127.0.0.1:9464 -o out inputs/', says: 'Batch API at half the price, online for what is left at 12 h; Prometheus metrics while it runs, out/report.html at the end' },
     ],
@@ -33,7 +33,7 @@ export const HELP_EPILOGUES: Readonly<Record<HelpTopic, HelpEpilogue>> = {
   },
   emulator: {
     examples: [
-      { command: 'gempipe emulator --port 8089', says: 'a Gemini-compatible API on 127.0.0.1:8089; point a run at it with GEMINI_BASE_URL=http://127.0.0.1:8089' },
+      { command: 'gempipe emulator --port 8089', says: 'a Gemini-compatible API on 127.0.0.1:8089; point a run at it with GEMINI_BASE_URL=http://127.0.0.1:8089 and any GEMINI_API_KEY' },
       { command: 'gempipe emulator --rpm 600 --quota-mode fixed-window --quota-value', says: 'a quota the way the real service enforces one: 429s with RetryInfo and the quota\'s value' },
       { command: 'gempipe emulator --latency-ms 800 --jitter-ms 400 --error-rate 0.02 --seed 7', says: 'slow, jittery answers and 2% 503s, the same ones every time' },
       { command: 'gempipe emulator --batch-time-scale 600 --thinking', says: 'batch jobs that finish in about a second; answers with thoughts' },
@@ -58,9 +58,9 @@ export const HELP_EPILOGUES: Readonly<Record<HelpTopic, HelpEpilogue>> = {
   },
   merge: {
     examples: [
-      { command: 'gempipe merge -o all part-0 part-1 part-2 part-3', says: 'the parts of a --partition job into one exactly-once directory' },
-      { command: 'gempipe --partition 1/2 -o part-1 inputs/ && gempipe merge -o all part-0 part-1', says: 'run the last part, then join them' },
-      { command: 'gempipe merge -o all --shard-size 10000 part-0 part-1', says: 'larger shards in the merged directory' },
+      { command: 'gempipe merge -o all part-1 part-2 part-3 part-4', says: 'the parts of a --partition job into one exactly-once directory' },
+      { command: 'gempipe --partition 2/2 -o part-2 inputs/ && gempipe merge -o all part-1 part-2', says: 'run the last part, then join them' },
+      { command: 'gempipe merge -o all --shard-size 10000 part-1 part-2', says: 'larger shards in the merged directory' },
     ],
     exitCodes: [
       [0, 'merged'],

@@ -56,3 +56,17 @@ export function shapeKey(job: JobFile): string {
   const { partition: _p, savedAt: _s, complete: _c, ...shape } = job;
   return JSON.stringify(shape);
 }
+
+/**
+ * Puts back the job file a run found (`before`) when that run ends with nothing sent and nothing
+ * written (a usage error after start-up: a wrong --redis password, a --metrics port in use): the
+ * directory is as the earlier run left it, finished included, and merge takes it as such.
+ */
+export function restoreJobFile(dir: string, before: JobFile | undefined): void {
+  if (!before?.complete) return;
+  try {
+    writeJsonAtomic(join(dir, JOB_FILE), before);
+  } catch {
+    // best effort, as markComplete
+  }
+}

@@ -27,6 +27,8 @@ import { reuseAnswers } from '../reuse/reuse.js';
 export interface GenerateStageOptions {
   generate: GenerateFn;
   limiter: Limiter;
+  /** Whether the endpoint answers at all: asked when a lone timeout comes before any answer of the run. */
+  reachable?: () => Promise<boolean>;
   /** Most prompts in flight (waiting on the limiter, the API or a backoff). */
   concurrency: number;
   /** Written into every success record. */
@@ -273,10 +275,11 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
         // a rerun would have to be told to retry. Others' answers may still be on their way, so
         // wait a little for one before deciding. A timeout is a request that was taken and kept
         // unanswered: the prompt's own (a failure record) while the endpoint answered before in
-        // this run and no other record has timed out since — a lone hanging prompt, even the last.
+        // this run (or, before any answer, answers a models.get now: a rerun of that prompt alone)
+        // and no other record has timed out since — a lone hanging prompt, even the last.
         const timedOut = c.cause === 'timeout';
         if (timedOut) timeoutsSinceAnswer++;
-        const lone = timedOut && lastAnswerAt > 0 && timeoutsSinceAnswer <= 1;
+        const lone = timedOut && timeoutsSinceAnswer <= 1 && (lastAnswerAt > 0 || (await o.reachable?.()) === true);
         const since = timedOut ? firstSentAt! : r.sentAt;
         if (c.code === 0 && !lone && lastAnswerAt < since) {
           const deadline = Date.now() + Math.min(10_000, Math.max(200, 2 * retry.baseDelayMs));

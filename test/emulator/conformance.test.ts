@@ -320,7 +320,8 @@ describe('emulator conformance: Batch API', () => {
   const terminal = (s: unknown) => ['JOB_STATE_SUCCEEDED', 'JOB_STATE_FAILED', 'JOB_STATE_CANCELLED', 'JOB_STATE_EXPIRED'].includes(String(s));
 
   it('a file job: shuffled responses matched by key, per-request google.rpc.Status errors, counts as strings with zeros left out', async () => {
-    box.emu = await startEmulator({ batchTimeScale: SCALE });
+    // 100 min pending (1 s here): the read right after the create sees PENDING on a loaded machine too.
+    box.emu = await startEmulator({ batchTimeScale: SCALE, batchPendingMs: 6_000_000 });
     const ai = client(box.emu.url);
     const prompts = Array.from({ length: 30 }, (_, i) => (i === 7 ? `bad one [[emu:batchfail]]` : `What is two times ${i}?`));
     const src = await uploadLines(ai, prompts.map((p, i) => line(`k${i}`, p, i === 3 ? { generation_config: { max_output_tokens: 3, thinking_config: { thinking_budget: 0 } } } : {})));

@@ -3,6 +3,7 @@
 // missing; --allow-partial merges anyway and says the same. The built CLI as a user runs it.
 
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/server.js';
@@ -52,6 +53,25 @@ describe('merge checks its parts', () => {
     expect(whole.status, whole.stderr).toBe(0);
     expect(readOutputs(join(box.dir, 'm5')).all).toHaveLength(200);
     expect((await verify({ out: join(box.dir, 'm5'), inputs })).problems).toEqual([]);
+  });
+
+  it('a run that stops with a usage error, nothing sent (a --metrics port taken), leaves a finished part finished', async () => {
+    box.emu = await startEmulator({});
+    const inputs = writeInputs(box.dir, 2, 50);
+    const [tp1, tp2] = [join(box.dir, 'tp1'), join(box.dir, 'tp2')];
+    expect((await runAgainst(box.emu, inputs, { out: tp1, partition: '1/2' })).exitCode).toBe(0);
+    expect((await runAgainst(box.emu, inputs, { out: tp2, partition: '2/2' })).exitCode).toBe(0);
+    const taken = createServer();
+    await new Promise<void>((res) => taken.listen(0, '127.0.0.1', () => res()));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      await expect(runAgainst(box.emu, inputs, { out: tp1, partition: '1/2', metrics: `127.0.0.1:${port}` })).rejects.toThrow(/the port is in use/);
+    } finally {
+      taken.close();
+    }
+    const merged = cli(box.dir, ['merge', '-o', 'm', tp1, tp2]);
+    expect(merged.status, merged.stderr).toBe(0);
+    expect(readOutputs(join(box.dir, 'm')).all).toHaveLength(100);
   });
 
   it('parts asked differently, and a part with records removed since it finished, are refused', async () => {

@@ -19,4 +19,19 @@ describe("--dry-run's history", () => {
     expect(h.charsPerToken).toBeCloseTo(40 / 11);
     expect(h.medianLatencyMs).toBe(21);
   });
+
+  it('learns from answers asked for only: --dedupe copies, --cache hits and reused answers cost nothing and took no time', async () => {
+    const zero = { promptTokens: 0, responseTokens: 0, totalTokens: 0 };
+    const lines = [
+      { id: 'x:1', prompt: 'p'.repeat(40), usage: { promptTokens: 10, responseTokens: 30, totalTokens: 40 }, attempts: 1, latencyMs: 900 },
+      ...Array.from({ length: 9 }, (_, i) => ({ id: `x:${i + 2}`, prompt: 'p'.repeat(40), usage: zero, attempts: 0, latencyMs: 0, dedupedFrom: 'x:1' })),
+      { id: 'x:11', prompt: 'p'.repeat(40), usage: zero, attempts: 0, latencyMs: 0, reusedFrom: 'old:3' },
+      { id: 'x:12', prompt: 'p'.repeat(40), usage: { promptTokens: 10, responseTokens: 30, totalTokens: 40 }, attempts: 1, latencyMs: 0, cached: true },
+    ];
+    writeFileSync(join(box.dir, 'shard-00000.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    const h = await readHistory(box.dir);
+    expect(h.records).toBe(1);
+    expect(h.avgResponseTokens).toBe(30);
+    expect(h.medianLatencyMs).toBe(900);
+  });
 });

@@ -28,12 +28,12 @@ function fakeLimiter() {
   return { limiter, told, starved };
 }
 
-function work(generate: GenerateFn, extra: { maxAttempts?: number; expectJson?: boolean; onFatal?: (e: FatalRunError) => void; checkJson?: (v: unknown) => string | undefined; schemaRetries?: number; maxQuotaWaitMs?: number } = {}) {
+function work(generate: GenerateFn, extra: { maxAttempts?: number; expectJson?: boolean; onFatal?: (e: FatalRunError) => void; checkJson?: (v: unknown) => string | undefined; schemaRetries?: number; maxQuotaWaitMs?: number; reachable?: () => Promise<boolean> } = {}) {
   const { limiter, told, starved } = fakeLimiter();
   const stats = createStats();
   const run = createGenerateWork({
     generate, limiter, concurrency: 4, model: 'm', stats, expectJson: extra.expectJson, checkJson: extra.checkJson, schemaRetries: extra.schemaRetries,
-    retry: { maxAttempts: extra.maxAttempts ?? 3, baseDelayMs: 0, maxDelayMs: 0 }, onFatal: extra.onFatal, maxQuotaWaitMs: extra.maxQuotaWaitMs,
+    retry: { maxAttempts: extra.maxAttempts ?? 3, baseDelayMs: 0, maxDelayMs: 0 }, onFatal: extra.onFatal, maxQuotaWaitMs: extra.maxQuotaWaitMs, reachable: extra.reachable,
   });
   const signal = new AbortController().signal;
   return { go: (r: InputRecord) => run(r, signal), told, stats, starved };
@@ -134,6 +134,24 @@ describe('createGenerateWork', () => {
     // The last record: nothing else is in flight, and it times out on every attempt.
     expect(await w.go(rec(2, 'hangs'))).toMatchObject({ attempts: 2, error: { status: 'DEADLINE_EXCEEDED' } });
     expect(fatal).toEqual([]);
+  });
+
+  it('a prompt alone in its run that times out: a failure when the endpoint answers a probe, the API unreachable when it does not', async () => {
+    const timeout = () => Object.assign(new Error('This operation was aborted'), { name: 'AbortError' });
+    for (const answers of [true, false]) {
+      const fatal: FatalRunError[] = [];
+      let probes = 0;
+      const w = work(async () => Promise.reject(timeout()), { maxAttempts: 2, onFatal: (e) => fatal.push(e), reachable: async () => (probes++, answers) });
+      const r = await w.go(rec(1, 'hangs'));
+      expect(probes).toBe(1);
+      if (answers) {
+        expect(r).toMatchObject({ attempts: 2, error: { status: 'DEADLINE_EXCEEDED' } });
+        expect(fatal).toEqual([]);
+      } else {
+        expect(r).toBeNull();
+        expect(fatal.map((e) => e.code)).toEqual(['UNREACHABLE']);
+      }
+    }
   });
 
   it('an endpoint that never answers anything (every attempt times out, nothing else answered) is still a whole-run fault', async () => {
