@@ -24,7 +24,7 @@ import { countFailure, type RunStats } from '../stats.js';
 import { sleep } from '../util/sleep.js';
 import { createJobKeeper, entriesOf, strip, type Entry } from './jobs.js';
 import { jobRecords, liveJobs, type JobRecord, type Journal, type JournalJob, type LiveRecords } from './journal.js';
-import { readResponses, type Verdict } from './responses.js';
+import { readResponses, type ResponseVerdict, type Verdict } from './responses.js';
 
 export interface BatchStageOptions {
   service: BatchService;
@@ -33,7 +33,9 @@ export interface BatchStageOptions {
   /** What the directory's live jobs hold (journal.ts readLiveJobs). */
   live: LiveRecords;
   spec: RequestSpec;
-  requestOf: (prompt: string) => string;
+  requestOf: (prompt: string, rec: InputRecord) => string;
+  /** A response line's verdict for a request, when not a GenerateContentResponse's (embeddings). */
+  verdictOf?: ResponseVerdict;
   settings: Pick<Options, 'batchMaxRequests' | 'batchMaxMb' | 'batchPollMs' | 'deadlineMs' | 'fallback' | 'maxAttempts' | 'detach' | 'concurrency'>;
   /** Whether a record is on disk already (written before a stop). */
   onDisk: (source: string, line: number) => boolean;
@@ -178,7 +180,7 @@ export function createBatchStage(o: BatchStageOptions): BatchStage {
     if (ok) {
       await service.download(dest, batchJobFiles(dir, job.id).responses);
       const latencyMs = job.createdAt ? Date.now() - Date.parse(job.createdAt) : 0;
-      verdicts = await readResponses(batchJobFiles(dir, job.id).responses, reps, { spec: o.spec, stats, latencyMs, attempts: (id) => keeper.tries.get(id) ?? 1, batch: job.batch! });
+      verdicts = await readResponses(batchJobFiles(dir, job.id).responses, reps, { spec: o.spec, stats, latencyMs, attempts: (id) => keeper.tries.get(id) ?? 1, batch: job.batch!, verdictOf: o.verdictOf });
     } else {
       const why = state.replace('JOB_STATE_', '').toLowerCase().replace(/_/g, ' ');
       say(`gempipe: batch ${job.id} (${job.batch}) ended ${why}: its ${job.records} request(s) go ${s.fallback === 'online' || pastDeadline ? 'online' : 'into a new batch'}`);

@@ -15,6 +15,9 @@ import type { JobRecord } from './journal.js';
 
 export type Verdict = { ok: SuccessRecord } | { fail: RecordError } | { again: RecordError };
 
+/** A response line's verdict for its request, by another kind of answer than generateContent's (embeddings). */
+export type ResponseVerdict = (rec: JobRecord, response: unknown, o: { stats: RunStats; latencyMs: number; attempts: number }) => Verdict;
+
 type Status = { code?: number; message?: string; status?: string };
 
 /** Each request of `requests` (by record id) -> its verdict; a request the file does not mention: ask again. */
@@ -25,6 +28,7 @@ export async function readResponses(path: string, requests: ReadonlyMap<string, 
   latencyMs: number;
   attempts: (id: string) => number;
   batch: string;
+  verdictOf?: ResponseVerdict;
 }): Promise<Map<string, Verdict>> {
   const out = new Map<string, Verdict>();
   // A line is {"key", "response"} or {"key", "error"|"status": google.rpc.Status} (the docs call
@@ -43,7 +47,7 @@ export async function readResponses(path: string, requests: ReadonlyMap<string, 
       out.set(rec.id, { fail: { status: 'UNKNOWN', code: 0, message: 'no response for this request' } });
       continue;
     }
-    out.set(rec.id, verdictOf(rec, toResult(line.response as never), o));
+    out.set(rec.id, o.verdictOf ? o.verdictOf(rec, line.response, { ...o, attempts: o.attempts(rec.id) }) : verdictOf(rec, toResult(line.response as never), o));
   }
   for (const id of requests.keys()) {
     if (!out.has(id)) out.set(id, { again: { status: 'MISSING', code: 0, message: `batch ${o.batch} returned no response for it` } });

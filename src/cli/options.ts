@@ -116,6 +116,12 @@ export interface Options extends RequestShape, InputShape {
   postWorkers: number;
   /** Per record, ms. @default 60000 */
   postTimeoutMs: number;
+  /** `gempipe embed`: texts in one batchEmbedContents call at most. @default 100 */
+  textsPerCall?: number;
+  /** `gempipe embed`: a call goes this long after its first text joined, full or not. @default 100 */
+  callWaitMs?: number;
+  /** `gempipe embed`: where vectors go: in the JSONL records, or binary shards beside a JSONL index. @default "jsonl" */
+  vectors?: 'jsonl' | 'f32' | 'npy' | 'parquet';
 }
 
 import { DEFAULTS } from './defaults.js';

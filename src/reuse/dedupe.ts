@@ -17,6 +17,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { failureOf, isFailure, NO_USAGE, successOf, type InputRecord, type OutputRecord, type SuccessRecord } from '../records.js';
 import { countFailure, type RunStats } from '../stats.js';
 import { RequestIndex } from './request-index.js';
+import { embeddingSuccessOf, isEmbedding } from '../embed/embed-record.js';
 
 type Work = (rec: InputRecord, signal: AbortSignal) => Promise<OutputRecord | null>;
 
@@ -49,6 +50,10 @@ export function copyAnswer(from: OutputRecord, rec: InputRecord, stats: RunStats
   }
   const s = from as SuccessRecord;
   stats.succeeded++;
+  if (isEmbedding(s)) {
+    // A vector in the record is copied; one in a binary shard is pointed at (the copy shares its row).
+    return embeddingSuccessOf(rec, { embedding: s.embedding, shard: s.shard, row: s.row, dimensions: s.dimensions, model: s.model, usage: NO_USAGE }, 0, 0, { dedupedFrom: from.dedupedFrom ?? from.id });
+  }
   return successOf(rec, { response: s.response, model: s.model, finishReason: s.finishReason, usage: NO_USAGE, json: s.json }, 0, 0, { dedupedFrom: from.dedupedFrom ?? from.id });
 }
 

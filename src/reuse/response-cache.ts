@@ -16,6 +16,7 @@ import type { RootDatabase } from 'lmdb';
 import { isFailure, NO_USAGE, successOf, type InputRecord, type OutputRecord, type SuccessRecord, type Usage } from '../records.js';
 import type { RequestSpec } from '../request/spec.js';
 import type { RunStats } from '../stats.js';
+import { embeddingSuccessOf, isEmbedding } from '../embed/embed-record.js';
 
 interface Entry {
   /** response text */
@@ -28,6 +29,8 @@ interface Entry {
   u: Usage;
   /** parsed JSON (--json-schema) */
   j?: unknown;
+  /** `gempipe embed`: the vector (then `r` and `f` are empty) */
+  e?: number[];
   /** stored at (ms since epoch) */
   t: number;
 }
@@ -57,14 +60,19 @@ export async function createResponseCache(o: { path: string; spec: RequestSpec; 
   const cache: ResponseCache = {
     lookup(rec) {
       if (rec.invalid) return undefined;
-      const hit = db.get(keyOf(rec.prompt));
+      const hit = db.get(keyOf(rec.prompt, rec.title));
       if (!hit || !fresh(hit)) return undefined;
       o.stats.cached++;
       o.stats.succeeded++;
+      if (hit.e) return embeddingSuccessOf(rec, { embedding: hit.e, model: hit.m, usage: NO_USAGE }, 0, 0, { cached: true });
       return successOf(rec, { response: hit.r, model: hit.m, finishReason: hit.f, usage: NO_USAGE, json: hit.j }, 0, 0, { cached: true });
     },
     store(r) {
       if (isFailure(r) || r.cached === true || r.dedupedFrom !== undefined) return;
+      if (isEmbedding(r)) {
+        if (r.embedding) void db.put(keyOf(r.prompt, r.title), { r: '', f: '', m: r.model, u: r.usage, e: r.embedding, t: Date.now() }).catch(() => {});
+        return;
+      }
       const e: Entry = { r: r.response, f: r.finishReason, m: r.model, u: r.usage, t: Date.now() };
       if (r.json !== undefined) e.j = r.json;
       void db.put(keyOf(r.prompt), e).catch(() => {}); // best effort: a full disk must not fail the record

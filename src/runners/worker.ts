@@ -13,6 +13,7 @@ import { createBackend, type Backend } from '../job/backend.js';
 import { dailyCapFor, generateWorkOf } from '../job/generate-work.js';
 import { isFailure, type InputRecord } from '../records.js';
 import { requestSpecOf } from '../request/spec.js';
+import { embedWorkOf } from './embed-online.js';
 import type { Work } from '../reuse/reuse.js';
 import { createStats } from '../stats.js';
 import { sleep } from '../util/sleep.js';
@@ -80,10 +81,12 @@ export async function runWorker(o: WorkerOptions): Promise<{ records: number; fa
     // The worker's backend always shares the quota through Redis: so does its --rpd count.
     const dailyCap = dailyCapFor(s.rpd, s.model, backend);
     const spec = requestSpecOf(s);
-    g.work = generateWorkOf(spec, { ...s, concurrency: o.concurrency }, backend, stats, {
+    const extras = {
       dailyCap, onDailyCapReached: () => halt(`reached --rpd ${s.rpd}: ${dailyCap!.used} requests to ${s.model} today (Pacific time), counted by every process`),
-      onFatal: (err) => halt(err.message),
-    });
+      onFatal: (err: Error) => halt(err.message),
+    };
+    // An embedding job's records are grouped into calls of the texts this worker holds at once.
+    g.work = spec.shape.embed ? embedWorkOf(spec, { ...s, concurrency: o.concurrency }, backend, stats, extras) : generateWorkOf(spec, { ...s, concurrency: o.concurrency }, backend, stats, extras);
     o.say(`gempipe worker ${me}: answering queue ${o.queue} with ${spec.describe()}, ${o.concurrency} at once`);
     return g;
   }

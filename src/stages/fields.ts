@@ -9,6 +9,8 @@ export interface FieldOptions {
   promptField: string;
   template?: string;
   keep: readonly string[];
+  /** `gempipe embed --title-field`: the field holding a document's title (a string; absent: none). */
+  titleField?: string;
 }
 
 /**
@@ -16,7 +18,7 @@ export interface FieldOptions {
  * `--keep` fields copied; a missing field makes it invalid (an INVALID_INPUT failure naming it).
  */
 export function createFieldMapper(opts: FieldOptions): (base: { id: string; source: string; line: number }, rec: Record<string, unknown>) => InputRecord {
-  const { promptField, template, keep } = { ...opts, keep: [...opts.keep] };
+  const { promptField, template, keep, titleField } = { ...opts, keep: [...opts.keep] };
   const compiled = template !== undefined ? compileTemplate(template) : undefined;
   return (base, rec) => {
     let prompt: string;
@@ -34,6 +36,8 @@ export function createFieldMapper(opts: FieldOptions): (base: { id: string; sour
       prompt = v;
     }
     const out: InputRecord = { ...base, prompt };
+    const title = titleField !== undefined ? rec[titleField] : undefined;
+    if (typeof title === 'string' && title.trim() !== '') out.title = title;
     if (keep.length > 0) {
       out.kept = {};
       for (const k of keep) if (k in rec) out.kept[k] = rec[k];

@@ -40,8 +40,8 @@ export function createJsonlParser(opts: FieldOptions): LineParser {
 }
 
 /** The parser of a job's input format, and CSV's fields (CSV records are assembled, then mapped). */
-export function parserOf(shape: { inputFormat?: InputFormat; promptField?: string; template?: string; keep?: readonly string[] }): { parse: LineParser; csv?: FieldOptions } {
-  const fields = { promptField: shape.promptField ?? 'prompt', template: shape.template, keep: shape.keep ?? [] };
+export function parserOf(shape: { inputFormat?: InputFormat; promptField?: string; template?: string; keep?: readonly string[]; embed?: { titleField?: string } }): { parse: LineParser; csv?: FieldOptions } {
+  const fields = { promptField: shape.promptField ?? 'prompt', template: shape.template, keep: shape.keep ?? [], titleField: shape.embed?.titleField };
   return {
     parse: shape.inputFormat === 'jsonl' ? createJsonlParser(fields) : parseTextLine,
     csv: shape.inputFormat === 'csv' ? fields : undefined,
