@@ -41,6 +41,10 @@ interface Open {
   fd: number;
   dims: number;
   rows: number;
+  /** Of its rows, those whose index line the writer has written. */
+  written: number;
+  /** Full: finished as soon as its last index line is written (never before: see repair()). */
+  full: boolean;
   /** The id of each row (parquet's id column). */
   ids: string[];
 }
@@ -124,7 +128,9 @@ async function repair(dir: string, format: VectorFormat, names: string[], sync: 
 
 export interface VectorShards {
   stage: Transform;
-  /** Waits for the shards being finished (Parquet conversions). */
+  /** The writer's onWritten: these records' index lines are on disk. */
+  written(records: readonly OutputRecord[]): void;
+  /** Finishes the last shard if its index is whole (else it stays partial for the next run) and waits for the finishing. */
   close(): Promise<void>;
 }
 
@@ -147,27 +153,33 @@ export async function openVectorShards(o: { dir: string; format: VectorFormat; r
   let cur: Open | undefined;
   const finishing: Promise<void>[] = [];
   let failed: Error | undefined;
+  // Records this stage made (their index lines count towards their shard's), and the shards not yet finished.
+  const ours = new WeakMap<object, Open>();
 
   function openShard(dims: number): Open {
     const name = vectorShardName(next++, format);
     const path = join(dir, partialVectorName(name));
     const fd = openSync(path, 'w');
     if (format === 'npy') writeFully(fd, npyHeader(0, dims));
-    return { name, path, fd, dims, rows: 0, ids: [] };
+    return { name, path, fd, dims, rows: 0, written: 0, full: false, ids: [] };
   }
 
-  /** The filled shard goes to be finished; at most two at once (back-pressure on a slow conversion). */
+  function finishSoon(s: Open): void {
+    if (sync) fsyncSync(s.fd);
+    closeSync(s.fd);
+    finishing.push(finish(dir, format, s, sync).catch((e: Error) => {
+      failed ??= e;
+    }));
+  }
+
+  /** The filled shard is finished once its index is on disk; at most two being finished at once (back-pressure on a slow conversion). */
   async function rotate(): Promise<void> {
     const s = cur;
     cur = undefined;
     if (!s) return;
-    if (sync) fsyncSync(s.fd);
-    closeSync(s.fd);
-    const p = finish(dir, format, s, sync).catch((e: Error) => {
-      failed ??= e;
-    });
-    finishing.push(p);
-    if (finishing.length > 2) await finishing.shift();
+    s.full = true;
+    if (s.written === s.rows) finishSoon(s);
+    while (finishing.length > 2) await finishing.shift();
   }
 
   /** The index record: `embedding` replaced, where it stood, by `shard` and `row`. */
@@ -197,23 +209,28 @@ export async function openVectorShards(o: { dir: string; format: VectorFormat; r
         const row = s.rows++;
         s.ids.push(r.id);
         const out = indexOf(r, s.name, row);
+        ours.set(out, s);
         if (s.rows >= o.rowsPerShard) await rotate();
         return out;
       })().then((out) => cb(null, out), (e: Error) => cb(e));
     },
-    flush(cb) {
-      rotate().then(() => Promise.all(finishing)).then(() => cb(failed), (e: Error) => cb(e));
-    },
   });
   return {
     stage,
-    async close() {
-      await Promise.all(finishing);
-      if (cur) {
-        // Torn down (a fault, a hard stop): the shard stays partial; the next run cuts it to its index and finishes it.
-        closeSync(cur.fd);
-        cur = undefined;
+    written(records) {
+      for (const r of records) {
+        const s = ours.get(r);
+        if (s && ++s.written === s.rows && s.full) finishSoon(s);
       }
+    },
+    async close() {
+      const s = cur;
+      cur = undefined;
+      // The last shard is finished when its whole index is on disk; else (a fault, a hard stop) it
+      // stays partial and the next run cuts it to its index and finishes it.
+      if (s && s.written === s.rows) finishSoon(s);
+      else if (s) closeSync(s.fd);
+      await Promise.all(finishing);
       if (failed) throw failed;
     },
   };

@@ -60,6 +60,7 @@ export async function vectorStages(job: Job): Promise<Duplex[]> {
   const o = job.options;
   if (!o.vectors || o.vectors === 'jsonl') return [];
   const shards = await openVectorShards({ dir: o.out, format: o.vectors, rowsPerShard: o.shardSize, fsync: o.fsync, overwrite: o.overwrite, say: job.say });
+  job.onWritten((records) => shards.written(records));
   job.defer(() => shards.close());
   return [shards.stage];
 }
