@@ -76,3 +76,8 @@ export const PARTIAL_VECTOR_RE = /^\.(vectors-\d{5,}\.(?:f32|npy|parquet))\.part
 export function partialVectorName(name: string): string {
   return `.${name}.partial`;
 }
+
+/** The temporary file of a Parquet conversion cut short (`.vectors-00000.parquet.tmp`): removed at the next start. */
+export function isStaleVectorTmp(name: string): boolean {
+  return name.startsWith('.') && name.endsWith('.tmp') && VECTOR_RE.test(name.slice(1, -4));
+}

@@ -14,7 +14,7 @@ import { OutputStateError } from '../errors.js';
 import type { OutputRecord } from '../records.js';
 import { syncDir } from '../util/sync-dir.js';
 import { writeFully } from './atomic.js';
-import { partialVectorName, PARTIAL_VECTOR_RE, tmpNameOf, VECTOR_RE, vectorShardName, type VectorFormat } from './layout.js';
+import { isStaleVectorTmp, partialVectorName, PARTIAL_VECTOR_RE, tmpNameOf, VECTOR_RE, vectorShardName, type VectorFormat } from './layout.js';
 import { writeParquetVectorsOffThread } from './parquet-vectors.js';
 import { listRecordFiles, readJsonl } from './record-files.js';
 
@@ -139,8 +139,7 @@ export async function openVectorShards(o: { dir: string; format: VectorFormat; r
   const sync = o.fsync !== 'none';
   let names = readdirSync(dir);
   for (const n of names) {
-    const stale = VECTOR_RE.exec(n.replace(/^\./, '').replace(/\.tmp$/, ''));
-    if (n.endsWith('.tmp') && stale) rmSync(join(dir, n), { force: true }); // a conversion cut short
+    if (isStaleVectorTmp(n)) rmSync(join(dir, n), { force: true }); // a conversion cut short
     if (o.overwrite && (VECTOR_RE.test(n) || PARTIAL_VECTOR_RE.test(n))) rmSync(join(dir, n), { force: true });
   }
   names = readdirSync(dir);

@@ -93,3 +93,17 @@ describe('embed jobs in parts', () => {
     expect(io.stdout.text).toContain('with --mode batch:    $0.0303');
   });
 });
+
+describe('the README\'s embed options table', () => {
+  it('lists every flag of `gempipe embed` that a run does not have, with its default', async () => {
+    const { EMBED_FLAGS } = await import('../../src/cli/flags.js');
+    const readme = readFileSync(join(__dirname, '../../README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('Options of `gempipe embed`'), readme.indexOf('**The record** (JSONL by default'));
+    for (const f of EMBED_FLAGS) {
+      const long = /--[a-z-]+/.exec(f.flags)![0];
+      const row = table.split('\n').find((l) => l.startsWith(`| \`${long}`));
+      expect(row, long).toBeDefined();
+      expect(row!.split('|')[2].trim().replace(/`/g, ''), long).toBe(f.default === undefined ? '' : String(f.default));
+    }
+  });
+});
