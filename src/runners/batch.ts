@@ -10,13 +10,18 @@ import { loadJournal, readLiveJobs } from '../batch/journal.js';
 import { startEmulator } from '../emulator/server.js';
 import { createBatchService } from '../gemini/batch-client.js';
 import { restRequestOf } from '../gemini/client.js';
-import { createBackend } from '../job/backend.js';
+import { createBackend, type Backend } from '../job/backend.js';
 import { jobWorkOf } from '../job/generate-work.js';
 import type { Job, RunnerEnd } from '../job/job.js';
 import type { Work } from '../reuse/reuse.js';
 
-export async function runBatch(job: Job): Promise<RunnerEnd> {
-  const { options: o, stats, stop } = job;
+/**
+ * What a batch runner stands on (generate or embed): the journal and its live jobs, where the
+ * Files and Batch endpoints are (the emulator's with --emulator), and the online work for the
+ * fallback, made by `workOf` when first needed (its backend's limits read at the end).
+ */
+export async function batchGround(job: Job, workOf: (job: Job, backend: Backend) => Work) {
+  const o = job.options;
   const journal = loadJournal(o.out);
   const live = await readLiveJobs(o.out, journal);
   // The Files and Batch endpoints through the SDK; no limiter.
@@ -33,8 +38,14 @@ export async function runBatch(job: Job): Promise<RunnerEnd> {
     const backend = await createBackend({ ...o, emulator: false, ...conn }, { say: job.say, connections: job.budget?.connections });
     job.defer(() => backend.close());
     limits = backend.limits;
-    return jobWorkOf(job, backend);
+    return workOf(job, backend);
   })());
+  return { journal, live, conn, online, limits: () => limits };
+}
+
+export async function runBatch(job: Job): Promise<RunnerEnd> {
+  const { options: o, stats, stop } = job;
+  const { journal, live, conn, online, limits } = await batchGround(job, jobWorkOf);
   const batch = createBatchStage({
     service: createBatchService(conn), dir: o.out, journal, live, spec: job.spec, requestOf: await restRequestOf(conn.apiKey ?? '', conn.baseUrl, job.spec),
     settings: o, onDisk: job.onDisk, dedupe: job.dedupe, cache: job.cache, online, stats, say: job.say, signal: stop.reading,
@@ -42,5 +53,5 @@ export async function runBatch(job: Job): Promise<RunnerEnd> {
   job.onWritten((records) => batch.written(records));
   job.showProgress();
   const pipelineError = await job.run([batch.stage], { mine: (s, l) => !live.ids.has(s, l) });
-  return { pipelineError, limits };
+  return { pipelineError, limits: limits() };
 }

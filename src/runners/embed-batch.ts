@@ -5,17 +5,14 @@
 // and the online fallback (the embed work) are the generate batch mode's.
 
 import { createBatchStage } from '../batch/batch-stage.js';
-import { loadJournal, readLiveJobs } from '../batch/journal.js';
 import { strip } from '../batch/jobs.js';
 import type { ResponseVerdict } from '../batch/responses.js';
 import { embeddingSuccessOf, normalized } from '../embed/embed-record.js';
-import { startEmulator } from '../emulator/server.js';
 import { createEmbedBatchService } from '../gemini/embed-batch-client.js';
 import { embedRequestOf } from '../gemini/embed-client.js';
-import { createBackend } from '../job/backend.js';
 import type { Job, RunnerEnd } from '../job/job.js';
 import { TokenEstimator } from '../quota/token-estimate.js';
-import type { Work } from '../reuse/reuse.js';
+import { batchGround } from './batch.js';
 import { embedJobWorkOf, vectorStages } from './embed-online.js';
 
 /** A response line's vector -> the record (or EMPTY_RESPONSE). */
@@ -34,23 +31,7 @@ export function embedVerdictOf(model: string, normalize: boolean | undefined): R
 
 export async function runEmbedBatch(job: Job): Promise<RunnerEnd> {
   const { options: o, stats, stop } = job;
-  const journal = loadJournal(o.out);
-  const live = await readLiveJobs(o.out, journal);
-  let conn = { apiKey: o.apiKey, baseUrl: o.baseUrl };
-  if (o.emulator) {
-    const emulator = await startEmulator({ batchTimeScale: 600 });
-    job.defer(() => emulator.close());
-    conn = { apiKey: 'emulator-key', baseUrl: emulator.url };
-    job.say(`gempipe: responses are EMULATED (local Gemini emulator at ${emulator.url}, batches 600 times faster); set GEMINI_API_KEY and drop --emulator for real answers`);
-  }
-  let limits: string[] | undefined;
-  let onlineWork: Promise<Work> | undefined;
-  const online = () => (onlineWork ??= (async () => {
-    const backend = await createBackend({ ...o, emulator: false, ...conn }, { say: job.say, connections: job.budget?.connections });
-    job.defer(() => backend.close());
-    limits = backend.limits;
-    return embedJobWorkOf(job, backend);
-  })());
+  const { journal, live, conn, online, limits } = await batchGround(job, embedJobWorkOf);
   const element = await embedRequestOf(conn.apiKey ?? '', conn.baseUrl, o.model, o.embed!);
   const batch = createBatchStage({
     service: createEmbedBatchService(conn), dir: o.out, journal, live, spec: job.spec,
@@ -61,5 +42,5 @@ export async function runEmbedBatch(job: Job): Promise<RunnerEnd> {
   job.onWritten((records) => batch.written(records));
   job.showProgress();
   const pipelineError = await job.run([batch.stage], { mine: (s, l) => !live.ids.has(s, l), beforeWriter: await vectorStages(job) });
-  return { pipelineError, limits };
+  return { pipelineError, limits: limits() };
 }
