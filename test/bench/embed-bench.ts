@@ -1,12 +1,13 @@
 // `npm run bench -- --only=embed` (issue 25): gempipe embed against its emulator child process,
 // with the baselines in the same invocation — (a) one embedContent call per text in a promise
 // pool (llm embed-multi's one-call-per-text shape), (b) the SDK's own batch call (100 texts a
-// models.embedContent) in a plain loop; each honours RetryInfo on a 429, as a careful user would.
+// models.embedContent) in a plain loop; each honours RetryInfo on a 429 and appends its vectors to
+// a JSONL file, as a careful user's loop would (gempipe writes its JSONL records).
 // Then bytes per vector on disk in each format, RSS over a window on 1M vs 100k texts, and
 // 100,000 texts to vectors exactly once through SIGKILLs.
 
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GoogleGenAI } from '@google/genai';
 
@@ -39,7 +40,12 @@ async function after429(e: unknown): Promise<boolean> {
   return true;
 }
 
-async function oneCallPerText(url: string, all: string[], concurrency: number): Promise<number> {
+/** What a user's loop does with the vectors: a JSONL line each, appended to one file. */
+function save(path: string, ids: number[], vectors: number[][]): void {
+  appendFileSync(path, ids.map((id, i) => JSON.stringify({ id, embedding: vectors[i] }) + '\n').join(''));
+}
+
+async function oneCallPerText(url: string, all: string[], concurrency: number, outFile: string): Promise<number> {
   const ai = new GoogleGenAI({ apiKey: 'bench-key', httpOptions: { baseUrl: url } });
   const t0 = Date.now();
   let next = 0;
@@ -50,6 +56,7 @@ async function oneCallPerText(url: string, all: string[], concurrency: number): 
       for (;;) {
         try {
           vectors[i] = (await ai.models.embedContent({ model: 'gemini-embedding-001', contents: all[i], config: { outputDimensionality: 768 } })).embeddings![0].values!;
+          save(outFile, [i], [vectors[i]]);
           break;
         } catch (e) {
           if (!(await after429(e))) throw e;
@@ -60,13 +67,14 @@ async function oneCallPerText(url: string, all: string[], concurrency: number): 
   return (all.length / (Date.now() - t0)) * 1000;
 }
 
-async function sdkBatchLoop(url: string, all: string[]): Promise<number> {
+async function sdkBatchLoop(url: string, all: string[], outFile: string): Promise<number> {
   const ai = new GoogleGenAI({ apiKey: 'bench-key', httpOptions: { baseUrl: url } });
   const t0 = Date.now();
   for (let i = 0; i < all.length; i += 100) {
     for (;;) {
       try {
-        await ai.models.embedContent({ model: 'gemini-embedding-001', contents: all.slice(i, i + 100), config: { outputDimensionality: 768 } });
+        const r = await ai.models.embedContent({ model: 'gemini-embedding-001', contents: all.slice(i, i + 100), config: { outputDimensionality: 768 } });
+        save(outFile, r.embeddings!.map((_, k) => i + k), r.embeddings!.map((e) => e.values!));
         break;
       } catch (e) {
         if (!(await after429(e))) throw e;
@@ -94,8 +102,8 @@ async function rates(c: BenchContext): Promise<void> {
   ] as Array<[string, string[], string[]]>) {
     const emu = await c.startEmulator(args);
     const g = await gempipeRate(c, emu.url, input, [...gArgs, '--concurrency', '16']);
-    const a = await oneCallPerText(emu.url, all, 16);
-    const b = await sdkBatchLoop(emu.url, all);
+    const a = await oneCallPerText(emu.url, all, 16, join(c.work, `embed-a-${Date.now()}.jsonl`));
+    const b = await sdkBatchLoop(emu.url, all, join(c.work, `embed-b-${Date.now()}.jsonl`));
     await emu.stop();
     c.rows.push({
       scenario: `E1. embed ${fmt(n)} texts, ${label}: gempipe embed (16 calls in flight, up to 100 texts each) vs (a) one call per text, 16 in flight, vs (b) the SDK's batch call in a loop (vectors/s)`,

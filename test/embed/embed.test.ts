@@ -13,6 +13,7 @@ import type { EmbeddingRecord } from '../../src/embed/embed-record.js';
 import { embeddingOf } from '../../src/emulator/embed.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { verify } from '../../src/output/verify.js';
+import { isFailure } from '../../src/records.js';
 import { run } from '../../src/run.js';
 import { TEST_KEY } from '../helpers/run-helpers.js';
 import { readOutputs, sandbox, stdio } from '../helpers/util.js';
@@ -78,7 +79,7 @@ describe('gempipe embed', () => {
     const r = await embedAgainst(box.emu, [x], { out, dimensions: '8', textsPerCall: '16', callWait: '1000' });
     expect(r.exitCode).toBe(3);
     const { failures, all } = readOutputs(out);
-    expect(failures.map((f) => [f.line, f.error.status])).toEqual([[12, 'INVALID_ARGUMENT']]);
+    expect(failures.map((f) => [f.line, isFailure(f) && f.error.status])).toEqual([[12, 'INVALID_ARGUMENT']]);
     expect(all.filter((a) => !('error' in a))).toHaveLength(15);
     // One call of 16, then halves: 8+8, 4+4, 2+2, 1+1 — 1 + 2 * 4 calls.
     expect(box.emu.stats.requests).toBe(9);
