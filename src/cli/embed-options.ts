@@ -8,7 +8,7 @@ import { EMBED_FLAGS } from './flags.js';
 import { parseOptions, type Options, type ParseContext, type RawOptions } from './options.js';
 import { applyFlags } from './values.js';
 
-/** The rules between embed's flags, as data (walked by test/embed/embed-options.test.ts). */
+/** The rules between embed's flags, as data (walked by test/embed/embed-parts.test.ts). */
 export const EMBED_RULES: ReadonlyArray<{ when: (o: Options) => boolean; message: string }> = [
   { when: (o) => o.vectors !== undefined && o.vectors !== 'jsonl' && o.out === '-', message: '`--vectors f32|npy|parquet` writes binary shards beside a JSONL index: give `--out DIR`, not `-`' },
   { when: (o) => o.embed?.titleField !== undefined && o.inputFormat === 'text', message: '`--title-field` reads a field: it needs `--input-format jsonl` or `csv`' },
