@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { CommanderError, type Command } from 'commander';
 import { batchesCliCommand, cachePruneCommand, cacheStatsCommand, emulatorCommand, mergeCommand, reportCliCommand, verifyCommand, workerCommand, type CliIO } from './cli/commands.js';
 import { parseOptions, type RawOptions } from './cli/options.js';
+import { parseEmbedOptions } from './cli/embed-options.js';
 import { buildProgram } from './cli/program.js';
 import { ExitCode, exitCodeFor, redact } from './errors.js';
 import { run } from './run.js';
@@ -37,8 +38,8 @@ const exitNow = (line: string) => () => {
 };
 
 /** A run (or a coordinator): the first signal stops gracefully, the second at once. */
-async function runWithSignals(inputs: string[], raw: RawOptions, coordinator: boolean): Promise<number> {
-  const options = parseOptions(raw, inputs, { env: io.env, readFile: io.readFile, coordinator });
+async function runWithSignals(inputs: string[], raw: RawOptions, coordinator: boolean, parse = parseOptions): Promise<number> {
+  const options = parse(raw, inputs, { env: io.env, readFile: io.readFile, coordinator });
   const signal = onSignals(() => {}, exitNow('\ngempipe: interrupted again — exiting now; what is on disk is valid and resumable\n'));
   return (await run(options, { stdin: io.stdin, stdout: io.stdout, stderr: io.stderr, signal, argv: ['gempipe', ...process.argv.slice(2)] })).exitCode;
 }
@@ -55,6 +56,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   on(program, (inputs: string[], raw: RawOptions) => runWithSignals(inputs, raw, false));
   on(sub('coordinator'), (inputs: string[], raw: RawOptions) => runWithSignals(inputs, raw, true));
+  on(sub('embed'), (inputs: string[], raw: RawOptions) => runWithSignals(inputs, raw, false, parseEmbedOptions));
   on(sub('emulator'), (raw: RawOptions) => emulatorCommand(raw, io, new Promise((res) => {
     process.once('SIGINT', () => res());
     process.once('SIGTERM', () => res());

@@ -40,6 +40,10 @@ export const PRICES: Record<string, Price> = {
   'gemini-flash-latest': { in: 1.5, out: 9, note: 'an alias that moves with each release; priced as gemini-3.5-flash, the dearest Flash in the table' },
   'gemini-flash-lite-latest': { in: 0.3, out: 2.5, note: 'an alias; priced as gemini-3.5-flash-lite' },
   'gemini-pro-latest': { in: 2, out: 12, note: 'an alias; priced as gemini-3.1-pro' },
+  // Embeddings bill input tokens only (pricing page as quoted by embeddingcost.com and tokenmix.ai,
+  // read 2026-12-01: $0.15 / $0.20 per million, batch half); text inputs.
+  'gemini-embedding-001': { in: 0.15, out: 0 },
+  'gemini-embedding-2-preview': { in: 0.2, out: 0 },
 };
 
 /** The price of a model on a day (YYYY-MM-DD); a dated or preview variant is priced as its family. */
@@ -204,12 +208,14 @@ export function makePlan(c: PlanCounts, o: Options, alreadyDone: number, history
   const systemTokens = fixedTokensOf(o.system);
   // Tokens, time and money are the requests': what --dedupe and --cache answer costs none.
   const inputTokens = Math.ceil(chars / cpt) + requests * (systemTokens + 1);
-  const outputAssumed = history.avgResponseTokens === undefined;
-  const perRecordOut = history.avgResponseTokens ?? o.maxOutputTokens ?? 500;
+  // An embedding has no output tokens; its calls carry --texts-per-call texts each.
+  const outputAssumed = history.avgResponseTokens === undefined && !o.embed;
+  const perRecordOut = o.embed ? 0 : history.avgResponseTokens ?? o.maxOutputTokens ?? 500;
+  const perCall = o.embed ? o.textsPerCall ?? 100 : 1;
   const outputTokens = Math.round(requests * perRecordOut);
   // Duration: each limit alone; the largest binds.
   const latencySec = (history.medianLatencyMs ?? 5000) / 1000;
-  const limits: Array<[string, number]> = [[`--concurrency ${o.concurrency} at ~${latencySec.toFixed(1)} s a request${history.medianLatencyMs === undefined ? ' (assumed)' : ''}`, (requests * latencySec) / o.concurrency]];
+  const limits: Array<[string, number]> = [[`--concurrency ${o.concurrency} at ~${latencySec.toFixed(1)} s a request${history.medianLatencyMs === undefined ? ' (assumed)' : ''}`, (requests * latencySec) / (o.concurrency * perCall)]];
   if (o.rpm) limits.push([`--rpm ${o.rpm}`, (requests / o.rpm) * 60]);
   if (o.tpm) limits.push([`--tpm ${o.tpm}`, (inputTokens / o.tpm) * 60]);
   if (o.rpd) limits.push([`--rpd ${o.rpd}`, requests > o.rpd ? Math.floor(requests / o.rpd) * 86_400 : 0]);
@@ -244,7 +250,7 @@ export function formatPlan(p: Plan, o: Options, history: History): string {
     `  already done:         ${n(p.alreadyDone)} (skipped by resume${o.retryFailed ? '; failed ones are retried' : ''})`,
     ...(o.dedupe || o.cache !== undefined ? [`  requests to send:     ${n(p.requests)} (${reuseWords(p, o)})`] : []),
     `  input tokens (est.):  ${n(p.inputTokens)} (${n(p.chars)} characters at ${(history.charsPerToken ?? 4).toFixed(2)} a token, ${history.charsPerToken ? `calibrated on ${n(history.records)} records already done` : 'uncalibrated'})`,
-    `  output tokens (est.): ${n(p.outputTokens)} (${p.outputTokensAssumed ? `assuming ${o.maxOutputTokens ?? 500} a record${o.maxOutputTokens ? ' (--max-output-tokens)' : ''}` : `the ${n(history.records)} records done average ${Math.round(history.avgResponseTokens!)}`})`,
+    o.embed ? `  output tokens:        0 (embeddings bill input tokens only; ${n(p.toDo)} vectors)` : `  output tokens (est.): ${n(p.outputTokens)} (${p.outputTokensAssumed ? `assuming ${o.maxOutputTokens ?? 500} a record${o.maxOutputTokens ? ' (--max-output-tokens)' : ''}` : `the ${n(history.records)} records done average ${Math.round(history.avgResponseTokens!)}`})`,
     `  duration (est.):      ${fmtDuration(p.durationSec)}, bound by ${p.bindingLimit}`,
   ];
   if (!o.rpm && o.adaptiveRate) lines.push('                        (no --rpm: the rate adapts to the quota; give --rpm/--tpm for a firmer estimate)');

@@ -28,6 +28,8 @@ export interface InputRecord {
   kept?: Record<string, unknown>;
   /** Set when the line itself is bad (too long, not JSON): it becomes a failure record. */
   invalid?: { message: string };
+  /** `gempipe embed --title-field`: the document's title, sent with its text and hashed with it. */
+  title?: string;
 }
 
 export interface Usage {

@@ -13,6 +13,7 @@ import { runBatch } from './runners/batch.js';
 import { runCoordinator } from './runners/coordinator.js';
 import { runDryRun } from './runners/dry-run.js';
 import { runOnline } from './runners/online.js';
+import { EMBED_RUNNERS } from './runners/embed-online.js';
 
 export type { RunIO, RunResult };
 
@@ -35,7 +36,7 @@ export async function run(options: Partial<Options>, io: RunIO): Promise<RunResu
     await job.watch.start(mode, () => job.stopSending.aborted);
     let end;
     try {
-      end = await RUNNERS[mode](job);
+      end = await (job.spec.shape.embed ? EMBED_RUNNERS : RUNNERS)[mode](job);
     } finally {
       await job.settle();
     }

@@ -27,6 +27,7 @@ import { createCollector, notCollected, notKnownWhy } from './collect.js';
 import { recordsOfEndedJob, stateWords, type JobEndContext } from './job-end.js';
 import { createJobKeeper, entriesOf, type Entry } from './jobs.js';
 import { liveJobs, type Journal, type JournalJob, type LiveRecords } from './journal.js';
+import type { ResponseVerdict } from './responses.js';
 
 export interface BatchStageOptions {
   service: BatchService;
@@ -35,7 +36,9 @@ export interface BatchStageOptions {
   /** What the directory's live jobs hold (journal.ts readLiveJobs). */
   live: LiveRecords;
   spec: RequestSpec;
-  requestOf: (prompt: string) => string;
+  requestOf: (prompt: string, rec: InputRecord) => string;
+  /** A response line's verdict for a request, when not a GenerateContentResponse's (embeddings). */
+  verdictOf?: ResponseVerdict;
   settings: Pick<Options, 'batchMaxRequests' | 'batchMaxMb' | 'batchPollMs' | 'batchResultWaitMs' | 'deadlineMs' | 'fallback' | 'maxAttempts' | 'detach' | 'concurrency'>;
   /** The jobs go to the in-process emulator of an --emulator run (gone with it). */
   emulated?: boolean;
@@ -188,7 +191,7 @@ export function createBatchStage(o: BatchStageOptions): BatchStage {
     if (hash !== undefined) requests.set(hash, { entry, id: rec.id });
   }
 
-  const ender: JobEndContext = { dir, spec: o.spec, stats, tries: keeper.tries, onDisk: o.onDisk, dedupe: o.dedupe, cache: o.cache, meter: o.meter, failure, again };
+  const ender: JobEndContext = { dir, spec: o.spec, stats, tries: keeper.tries, onDisk: o.onDisk, dedupe: o.dedupe, cache: o.cache, meter: o.meter, verdictOf: o.verdictOf, failure, again };
 
   /** A job that ended: its records out and on disk, then the journal says so, then its files go. */
   async function finish(job: JournalJob, state: string, responses?: string): Promise<void> {

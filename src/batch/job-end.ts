@@ -11,7 +11,7 @@ import type { RunStats } from '../stats.js';
 import { strip, type Entry } from './jobs.js';
 import { jobRecords, type JobRecord, type JournalJob } from './journal.js';
 import type { RunMeter } from '../observe/run-meter.js';
-import { readResponses, type Verdict } from './responses.js';
+import { readResponses, type ResponseVerdict, type Verdict } from './responses.js';
 
 export interface JobEndContext {
   dir: string;
@@ -24,6 +24,8 @@ export interface JobEndContext {
   cache?: ResponseCache;
   /** The run's meter: the answers' tokens at the Batch API's price. */
   meter?: RunMeter;
+  /** A response line's verdict when not a GenerateContentResponse's (embeddings). */
+  verdictOf?: ResponseVerdict;
   /** A failure record, counted. */
   failure(rec: InputRecord, error: RecordError): FailureRecord;
   /** A request given back: asked again (undefined), or failed once it has had its tries. */
@@ -45,7 +47,7 @@ export async function recordsOfEndedJob(c: JobEndContext, job: JournalJob, state
   let verdicts: Map<string, Verdict>;
   if (responses !== undefined) {
     const latencyMs = job.createdAt ? Date.now() - Date.parse(job.createdAt) : 0;
-    verdicts = await readResponses(responses, reps, { spec: c.spec, stats: c.stats, latencyMs, attempts: (id) => c.tries.get(id) ?? 1, batch: job.batch!, meter: c.meter });
+    verdicts = await readResponses(responses, reps, { spec: c.spec, stats: c.stats, latencyMs, attempts: (id) => c.tries.get(id) ?? 1, batch: job.batch!, meter: c.meter, verdictOf: c.verdictOf });
   } else {
     const why = stateWords(state);
     const status = `BATCH_${why.toUpperCase().replace(/ /g, '_')}`;

@@ -59,8 +59,8 @@ export function createJobKeeper(o: {
   dir: string;
   journal: Journal;
   model: string;
-  /** A prompt's REST GenerateContentRequest, built by the SDK (gemini/client.ts restRequestOf). */
-  requestOf: (prompt: string) => string;
+  /** A prompt's REST GenerateContentRequest, built by the SDK (gemini/client.ts restRequestOf); `rec` for what else it asks (an embedding's title). */
+  requestOf: (prompt: string, rec: InputRecord) => string;
   say: (line: string) => void;
   /** The jobs are created on the in-process emulator of an --emulator run. */
   emulated?: boolean;
@@ -181,7 +181,7 @@ export function createJobKeeper(o: {
       for (const e of entries) tries.set(e.rec.id, (tries.get(e.rec.id) ?? 0) + 1);
       const f = batchJobFiles(dir, id);
       mkdirSync(dirname(f.requests), { recursive: true });
-      writeFileSynced(f.requests, entries.map((e) => `{"key":${JSON.stringify(e.rec.id)},"request":${o.requestOf(e.rec.prompt)}}\n`).join(''));
+      writeFileSynced(f.requests, entries.map((e) => `{"key":${JSON.stringify(e.rec.id)},"request":${o.requestOf(e.rec.prompt, e.rec)}}\n`).join(''));
       writeFileSynced(f.records, entries.map((e) => line({ ...e.rec, tries: tries.get(e.rec.id) }) + e.dups.map((d) => line({ ...d, dupOf: e.rec.id })).join('')).join(''));
       const job: JournalJob = { id, state: 'packed', records: entries.length, displayName: `gempipe-${journal.token}-${id}`, model: o.model, endpoint: service.endpoint, ...(o.emulated ? { emulated: true } : {}) };
       journal.jobs.push(job);

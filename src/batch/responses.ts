@@ -16,6 +16,9 @@ import type { JobRecord } from './journal.js';
 
 export type Verdict = { ok: SuccessRecord } | { fail: RecordError } | { again: RecordError };
 
+/** A response line's verdict for its request, by another kind of answer than generateContent's (embeddings). */
+export type ResponseVerdict = (rec: JobRecord, response: unknown, o: { stats: RunStats; latencyMs: number; attempts: number }) => Verdict;
+
 type Status = { code?: number; message?: string; status?: string };
 
 /** google.rpc.Code by name: INVALID_ARGUMENT -> 3. */
@@ -31,6 +34,7 @@ export async function readResponses(path: string, requests: ReadonlyMap<string, 
   batch: string;
   /** The run's meter: these tokens are billed at the Batch API's price. */
   meter?: RunMeter;
+  verdictOf?: ResponseVerdict;
 }): Promise<Map<string, Verdict>> {
   const out = new Map<string, Verdict>();
   // A line is {"key", "response"} or {"key", "error"|"status": google.rpc.Status} (the docs call
@@ -50,7 +54,7 @@ export async function readResponses(path: string, requests: ReadonlyMap<string, 
       out.set(rec.id, { fail: { status: 'UNKNOWN', code: 0, message: 'no response for this request' } });
       continue;
     }
-    out.set(rec.id, verdictOf(rec, toResult(line.response as never), o));
+    out.set(rec.id, o.verdictOf ? o.verdictOf(rec, line.response, { ...o, attempts: o.attempts(rec.id) }) : verdictOf(rec, toResult(line.response as never), o));
   }
   for (const id of requests.keys()) {
     if (!out.has(id)) out.set(id, { again: { status: 'MISSING', code: 0, message: `batch ${o.batch} returned no response for it` } });

@@ -105,6 +105,28 @@ export const QUEUE_FLAGS: readonly Flag[] = [
 ];
 export const COORDINATOR_FLAGS: readonly Flag[] = [...RUN_FLAGS, ...QUEUE_FLAGS];
 
+/** `gempipe embed`'s own flags (SPEC §17); its command takes these, the run's that apply, and the queue's. */
+export const EMBED_FLAGS: readonly Flag[] = [
+  { key: 'taskType', field: 'embed.taskType', flags: '--task-type <type>', help: 'what the vectors are for: RETRIEVAL_DOCUMENT, RETRIEVAL_QUERY, SEMANTIC_SIMILARITY, CLASSIFICATION, CLUSTERING, QUESTION_ANSWERING, FACT_VERIFICATION, CODE_RETRIEVAL_QUERY', kind: 'choice', choices: ['TASK_TYPE_UNSPECIFIED', 'RETRIEVAL_QUERY', 'RETRIEVAL_DOCUMENT', 'SEMANTIC_SIMILARITY', 'CLASSIFICATION', 'CLUSTERING', 'QUESTION_ANSWERING', 'FACT_VERIFICATION', 'CODE_RETRIEVAL_QUERY'] },
+  { key: 'dimensions', field: 'embed.dimensions', flags: '--dimensions <n>', help: 'values per vector (outputDimensionality; the model\'s full size when absent: 3072 for gemini-embedding-001)', kind: 'int', min: 1, max: 3072 },
+  { key: 'normalize', field: 'embed.normalize', flags: '--normalize', help: 'scale each vector to unit length (the docs advise it when --dimensions cuts the vector)', kind: 'switch' },
+  { key: 'titleField', field: 'embed.titleField', flags: '--title-field <name>', help: 'jsonl/csv with --task-type RETRIEVAL_DOCUMENT: the field holding each document\'s title', kind: 'text' },
+  { key: 'textsPerCall', flags: '--texts-per-call <n>', help: 'texts in one batchEmbedContents call at most (the API takes 100)', kind: 'int', min: 1, max: 100, default: 100 },
+  { key: 'callWait', field: 'callWaitMs', flags: '--call-wait <ms>', help: 'a call goes this long after its first text joined it, full or not', kind: 'int', min: 1, max: 60_000, default: 100 },
+  { key: 'vectors', flags: '--vectors <format>', help: 'jsonl: each record holds its vector; f32, npy, parquet: binary shards (vectors-NNNNN.*) beside a JSONL index (shard, row)', kind: 'choice', choices: ['jsonl', 'f32', 'npy', 'parquet'], default: 'jsonl' },
+  { key: 'coordinator', flags: '--coordinator', help: 'be a coordinator (needs --redis): `gempipe worker`s embed the texts', kind: 'special' },
+];
+
+/** The run's flags that mean nothing to an embedding request. */
+const GENERATE_ONLY = new Set(['system', 'temperature', 'maxOutputTokens', 'thinkingBudget', 'jsonSchema', 'schemaRetries', 'format', 'cacheAll']);
+
+/** `gempipe embed`: the run's flags that apply (--model's default the embedding model), its own, the queue's. */
+export const EMBED_COMMAND_FLAGS: readonly Flag[] = [
+  ...RUN_FLAGS.filter((f) => !GENERATE_ONLY.has(f.key)).map((f) => (f.key === 'model' ? { ...f, default: 'gemini-embedding-001' } : f)),
+  ...EMBED_FLAGS,
+  ...QUEUE_FLAGS,
+];
+
 /** `gempipe worker`. */
 export const WORKER_FLAGS: readonly Flag[] = [
   { key: 'redis', flags: '--redis <url>', help: 'the coordinator\'s Redis (env GEMINI_REDIS_URL)', kind: 'redis', env: 'GEMINI_REDIS_URL', required: '`gempipe worker` needs `--redis URL` (or GEMINI_REDIS_URL): the coordinator\'s Redis' },

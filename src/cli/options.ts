@@ -128,6 +128,12 @@ export interface Options extends RequestShape, InputShape {
    * a flag: GEMPIPE_SERIES=off turns it off (the bench's A/B of what recording costs). @default true
    */
   series: boolean;
+  /** `gempipe embed`: texts in one batchEmbedContents call at most. @default 100 */
+  textsPerCall?: number;
+  /** `gempipe embed`: a call goes this long after its first text joined, full or not. @default 100 */
+  callWaitMs?: number;
+  /** `gempipe embed`: where vectors go: in the JSONL records, or binary shards beside a JSONL index. @default "jsonl" */
+  vectors?: 'jsonl' | 'f32' | 'npy' | 'parquet';
 }
 
 import { DEFAULTS } from './defaults.js';

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { Command, Option } from 'commander';
 import { JOB_SHAPE_KEYS } from '../request/spec.js';
 import { formatEpilogue, HELP_EPILOGUES, type HelpTopic } from '../observe/help-epilogues.js';
-import { BATCHES_FLAGS, CACHE_PRUNE_FLAGS, COORDINATOR_FLAGS, EMULATOR_FLAGS, MERGE_FLAGS, REPORT_FLAGS, RUN_FLAGS, WORKER_FLAGS, type Flag } from './flags.js';
+import { BATCHES_FLAGS, CACHE_PRUNE_FLAGS, COORDINATOR_FLAGS, EMBED_COMMAND_FLAGS, EMULATOR_FLAGS, MERGE_FLAGS, REPORT_FLAGS, RUN_FLAGS, WORKER_FLAGS, type Flag } from './flags.js';
 import { EMULATOR_EXTRA_FLAGS } from '../emulator/flags-extra.js';
 
 /** package.json's version: dist/cli/program.js and src/cli/program.ts sit two levels below it. */
@@ -40,6 +40,8 @@ export function buildProgram(): Command {
     .argument('[inputs...]', 'the inputs of the run (files, directories, - for stdin)'), RUN_FLAGS.filter((f) => verifyKeys.includes(f.key)), false);
   addFlags(p.command('coordinator').description('read the inputs as a run does and be its only writer, while `gempipe worker`s answer the records through a BullMQ queue on --redis')
     .argument('[inputs...]', 'files, directories or - for stdin, as for a run'), COORDINATOR_FLAGS);
+  addFlags(p.command('embed').description('embed texts (a line, or a JSONL/CSV field, each) into vectors: the same inputs, resume, exactly-once, quota, --dedupe, --cache, --mode batch, --partition and coordinator as a run (README: Embeddings)')
+    .argument('[inputs...]', 'files, directories or - for stdin, as for a run'), EMBED_COMMAND_FLAGS);
   addFlags(p.command('worker').description('answer the records of a coordinator\'s queue (any number of workers, on any machine)'), WORKER_FLAGS);
   const batches = p.command('batches').description('the batch jobs of an output directory (--mode batch)');
   for (const what of ['list', 'cancel'] as const) addFlags(batches.command(what).description(what === 'list' ? 'show the jobs and their states' : 'cancel the live jobs'), BATCHES_FLAGS);

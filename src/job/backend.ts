@@ -15,9 +15,12 @@ import { createLimiter, type Limiter, type LimiterOptions } from '../quota/limit
 import { connectRedis, redisShown, skewWarning, type RedisLink } from '../quota/bottleneck-redis.js';
 import { createHash } from 'node:crypto';
 import { UsageError } from '../errors.js';
+import { createEmbedClient, type EmbedFn } from '../gemini/embed-client.js';
 
 export interface Backend {
   generate: GenerateFn;
+  /** `gempipe embed`: many texts in one batchEmbedContents call (gemini/embed-client.ts). */
+  embed?: EmbedFn;
   limiter: Limiter;
   /** Whether the endpoint answers anything at all (undefined: a generate function given, not asked). */
   reachable?: () => Promise<boolean>;
@@ -97,11 +100,13 @@ export async function createBackend(o: BackendOptions, io: { generate?: Generate
   });
   const transport: FastFetch | undefined = io.generate ? undefined : createFastFetch({ connections: io.connections ?? Math.min(o.concurrency, MAX_CONNECTIONS), timeoutMs: o.timeoutMs });
   const generate: GenerateFn = io.generate ?? createGeminiClient({ ...requestSpecOf(o).shape, apiKey, baseUrl, timeoutMs: o.timeoutMs, transport });
+  const embed = o.embed ? createEmbedClient({ model: o.model, embed: o.embed, apiKey, baseUrl, timeoutMs: o.timeoutMs, transport }) : undefined;
   // Kept every few seconds too: a run killed with SIGKILL still leaves what it learned.
   const saver = toStdout ? undefined : setInterval(() => saveLearned(o.out, o.model, limiter.learned()), 5000);
   saver?.unref();
   return {
     generate,
+    embed,
     limiter,
     reachable: io.generate ? undefined : () => endpointAnswers({ apiKey, baseUrl, model: o.model, timeoutMs: o.timeoutMs }),
     limits,

@@ -74,7 +74,7 @@ export interface Job {
    * reader -> `middle` -> --post -> writer through pipeline() (`sink` in place of --post and the
    * writer); resolves to its error, if any. `mine`: see openReader().
    */
-  run(middle: Duplex[], o?: { mine?: (source: string, line: number) => boolean; sink?: Writable }): Promise<unknown>;
+  run(middle: Duplex[], o?: { mine?: (source: string, line: number) => boolean; sink?: Writable; /** Stages between --post and the writer (embed's vector shards). */ beforeWriter?: Duplex[] }): Promise<unknown>;
   /** The progress bar or status lines, for this runner's limiter. */
   showProgress(limiter?: Limiter): void;
   /** Closes what a runner opened once its pipeline is done, before the summary; last first. */

@@ -189,6 +189,7 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
           job.defer(() => p.close());
           stages.push(p.stage);
         }
+        if (!ro.sink) stages.push(...(ro.beforeWriter ?? []));
         stages.push(ro.sink ?? job.openWriter());
         try {
           await (pipeline as (...s: unknown[]) => Promise<void>)(...stages);

@@ -16,6 +16,8 @@
 //   .gempipe-batches/        --mode batch: each job's NNNNNN.requests.jsonl, .records.jsonl, .responses.jsonl
 //   .gempipe-series.jsonl    each run's time series, a segment per run (observe/timeseries.ts)
 //   report.html              gempipe report / --report: the series and failures as one offline page
+//   vectors-00000.npy ...    `gempipe embed --vectors f32|npy|parquet`: the vectors, a row per record of the JSONL index
+//   .vectors-00000.npy.partial  a vector shard being filled (rows as float32; renamed or converted when full)
 //   .NAME.tmp (NAME.tmp for a dotfile)   a file being rewritten atomically, renamed over NAME
 
 import { join } from 'node:path';
@@ -60,4 +62,26 @@ export function shardName(n: number): string {
 export function batchJobFiles(dir: string, id: string): { requests: string; records: string; responses: string } {
   const base = join(dir, JOBS_DIR, id);
   return { requests: `${base}.requests.jsonl`, records: `${base}.records.jsonl`, responses: `${base}.responses.jsonl` };
+}
+
+/** `gempipe embed --vectors`: the binary formats of a vector shard. */
+export type VectorFormat = 'f32' | 'npy' | 'parquet';
+
+/** A finished vector shard's name; group 1 is its number, group 2 its format. */
+export const VECTOR_RE = /^vectors-(\d{5,})\.(f32|npy|parquet)$/;
+
+export function vectorShardName(n: number, format: VectorFormat): string {
+  return `vectors-${String(n).padStart(5, '0')}.${format}`;
+}
+
+/** A vector shard still being filled: group 1 is the name it will have. */
+export const PARTIAL_VECTOR_RE = /^\.(vectors-\d{5,}\.(?:f32|npy|parquet))\.partial$/;
+
+export function partialVectorName(name: string): string {
+  return `.${name}.partial`;
+}
+
+/** The temporary file of a Parquet conversion cut short (`.vectors-00000.parquet.tmp`): removed at the next start. */
+export function isStaleVectorTmp(name: string): boolean {
+  return name.startsWith('.') && name.endsWith('.tmp') && VECTOR_RE.test(name.slice(1, -4));
 }

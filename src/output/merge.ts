@@ -18,6 +18,7 @@ import { holdsRecords, listRecordFiles, readJsonl } from './record-files.js';
 import { readJobFile, shapeKey } from './job-file.js';
 import { checkParts } from './merge-parts.js';
 import { idHash } from '../partition.js';
+import { isEmbedding } from '../embed/embed-record.js';
 import { isFailure, sourceName, type OutputRecord } from '../records.js';
 import { lockHolder, lockOutputDir } from './dir-lock.js';
 import { IdSet } from './id-set.js';
@@ -72,7 +73,9 @@ export async function merge(o: { out: string; dirs: string[]; shardSize?: number
     for await (const { rec, file, failures } of records(d)) {
       if (failures || isFailure(rec)) continue;
       const h = hash32(rec.hash) || 1;
-      const a = idHash(rec.response) || 1;
+      // An embedding's answer is its vector; one in a binary shard lives in its part's files, which merge does not move.
+      if (isEmbedding(rec) && rec.shard !== undefined) throw new UsageError(`${file} is an index of --vectors ${rec.shard.split('.').pop()} shards: merge joins parts whose vectors are in their records (--vectors jsonl)`);
+      const a = idHash(isEmbedding(rec) ? JSON.stringify(rec.embedding) : rec.response) || 1;
       if (!ok.add(rec.source, rec.line)) {
         if (okHash.get(rec.source, rec.line) !== h || okAnswer.get(rec.source, rec.line) !== a) {
           if (nConflicts++ < 3) conflicts.push(`${rec.source}:${rec.line} (${okFile.get(`${rec.source}:${rec.line}`) ?? 'an earlier directory'} and ${file})`);

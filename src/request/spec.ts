@@ -6,6 +6,7 @@
 import { hash } from 'node:crypto';
 import type { Partition } from '../partition.js';
 import { compileSchema, type SchemaCheck } from '../schema.js';
+import { describeEmbed, type EmbedShape } from '../embed/embed-shape.js';
 
 /** The options that shape a request, besides the prompt. */
 export interface RequestShape {
@@ -16,9 +17,11 @@ export interface RequestShape {
   thinkingBudget?: number;
   /** Structured output: a parsed JSON Schema object (--json-schema FILE). */
   jsonSchema?: unknown;
+  /** `gempipe embed`: the request is an embedding (embed/embed-shape.ts), not generateContent. */
+  embed?: EmbedShape;
 }
 
-export const REQUEST_FIELDS: ReadonlyArray<keyof RequestShape> = ['model', 'system', 'temperature', 'maxOutputTokens', 'thinkingBudget', 'jsonSchema'];
+export const REQUEST_FIELDS: ReadonlyArray<keyof RequestShape> = ['model', 'system', 'temperature', 'maxOutputTokens', 'thinkingBudget', 'jsonSchema', 'embed'];
 
 export type InputFormat = 'text' | 'jsonl' | 'csv';
 
@@ -63,10 +66,10 @@ export interface RequestSpec {
   /** --json-schema: the compiled check (undefined: no schema), compiled on first use. */
   readonly checkJson: SchemaCheck | undefined;
   config(): GenerationConfig;
-  /** The record's `hash`: 16 hex digits of SHA-256 over the canonical shape and the prompt. */
-  hash(prompt: string): string;
-  /** The --cache key: the full SHA-256 (hex) over the shape, positionally, and the prompt. */
-  cacheKey(prompt: string): string;
+  /** The record's `hash`: 16 hex digits of SHA-256 over the canonical shape and the prompt (and an embedding's title). */
+  hash(prompt: string, title?: string): string;
+  /** The --cache key: the full SHA-256 (hex) over the shape, positionally, and the prompt (and an embedding's title). */
+  cacheKey(prompt: string, title?: string): string;
   /** 16 hex digits naming the shape plus `extra` (how to ask: retries, limits), for workers. */
   fingerprint(extra?: Record<string, unknown>): string;
   /** The shape in words: `gemini-2.5-flash, temperature 0, a system instruction`. */
@@ -89,12 +92,16 @@ export function requestSpecOf(o: RequestShape): RequestSpec {
   for (const k of REQUEST_FIELDS) if (o[k] !== undefined) (shape as unknown as Record<string, unknown>)[k] = o[k];
   // Two serialisations, both on users' disks and so fixed (test/request/known-hashes.test.ts):
   // records' hashes take the canonical object; cache keys a positional array.
+  // An embedding adds its shape (and never equals a generate hash); a generate request's stay as they were.
+  const embed = shape.embed ? { embed: shape.embed } : {};
   const hashHead = JSON.stringify(canonical({
     model: shape.model, system: shape.system ?? null, temperature: shape.temperature ?? null,
     maxOutputTokens: shape.maxOutputTokens ?? null, thinkingBudget: shape.thinkingBudget ?? null,
-    schema: shape.jsonSchema ?? null,
+    schema: shape.jsonSchema ?? null, ...embed,
   })) + '\u0000';
-  const cacheHead = JSON.stringify([shape.model, shape.system ?? null, shape.temperature ?? null, shape.maxOutputTokens ?? null, shape.thinkingBudget ?? null, shape.jsonSchema ?? null]) + '\u0000';
+  const cacheHead = JSON.stringify([shape.model, shape.system ?? null, shape.temperature ?? null, shape.maxOutputTokens ?? null, shape.thinkingBudget ?? null, shape.jsonSchema ?? null, ...(shape.embed ? [canonical(shape.embed)] : [])]) + '\u0000';
+  // A title (--title-field) is part of what an embedding asks; none leaves the hash as the prompt's alone.
+  const titled = (prompt: string, title?: string) => (title === undefined ? prompt : `${prompt}\u0000title\u0000${title}`);
   let check: SchemaCheck | undefined | null = null;
   return {
     shape,
@@ -116,8 +123,8 @@ export function requestSpecOf(o: RequestShape): RequestSpec {
       return c;
     },
     // crypto.hash (one shot, Node >= 20.12): 0.49 µs a prompt here, against 1.27 µs for createHash().
-    hash: (prompt) => hash('sha256', hashHead + prompt, 'hex').slice(0, 16),
-    cacheKey: (prompt) => hash('sha256', cacheHead + prompt, 'hex'),
+    hash: (prompt, title) => hash('sha256', hashHead + titled(prompt, title), 'hex').slice(0, 16),
+    cacheKey: (prompt, title) => hash('sha256', cacheHead + titled(prompt, title), 'hex'),
     fingerprint: (extra = {}) => hash('sha256', JSON.stringify(canonical({ ...shape, ...extra })), 'hex').slice(0, 16),
     describe() {
       const parts = [shape.model];
@@ -126,6 +133,7 @@ export function requestSpecOf(o: RequestShape): RequestSpec {
       if (shape.maxOutputTokens !== undefined) parts.push(`at most ${shape.maxOutputTokens} output tokens`);
       if (shape.thinkingBudget !== undefined) parts.push(`thinking budget ${shape.thinkingBudget}`);
       if (shape.jsonSchema !== undefined) parts.push('a JSON schema');
+      if (shape.embed) parts.push(describeEmbed(shape.embed));
       return parts.join(', ');
     },
   };

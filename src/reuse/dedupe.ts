@@ -17,6 +17,7 @@ import { failureOf, isFailure, NO_USAGE, successOf, type InputRecord, type Outpu
 import { countFailure, type RunStats } from '../stats.js';
 import { AnswersOnDisk } from './answers-on-disk.js';
 import { paidUsageOf } from './response-cache.js';
+import { embeddingSuccessOf, isEmbedding } from '../embed/embed-record.js';
 
 type Work = (rec: InputRecord, signal: AbortSignal) => Promise<OutputRecord | null>;
 
@@ -56,6 +57,10 @@ export function copyAnswer(from: OutputRecord, rec: InputRecord, stats: RunStats
   if (s.cached === true && !paidUsageOf.has(from)) stats.savedTokens.dedupe.ofCached++;
   stats.savedTokens.dedupe.in += paid?.promptTokens ?? 0;
   stats.savedTokens.dedupe.out += paid?.responseTokens ?? 0;
+  if (isEmbedding(s)) {
+    // A vector in the record is copied; one in a binary shard is pointed at (the copy shares its row).
+    return embeddingSuccessOf(rec, { embedding: s.embedding, shard: s.shard, row: s.row, dimensions: s.dimensions, model: s.model, usage: NO_USAGE }, 0, 0, { dedupedFrom: from.dedupedFrom ?? from.id });
+  }
   return successOf(rec, { response: s.response, model: s.model, finishReason: s.finishReason, usage: NO_USAGE, json: s.json }, 0, 0, { dedupedFrom: from.dedupedFrom ?? from.id });
 }
 

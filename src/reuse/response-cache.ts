@@ -17,6 +17,7 @@ import { isFailure, NO_USAGE, successOf, type InputRecord, type OutputRecord, ty
 import type { RequestSpec } from '../request/spec.js';
 import { importOptional } from '../util/optional.js';
 import type { RunStats } from '../stats.js';
+import { embeddingSuccessOf, isEmbedding } from '../embed/embed-record.js';
 
 interface Entry {
   /** response text */
@@ -29,6 +30,8 @@ interface Entry {
   u: Usage;
   /** parsed JSON (--json-schema) */
   j?: unknown;
+  /** `gempipe embed`: the vector (then `r` and `f` are empty) */
+  e?: number[];
   /** stored at (ms since epoch) */
   t: number;
 }
@@ -65,18 +68,23 @@ export async function createResponseCache(o: { path: string; spec: RequestSpec; 
   const cache: ResponseCache = {
     lookup(rec) {
       if (rec.invalid) return undefined;
-      const hit = db.get(keyOf(rec.prompt));
+      const hit = db.get(keyOf(rec.prompt, rec.title));
       if (!hit || !fresh(hit)) return undefined;
       o.stats.cached++;
       o.stats.succeeded++;
       o.stats.savedTokens.cache.in += hit.u.promptTokens ?? 0;
       o.stats.savedTokens.cache.out += hit.u.responseTokens ?? 0;
+      if (hit.e) return embeddingSuccessOf(rec, { embedding: hit.e, model: hit.m, usage: NO_USAGE }, 0, 0, { cached: true });
       const r = successOf(rec, { response: hit.r, model: hit.m, finishReason: hit.f, usage: NO_USAGE, json: hit.j }, 0, 0, { cached: true });
       paidUsageOf.set(r, hit.u);
       return r;
     },
     store(r) {
       if (o.readOnly || isFailure(r) || r.cached === true || r.dedupedFrom !== undefined) return;
+      if (isEmbedding(r)) {
+        if (r.embedding) void db.put(keyOf(r.prompt, r.title), { r: '', f: '', m: r.model, u: r.usage, e: r.embedding, t: Date.now() }).catch(() => {});
+        return;
+      }
       const e: Entry = { r: r.response, f: r.finishReason, m: r.model, u: r.usage, t: Date.now() };
       if (r.json !== undefined) e.j = r.json;
       void db.put(keyOf(r.prompt), e).catch(() => {}); // best effort: a full disk must not fail the record

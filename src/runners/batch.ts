@@ -10,14 +10,19 @@ import { loadJournal, readLiveJobs, removeEndedJobFiles, type Journal } from '..
 import { startEmulator } from '../emulator/server.js';
 import { createBatchService } from '../gemini/batch-client.js';
 import { restRequestOf } from '../gemini/client.js';
-import { createBackend } from '../job/backend.js';
+import { createBackend, type Backend } from '../job/backend.js';
 import { jobWorkOf } from '../job/generate-work.js';
 import type { Job, RunnerEnd } from '../job/job.js';
 import type { RunMeter } from '../observe/run-meter.js';
 import type { Work } from '../reuse/reuse.js';
 
-export async function runBatch(job: Job): Promise<RunnerEnd> {
-  const { options: o, stats, stop } = job;
+/**
+ * What a batch runner stands on (generate or embed): the journal and its live jobs, where the
+ * Files and Batch endpoints are (the emulator's with --emulator), and the online work for the
+ * fallback, made by `workOf` when first needed (its backend's limits read at the end).
+ */
+export async function batchGround(job: Job, workOf: (job: Job, backend: Backend) => Work) {
+  const o = job.options;
   const journal = loadJournal(o.out);
   removeEndedJobFiles(o.out, journal); // a run stopped between the journal and the removal
   const live = await readLiveJobs(o.out, journal);
@@ -35,8 +40,14 @@ export async function runBatch(job: Job): Promise<RunnerEnd> {
     const backend = await createBackend({ ...o, emulator: false, ...conn }, { say: job.say, connections: job.budget?.connections });
     job.defer(() => backend.close());
     limits = backend.limits;
-    return jobWorkOf(job, backend);
+    return workOf(job, backend);
   })());
+  return { journal, live, conn, online, limits: () => limits };
+}
+
+export async function runBatch(job: Job): Promise<RunnerEnd> {
+  const { options: o, stats, stop } = job;
+  const { journal, live, conn, online, limits } = await batchGround(job, jobWorkOf);
   const batch = createBatchStage({
     service: createBatchService(conn), dir: o.out, journal, live, spec: job.spec, requestOf: await restRequestOf(conn.apiKey ?? '', conn.baseUrl, job.spec),
     settings: o, emulated: o.emulator, onDisk: job.onDisk, dedupe: job.dedupe, cache: job.cache, online, stats, meter: job.meter, say: job.say, signal: stop.reading,
@@ -45,7 +56,7 @@ export async function runBatch(job: Job): Promise<RunnerEnd> {
   if (job.meter) meterJobStates(job.meter, journal, job.defer);
   job.showProgress();
   const pipelineError = await job.run([batch.stage], { mine: (s, l) => !live.ids.has(s, l) });
-  return { pipelineError, limits, batch: batch.report() };
+  return { pipelineError, limits: limits(), batch: batch.report() };
 }
 
 /** The journal's jobs by state, told to the meter every second (the series' resolution) and at the end. */

@@ -14,6 +14,7 @@ import { plainHttpWarning } from '../gemini/plain-http.js';
 import { dailyCapFor, generateWorkOf } from '../job/generate-work.js';
 import { isFailure, type InputRecord } from '../records.js';
 import { requestSpecOf } from '../request/spec.js';
+import { embedWorkOf } from './embed-online.js';
 import type { Work } from '../reuse/reuse.js';
 import { startMetricsServer } from '../observe/metrics.js';
 import { createRunMeter } from '../observe/run-meter.js';
@@ -93,10 +94,12 @@ export async function runWorker(o: WorkerOptions): Promise<{ records: number; fa
     // The worker's backend always shares the quota through Redis: so does its --rpd count.
     const dailyCap = dailyCapFor(s.rpd, s.model, backend);
     const spec = requestSpecOf(s);
-    g.work = generateWorkOf(spec, { ...s, concurrency: o.concurrency }, backend, stats, {
+    const extras = {
       dailyCap, meter, onDailyCapReached: () => halt(`reached --rpd ${s.rpd}: ${dailyCap!.used} requests to ${s.model} today (Pacific time), counted by every process`),
-      onFatal: (err) => halt(err.message),
-    });
+      onFatal: (err: Error) => halt(err.message),
+    };
+    // An embedding job's records are grouped into calls of the texts this worker holds at once.
+    g.work = spec.shape.embed ? embedWorkOf(spec, { ...s, concurrency: o.concurrency }, backend, stats, extras) : generateWorkOf(spec, { ...s, concurrency: o.concurrency }, backend, stats, extras);
     o.say(`gempipe worker ${me}: answering queue ${o.queue} with ${spec.describe()}, ${o.concurrency} at once`);
     current = g;
     return g;

@@ -16,6 +16,8 @@ export interface FieldOptions {
   delimiter?: string;
   /** A warning (JSONL: a --keep field none of the first records has). */
   warn?: (line: string) => void;
+  /** `gempipe embed --title-field`: the field holding a document's title (a string; absent: none). */
+  titleField?: string;
 }
 
 /** One --keep entry: the input field and the output name. */
@@ -40,7 +42,7 @@ export const KEEP_WARN_AFTER = 20;
  * `--keep` fields copied; a missing field makes it invalid (an INVALID_INPUT failure naming it).
  */
 export function createFieldMapper(opts: FieldOptions): (base: { id: string; source: string; line: number }, rec: Record<string, unknown>) => InputRecord {
-  const { promptField, template, warn } = opts;
+  const { promptField, template, warn, titleField } = opts;
   const keep = parseKeep(opts.keep);
   const compiled = template !== undefined ? compileTemplate(template) : undefined;
   // JSONL: how many records in a row lacked each kept field (-1 once one had it, or it was said).
@@ -62,6 +64,8 @@ export function createFieldMapper(opts: FieldOptions): (base: { id: string; sour
       prompt = v;
     }
     const out: InputRecord = { ...base, prompt };
+    const title = titleField !== undefined ? rec[titleField] : undefined;
+    if (typeof title === 'string' && title.trim() !== '') out.title = title;
     if (keep.length > 0) {
       out.kept = {};
       keep.forEach((k, i) => {

@@ -43,8 +43,8 @@ export function createJsonlParser(opts: FieldOptions): LineParser {
  * The parser of a job's input format, and CSV's fields (CSV records are assembled, then mapped).
  * `warn`: JSONL's warning about a --keep field the first records lack (the run's reader passes it).
  */
-export function parserOf(shape: { inputFormat?: InputFormat; promptField?: string; template?: string; keep?: readonly string[]; csvDelimiter?: string }, warn?: (line: string) => void): { parse: LineParser; csv?: FieldOptions } {
-  const fields = { promptField: shape.promptField ?? 'prompt', template: shape.template, keep: shape.keep ?? [] };
+export function parserOf(shape: { inputFormat?: InputFormat; promptField?: string; template?: string; keep?: readonly string[]; csvDelimiter?: string; embed?: { titleField?: string } }, warn?: (line: string) => void): { parse: LineParser; csv?: FieldOptions } {
+  const fields = { promptField: shape.promptField ?? 'prompt', template: shape.template, keep: shape.keep ?? [], titleField: shape.embed?.titleField };
   return {
     parse: shape.inputFormat === 'jsonl' ? createJsonlParser({ ...fields, warn }) : parseTextLine,
     csv: shape.inputFormat === 'csv' ? { ...fields, delimiter: shape.csvDelimiter } : undefined,

@@ -86,7 +86,7 @@ export interface InputReaderOptions {
   /** CSV input (a header row names the fields): replaces `parse`. */
   csv?: FieldOptions;
   /** Hashes what each record asks (request/spec.ts) into `hash`; none: records carry no hash. */
-  hash?: (prompt: string) => string;
+  hash?: (prompt: string, title?: string) => string;
   /** Each record the reader emits (counting it; a 'data' listener would set the reader flowing). */
   onRecord?: (rec: InputRecord) => void;
   /** A source that could not be opened or read; the run goes on without it. */
@@ -118,7 +118,7 @@ export function createSourceChain(src: InputSource, o: Pick<InputReaderOptions, 
         o.onSkip?.();
         return null;
       }
-      if (o.hash) rec.hash = o.hash(rec.prompt);
+      if (o.hash) rec.hash = o.hash(rec.prompt, rec.title);
       return rec;
     };
     return chainUnchecked<never, InputRecord>([input, ...lineSplitterStages({ maxLineBytes: o.maxLineBytes, keepBlank: true }), createCsvAssembler(source, { ...o.csv, maxRecordBytes: o.maxLineBytes }), finish]);
@@ -135,7 +135,7 @@ export function createSourceChain(src: InputSource, o: Pick<InputReaderOptions, 
         invalid: { message: `line ${l.line} of ${source} is ${l.tooLongBytes} bytes, over --max-line-bytes ${o.maxLineBytes}` },
       }
       : o.parse(source, l);
-    if (rec && o.hash) rec.hash = o.hash(rec.prompt);
+    if (rec && o.hash) rec.hash = o.hash(rec.prompt, rec.title);
     return rec;
   };
   return chainUnchecked<never, InputRecord>([input, ...lineSplitterStages({ maxLineBytes: o.maxLineBytes }), toRecord]);

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { embedBench } from './embed-bench.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
@@ -741,6 +742,7 @@ try {
     ['rate', () => rate(true)], ['adaptive', () => rate(false)], ['quota', quotaMatrix], ['post', postWorkers],
     ['dedupe', dedupeBench], ['cache', cacheBench], ['many', manyMachines],
     ['batchparity', batchParity], ['coorddedupe', coordinatorDedupe], ['report', reportBench], ['recording', recordingBench],
+    ['embed', () => embedBench({ rows, work, main: MAIN, quick: QUICK, log, startEmulator, runNode })],
   ];
   for (const [name, fn] of all) {
     if (only && !only.includes(name)) continue;
