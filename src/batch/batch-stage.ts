@@ -10,69 +10,20 @@
 import { Duplex, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setMaxListeners } from 'node:events';
-import type { Options } from '../cli/options.js';
 import { FatalRunError } from '../errors.js';
-import { BATCH_ENDED, BATCH_REDONE, type BatchService } from '../gemini/batch-client.js';
+import { BATCH_ENDED, BATCH_REDONE } from '../gemini/batch-client.js';
 import { classifyError, fatalMessage } from '../gemini/retry-policy.js';
 import { failureOf, invalidFailureOf, type FailureRecord, type InputRecord, type OutputRecord, type RecordError } from '../records.js';
-import type { RunMeter } from '../observe/run-meter.js';
-import type { RequestSpec } from '../request/spec.js';
-import type { Dedupe } from '../reuse/dedupe.js';
-import type { ResponseCache } from '../reuse/response-cache.js';
-import type { Work } from '../reuse/reuse.js';
 import { createParallelStage } from '../stages/parallel.js';
-import { countFailure, type RunStats } from '../stats.js';
+import { countFailure } from '../stats.js';
 import { sleep } from '../util/sleep.js';
 import { createCollector, notCollected, notKnownWhy } from './collect.js';
 import { recordsOfEndedJob, stateWords, type JobEndContext } from './job-end.js';
 import { createJobKeeper, entriesOf, type Entry } from './jobs.js';
-import { liveJobs, type Journal, type JournalJob, type LiveRecords } from './journal.js';
-import type { ResponseVerdict } from './responses.js';
+import { liveJobs, type JournalJob } from './journal.js';
+import type { BatchReport, BatchStage, BatchStageOptions } from './batch-types.js';
 
-export interface BatchStageOptions {
-  service: BatchService;
-  dir: string;
-  journal: Journal;
-  /** What the directory's live jobs hold (journal.ts readLiveJobs). */
-  live: LiveRecords;
-  spec: RequestSpec;
-  requestOf: (prompt: string, rec: InputRecord) => string;
-  /** A response line's verdict for a request, when not a GenerateContentResponse's (embeddings). */
-  verdictOf?: ResponseVerdict;
-  settings: Pick<Options, 'batchMaxRequests' | 'batchMaxMb' | 'batchPollMs' | 'batchResultWaitMs' | 'deadlineMs' | 'fallback' | 'maxAttempts' | 'detach' | 'concurrency'>;
-  /** The jobs go to the in-process emulator of an --emulator run (gone with it). */
-  emulated?: boolean;
-  /** Whether a record is on disk already (written before a stop). */
-  onDisk: (source: string, line: number) => boolean;
-  dedupe?: Dedupe;
-  cache?: ResponseCache;
-  /** The online work (--fallback online, --deadline), made when first needed. */
-  online?: () => Promise<Work>;
-  stats: RunStats;
-  /** The run's meter: the answers' tokens at the Batch API's price. */
-  meter?: RunMeter;
-  say: (line: string) => void;
-  /** Stops packing and polling (the stop control's `reading`). */
-  signal: AbortSignal;
-}
-
-/** What the run did with batch jobs (the summary's `batch`). */
-export interface BatchReport {
-  /** Jobs created on the server by this run, and the requests they hold. */
-  jobs: number;
-  requests: number;
-  /** Jobs still out at the end (detached, stopped, or not collected), and their requests. */
-  leftJobs: number;
-  leftRequests: number;
-  detached: boolean;
-}
-
-export interface BatchStage {
-  stage: Duplex;
-  /** The writer's onWritten: these records are on disk. */
-  written(records: readonly OutputRecord[]): void;
-  report(): BatchReport;
-}
+export type { BatchReport, BatchStage, BatchStageOptions };
 
 export function createBatchStage(o: BatchStageOptions): BatchStage {
   const { service, dir, journal, stats, say, settings: s } = o;
@@ -254,6 +205,15 @@ export function createBatchStage(o: BatchStageOptions): BatchStage {
   async function drain(): Promise<void> {
     if (pack.length > 0) await submitPack();
     if (s.detach) {
+      // Jobs that ended since they were made (cancelled, failed, expired: into new jobs; succeeded:
+      // written) are settled first, so what is left running is what the server really holds.
+      for (const job of outstanding()) {
+        if (job.state !== 'created' || !job.batch) continue;
+        const b = await keeper.poll(job);
+        if (BATCH_ENDED.has(b.state)) await settle(job, b.state, b.dest);
+      }
+      if (online.length > 0) await sendOnline(online.splice(0));
+      while (requeue.length > 0) await keeper.submit(requeue.splice(0, s.batchMaxRequests));
       detached = true;
       const live = liveJobs(journal);
       say(`gempipe: detached: ${live.length} batch job(s) with ${live.reduce((a, j) => a + j.records, 0)} request(s) are on the server; run the same command again to collect their records (\`gempipe batches list -o ${dir}\` shows them)`);

@@ -8,6 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startEmulator } from '../../src/emulator/server.js';
+import { batchesCommand } from '../../src/batch/batches-cli.js';
 import type { Journal } from '../../src/batch/journal.js';
 import { JOBS_DIR, JOURNAL_FILE } from '../../src/output/layout.js';
 import { isFailure } from '../../src/records.js';
@@ -70,6 +71,22 @@ describe('--mode batch', () => {
     expect(box.emu.batch.batchesCreated).toBe(1);
     expect(again.stderr).toMatch(/^gempipe: done — 30 succeeded/m);
     expect(again.batch).toEqual({ jobs: 0, requests: 0, leftJobs: 0, leftRequests: 0, detached: false });
+  });
+
+  it('--detach again after `gempipe batches cancel`: the cancelled job is settled and its records go into a new job, not reported as still running', async () => {
+    box.emu = await startEmulator({ batchTimeScale: 1 }); // a job pends for a minute: the cancel finds it live
+    const inputs = writeInputs(box.dir, 1, 30);
+    const out = join(box.dir, 'out');
+    expect((await runAgainst(box.emu, inputs, { out, mode: 'batch', detach: true })).exitCode).toBe(0);
+    const lines: string[] = [];
+    expect(await batchesCommand('cancel', out, { apiKey: 'k', baseUrl: box.emu.url }, (l) => (lines.push(l), true))).toBe(0);
+    expect(lines.join('\n')).toMatch(/^cancelled batches\/\S+ \(batch 000001, 30 request\(s\)\)/);
+    const again = await runAgainst(box.emu, inputs, { out, mode: 'batch', detach: true });
+    expect(again.exitCode).toBe(0);
+    expect(box.emu.batch.batchesCreated).toBe(2);
+    expect(again.stderr).toMatch(/ended cancelled: its 30 request\(s\) go into a new batch/);
+    expect(again.batch).toEqual({ jobs: 1, requests: 30, leftJobs: 1, leftRequests: 30, detached: true });
+    expect(journalOf(out).jobs.map((j) => j.state)).toEqual(['ended', 'created']);
   });
 
   it('SIGKILL at 10 instants between packing and writing, restarted each time: no second job for the same records, every record once', async () => {
