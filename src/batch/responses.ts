@@ -10,7 +10,7 @@ import { readJsonl } from '../output/record-files.js';
 import { successOf, type RecordError, type SuccessRecord } from '../records.js';
 import type { RunMeter } from '../observe/run-meter.js';
 import type { RequestSpec } from '../request/spec.js';
-import { unusable } from '../stages/generate.js';
+import { unusable } from '../stages/answer-check.js';
 import type { RunStats } from '../stats.js';
 import type { JobRecord } from './journal.js';
 

@@ -13,7 +13,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { answerRequest, countTokens, hash, promptTokensOf, usageOf } from './answer.js';
-import { createBatchService, seededRandom, type BatchKind } from './batch.js';
+import { createBatchService, type BatchKind } from './batch.js';
+import { seededRandom } from '../util/seeded-random.js';
 import { createCachesService } from './caches.js';
 import { embedOne, embedText, MAX_BATCH_EMBED, type EmbedRequest } from './embed.js';
 import { validateEmulatorOptions, type EmulatorOptions } from './emulator-options.js';
@@ -31,7 +32,7 @@ import { createReadRoutes } from './read-routes.js';
 
 export { answerFor, countTokens } from './answer.js';
 export type { Emulator, EmulatorStats, SecondStats } from './emulator-stats.js';
-export { seededRandom } from './batch.js';
+export { seededRandom } from '../util/seeded-random.js';
 export type { EmulatorOptions, BatchEventKind } from './emulator-options.js';
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {

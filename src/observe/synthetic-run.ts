@@ -7,6 +7,7 @@
 // summary, exit 130) or killed (no end line, a torn last line); the next run resumes.
 // failures.jsonl gets a failure record per failed record. Deterministic for a seed.
 
+import { seededRandom } from '../util/seeded-random.js';
 import { appendFileSync, mkdirSync, statSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { FAILURES_FILE } from '../output-layout.js';
@@ -68,18 +69,6 @@ export interface SyntheticJobResult {
   seriesPath: string;
 }
 
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function writeSyntheticJob(dir: string, options: SyntheticJobOptions): SyntheticJobResult {
   const o = {
     quotaRpm: 3000, concurrency: 64, latencyMs: 800, error503: 0.01, blocked: 0.002, invalid: 0.0005, maxTokens: 0.0005,
@@ -87,7 +76,7 @@ export function writeSyntheticJob(dir: string, options: SyntheticJobOptions): Sy
     runs: [{ until: 1 }] as SyntheticRunSpec[], ...options,
   };
   mkdirSync(dir, { recursive: true });
-  const rnd = prng(o.seed);
+  const rnd = seededRandom(o.seed);
   const gauss = () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
   const latency = () => o.latencyMs * Math.exp(0.45 * gauss());
   const price = pricesFor(o.model);

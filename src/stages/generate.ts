@@ -10,71 +10,20 @@
 import { setMaxListeners } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { FatalRunError } from '../errors.js';
-import type { GenerateFn, GenerateResult } from '../gemini/client.js';
-import { RETRY_DEFAULTS, classifyError, decideRetry, fatalMessage, type ClassifiedError, type RetryPolicy } from '../gemini/retry-policy.js';
-import type { AttemptOutcome, Limiter } from '../quota/limiter.js';
+import type { GenerateResult } from '../gemini/client.js';
+import { RETRY_DEFAULTS, classifyError, decideRetry, fatalMessage, type ClassifiedError } from '../gemini/retry-policy.js';
+import type { AttemptOutcome } from '../quota/limiter.js';
 import { TokenEstimator } from '../quota/token-estimate.js';
-import type { DailyCap, SharedDailyCap } from '../quota/daily-cap.js';
 import { failureOf, successOf, type FailureRecord, type InputRecord, type OutputRecord, type RecordError, type SuccessRecord } from '../records.js';
 import { countFailure, createStats, type RunStats } from '../stats.js';
 import { sleep } from '../util/sleep.js';
 import { createParallelStage, type Parking } from './parallel.js';
 import type { Hold } from '../quota/controller.js';
-import type { Dedupe } from '../reuse/dedupe.js';
-import type { ResponseCache } from '../reuse/response-cache.js';
 import { reuseAnswers } from '../reuse/reuse.js';
+import { unusable } from './answer-check.js';
+import type { GenerateStageOptions } from './generate-options.js';
 
-export interface GenerateStageOptions {
-  generate: GenerateFn;
-  limiter: Limiter;
-  /** Whether the endpoint answers at all: asked when a lone timeout comes before any answer of the run. */
-  reachable?: () => Promise<boolean>;
-  /** Most prompts in flight (waiting on the limiter, the API or a backoff). */
-  concurrency: number;
-  /** Written into every success record. */
-  model: string;
-  retry: RetryPolicy;
-  /** Emit in input order (a finished record waits for the ones before it, holding its slot). */
-  ordered?: boolean;
-  /** Structured output: the response must parse as JSON; it is kept as `json`. */
-  expectJson?: boolean;
-  /** Structured output: the parsed answer must fit the schema (schema.ts); undefined: it does. */
-  checkJson?: (value: unknown) => string | undefined;
-  /** Answers that are not JSON or break the schema are asked again this many times, then fail (INVALID_RESPONSE). @default 2 */
-  schemaRetries?: number;
-  /** Hard stop: in-flight requests are abandoned and not emitted (resume redoes them). */
-  signal?: AbortSignal;
-  stats?: RunStats;
-  /** Input-token estimates for the limiter's token budget, calibrated by reported usage. */
-  tokenEstimator?: TokenEstimator;
-  /** --rpd: every attempt takes one; when it is spent the record is left undone (resume redoes it). */
-  dailyCap?: DailyCap | SharedDailyCap;
-  /** Called once when the daily cap is spent; the stage then halts (see onFatal). */
-  onDailyCapReached?: () => void;
-  /**
-   * A whole-run fault. Given: the stage halts — no new attempt starts, requests already sent
-   * finish and their records are emitted (an answer that was paid for is never thrown away),
-   * undone records are dropped for a rerun — and the caller ends the input. Absent: the stage
-   * is destroyed with the error.
-   */
-  onFatal?: (err: FatalRunError) => void;
-  /**
-   * Aborted: no new attempt is sent (a record waiting for the limiter or a backoff is dropped
-   * for a rerun); requests already sent finish and are emitted. A writer that cannot write.
-   */
-  stopSending?: AbortSignal;
-  /** --dedupe: identical requests sent once (dedupe/dedupe.ts). */
-  dedupe?: Dedupe;
-  /** --cache: answers kept across runs (cache/response-cache.ts). */
-  cache?: ResponseCache;
-  /**
-   * The quota lets nothing through for this long (ms) while refusing: the run ends (exit 1,
-   * resumable) naming the quota, instead of waiting on. @default 600000
-   */
-  maxQuotaWaitMs?: number;
-  /** Frees a record's concurrency slot while it waits out a long RetryInfo (the parallel stage). */
-  parking?: Parking;
-}
+export type { GenerateStageOptions };
 
 export function createGenerateStage(options: GenerateStageOptions): Duplex {
   const o = { ...options };
@@ -91,30 +40,6 @@ export function createGenerateStage(options: GenerateStageOptions): Duplex {
     timing: stats,
   });
   return stage;
-}
-
-/** A successful call that is still a failure for the record: no answer text, or not JSON. */
-export function unusable(res: Extract<GenerateResult, { kind: 'ok' }>, expectJson: boolean, check?: (v: unknown) => string | undefined): { error: RecordError; retry: boolean; json?: undefined } | { json: unknown } {
-  if (res.text === '') {
-    const maxTokens = res.finishReason === 'MAX_TOKENS';
-    const thoughts = res.usage.thoughtsTokens ? ` (thoughts used ${res.usage.thoughtsTokens} tokens)` : '';
-    return {
-      retry: false,
-      error: maxTokens
-        ? { status: 'MAX_TOKENS', code: 0, message: `the answer hit the output-token limit before any text${thoughts}: give a larger --max-output-tokens or a smaller --thinking-budget` }
-        : { status: 'EMPTY_RESPONSE', code: 0, message: `the answer has no text (finishReason ${res.finishReason})` },
-    };
-  }
-  if (!expectJson) return { json: undefined };
-  let json: unknown;
-  try {
-    json = JSON.parse(res.text) as unknown;
-  } catch (e) {
-    return { retry: true, error: { status: 'INVALID_RESPONSE', code: 0, message: `the response is not valid JSON: ${(e as Error).message}` } };
-  }
-  const wrong = check?.(json);
-  if (wrong !== undefined) return { retry: true, error: { status: 'INVALID_RESPONSE', code: 0, message: `the response does not fit --json-schema: ${wrong}` } };
-  return { json };
 }
 
 /** The work for one record; resolves to the record to emit, or null when a stop abandoned it. */
