@@ -74,11 +74,11 @@ export async function checkInputs(
             : `was ${quoteAt(was, at)}, now ${quoteAt(f.prompt, at)}`;
       const head = `${changed.count} input line(s) changed since their records were written to ${o.out}/ (first: ${f.id} — ${what})`;
       if (!o.redoChanged) {
-        throw new UsageError(`${head}. Nothing was sent. To answer them again, rerun with --redo-changed (their old records move to ${join(o.out, SUPERSEDED_FILE)}); or give this job a new --out`);
+        throw new UsageError(`${head}. Nothing was sent. To answer them again, rerun with --redo-changed (their old records move to ${join(o.out, SUPERSEDED_FILE)}; a line whose request was answered before — moved by a line inserted or deleted above it — reuses that answer, unpaid); or give this job a new --out`);
       }
       if (!o.dryRun) {
         const moved = await supersede(o.out, changed.ids);
-        say(`gempipe: ${head}; --redo-changed: moved ${moved} old record(s) to ${join(o.out, SUPERSEDED_FILE)}, they will be answered again`);
+        say(`gempipe: ${head}; --redo-changed: moved ${moved} old record(s) to ${join(o.out, SUPERSEDED_FILE)}; a line whose request was answered before reuses that answer, the others are asked again`);
       }
       for (const [set] of [[state.succeeded], [state.failed], [state.postFailed]]) {
         changed.ids.forEach((s, l) => set.delete(s, l));
