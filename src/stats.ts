@@ -28,6 +28,15 @@ export interface RunStats {
   http429: number;
   tokensIn: number;
   tokensOut: number;
+  /** Of tokensIn, those served from a context cache (usage.cachedTokens): billed at the cached rate. */
+  tokensCached: number;
+  /** Of tokensIn/tokensOut, those answered by Batch API jobs (billed at half). */
+  batchTokensIn: number;
+  batchTokensOut: number;
+  /** --context: an explicit cache's tokens × the hours it lived this run (its storage bill). */
+  cacheTokenHours: number;
+  /** --context: the tokens of explicit caches this run created (billed once at the input price). */
+  cacheCreatedTokens: number;
   /** Sum over attempts of time spent in the HTTP call. */
   apiMs: number;
   /** Sum over attempts of time spent waiting for the limiter (rate, tokens, 429 pause). */
@@ -57,7 +66,7 @@ export interface RunStats {
 export function createStats(now = Date.now()): RunStats {
   return {
     startedAt: now, read: 0, skipped: 0, succeeded: 0, truncated: 0, failed: 0, failedByStatus: {}, inFlight: 0,
-    attempts: 0, retries: 0, retriesByCause: {}, http429: 0, tokensIn: 0, tokensOut: 0, apiMs: 0, limiterMs: 0,
+    attempts: 0, retries: 0, retriesByCause: {}, http429: 0, tokensIn: 0, tokensOut: 0, tokensCached: 0, batchTokensIn: 0, batchTokensOut: 0, cacheTokenHours: 0, cacheCreatedTokens: 0, apiMs: 0, limiterMs: 0,
     backoffMs: 0, readWaitMs: 0, writeWaitMs: 0, writeMs: 0, postMs: 0, written: 0, deduped: 0, cached: 0, inputErrors: [], orphans: 0,
   };
 }
@@ -86,10 +95,14 @@ export interface Summary {
   recordsPerSec: number;
   tokensIn: number;
   tokensOut: number;
+  /** Of tokensIn, served from a context cache (billed at the cached rate). */
+  tokensCached: number;
   attempts: number;
   retries: number;
   retriesByCause: Record<string, number>;
   http429: number;
+  /** What this run's requests cost by the price table (observe/cost.ts), when the model is in it or priced by flags. */
+  cost?: RunCost;
   /** Where the time went. `*Ms` are summed over concurrent attempts; `avgInFlight` = apiMs / wall. */
   time: {
     apiMs: number;
@@ -106,6 +119,22 @@ export interface Summary {
   /** What was learned about the quota this run, in words ("the server says: ..."). */
   limits?: string[];
   error?: string;
+}
+
+/** A run's bill, as the summary shows it. */
+export interface RunCost {
+  usd: number;
+  /** The same tokens with no cache at all: what the context cache saved is the difference. */
+  withoutCacheUsd: number;
+  /** Cached input tokens' discount (the cached rate against the input price). */
+  savedCachedUsd: number;
+  /** An explicit cache's creation (its tokens once at the input price) and storage (in `usd`). */
+  storageUsd: number;
+  /** The Batch API's half (in `usd` already). */
+  savedBatchUsd: number;
+  /** USD per million: input, cached input, output. */
+  prices: { in: number; cached: number; out: number };
+  note: string;
 }
 
 /** The main thread's event-loop delay over the run: what a CPU-heavy step on it costs everyone. */
@@ -131,7 +160,7 @@ export function summarize(s: RunStats, outcome: Summary['outcome'], exitCode: nu
     outcome, exitCode, done, succeeded: s.succeeded, truncated: s.truncated, skipped: s.skipped, failed: s.failed, deduped: s.deduped, cached: s.cached,
     failedByStatus: { ...s.failedByStatus }, inputErrors: [...s.inputErrors], orphans: s.orphans, failedEarlier,
     wallMs, recordsPerSec: Math.round((done / wallMs) * 1000 * 10) / 10,
-    tokensIn: s.tokensIn, tokensOut: s.tokensOut, attempts: s.attempts, retries: s.retries,
+    tokensIn: s.tokensIn, tokensOut: s.tokensOut, tokensCached: s.tokensCached, attempts: s.attempts, retries: s.retries,
     retriesByCause: { ...s.retriesByCause }, http429: s.http429,
     time: {
       apiMs: r(s.apiMs), limiterMs: r(s.limiterMs), backoffMs: r(s.backoffMs), readWaitMs: r(s.readWaitMs),
@@ -151,6 +180,20 @@ function processCost(done: number): Summary['process'] {
     cpuUsPerRecord: done > 0 ? Math.round((cpu.user + cpu.system) / done) : 0,
     peakRssMB: Math.round(ru.maxRSS / 1024),
   };
+}
+
+function usd(x: number): string {
+  return `$${x >= 1 ? x.toFixed(2) : x >= 0.01 || x === 0 ? x.toFixed(4) : x.toPrecision(2)}`;
+}
+
+/** `$0.0421 (…)`: the bill, and what caching and the Batch API took off it. */
+export function formatCost(c: RunCost): string {
+  const parts = [`at $${c.prices.in}/M in, $${c.prices.out}/M out`];
+  if (c.savedCachedUsd > 0 || c.storageUsd > 0) {
+    parts.push(`cached input at $${c.prices.cached}/M saved ${usd(c.savedCachedUsd)}${c.storageUsd > 0 ? `, cache creation and storage cost ${usd(c.storageUsd)}` : ''}: ${usd(c.withoutCacheUsd)} without the cache`);
+  }
+  if (c.savedBatchUsd > 0) parts.push(`the Batch API's half saved ${usd(c.savedBatchUsd)}`);
+  return `${usd(c.usd)} (${parts.join('; ')}; ${c.note})`;
 }
 
 function fmtMs(ms: number): string {
@@ -174,7 +217,8 @@ export function formatSummary(x: Summary): string {
   for (const e of x.inputErrors) lines.push(`  unreadable input: ${e.source}: ${e.message}`);
   if (x.orphans > 0) lines.push(`  ${x.orphans} output record(s) have ids not in the current inputs (kept, not dropped)`);
   if (x.failedEarlier > 0) lines.push(`  ${x.failedEarlier} failure record(s) from earlier runs are still in ${FAILURES_FILE}: rerun with --retry-failed to ask them again`);
-  lines.push(`  tokens: ${x.tokensIn} in, ${x.tokensOut} out; requests: ${x.attempts} (${x.retries} retries, ${x.http429} answered 429)`);
+  lines.push(`  tokens: ${x.tokensIn} in${x.tokensCached > 0 ? ` (${x.tokensCached} of them cached)` : ''}, ${x.tokensOut} out; requests: ${x.attempts} (${x.retries} retries, ${x.http429} answered 429)`);
+  if (x.cost) lines.push(`  cost (est.): ${formatCost(x.cost)}`);
   const causes = Object.entries(x.retriesByCause).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ×${v}`).join(', ');
   if (causes) lines.push(`  retried after: ${causes}`);
   const wall = x.wallMs;

@@ -33,7 +33,7 @@ export interface BatchStageOptions {
   /** What the directory's live jobs hold (journal.ts readLiveJobs). */
   live: LiveRecords;
   spec: RequestSpec;
-  requestOf: (prompt: string) => string;
+  requestOf: (prompt: string, rec?: InputRecord) => string;
   settings: Pick<Options, 'batchMaxRequests' | 'batchMaxMb' | 'batchPollMs' | 'deadlineMs' | 'fallback' | 'maxAttempts' | 'detach' | 'concurrency'>;
   /** Whether a record is on disk already (written before a stop). */
   onDisk: (source: string, line: number) => boolean;

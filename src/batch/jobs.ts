@@ -53,8 +53,8 @@ export function createJobKeeper(o: {
   dir: string;
   journal: Journal;
   model: string;
-  /** A prompt's REST GenerateContentRequest, built by the SDK (gemini/client.ts restRequestOf). */
-  requestOf: (prompt: string) => string;
+  /** A record's REST GenerateContentRequest: its prompt in the SDK's template (gemini/client.ts restRequestOf), or its own body (a request line, --context). */
+  requestOf: (prompt: string, rec?: InputRecord) => string;
   say: (line: string) => void;
 }): JobKeeper {
   const { service, dir, journal } = o;
@@ -128,7 +128,7 @@ export function createJobKeeper(o: {
       for (const e of entries) tries.set(e.rec.id, (tries.get(e.rec.id) ?? 0) + 1);
       const f = batchJobFiles(dir, id);
       mkdirSync(dirname(f.requests), { recursive: true });
-      writeFileSynced(f.requests, entries.map((e) => `{"key":${JSON.stringify(e.rec.id)},"request":${o.requestOf(e.rec.prompt)}}\n`).join(''));
+      writeFileSynced(f.requests, entries.map((e) => `{"key":${JSON.stringify(e.rec.id)},"request":${o.requestOf(e.rec.prompt, e.rec)}}\n`).join(''));
       writeFileSynced(f.records, entries.map((e) => line({ ...e.rec, tries: tries.get(e.rec.id) }) + e.dups.map((d) => line({ ...d, dupOf: e.rec.id })).join('')).join(''));
       const job: JournalJob = { id, state: 'packed', records: entries.length, displayName: `gempipe-${journal.token}-${id}`, model: o.model };
       journal.jobs.push(job);

@@ -44,4 +44,6 @@ export const DEFAULTS = {
   postWorkers: Math.max(1, availableParallelism() - 1),
   postTimeoutMs: 60_000,
   maxQuotaWaitMs: 600_000,
+  contextTtlMs: 600_000,
+  contextCache: 'auto',
 } as const satisfies Partial<Options>;

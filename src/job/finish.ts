@@ -10,6 +10,7 @@ import { FAILURES_FILE } from '../output/layout.js';
 import { compactFailures } from '../output/output-state.js';
 import { WriteFailedError } from '../stages/rotating-writer.js';
 import { formatSummary, summarize } from '../stats.js';
+import { runCostOf } from '../observe/cost.js';
 import type { RunResult, RunnerEnd } from './job.js';
 import { decideOutcome } from './outcome.js';
 import type { PreparedJob } from './prepare.js';
@@ -49,6 +50,8 @@ export async function finishJob(job: PreparedJob, end: RunnerEnd): Promise<RunRe
   const error = decided.error === undefined ? undefined : job.redact(decided.error);
   const summary = summarize(stats, decided.outcome, decided.exitCode, Date.now(), error, Math.max(0, failuresOnDisk - stats.failed));
   if (end.limits && end.limits.length > 0) summary.limits = end.limits;
+  const cost = stats.tokensIn + stats.tokensOut > 0 ? runCostOf(stats, o.model, o) : undefined;
+  if (cost) summary.cost = cost;
   if (end.workers) summary.workers = end.workers;
   // A halt said its line when it happened; any other fault says it here, --quiet or not.
   if (error && error !== stop.haltMessage) io.stderr.write(`gempipe: error: ${error}\n`);

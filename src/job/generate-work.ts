@@ -21,17 +21,19 @@ export type WorkSettings = Pick<Options, 'maxAttempts' | 'retryBaseDelayMs' | 's
 export function generateWorkOf(
   spec: RequestSpec,
   s: WorkSettings,
-  backend: Pick<Backend, 'generate' | 'limiter'>,
+  backend: Pick<Backend, 'generate' | 'limiter'> & Partial<Pick<Backend, 'bodies' | 'fixedTokens'>>,
   stats: RunStats,
   extras: Pick<GenerateStageOptions, 'signal' | 'dailyCap' | 'onDailyCapReached' | 'onFatal' | 'stopSending' | 'parking'>,
 ): Work {
-  return createGenerateWork({
+  const work = createGenerateWork({
     ...extras,
     generate: backend.generate, limiter: backend.limiter, concurrency: s.concurrency, model: spec.shape.model, stats,
     retry: { ...RETRY_DEFAULTS, maxAttempts: s.maxAttempts, baseDelayMs: s.retryBaseDelayMs },
     expectJson: spec.expectJson, checkJson: spec.checkJson, schemaRetries: s.schemaRetries, maxQuotaWaitMs: s.maxQuotaWaitMs,
-    tokenEstimator: new TokenEstimator(fixedTokensOf(spec.shape.system)),
+    tokenEstimator: new TokenEstimator(fixedTokensOf(spec.shape.system) + (backend.fixedTokens ?? 0)),
   });
+  // A record asking more than its prompt has its body built before it is asked (request/builder.ts).
+  return backend.bodies ? backend.bodies.wrap(work, stats) : work;
 }
 
 /**

@@ -17,6 +17,7 @@ import type { FdBudget } from '../fd-budget.js';
 import type { InputSource } from '../stages/read-inputs.js';
 import type { RunStats, Summary } from '../stats.js';
 import type { StopControl } from './stop-control.js';
+import type { LoadedContext } from '../context/context.js';
 
 export interface RunIO {
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
@@ -40,6 +41,8 @@ export interface Job {
   readonly stop: StopControl;
   readonly toStdout: boolean;
   readonly sources: readonly InputSource[];
+  /** --context, loaded and hashed (its digest is in every record's hash). */
+  readonly context?: LoadedContext;
   /** The output directory's resume state (none with `-o -`). */
   readonly state?: OutputState;
   readonly dedupe?: Dedupe;

@@ -24,6 +24,7 @@ import { createStats, watchEventLoop } from '../stats.js';
 import type { Job, RunIO } from './job.js';
 import { lineReading, openJobReader } from './reader.js';
 import { createStopControl } from './stop-control.js';
+import { loadContext } from '../context/context.js';
 import { openJobWriter, type WrittenListener } from './writer.js';
 
 /** The sources a run reads: the INPUT arguments, else stdin when piped, else ./inputs. */
@@ -47,7 +48,9 @@ export interface PreparedJob extends Job {
 export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<PreparedJob> {
   const o: Options = { ...DEFAULTS, keep: [], inputs: [], ...options } as Options;
   checkFlagRules(o); // library callers build Options without parseOptions()
-  const spec = requestSpecOf(o);
+  // --context first: its digest is part of every record's hash (a usage error if it cannot be read).
+  const context = o.context !== undefined ? await loadContext(o.context) : undefined;
+  const spec = requestSpecOf(o, { contextDigest: context?.digest });
   const secrets = [o.apiKey];
   const stats = createStats();
   watchEventLoop();
@@ -112,7 +115,7 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
     const halt = (message: string) => stop.halt(redact(message, secrets).replace(/\s*\n\s*/g, ' '));
     const done = state ? state.succeeded.size + (o.retryFailed ? 0 : state.failed.size) : 0;
     const job: PreparedJob = {
-      options: o, spec, io, stats, stop, toStdout, sources, state, dedupe, cache, post, budget,
+      options: o, spec, io, stats, stop, toStdout, sources, context, state, dedupe, cache, post, budget,
       stopSending: stopSending.signal, seen: prepared?.seen, failedAtStart, say, shout, halt,
       redact: (text) => redact(text, secrets),
       onDisk: (s, l) => state !== undefined && (state.succeeded.has(s, l) || state.failed.has(s, l)),

@@ -24,7 +24,7 @@ export interface ChangedLines {
 export async function findChangedLines(
   sources: readonly InputSource[],
   state: Pick<OutputState, 'succeeded' | 'failed' | 'hashes'>,
-  o: Pick<InputReaderOptions, 'stdin' | 'maxLineBytes' | 'parse' | 'hash' | 'csv'>,
+  o: Pick<InputReaderOptions, 'stdin' | 'maxLineBytes' | 'parse' | 'hash' | 'csv' | 'resolve'>,
 ): Promise<ChangedLines> {
   const out: ChangedLines = { ids: new IdSet(), count: 0 };
   for (const src of sources) {

@@ -13,6 +13,8 @@
 //   .gempipe-reserve         zeros: space kept free during a run, given back when the disk fills
 //   .gempipe-batches.json    --mode batch: the journal of the directory's batch jobs
 //   .gempipe-batches/        --mode batch: each job's NNNNNN.requests.jsonl, .records.jsonl, .responses.jsonl
+//   .gempipe-uploads.jsonl   --attach, --context: the journal of Files API uploads, by SHA-256 (media/uploads.ts)
+//   .gempipe-context.json    --context: the journal of the explicit context cache (context/context-cache.ts)
 //   .NAME.tmp (NAME.tmp for a dotfile)   a file being rewritten atomically, renamed over NAME
 
 import { join } from 'node:path';
@@ -27,6 +29,10 @@ export const JOB_FILE = '.gempipe-job.json';
 export const RESERVE_FILE = '.gempipe-reserve';
 export const JOURNAL_FILE = '.gempipe-batches.json';
 export const JOBS_DIR = '.gempipe-batches';
+/** --attach/--context: uploads through the Files API, appended and fsynced a line at a time. */
+export const UPLOADS_FILE = '.gempipe-uploads.jsonl';
+/** --context: the explicit cache this directory's runs created (name, state), rewritten atomically. */
+export const CONTEXT_FILE = '.gempipe-context.json';
 /** Each run's time series (observe/timeseries.ts), a segment per run. */
 export const SERIES_FILE = '.gempipe-series.jsonl';
 /** `gempipe report` / --report's page. */

@@ -19,7 +19,8 @@ import { lockHolder } from './dir-lock.js';
 import { IdSet } from './id-set.js';
 import { hash32, LineHashes } from './line-hashes.js';
 import { scanJsonl } from './output-state.js';
-import { parserOf } from '../stages/line-parsers.js';
+import { recordReading } from '../request/reading.js';
+import { loadContext } from '../context/context.js';
 import { createSourceChain, resolveInputs } from '../stages/read-inputs.js';
 
 export interface VerifyReport {
@@ -103,8 +104,9 @@ export async function verify(o: { out: string; inputs: string[]; shape?: Partial
 
   // 2. Against the inputs: each current line exactly one record, with a matching hash.
   const shape = o.shape ?? jobShape(o.out, {}).shape;
-  const { hash } = requestSpecOf({ ...shape, model: shape.model ?? DEFAULTS.model });
-  const { parse, csv } = parserOf(shape);
+  const context = shape.context !== undefined ? await loadContext(shape.context) : undefined;
+  const spec = requestSpecOf({ ...shape, model: shape.model ?? DEFAULTS.model }, { contextDigest: context?.digest });
+  const { parse, csv, hash, resolve } = recordReading(shape, spec);
   const seen = new IdSet();
   const missing: string[] = [];
   const changed: string[] = [];
@@ -114,7 +116,7 @@ export async function verify(o: { out: string; inputs: string[]; shape?: Partial
   for (const src of resolveInputs(o.inputs)) {
     let chain: Duplex;
     try {
-      chain = createSourceChain(src, { stdin: o.stdin, maxLineBytes: shape.maxLineBytes ?? 1024 * 1024, parse, hash, csv, mine: shape.partition ? inPartition(shape.partition) : undefined });
+      chain = createSourceChain(src, { stdin: o.stdin, maxLineBytes: shape.maxLineBytes ?? 1024 * 1024, parse, hash, csv, resolve, mine: shape.partition ? inPartition(shape.partition) : undefined });
       for await (const rec of chain as AsyncIterable<InputRecord>) {
         lines++;
         seen.add(src.source, rec.line);
