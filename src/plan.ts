@@ -134,6 +134,8 @@ export interface Plan {
   priceIn?: number;
   priceOut?: number;
   priceNote?: string;
+  /** --context: its tokens in every request, and the job priced with the cache (explicit, or implicit at best). */
+  context?: { tokens: number; explicit: boolean; minimum: number; withCacheUsd?: number };
 }
 
 function fmtDuration(s: number): string {
@@ -149,11 +151,13 @@ export interface PlanCounts {
   toDo: number;
   invalid: number;
   chars: number;
+  /** --attach: attachments of the records to do (each ~258 tokens, as an image). */
+  media: number;
 }
 
 /** The sink a dry run's reader is piped into: it counts and measures, and writes nothing. */
 export function createPlanCounter(): { sink: Writable; counts: PlanCounts } {
-  const counts: PlanCounts = { toDo: 0, invalid: 0, chars: 0 };
+  const counts: PlanCounts = { toDo: 0, invalid: 0, chars: 0, media: 0 };
   const sink = new Writable({
     objectMode: true,
     write(r: InputRecord, _enc, cb) {
@@ -161,6 +165,7 @@ export function createPlanCounter(): { sink: Writable; counts: PlanCounts } {
       else {
         counts.toDo++;
         counts.chars += r.prompt.length;
+        counts.media += r.media?.length ?? 0;
       }
       cb();
     },
@@ -169,11 +174,11 @@ export function createPlanCounter(): { sink: Writable; counts: PlanCounts } {
 }
 
 /** The plan from what was read, what is done, and the history of the records written. */
-export function makePlan(c: PlanCounts, o: Options, alreadyDone: number, history: History, auto: Plan['auto']): Plan {
+export function makePlan(c: PlanCounts, o: Options, alreadyDone: number, history: History, auto: Plan['auto'], context?: { tokens: number; minimum: number }): Plan {
   const { toDo, invalid, chars } = c;
   const cpt = history.charsPerToken ?? 4;
   const systemTokens = fixedTokensOf(o.system);
-  const inputTokens = Math.ceil(chars / cpt) + toDo * (systemTokens + 1);
+  const inputTokens = Math.ceil(chars / cpt) + toDo * (systemTokens + 1 + (context?.tokens ?? 0)) + (c.media ?? 0) * 258;
   const outputAssumed = history.avgResponseTokens === undefined;
   const perRecordOut = history.avgResponseTokens ?? o.maxOutputTokens ?? 500;
   const outputTokens = Math.round(toDo * perRecordOut);
@@ -193,6 +198,17 @@ export function makePlan(c: PlanCounts, o: Options, alreadyDone: number, history
     plan.priceOut = pout;
     plan.costUsd = (inputTokens / 1e6) * pin + (outputTokens / 1e6) * pout;
     plan.priceNote = o.priceIn !== undefined || o.priceOut !== undefined ? 'from --price-in/--price-out' : `${table?.note ? table.note + '; ' : ''}built-in price table of ${PRICE_TABLE_DATE}`;
+  }
+  if (context) {
+    // The context's tokens of every request at the cached rate instead; an explicit cache adds
+    // its creation (once, at the input price) and storage for the run's estimated duration.
+    const explicit = o.contextCache !== 'off' && context.tokens >= context.minimum;
+    plan.context = { tokens: context.tokens, minimum: context.minimum, explicit };
+    if (plan.costUsd !== undefined && table) {
+      const cached = (pin! * table.cached) / table.in;
+      const t = context.tokens / 1e6;
+      plan.context.withCacheUsd = plan.costUsd - toDo * t * (pin! - cached) + (explicit ? t * pin! + t * table.storage * (durationSec / 3600) : 0);
+    }
   }
   return plan;
 }
@@ -216,6 +232,12 @@ export function formatPlan(p: Plan, o: Options, history: History): string {
   // --mode batch: the Batch API bills half the online price and targets 24 hours.
   const half = p.costUsd !== undefined ? `$${(p.costUsd / 2).toFixed(p.costUsd / 2 >= 1 ? 2 : 4)}, half the online price` : 'half the online price';
   lines.push(`  with --mode batch:    ${half}; results within 24 h (the Batch API's target; often much sooner), whatever the rate limits`);
+  if (p.context) {
+    const c = p.context;
+    const usd = (x: number) => `$${x >= 1 ? x.toFixed(2) : x.toFixed(4)}`;
+    const priced = c.withCacheUsd !== undefined && p.costUsd !== undefined ? `: ${usd(c.withCacheUsd)} with it${c.explicit ? '' : ' at best (implicit hits are not guaranteed)'}, ${usd(p.costUsd)} without caching` : '';
+    lines.push(`  with --context:       ~${n(c.tokens)} tokens in every request, ${c.explicit ? `cached explicitly (over ${o.model}'s ${n(c.minimum)}-token minimum; created once, stored while the run lasts)` : `sent as a prefix (${o.contextCache === 'off' ? '--context-cache off' : `under ${o.model}'s ${n(c.minimum)}-token minimum for an explicit cache`}): implicit caching may bill it at the cached rate`}${priced}`);
+  }
   lines.push(`  --mode auto would:    go ${p.auto.mode} (${p.auto.why})`);
   return lines.join('\n') + '\n';
 }

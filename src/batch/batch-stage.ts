@@ -188,7 +188,7 @@ export function createBatchStage(o: BatchStageOptions): BatchStage {
     const results = new Map<string, { record: OutputRecord } | { entry: Entry }>();
     for (const [id, v] of verdicts) {
       if ('ok' in v) {
-        o.cache?.store(v.ok);
+        o.cache?.store(v.ok, strip(reps.get(id)!));
         results.set(id, { record: v.ok });
       } else if ('fail' in v) results.set(id, { record: failure(strip(reps.get(id)!), v.fail) });
       else {

@@ -5,17 +5,23 @@
 // limit goes in the request as base64; a larger one is uploaded once (media/uploads.ts). An
 // http(s) URL is handed to the service as it is, never fetched here. A missing, unreadable,
 // empty, oversized or unknown-type file makes the record INVALID_INPUT, naming the field, the
-// line and the file; the source and the run go on.
+// line and the file; the source and the run go on. A small file is read with synchronous calls
+// (five thread-pool round trips cost ~1.3 ms a file here, the sync calls a few µs); a larger one
+// in 1 MiB asynchronous reads, so a video never stalls the event loop.
 
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, read, readSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { dirname, resolve as resolvePath } from 'node:path';
 import type { InputRecord, MediaRef } from '../records.js';
 import { mimeOfUrl, sniffMime, SNIFF_BYTES } from './mime.js';
 
 /** The Files API takes files up to 2 GB. */
 export const MAX_ATTACHMENT_BYTES = 2 * 1024 ** 3;
-const CHUNK = 64 * 1024;
+/** Read in chunks of this much; files up to SYNC_MAX with synchronous reads. */
+const CHUNK = 1024 * 1024;
+const SYNC_MAX = 256 * 1024;
+const readAsync = promisify(read);
 
 export interface ResolveOptions {
   /** Files up to this many bytes go inline (base64 in the request); larger ones through the Files API. */
@@ -52,24 +58,25 @@ function describeErrno(code: string | undefined): string {
 
 /** A file's SHA-256, size and first bytes, read once in chunks (not read at all when over `max`: sha256 ''). */
 async function digestFile(path: string, buf: Buffer, max: number): Promise<{ sha256: string; size: number; head: Buffer }> {
-  const fh = await open(path, 'r');
+  const fd = openSync(path, 'r');
   try {
-    const st = await fh.stat();
+    const st = fstatSync(fd);
     if (st.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
     if (st.size > max) return { sha256: '', size: st.size, head: Buffer.alloc(0) };
     const h = createHash('sha256');
     let head: Buffer | undefined;
     let size = 0;
+    const small = st.size <= SYNC_MAX;
     for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
-      h.update(buf.subarray(0, bytesRead));
-      if (!head) head = Buffer.from(buf.subarray(0, Math.min(bytesRead, SNIFF_BYTES)));
-      size += bytesRead;
+      const n = small ? readSync(fd, buf, 0, buf.length, size) : (await readAsync(fd, buf, 0, buf.length, size)).bytesRead;
+      if (n === 0) break;
+      h.update(buf.subarray(0, n));
+      if (!head) head = Buffer.from(buf.subarray(0, Math.min(n, SNIFF_BYTES)));
+      size += n;
     }
     return { sha256: h.digest('hex'), size, head: head ?? Buffer.alloc(0) };
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 

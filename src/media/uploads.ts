@@ -13,7 +13,7 @@ import { renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { classifyError } from '../gemini/retry-policy.js';
 import type { FilesApi, RemoteFile } from '../gemini/media-client.js';
-import { appendSynced, writeFileSynced } from '../output/atomic.js';
+import { appendSyncedAsync, writeFileSynced } from '../output/atomic.js';
 import { tmpNameOf, UPLOADS_FILE } from '../output/layout.js';
 import { cutTornTail, readJsonl } from '../output/record-files.js';
 import type { RecordError } from '../records.js';
@@ -90,11 +90,12 @@ export async function openUploads(o: { dir?: string; files: FilesApi; say: (line
   let slots = o.concurrency ?? 4;
   const waiting: Array<() => void> = [];
 
-  function record(e: Omit<Entry, 'at'>): Entry {
+  /** A journal line, on disk (appended, fsynced) before the promise resolves; the map knows it at once. */
+  async function record(e: Omit<Entry, 'at'>): Promise<Entry> {
     const line: Entry = { ...e, at: new Date(now()).toISOString() };
     entries.set(e.sha256, line);
     if (line.uri) byUri.set(line.uri, line.sha256);
-    if (path) appendSynced(path, JSON.stringify(line) + '\n');
+    if (path) await appendSyncedAsync(path, JSON.stringify(line) + '\n');
     return line;
   }
 
@@ -156,14 +157,14 @@ export async function openUploads(o: { dir?: string; files: FilesApi; say: (line
       // A stop came between sending the bytes and writing down the answer: is it there?
       const found = (await ours()).get(f.sha256);
       if (found) {
-        e = record({ sha256: f.sha256, state: 'active', name: found.name, uri: found.uri, mimeType: found.mimeType ?? f.mimeType, size: f.size, expiresAt: found.expiresAt });
+        e = await record({ sha256: f.sha256, state: 'active', name: found.name, uri: found.uri, mimeType: found.mimeType ?? f.mimeType, size: f.size, expiresAt: found.expiresAt });
         counts.adopted++;
         if (counts.adopted === 1) o.say(`gempipe: found ${found.name} on the Files API, uploaded before a stop; taking it rather than uploading again`);
       }
     }
     if (e?.state === 'active' && e.uri && e.name) {
       if (e.expiresAt !== undefined && e.expiresAt - now() < MARGIN_MS) {
-        record({ sha256: f.sha256, state: 'gone', name: e.name });
+        await record({ sha256: f.sha256, state: 'gone', name: e.name });
       } else if (verified.has(f.sha256)) {
         counts.reused++;
         return { uri: e.uri, mimeType: e.mimeType ?? f.mimeType };
@@ -175,28 +176,28 @@ export async function openUploads(o: { dir?: string; files: FilesApi; say: (line
           counts.reused++;
           return { uri: e.uri, mimeType: e.mimeType ?? f.mimeType };
         }
-        record({ sha256: f.sha256, state: 'gone', name: e.name });
+        await record({ sha256: f.sha256, state: 'gone', name: e.name });
       }
     }
     const release = await slot(signal);
     try {
-      record({ sha256: f.sha256, state: 'uploading', mimeType: f.mimeType, size: f.size });
+      await record({ sha256: f.sha256, state: 'uploading', mimeType: f.mimeType, size: f.size });
       let up: RemoteFile;
       try {
         up = await upload(f, signal);
       } catch (err) {
-        record({ sha256: f.sha256, state: 'gone' });
+        await record({ sha256: f.sha256, state: 'gone' });
         throw err;
       }
       if (up.sha256 && up.sha256 !== f.sha256) {
         // The file changed between reading it (the record's hash) and uploading it.
         await o.files.delete(up.name).catch(() => {});
-        record({ sha256: f.sha256, state: 'gone', name: up.name });
+        await record({ sha256: f.sha256, state: 'gone', name: up.name });
         throw new MediaInputError({ status: 'INVALID_INPUT', code: 0, message: `${f.path} changed while this run read it (its SHA-256 is no longer ${f.sha256.slice(0, 16)}…); rerun to read it again` });
       }
       const active = await untilActive(up, signal);
       if (!active) throw new MediaInputError({ status: 'UNAVAILABLE', code: 0, message: `${up.name} (${f.path}) vanished from the Files API while it was processed` });
-      record({ sha256: f.sha256, state: 'active', name: active.name, uri: active.uri, mimeType: active.mimeType ?? f.mimeType, size: f.size, expiresAt: active.expiresAt });
+      await record({ sha256: f.sha256, state: 'active', name: active.name, uri: active.uri, mimeType: active.mimeType ?? f.mimeType, size: f.size, expiresAt: active.expiresAt });
       verified.add(f.sha256);
       counts.uploaded++;
       return { uri: active.uri, mimeType: active.mimeType ?? f.mimeType };
@@ -221,7 +222,7 @@ export async function openUploads(o: { dir?: string; files: FilesApi; say: (line
       if (sha === undefined) return;
       verified.delete(sha);
       const e = entries.get(sha);
-      if (e?.state === 'active') record({ sha256: sha, state: 'gone', name: e.name });
+      if (e?.state === 'active') void record({ sha256: sha, state: 'gone', name: e.name }).catch(() => {});
     },
   };
 }

@@ -6,8 +6,13 @@
 // file), and a file changed since the reader hashed it is refused rather than sent.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { closeSync, openSync, read, readSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { MediaInputError } from '../media/uploads.js';
+
+const readAsync = promisify(read);
+/** Files up to this size are read with synchronous calls (a thread-pool round trip costs more than the read). */
+const SYNC_MAX = 256 * 1024;
 
 export type RestRequest = Record<string, unknown>;
 
@@ -70,33 +75,34 @@ export async function assembleBody(json: string, inline: readonly InlineFile[]):
 
 async function writeBase64(f: InlineFile, out: Buffer, off: number, chunk: Buffer): Promise<number> {
   const changed = () => new MediaInputError({ status: 'INVALID_INPUT', code: 0, message: `${f.path} changed since this run read it (its SHA-256 is no longer ${f.sha256.slice(0, 16)}…); rerun to read it again` });
-  let fh;
+  let fd: number;
   try {
-    fh = await open(f.path, 'r');
+    fd = openSync(f.path, 'r');
   } catch (e) {
     throw new MediaInputError({ status: 'INVALID_INPUT', code: 0, message: `${f.path} can no longer be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` });
   }
+  const small = f.size <= SYNC_MAX;
+  const readAt = async (into: Buffer, at: number, n: number, pos: number) => (small ? readSync(fd, into, at, n, pos) : (await readAsync(fd, into, at, n, pos)).bytesRead);
   try {
     const h = createHash('sha256');
-    let read = 0;
-    while (read < f.size) {
+    let done = 0;
+    while (done < f.size) {
       // Fill the chunk (a read may return less), so that only the file's last chunk is not a multiple of 3.
-      const want = Math.min(chunk.length, f.size - read);
+      const want = Math.min(chunk.length, f.size - done);
       let got = 0;
       while (got < want) {
-        const { bytesRead } = await fh.read(chunk, got, want - got, read + got);
-        if (bytesRead === 0) throw changed(); // shorter than it was
-        got += bytesRead;
+        const n = await readAt(chunk, got, want - got, done + got);
+        if (n === 0) throw changed(); // shorter than it was
+        got += n;
       }
       const part = chunk.subarray(0, got);
       h.update(part);
       off += out.write(part.toString('base64'), off, 'latin1');
-      read += got;
+      done += got;
     }
-    const { bytesRead: more } = await fh.read(chunk, 0, 1, read);
-    if (more !== 0 || h.digest('hex') !== f.sha256) throw changed();
+    if ((await readAt(chunk, 0, 1, done)) !== 0 || h.digest('hex') !== f.sha256) throw changed();
     return off;
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }

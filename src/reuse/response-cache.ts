@@ -37,8 +37,8 @@ type Work = (rec: InputRecord, signal: AbortSignal) => Promise<OutputRecord | nu
 export interface ResponseCache {
   /** A hit: the record answered from the cache ("cached": true, counted); undefined: a miss. */
   lookup(rec: InputRecord): SuccessRecord | undefined;
-  /** Keeps a paid answer (successes only; best effort). */
-  store(r: OutputRecord): void;
+  /** Keeps a paid answer (successes only; best effort); `rec`, its input, keys what else it asked (a request line, attachments, a context). */
+  store(r: OutputRecord, rec?: InputRecord): void;
   /** `work` behind the cache: a hit is not asked; a paid answer is kept. */
   wrap(work: Work): Work;
   close(): Promise<void>;
@@ -52,29 +52,30 @@ async function openCache(path: string): Promise<RootDatabase<Entry, string>> {
 
 export async function createResponseCache(o: { path: string; spec: RequestSpec; ttlMs?: number; stats: RunStats }): Promise<ResponseCache> {
   const db = await openCache(o.path);
-  const keyOf = o.spec.cacheKey;
+  // A record asking more than its prompt is keyed by all of it (cacheKeyOf: cacheKey(prompt) for a text record).
+  const keyOf = (rec: InputRecord) => o.spec.cacheKeyOf(rec);
   const fresh = (e: Entry) => o.ttlMs === undefined || Date.now() - e.t <= o.ttlMs;
   const cache: ResponseCache = {
     lookup(rec) {
       if (rec.invalid) return undefined;
-      const hit = db.get(keyOf(rec.prompt));
+      const hit = db.get(keyOf(rec));
       if (!hit || !fresh(hit)) return undefined;
       o.stats.cached++;
       o.stats.succeeded++;
       return successOf(rec, { response: hit.r, model: hit.m, finishReason: hit.f, usage: NO_USAGE, json: hit.j }, 0, 0, { cached: true });
     },
-    store(r) {
+    store(r, rec) {
       if (isFailure(r) || r.cached === true || r.dedupedFrom !== undefined) return;
       const e: Entry = { r: r.response, f: r.finishReason, m: r.model, u: r.usage, t: Date.now() };
       if (r.json !== undefined) e.j = r.json;
-      void db.put(keyOf(r.prompt), e).catch(() => {}); // best effort: a full disk must not fail the record
+      void db.put(rec ? keyOf(rec) : o.spec.cacheKey(r.prompt), e).catch(() => {}); // best effort: a full disk must not fail the record
     },
     wrap(work) {
       return async (rec, signal) => {
         const hit = cache.lookup(rec);
         if (hit) return hit;
         const r = await work(rec, signal);
-        if (r) cache.store(r);
+        if (r) cache.store(r, rec);
         return r;
       };
     },

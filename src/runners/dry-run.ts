@@ -7,6 +7,7 @@ import { autoMode } from '../job/mode.js';
 import type { Job, RunnerEnd } from '../job/job.js';
 import { createPlanCounter, formatPlan, makePlan, readHistory } from '../plan.js';
 import { fixedTokensOf } from '../quota/token-estimate.js';
+import { cacheMinimumOf } from '../context/context.js';
 
 export async function runDryRun(job: Job): Promise<RunnerEnd> {
   const { options: o, stats } = job;
@@ -19,6 +20,7 @@ export async function runDryRun(job: Job): Promise<RunnerEnd> {
     toDo: job.sources.some((s) => s.path === null) ? undefined : counts.toDo, toStdout: job.toStdout,
     liveJobs: job.toStdout ? 0 : liveJobs(loadJournal(o.out)).length, threshold: o.batchThreshold, deadlineMs: o.deadlineMs,
   });
-  job.io.stdout.write(formatPlan(makePlan(counts, o, stats.skipped, history, auto), o, history));
+  const context = job.context ? { tokens: job.context.tokens, minimum: cacheMinimumOf(o.model) } : undefined;
+  job.io.stdout.write(formatPlan(makePlan(counts, o, stats.skipped, history, auto, context), o, history));
   return { planOnly: true };
 }
