@@ -48,7 +48,9 @@ export function createRequestParser(model?: string): LineParser {
   const bare = (m: string) => m.replace(/^models\//, '');
   return (source, l) => {
     const base = { id: `${source}:${l.line}`, source, line: l.line };
-    const invalid = (message: string): InputRecord => ({ ...base, prompt: '', invalid: { message: `line ${l.line} of ${source} ${message}` } });
+    let key: string | undefined;
+    // A bad line keeps its key too, when it has one: its failure record says which request it was.
+    const invalid = (message: string): InputRecord => ({ ...base, prompt: '', invalid: { message: `line ${l.line} of ${source} ${message}` }, ...(key !== undefined ? { key } : {}) });
     let obj: unknown;
     try {
       obj = JSON.parse(l.text);
@@ -56,7 +58,6 @@ export function createRequestParser(model?: string): LineParser {
       return invalid(`is not valid JSON: ${(e as Error).message}`);
     }
     if (!isObject(obj)) return invalid('is not a JSON object');
-    let key: string | undefined;
     let raw: unknown = obj;
     if ('request' in obj) {
       // The Batch API's input line; its key (a string; a number is taken as its digits).
