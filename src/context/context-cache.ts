@@ -1,6 +1,7 @@
 // --context in a run: its binary files uploaded once (media/uploads.ts), the context made the first
 // user turn, and — above the model's minimum — cached explicitly once (caches.create, with the
-// system instruction), its TTL renewed while the run lasts, deleted at the end. Below the minimum,
+// system instruction; made when the first record needs it, so a rerun with nothing left to do
+// pays for no cache), its TTL renewed while the run lasts, deleted at the end. Below the minimum,
 // or with --context-cache off, the turn goes first in every request: a repeated prefix the service
 // may cache implicitly. The journal, OUT/.gempipe-context.json (rewritten atomically), says
 // `creating` before the create is sent and `live` with the cache's name after, so a run killed at
@@ -133,9 +134,10 @@ export async function startContext(o: {
     }
   }
 
-  if (!cache && explicit) {
-    if (ctx.tokens >= cacheMinimumOf(o.model)) await create();
-    else o.say(`gempipe: --context (~${ctx.tokens.toLocaleString('en-US')} tokens) is under ${o.model}'s ${cacheMinimumOf(o.model).toLocaleString('en-US')}-token minimum for an explicit cache: it is sent first in every request, where implicit caching may apply`);
+  let creating: Promise<void> | undefined = cache || !explicit ? Promise.resolve() : undefined;
+  if (!cache && explicit && ctx.tokens < cacheMinimumOf(o.model)) {
+    creating = Promise.resolve();
+    o.say(`gempipe: --context (~${ctx.tokens.toLocaleString('en-US')} tokens) is under ${o.model}'s ${cacheMinimumOf(o.model).toLocaleString('en-US')}-token minimum for an explicit cache: it is sent first in every request, where implicit caching may apply`);
   }
 
   // The TTL renewed a third of the way through it: a stop between renewals leaves at most one TTL billed.
@@ -146,7 +148,7 @@ export async function startContext(o: {
     renewing = caches!.update(name, o.ttlSec).then(async (c) => {
       if (!c && cache?.name === name) {
         settle();
-        await create();
+        await (creating = create().catch(() => {})); // a fatal error surfaces on the next request instead
       }
     }, () => {}).finally(() => (renewing = undefined));
   }, Math.max(1000, (o.ttlSec * 1000) / 3));
@@ -163,16 +165,18 @@ export async function startContext(o: {
       return cache ? 'explicit' as const : 'prefix' as const;
     },
     turnJson: () => turn,
+    ready: () => (creating ??= create()),
     cacheName: () => cache?.name,
     cacheGone(name) {
       if (cache?.name !== name) return;
       o.say(`gempipe: context cache ${name} is gone (expired or deleted elsewhere): requests carry the context until it is made again`);
       settle();
-      void create().catch(() => {});
+      creating = create().catch(() => {});
     },
     async close() {
       clearInterval(timer);
       await renewing;
+      await creating?.catch(() => {});
       if (!cache) return;
       const { name } = cache;
       settle();

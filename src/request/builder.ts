@@ -22,6 +22,8 @@ export interface ContextUse {
   cacheName(): string | undefined;
   /** The service says the cache is gone: requests carry the turn until it is back. */
   cacheGone(name: string): void;
+  /** Resolves once the cache is made (on the first record that needs it) or known not to be. */
+  ready?(): Promise<void>;
 }
 
 export interface RequestBuilder {
@@ -70,6 +72,7 @@ export function createRequestBuilder(o: { base: () => Promise<RestRequest>; uplo
     },
     async build(rec, signal) {
       const b = await baseOf();
+      await o.context?.ready?.();
       const nonce = newNonce();
       const inline: InlineFile[] = [];
       const parts: unknown[] = [];
