@@ -18,36 +18,48 @@ import type { InputRecord } from './records.js';
  * USD per million tokens, standard paid tier, text, prompts up to 200k tokens. Source: the
  * Gemini API pricing page (ai.google.dev/gemini-api/docs/pricing) as read on 2026-10-07, plus
  * gemini-3-flash from its launch price. Prices change: --price-in/--price-out override.
+ *
+ * Context caching (`cached`: USD per million cached input tokens; `storage`: USD per million
+ * tokens per hour an explicit cache lives), as of CACHE_PRICES_DATE: the pricing page's rows as
+ * quoted on discuss.ai.google.dev (2.5 Pro $0.125 and $4.50/h, 3 Pro $0.20), and its rule for the
+ * rest — cached input is 10% of the input price on 2.5 and later models (the "90% discount" of the
+ * caching docs), 25% on 2.0; storage $1.00/h for Flash and Flash-Lite, $4.50/h for Pro. Creating
+ * an explicit cache bills its tokens once at the input price (the caching docs).
  */
 export const PRICE_TABLE_DATE = '2026-10-07';
+export const CACHE_PRICES_DATE = '2026-12-02';
 export interface Price {
   in: number;
   out: number;
+  /** Cached input tokens (implicit or explicit cache hits), USD per million. */
+  cached: number;
+  /** An explicit cache's storage, USD per million tokens per hour. */
+  storage: number;
   note?: string;
-  /** An introductory price that ends: from `from` (YYYY-MM-DD) on, `in`/`out` become these. */
-  later?: { from: string; in: number; out: number };
+  /** An introductory price that ends: from `from` (YYYY-MM-DD) on, `in`/`out`/`cached` become these. */
+  later?: { from: string; in: number; out: number; cached: number };
 }
 export const PRICES: Record<string, Price> = {
-  'gemini-3.8-flash': { in: 0.75, out: 3.75, later: { from: '2027-01-01', in: 1.5, out: 7.5 } },
-  'gemini-3.5-flash': { in: 1.5, out: 9 },
-  'gemini-3.5-flash-lite': { in: 0.3, out: 2.5 },
-  'gemini-3.1-pro': { in: 2, out: 12 },
-  'gemini-3-flash': { in: 0.5, out: 3 },
-  'gemini-2.5-pro': { in: 1.25, out: 10 },
-  'gemini-2.5-flash': { in: 0.3, out: 2.5 },
-  'gemini-2.5-flash-lite': { in: 0.1, out: 0.4 },
-  'gemini-2.0-flash': { in: 0.1, out: 0.4 },
-  'gemini-flash-latest': { in: 1.5, out: 9, note: 'an alias that moves with each release; priced as gemini-3.5-flash, the dearest Flash in the table' },
-  'gemini-flash-lite-latest': { in: 0.3, out: 2.5, note: 'an alias; priced as gemini-3.5-flash-lite' },
-  'gemini-pro-latest': { in: 2, out: 12, note: 'an alias; priced as gemini-3.1-pro' },
+  'gemini-3.8-flash': { in: 0.75, out: 3.75, cached: 0.075, storage: 1, later: { from: '2027-01-01', in: 1.5, out: 7.5, cached: 0.15 } },
+  'gemini-3.5-flash': { in: 1.5, out: 9, cached: 0.15, storage: 1 },
+  'gemini-3.5-flash-lite': { in: 0.3, out: 2.5, cached: 0.03, storage: 1 },
+  'gemini-3.1-pro': { in: 2, out: 12, cached: 0.2, storage: 4.5 },
+  'gemini-3-flash': { in: 0.5, out: 3, cached: 0.05, storage: 1 },
+  'gemini-2.5-pro': { in: 1.25, out: 10, cached: 0.125, storage: 4.5 },
+  'gemini-2.5-flash': { in: 0.3, out: 2.5, cached: 0.03, storage: 1 },
+  'gemini-2.5-flash-lite': { in: 0.1, out: 0.4, cached: 0.01, storage: 1 },
+  'gemini-2.0-flash': { in: 0.1, out: 0.4, cached: 0.025, storage: 1 },
+  'gemini-flash-latest': { in: 1.5, out: 9, cached: 0.15, storage: 1, note: 'an alias that moves with each release; priced as gemini-3.5-flash, the dearest Flash in the table' },
+  'gemini-flash-lite-latest': { in: 0.3, out: 2.5, cached: 0.03, storage: 1, note: 'an alias; priced as gemini-3.5-flash-lite' },
+  'gemini-pro-latest': { in: 2, out: 12, cached: 0.2, storage: 4.5, note: 'an alias; priced as gemini-3.1-pro' },
   // Embeddings bill input tokens only (pricing page as quoted by embeddingcost.com and tokenmix.ai,
   // read 2026-12-01: $0.15 / $0.20 per million, batch half); text inputs.
-  'gemini-embedding-001': { in: 0.15, out: 0 },
-  'gemini-embedding-2-preview': { in: 0.2, out: 0 },
+  'gemini-embedding-001': { in: 0.15, out: 0, cached: 0.15, storage: 0 },
+  'gemini-embedding-2-preview': { in: 0.2, out: 0, cached: 0.2, storage: 0 },
 };
 
 /** The price of a model on a day (YYYY-MM-DD); a dated or preview variant is priced as its family. */
-export function priceFor(model: string, day = new Date().toISOString().slice(0, 10)): { in: number; out: number; note?: string } | undefined {
+export function priceFor(model: string, day = new Date().toISOString().slice(0, 10)): { in: number; out: number; cached: number; storage: number; note?: string } | undefined {
   let name = model.replace(/^models\//, '');
   let note: string | undefined;
   if (!PRICES[name]) {
@@ -57,10 +69,10 @@ export function priceFor(model: string, day = new Date().toISOString().slice(0, 
     name = family;
   }
   const p = PRICES[name];
-  if (p.later && day >= p.later.from) return { in: p.later.in, out: p.later.out, note: note ?? p.note };
+  if (p.later && day >= p.later.from) return { in: p.later.in, out: p.later.out, cached: p.later.cached, storage: p.storage, note: note ?? p.note };
   const intro = p.later ? `introductory price until ${p.later.from}, then $${p.later.in}/$${p.later.out}` : undefined;
   const notes = [note ?? p.note, intro].filter(Boolean).join('; ');
-  return { in: p.in, out: p.out, ...(notes ? { note: notes } : {}) };
+  return { in: p.in, out: p.out, cached: p.cached, storage: p.storage, ...(notes ? { note: notes } : {}) };
 }
 
 export interface History {
@@ -136,6 +148,8 @@ export interface Plan {
   priceIn?: number;
   priceOut?: number;
   priceNote?: string;
+  /** --context: its tokens in every request, and the job priced with the cache (explicit, or implicit at best). */
+  context?: { tokens: number; explicit: boolean; minimum: number; withCacheUsd?: number };
 }
 
 function fmtDuration(s: number): string {
@@ -156,6 +170,8 @@ export interface PlanCounts {
   invalid: number;
   /** Characters of the prompts that would be sent. */
   chars: number;
+  /** --attach: attachments of the records to do (each ~258 tokens, as an image). */
+  media: number;
 }
 
 /** What answers records without a request, as the run would use it (read only). */
@@ -173,7 +189,7 @@ export interface PlanReuse {
  * are kept as 64-bit keys in typed arrays (~24 bytes each), never the prompts.
  */
 export function createPlanCounter(reuse: PlanReuse = {}): { sink: Writable; counts: PlanCounts } {
-  const counts: PlanCounts = { toDo: 0, requests: 0, deduped: 0, onDisk: 0, cached: 0, invalid: 0, chars: 0 };
+  const counts: PlanCounts = { toDo: 0, requests: 0, deduped: 0, onDisk: 0, cached: 0, invalid: 0, chars: 0, media: 0 };
   const seen = reuse.dedupe ? new RequestIndex() : undefined;
   const free = (r: InputRecord): boolean => {
     if (seen && r.hash !== undefined) {
@@ -193,6 +209,7 @@ export function createPlanCounter(reuse: PlanReuse = {}): { sink: Writable; coun
         if (!free(r)) {
           counts.requests++;
           counts.chars += r.prompt.length;
+          counts.media += r.media?.length ?? 0;
         }
       }
       cb();
@@ -202,12 +219,13 @@ export function createPlanCounter(reuse: PlanReuse = {}): { sink: Writable; coun
 }
 
 /** The plan from what was read, what is done, and the history of the records written. */
-export function makePlan(c: PlanCounts, o: Options, alreadyDone: number, history: History, auto: Plan['auto']): Plan {
+export function makePlan(c: PlanCounts, o: Options, alreadyDone: number, history: History, auto: Plan['auto'], context?: { tokens: number; minimum: number }): Plan {
   const { toDo, requests, deduped, onDisk, cached, invalid, chars } = c;
   const cpt = history.charsPerToken ?? 4;
   const systemTokens = fixedTokensOf(o.system);
-  // Tokens, time and money are the requests': what --dedupe and --cache answer costs none.
-  const inputTokens = Math.ceil(chars / cpt) + requests * (systemTokens + 1);
+  // Tokens, time and money are the requests': what --dedupe and --cache answer costs none. An
+  // attachment counts 258 tokens (an image's tile); a --context its tokens on every request.
+  const inputTokens = Math.ceil(chars / cpt) + requests * (systemTokens + 1 + (context?.tokens ?? 0)) + (c.media ?? 0) * 258;
   // An embedding has no output tokens; its calls carry --texts-per-call texts each.
   const outputAssumed = history.avgResponseTokens === undefined && !o.embed;
   const perRecordOut = o.embed ? 0 : history.avgResponseTokens ?? o.maxOutputTokens ?? 500;
@@ -229,6 +247,17 @@ export function makePlan(c: PlanCounts, o: Options, alreadyDone: number, history
     plan.priceOut = pout;
     plan.costUsd = (inputTokens / 1e6) * pin + (outputTokens / 1e6) * pout;
     plan.priceNote = o.priceIn !== undefined || o.priceOut !== undefined ? 'from --price-in/--price-out' : `${table?.note ? table.note + '; ' : ''}built-in price table of ${PRICE_TABLE_DATE}`;
+  }
+  if (context) {
+    // The context's tokens of every request at the cached rate instead; an explicit cache adds
+    // its creation (once, at the input price) and storage for the run's estimated duration.
+    const explicit = o.contextCache !== 'off' && context.tokens >= context.minimum;
+    plan.context = { tokens: context.tokens, minimum: context.minimum, explicit };
+    if (plan.costUsd !== undefined && table) {
+      const cached = (pin! * table.cached) / table.in;
+      const t = context.tokens / 1e6;
+      plan.context.withCacheUsd = plan.costUsd - requests * t * (pin! - cached) + (explicit ? t * pin! + t * table.storage * (durationSec / 3600) : 0);
+    }
   }
   return plan;
 }
@@ -262,6 +291,12 @@ export function formatPlan(p: Plan, o: Options, history: History): string {
   // --mode batch: the Batch API bills half the online price and targets 24 hours.
   const half = p.costUsd !== undefined ? `$${(p.costUsd / 2).toFixed(p.costUsd / 2 >= 1 ? 2 : 4)}, half the online price` : 'half the online price';
   lines.push(`  with --mode batch:    ${half}; results within 24 h (the Batch API's target; often much sooner), whatever the rate limits`);
+  if (p.context) {
+    const c = p.context;
+    const usd = (x: number) => `$${x >= 1 ? x.toFixed(2) : x.toFixed(4)}`;
+    const priced = c.withCacheUsd !== undefined && p.costUsd !== undefined ? `: ${usd(c.withCacheUsd)} with it${c.explicit ? '' : ' at best (implicit hits are not guaranteed)'}, ${usd(p.costUsd)} without caching` : '';
+    lines.push(`  with --context:       ~${n(c.tokens)} tokens in every request, ${c.explicit ? `cached explicitly (over ${o.model}'s ${n(c.minimum)}-token minimum; created once, stored while the run lasts)` : `sent as a prefix (${o.contextCache === 'off' ? '--context-cache off' : `under ${o.model}'s ${n(c.minimum)}-token minimum for an explicit cache`}): implicit caching may bill it at the cached rate`}${priced}`);
+  }
   lines.push(`  --mode auto would:    go ${p.auto.mode} (${p.auto.why})`);
   return lines.join('\n') + '\n';
 }

@@ -30,6 +30,31 @@ export interface InputRecord {
   invalid?: { message: string };
   /** `gempipe embed --title-field`: the document's title, sent with its text and hashed with it. */
   title?: string;
+  /** --input-format request: the line's GenerateContentRequest (REST JSON; see request/line-request.ts). */
+  request?: Record<string, unknown>;
+  /** --input-format request: the Batch API line's `key`, kept in the output record. */
+  key?: string;
+  /** --attach: what the attachment fields name, as read (the reader resolves them into `media`). */
+  attach?: Array<{ field: string; value: string }>;
+  /** --attach: the attachments, resolved: what the request hash covers and what the request sends. */
+  media?: MediaRef[];
+}
+
+/** One attachment of a record (--attach), resolved by media/resolve.ts. */
+export interface MediaRef {
+  /** The input field that named it. */
+  field: string;
+  /** A local file: its path (relative to the input file's folder, resolved). */
+  path?: string;
+  /** An http(s) URL, handed to the service as it is (never downloaded by gempipe). */
+  url?: string;
+  /** From the content's first bytes (a URL: from its name, if it says). */
+  mimeType?: string;
+  /** A local file: hex SHA-256 of its bytes (what the record's hash covers) and its size. */
+  sha256?: string;
+  size?: number;
+  /** How it goes: base64 in the request, uploaded once through the Files API, or a URL. */
+  via: 'inline' | 'file' | 'url';
 }
 
 export interface Usage {
@@ -39,6 +64,12 @@ export interface Usage {
   totalTokens: number;
   /** Of responseTokens, the thinking model's thoughts (when the API reports them). */
   thoughtsTokens?: number;
+  /**
+   * Of promptTokens, those served from a context cache — an explicit one (--context) or the
+   * service's implicit caching of a repeated prefix — billed at the cached rate
+   * (usageMetadata.cachedContentTokenCount; absent when none).
+   */
+  cachedTokens?: number;
 }
 
 export interface SuccessRecord {
@@ -88,7 +119,14 @@ export const RECORD_FIELDS: readonly string[] = [
 
 /** Copies an input's kept fields (--keep) into its output record, never over a record field. */
 export function copyKept(rec: InputRecord, out: Record<string, unknown>): void {
+  if (rec.key !== undefined && !('key' in out)) out.key = rec.key;
+  if (rec.media?.length && !('attachments' in out)) out.attachments = rec.media.map(attachmentOf);
   if (rec.kept) for (const k in rec.kept) if (!(k in out)) out[k] = rec.kept[k];
+}
+
+/** An attachment as the output record names it: the field, what it was (bytes by SHA-256, or the URL), its type, how it went. */
+export function attachmentOf(m: MediaRef): Record<string, unknown> {
+  return { field: m.field, ...(m.sha256 ? { sha256: m.sha256 } : { url: m.url }), ...(m.mimeType ? { mimeType: m.mimeType } : {}), via: m.via };
 }
 
 /** What an answer gives its success record: from the API, the cache, or another record (dedupe). */

@@ -29,6 +29,15 @@ export interface RunStats {
   http429: number;
   tokensIn: number;
   tokensOut: number;
+  /** Of tokensIn, those served from a context cache (usage.cachedTokens): billed at the cached rate. */
+  tokensCached: number;
+  /** Of tokensIn/tokensOut, those answered by Batch API jobs (billed at half). */
+  batchTokensIn: number;
+  batchTokensOut: number;
+  /** --context: an explicit cache's tokens × the hours it lived this run (its storage bill). */
+  cacheTokenHours: number;
+  /** --context: the tokens of explicit caches this run created (billed once at the input price). */
+  cacheCreatedTokens: number;
   /** Sum over attempts of time spent in the HTTP call. */
   apiMs: number;
   /** Sum over attempts of time spent waiting for the limiter (rate, tokens, 429 pause). */
@@ -51,9 +60,6 @@ export interface RunStats {
   cached: number;
   /** --redo-changed: records answered from an answer already in the output directory (a moved line; no request). */
   reused: number;
-  /** Of tokensIn/tokensOut, those answered by Batch API jobs (billed at half: observe/cost.ts). */
-  batchTokensIn: number;
-  batchTokensOut: number;
   /** What the answers --cache and --dedupe reused had cost when they were paid for: what this run did not pay. */
   savedTokens: { cache: { in: number; out: number }; dedupe: { in: number; out: number; ofCached: number } };
   /** Inputs that could not be read: source -> message. */
@@ -65,7 +71,7 @@ export interface RunStats {
 export function createStats(now = Date.now()): RunStats {
   return {
     startedAt: now, read: 0, skipped: 0, succeeded: 0, truncated: 0, failed: 0, failedByStatus: {}, inFlight: 0,
-    attempts: 0, retries: 0, retriesByCause: {}, http429: 0, tokensIn: 0, tokensOut: 0, apiMs: 0, limiterMs: 0,
+    attempts: 0, retries: 0, retriesByCause: {}, http429: 0, tokensIn: 0, tokensOut: 0, tokensCached: 0, cacheTokenHours: 0, cacheCreatedTokens: 0, apiMs: 0, limiterMs: 0,
     backoffMs: 0, readWaitMs: 0, writeWaitMs: 0, writeMs: 0, postMs: 0, written: 0, deduped: 0, cached: 0, reused: 0, inputErrors: [], orphans: 0,
     batchTokensIn: 0, batchTokensOut: 0, savedTokens: { cache: { in: 0, out: 0 }, dedupe: { in: 0, out: 0, ofCached: 0 } },
   };
@@ -102,6 +108,8 @@ export interface Summary {
   recordsPerSec: number;
   tokensIn: number;
   tokensOut: number;
+  /** Of tokensIn, served from a context cache (billed at the cached rate). */
+  tokensCached: number;
   attempts: number;
   retries: number;
   retriesByCause: Record<string, number>;
@@ -128,6 +136,7 @@ export interface Summary {
   error?: string;
 }
 
+
 /** The main thread's event-loop delay over the run: what a CPU-heavy step on it costs everyone. */
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 /** Starts measuring the event loop's delay (run() calls it at its start). */
@@ -151,7 +160,7 @@ export function summarize(s: RunStats, outcome: Summary['outcome'], exitCode: nu
     outcome, exitCode, done, succeeded: s.succeeded, truncated: s.truncated, skipped: s.skipped, failed: s.failed, deduped: s.deduped, cached: s.cached, reused: s.reused,
     failedByStatus: { ...s.failedByStatus }, inputErrors: [...s.inputErrors], orphans: s.orphans, failedEarlier,
     wallMs, recordsPerSec: Math.round((done / wallMs) * 1000 * 10) / 10,
-    tokensIn: s.tokensIn, tokensOut: s.tokensOut, attempts: s.attempts, retries: s.retries,
+    tokensIn: s.tokensIn, tokensOut: s.tokensOut, tokensCached: s.tokensCached, attempts: s.attempts, retries: s.retries,
     retriesByCause: { ...s.retriesByCause }, http429: s.http429,
     time: {
       apiMs: r(s.apiMs), limiterMs: r(s.limiterMs), backoffMs: r(s.backoffMs), readWaitMs: r(s.readWaitMs),
@@ -172,6 +181,7 @@ function processCost(done: number): Summary['process'] {
     peakRssMB: Math.round(ru.maxRSS / 1024),
   };
 }
+
 
 function fmtMs(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)} ms`;
@@ -198,7 +208,7 @@ export function formatSummary(x: Summary): string {
   const b = x.batch;
   if (b) lines.push(`  batch: ${b.jobs} job(s) created with ${b.requests} request(s) (at the batch price)`);
   if (b && b.leftJobs > 0) lines.push(`  ${b.detached ? 'left running' : 'still out'}: ${b.leftJobs} batch job(s) holding ${b.leftRequests} request(s) — run the same command again to write their records`);
-  lines.push(`  tokens: ${x.tokensIn} in, ${x.tokensOut} out; requests: ${x.attempts}${b ? ` online, ${b.requests} in batch jobs` : ''} (${x.retries} retries, ${x.http429} answered 429)`);
+  lines.push(`  tokens: ${x.tokensIn} in${x.tokensCached > 0 ? ` (${x.tokensCached} of them cached)` : ''}, ${x.tokensOut} out; requests: ${x.attempts}${b ? ` online, ${b.requests} in batch jobs` : ''} (${x.retries} retries, ${x.http429} answered 429)`);
   if (x.cost) lines.push(`  ${formatCost(x.cost, x.cached, x.deduped)}`);
   const causes = Object.entries(x.retriesByCause).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ×${v}`).join(', ');
   if (causes) lines.push(`  retried after: ${causes}`);

@@ -57,7 +57,7 @@ export async function recordsOfEndedJob(c: JobEndContext, job: JournalJob, state
   const results = new Map<string, { record: OutputRecord } | { entry: Entry }>();
   for (const [id, v] of verdicts) {
     if ('ok' in v) {
-      c.cache?.store(v.ok);
+      c.cache?.store(v.ok, strip(reps.get(id)!)); // keyed by the whole record (a request line, attachments)
       results.set(id, { record: v.ok });
     } else if ('fail' in v) results.set(id, { record: c.failure(strip(reps.get(id)!), v.fail) });
     else {

@@ -59,7 +59,7 @@ export function createJobKeeper(o: {
   dir: string;
   journal: Journal;
   model: string;
-  /** A prompt's REST GenerateContentRequest, built by the SDK (gemini/client.ts restRequestOf); `rec` for what else it asks (an embedding's title). */
+  /** A record's REST GenerateContentRequest: its prompt in the SDK's template (gemini/client.ts restRequestOf), or its own body (a request line, --context); `rec` for what else it asks (an embedding's title). */
   requestOf: (prompt: string, rec: InputRecord) => string;
   say: (line: string) => void;
   /** The jobs are created on the in-process emulator of an --emulator run. */

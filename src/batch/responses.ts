@@ -66,6 +66,7 @@ function verdictOf(rec: JobRecord, res: GenerateResult, o: { spec: RequestSpec; 
   if (res.kind === 'blocked') return { fail: { status: 'BLOCKED', code: 0, message: `${res.reason}: ${res.message}` } };
   o.stats.tokensIn += res.usage.promptTokens;
   o.stats.tokensOut += res.usage.responseTokens;
+  o.stats.tokensCached += res.usage.cachedTokens ?? 0;
   o.stats.batchTokensIn += res.usage.promptTokens; // priced at the Batch API's half (observe/cost.ts)
   o.stats.batchTokensOut += res.usage.responseTokens;
   o.meter?.usage(res.usage, true);

@@ -47,4 +47,6 @@ export const DEFAULTS = {
   maxQuotaWaitMs: 600_000,
   report: false,
   series: true,
+  contextTtlMs: 600_000,
+  contextCache: 'auto',
 } as const satisfies Partial<Options>;

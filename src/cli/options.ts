@@ -134,6 +134,12 @@ export interface Options extends RequestShape, InputShape {
   callWaitMs?: number;
   /** `gempipe embed`: where vectors go: in the JSONL records, or binary shards beside a JSONL index. @default "jsonl" */
   vectors?: 'jsonl' | 'f32' | 'npy' | 'parquet';
+  /** --attach: attachments up to this many bytes go inline (base64); larger ones through the Files API. Undefined: auto (media/resolve.ts inlineLimitOf). */
+  inlineMax?: number;
+  /** --context: the explicit cache's TTL, renewed while the run lasts. @default 600000 */
+  contextTtlMs: number;
+  /** --context: `auto` caches explicitly above the model's minimum; `off` sends a prefix only. @default "auto" */
+  contextCache: 'auto' | 'off';
 }
 
 import { DEFAULTS } from './defaults.js';
@@ -186,6 +192,17 @@ export function parseOptions(raw: RawOptions, positional: string[], ctx: ParseCo
     if (d !== ',') o.csvDelimiter = d; // the default stays unset: the job file names only a choice
   }
   if (has('promptField') && o.inputFormat === 'text') throw new UsageError(FLAG_RULES[1].message);
+  if (has('promptField') && o.inputFormat === 'request') throw new UsageError('`--prompt-field`, `--template` and `--keep` read jsonl/csv fields: a request line (`--input-format request`) is sent as it is');
+  if (has('attach')) {
+    o.attach = String(raw.attach).split(',').map((s) => s.trim()).filter(Boolean);
+    if (o.attach.length === 0) throw new UsageError('Expected `--attach` to name one or more fields (comma-separated), got an empty list');
+  }
+  if (has('inlineMax') && String(raw.inlineMax).trim() !== 'auto') {
+    const m = /^(\d+)\s*(k|kib|m|mib)?$/i.exec(String(raw.inlineMax).trim());
+    const n = m ? Number(m[1]) * ({ k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2 }[(m[2] ?? '').toLowerCase()] ?? 1) : NaN;
+    if (!Number.isSafeInteger(n) || n > 100 * 1024 ** 2) throw new UsageError(`Expected \`--inline-max\` to be \`auto\` or a size in bytes up to 100 MiB (e.g. 4194304, 512k, 4M), got \`${String(raw.inlineMax)}\``);
+    o.inlineMax = n;
+  }
   if (o.template !== undefined) {
     if (o.template.startsWith('@')) o.template = readOptFile('template', o.template.slice(1)).replace(/\r?\n$/, '');
     compileTemplate(o.template); // a malformed one is a usage error now, not a failure per line

@@ -28,6 +28,19 @@ export const FLAG_RULES: readonly FlagRule[] = [
     message: '`--mode batch` writes shards and keeps a journal of its jobs: give it `--out DIR`, not `-`',
   },
   { when: (o) => o.detach && o.mode === 'online', message: '`--detach` is for `--mode batch` (or auto)' },
+  {
+    when: (o) => o.inputFormat === 'request' && (o.template !== undefined || o.keep.length > 0),
+    message: '`--prompt-field`, `--template` and `--keep` read jsonl/csv fields: a request line (`--input-format request`) is sent as it is',
+  },
+  { when: (o) => (o.attach?.length ?? 0) > 0 && o.inputFormat !== 'jsonl' && o.inputFormat !== 'csv', message: '`--attach` names fields of `--input-format jsonl` or `csv` records (a request line carries its own parts)' },
+  {
+    // A batch line with local files would hold their bytes or uploads made ahead: not built yet.
+    when: (o) => (o.attach?.length ?? 0) > 0 && o.mode !== 'online',
+    message: '`--attach` runs online (`--mode online`): Batch API lines with local attachments are not built yet; give http(s) URLs in `--input-format request` lines to batch them',
+  },
+  { when: (o) => (o.attach?.length ?? 0) > 0 && o.coordinator !== undefined, message: '`gempipe coordinator` hands records to workers on other machines, which cannot read local attachments: run `--attach` jobs without `coordinator`' },
+  { when: (o) => o.context !== undefined && o.coordinator !== undefined, message: '`--context` is not handed to workers yet: run it without `coordinator`' },
+  { when: (o) => o.inlineMax !== undefined && !(o.attach?.length), message: '`--inline-max` needs `--attach FIELD`' },
   { when: (o) => o.quotaId !== undefined && !o.redis, message: '`--quota-id` needs `--redis URL`' },
   { when: (o) => (o.cacheAll || o.cacheTtlMs !== undefined) && o.cache === undefined, message: '`--cache-all` and `--cache-ttl` need `--cache PATH`' },
   { when: (o) => o.retryFailed && o.overwrite, message: '`--retry-failed` and `--overwrite` cannot be used together' },

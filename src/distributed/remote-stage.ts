@@ -106,6 +106,7 @@ export async function createRemoteStage(o: {
       o.stats.succeeded++;
       o.stats.tokensIn += r.usage?.promptTokens ?? 0;
       o.stats.tokensOut += r.usage?.responseTokens ?? 0;
+      o.stats.tokensCached += r.usage?.cachedTokens ?? 0;
     }
     o.stats.attempts += r.attempts;
     return r;

@@ -11,9 +11,12 @@
 // is the SDK's by construction, while the SDK's per-call work (request conversion, headers,
 // response conversion: ~70 µs a request here) is skipped. The raw REST response has the field
 // names toResult() reads, and errors are raised as the SDK's throwErrorIfNotOK raises them.
+// A record that asks more than a prompt (a request line, attachments, a context) has its whole
+// body built outside (request/builder.ts, over restBaseOf()) and sent by sendBody() to the
+// template's URL with its headers.
 
 import { ApiError, GoogleGenAI, type GenerateContentConfig, type GenerateContentResponse } from '@google/genai';
-import type { Usage } from '../records.js';
+import type { InputRecord, Usage } from '../records.js';
 import { requestSpecOf, type RequestShape, type RequestSpec } from '../request/spec.js';
 import { flatHeaders, type FastFetch, type RawAnswer } from './fast-fetch.js';
 import { redact, UsageError } from '../errors.js';
@@ -80,7 +83,11 @@ export type GenerateResult =
   | { kind: 'ok'; text: string; finishReason: string; usage: Usage }
   | { kind: 'blocked'; reason: string; message: string; usage: Usage };
 
-export type GenerateFn = (prompt: string, signal?: AbortSignal) => Promise<GenerateResult>;
+/** One call for a record's prompt; `rec` is the record itself (what a wrapper building whole bodies reads). */
+export type GenerateFn = (prompt: string, signal?: AbortSignal, rec?: InputRecord) => Promise<GenerateResult>;
+
+/** The client: a prompt in the job's template, or a whole REST body (one HTTP request either way). */
+export type GeminiClient = GenerateFn & { sendBody(body: string | Uint8Array, signal?: AbortSignal): Promise<GenerateResult> };
 
 const BLOCKING_FINISH = new Set(['SAFETY', 'PROHIBITED_CONTENT', 'BLOCKLIST', 'SPII', 'RECITATION', 'IMAGE_SAFETY']);
 
@@ -91,6 +98,8 @@ function usageOf(r: GenerateContentResponse): Usage {
   const responseTokens = (u?.candidatesTokenCount ?? 0) + thoughts;
   const usage: Usage = { promptTokens, responseTokens, totalTokens: u?.totalTokenCount ?? promptTokens + responseTokens };
   if (thoughts > 0) usage.thoughtsTokens = thoughts;
+  const cached = u?.cachedContentTokenCount ?? 0;
+  if (cached > 0) usage.cachedTokens = cached;
   return usage;
 }
 
@@ -124,24 +133,39 @@ export async function restRequestOf(apiKey: string, baseUrl: string | undefined,
 }
 
 /**
+ * The SDK's REST body for the spec's config without its contents — systemInstruction,
+ * generationConfig — as an object: what request/builder.ts puts a record's contents (and a
+ * request line's own fields) into.
+ */
+export async function restBaseOf(apiKey: string, baseUrl: string | undefined, spec: RequestSpec): Promise<Record<string, unknown>> {
+  const t = await captureRequestTemplate(apiKey, baseUrl, spec.shape.model, spec.config());
+  if (!t) throw new Error('@google/genai built a generateContent body gempipe cannot cut around the prompt: whole requests, attachments and --context are unavailable with this SDK version');
+  const body = JSON.parse(t.prefix + '""' + t.suffix) as Record<string, unknown>;
+  delete body.contents;
+  return body;
+}
+
+/**
  * The client. An error whose text carries the API key (a server or proxy that echoes the request)
  * has it cut out before anything can read it: no failure record, log line or message holds it.
  */
-export function createGeminiClient(options: GeminiClientOptions): GenerateFn {
+export function createGeminiClient(options: GeminiClientOptions): GeminiClient {
   if (!options.apiKey) throw new UsageError('createGeminiClient() needs `apiKey` (a Gemini API key, e.g. process.env.GEMINI_API_KEY; any text for an emulator)');
-  const call = createCall(options);
+  const { call, sendBody } = createCall(options);
   const secrets = [options.apiKey];
-  return async (prompt, signal) => {
+  const guard = async <T>(p: () => Promise<T>): Promise<T> => {
     try {
-      return await call(prompt, signal);
+      return await p();
     } catch (e) {
       if (e instanceof Error && e.message.includes(options.apiKey) && options.apiKey.length >= 4) e.message = redact(e.message, secrets);
       throw e;
     }
   };
+  const client: GenerateFn = (prompt, signal) => guard(() => call(prompt, signal));
+  return Object.assign(client, { sendBody: (body: string | Uint8Array, signal?: AbortSignal) => guard(() => sendBody(body, signal)) });
 }
 
-function createCall(options: GeminiClientOptions): GenerateFn {
+function createCall(options: GeminiClientOptions): { call: GenerateFn; sendBody: GeminiClient['sendBody'] } {
   const o = { ...options };
   const transport = o.transport;
   if (transport && transport.timeoutMs !== o.timeoutMs) {
@@ -159,23 +183,52 @@ function createCall(options: GeminiClientOptions): GenerateFn {
     },
   });
   const config: GenerateContentConfig = requestSpecOf(o).config();
+  let template: Promise<RequestTemplate | undefined> | undefined;
+  const templateOf = () => (template ??= captureRequestTemplate(o.apiKey, o.baseUrl, o.model, config).catch(() => undefined));
   if (transport) {
     const linked = new WeakSet<AbortSignal>();
-    let template: Promise<RequestTemplate | undefined> | undefined;
-    return async (prompt, signal) => {
+    const link = (signal?: AbortSignal) => {
       if (signal && !linked.has(signal)) {
         linked.add(signal);
         signal.throwIfAborted();
         signal.addEventListener('abort', () => transport.abortAll(signal.reason), { once: true });
       }
-      const t = await (template ??= captureRequestTemplate(o.apiKey, o.baseUrl, o.model, config).catch(() => undefined));
-      if (!t) return toResult(await ai.models.generateContent({ model: o.model, contents: prompt, config }));
-      const res = await transport.send(t.origin, 'POST', t.path, t.headers, t.prefix + JSON.stringify(prompt) + t.suffix);
+    };
+    const post = async (t: RequestTemplate, body: string | Uint8Array) => {
+      const res = await transport.send(t.origin, 'POST', t.path, t.headers, body);
       if (res.status < 200 || res.status >= 300) throw apiErrorOf(res);
       return toResult(JSON.parse(res.text) as GenerateContentResponse);
     };
+    return {
+      async call(prompt, signal) {
+        link(signal);
+        const t = await templateOf();
+        if (!t) return toResult(await ai.models.generateContent({ model: o.model, contents: prompt, config }));
+        return post(t, t.prefix + JSON.stringify(prompt) + t.suffix);
+      },
+      async sendBody(body, signal) {
+        link(signal);
+        const t = await templateOf();
+        if (!t) throw new Error('@google/genai built a generateContent body gempipe cannot cut around the prompt: whole request bodies cannot be sent');
+        return post(t, body);
+      },
+    };
   }
-  return async (prompt, signal) => {
+  // No transport: whole bodies go through the global fetch, to the template's URL with its headers.
+  const sendBody: GeminiClient['sendBody'] = async (body, signal) => {
+    const t = await templateOf();
+    if (!t) throw new Error('@google/genai built a generateContent body gempipe cannot cut around the prompt: whole request bodies cannot be sent');
+    const headers: Record<string, string> = {};
+    for (let i = 0; i < t.headers.length; i += 2) headers[t.headers[i]] = t.headers[i + 1];
+    const signals = [AbortSignal.timeout(o.timeoutMs), ...(signal ? [signal] : [])];
+    const res = await fetch(t.origin + t.path, { method: 'POST', headers, body: body as string | Uint8Array<ArrayBuffer>, signal: AbortSignal.any(signals) });
+    const text = await res.text();
+    const h: Record<string, string> = {};
+    res.headers.forEach((v, k) => (h[k] = v));
+    if (res.status < 200 || res.status >= 300) throw apiErrorOf({ status: res.status, headers: h, text });
+    return toResult(JSON.parse(text) as GenerateContentResponse);
+  };
+  const call: GenerateFn = async (prompt, signal) => {
     if (!signal) return toResult(await ai.models.generateContent({ model: o.model, contents: prompt, config }));
     signal.throwIfAborted();
     // The SDK adds 'abort' listeners to the signal it is given and never removes them; on the
@@ -192,4 +245,5 @@ function createCall(options: GeminiClientOptions): GenerateFn {
       signal.removeEventListener('abort', onAbort);
     }
   };
+  return { call, sendBody };
 }

@@ -28,7 +28,7 @@ export interface RawAnswer {
 export interface FastFetch {
   fetch: typeof fetch;
   /** One request without the Response emulation (the client's hot path). `headers` flat: [k, v, k, v, ...]. */
-  send(origin: string, method: 'GET' | 'POST', path: string, headers: string[], body?: string): Promise<RawAnswer>;
+  send(origin: string, method: 'GET' | 'POST', path: string, headers: string[], body?: string | Uint8Array): Promise<RawAnswer>;
   /** The timeout it enforces (the SDK then needs none). */
   timeoutMs?: number;
   /** Fails every request in flight and every later one (a hard stop). */

@@ -151,6 +151,12 @@ export function classifyError(err: unknown, timedOut = false): ClassifiedError {
     if (reason === 'API_KEY_INVALID' || /API key (not valid|expired)/i.test(message) || code === 401) return fatal('INVALID_API_KEY');
     if (/location is not supported/i.test(message)) return fatal('LOCATION_NOT_SUPPORTED');
     if (reason === 'SERVICE_DISABLED' || /has not been used in project|is disabled|billing/i.test(message) && code !== 429) return fatal('API_NOT_ENABLED');
+    // A file or cache a request names that the service no longer has (expired, deleted), or a
+    // file still PROCESSING: that request's, not the key's — retried once the caller has made it
+    // again (media/uploads.ts, context/context-cache.ts), never a whole-run fault.
+    if (code === 403 && /access the File \S+ or it may not exist/i.test(message)) return { ...base, kind: 'retryable', cause: 'file gone' };
+    if (code === 403 && /CachedContent not found/i.test(message)) return { ...base, kind: 'retryable', cause: 'cache gone' };
+    if (code === 400 && /is not in an ACTIVE state/i.test(message)) return { ...base, kind: 'retryable', cause: 'file processing' };
     if (code === 403) return fatal('PERMISSION_DENIED');
     if (code === 404) return fatal('MODEL_NOT_FOUND');
     if (code === 400 && status === 'FAILED_PRECONDITION') return fatal('FAILED_PRECONDITION');

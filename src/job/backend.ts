@@ -1,9 +1,16 @@
 // createBackend(): what a run talks to — the emulator (with --emulator), the transport, the
-// Gemini client and the limiter (started where an earlier run into the directory left off) —
-// built in one place, with one close() for all of it.
+// Gemini client and the limiter (started where an earlier run into the directory left off), and
+// for records that ask more than a prompt the request bodies (request/builder.ts) with their
+// uploads (media/uploads.ts) and --context (context/) — built in one place, with one close().
 
 import { startEmulator, type Emulator } from '../emulator/server.js';
-import { createGeminiClient, type GenerateFn } from '../gemini/client.js';
+import { createGeminiClient, restBaseOf, type GenerateFn } from '../gemini/client.js';
+import { createMediaApis } from '../gemini/media-client.js';
+import { dropLeftoverCache, startContext, type ContextSession } from '../context/context-cache.js';
+import type { LoadedContext } from '../context/context.js';
+import type { RunStats } from '../stats.js';
+import { openUploads, type Uploads } from '../media/uploads.js';
+import { createRequestBodies, createRequestBuilder, type RequestBodies } from '../request/builder.js';
 import { MAX_CONNECTIONS } from '../fd-budget.js';
 import { createFastFetch, type FastFetch } from '../gemini/fast-fetch.js';
 import { endpointAnswers } from '../gemini/reachable.js';
@@ -28,14 +35,27 @@ export interface Backend {
   limits: string[];
   /** --redis: the link and the quota id (the shared --rpd count uses them). */
   shared?: { link: RedisLink; quotaId: string };
+  /** Whole request bodies (request lines, attachments, --context): generateWorkOf() wraps its work in them. */
+  bodies: RequestBodies;
+  /** Tokens every request carries besides its prompt and system instruction (--context's, estimated). */
+  fixedTokens?: number;
   /** Keeps what was learned for the next run, then stops the limiter, transport and emulator. */
   close(): Promise<void>;
 }
 
 /** What a backend is made of: where and how to ask, the limits, where learned limits are kept (`out`). */
-export type BackendOptions = RequestShape & Pick<Options, 'out' | 'baseUrl' | 'apiKey' | 'emulator' | 'rpm' | 'tpm' | 'adaptiveRate' | 'redis' | 'quotaId' | 'concurrency' | 'timeoutMs'>;
+export type BackendOptions = RequestShape & Pick<Options, 'out' | 'baseUrl' | 'apiKey' | 'emulator' | 'rpm' | 'tpm' | 'adaptiveRate' | 'redis' | 'quotaId' | 'concurrency' | 'timeoutMs'> & Partial<Pick<Options, 'contextTtlMs' | 'contextCache'>>;
 
-export async function createBackend(o: BackendOptions, io: { generate?: GenerateFn; say: (line: string) => void; /** Sockets at most (fd-budget.ts). */ connections?: number }): Promise<Backend> {
+export async function createBackend(o: BackendOptions, io: {
+  generate?: GenerateFn;
+  say: (line: string) => void;
+  /** Sockets at most (fd-budget.ts). */
+  connections?: number;
+  /** --context, loaded (prepareJob): cached or sent as a prefix. */
+  context?: LoadedContext;
+  /** The run's counters (--context's cache storage is counted there). */
+  stats?: RunStats;
+}): Promise<Backend> {
   const toStdout = o.out === '-';
   let emulator: Emulator | undefined;
   let baseUrl = o.baseUrl;
@@ -99,7 +119,32 @@ export async function createBackend(o: BackendOptions, io: { generate?: Generate
     },
   });
   const transport: FastFetch | undefined = io.generate ? undefined : createFastFetch({ connections: io.connections ?? Math.min(o.concurrency, MAX_CONNECTIONS), timeoutMs: o.timeoutMs });
-  const generate: GenerateFn = io.generate ?? createGeminiClient({ ...requestSpecOf(o).shape, apiKey, baseUrl, timeoutMs: o.timeoutMs, transport });
+  const spec = requestSpecOf(o);
+  const client = io.generate ?? createGeminiClient({ ...spec.shape, apiKey, baseUrl, timeoutMs: o.timeoutMs, transport });
+  // Records that ask more than a prompt: their bodies, and the Files API they may need (made when first needed).
+  const apis = createMediaApis({ apiKey, baseUrl });
+  let uploads: Promise<Uploads> | undefined;
+  const uploadsOf = () => (uploads ??= openUploads({ dir: toStdout ? undefined : o.out, files: apis.files, say: io.say }));
+  let context: ContextSession | undefined;
+  try {
+    if (io.context) {
+      // With an injected generate there is no service to cache on or upload to: the context is a prefix.
+      context = await startContext({
+        ctx: io.context, model: o.model, system: o.system, dir: toStdout ? undefined : o.out, caches: io.generate ? undefined : apis.caches,
+        uploads: io.generate ? undefined : uploadsOf, cache: o.contextCache ?? 'auto', ttlSec: Math.round((o.contextTtlMs ?? 600_000) / 1000), say: io.say, stats: io.stats,
+      });
+    } else if (!toStdout && !io.generate) {
+      await dropLeftoverCache(o.out, apis.caches, io.say);
+    }
+  } catch (e) {
+    await limiter.stop();
+    await link?.close();
+    await transport?.close();
+    await emulator?.close();
+    throw e;
+  }
+  const bodies = createRequestBodies(createRequestBuilder({ base: () => restBaseOf(apiKey, baseUrl, spec), uploads: uploadsOf, context }), client);
+  const generate: GenerateFn = bodies.generate;
   const embed = o.embed ? createEmbedClient({ model: o.model, embed: o.embed, apiKey, baseUrl, timeoutMs: o.timeoutMs, transport }) : undefined;
   // Kept every few seconds too: a run killed with SIGKILL still leaves what it learned.
   const saver = toStdout ? undefined : setInterval(() => saveLearned(o.out, o.model, limiter.learned()), 5000);
@@ -110,9 +155,12 @@ export async function createBackend(o: BackendOptions, io: { generate?: Generate
     limiter,
     reachable: io.generate ? undefined : () => endpointAnswers({ apiKey, baseUrl, model: o.model, timeoutMs: o.timeoutMs }),
     limits,
+    bodies,
+    fixedTokens: io.context?.tokens,
     shared: link && shared ? { link, quotaId: shared.quotaId } : undefined,
     async close() {
       if (saver) clearInterval(saver);
+      await context?.close();
       if (!toStdout) saveLearned(o.out, o.model, limiter.learned());
       const found = limiter.learned().rpm;
       if (found?.source === 'adaptive' && !toStdout) limits.push(`rate found: ${found.value.toLocaleString('en-US')} requests/min (kept in ${o.out}/${LIMITS_FILE} for the next run)`);

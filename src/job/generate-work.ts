@@ -23,18 +23,20 @@ export type WorkSettings = Pick<Options, 'maxAttempts' | 'retryBaseDelayMs' | 's
 export function generateWorkOf(
   spec: RequestSpec,
   s: WorkSettings,
-  backend: Pick<Backend, 'generate' | 'limiter' | 'reachable'>,
+  backend: Pick<Backend, 'generate' | 'limiter' | 'reachable'> & Partial<Pick<Backend, 'bodies' | 'fixedTokens'>>,
   stats: RunStats,
   extras: Pick<GenerateStageOptions, 'signal' | 'dailyCap' | 'onDailyCapReached' | 'onFatal' | 'stopSending' | 'parking'> & { meter?: RunMeter },
 ): Work {
   const { meter, ...rest } = extras;
-  return createGenerateWork({
+  const work = createGenerateWork({
     ...rest,
     generate: meter ? meterGenerate(backend.generate, meter) : backend.generate, limiter: backend.limiter, reachable: backend.reachable, concurrency: s.concurrency, model: spec.shape.model, stats,
     retry: { ...RETRY_DEFAULTS, maxAttempts: s.maxAttempts, baseDelayMs: s.retryBaseDelayMs },
     expectJson: spec.expectJson, checkJson: spec.checkJson, schemaRetries: s.schemaRetries, maxQuotaWaitMs: s.maxQuotaWaitMs,
-    tokenEstimator: new TokenEstimator(fixedTokensOf(spec.shape.system)),
+    tokenEstimator: new TokenEstimator(fixedTokensOf(spec.shape.system) + (backend.fixedTokens ?? 0)),
   });
+  // A record asking more than its prompt has its body built before it is asked (request/builder.ts).
+  return backend.bodies ? backend.bodies.wrap(work, stats) : work;
 }
 
 /**

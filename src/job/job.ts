@@ -18,6 +18,7 @@ import type { InputSource } from '../stages/read-inputs.js';
 import type { RunMeter } from '../observe/run-meter.js';
 import type { RunStats, Summary } from '../stats.js';
 import type { StopControl } from './stop-control.js';
+import type { LoadedContext } from '../context/context.js';
 
 export interface RunIO {
   /** `fd` (process.stdin has one): with no INPUT, stdin is read only when it is a pipe or a file with data. */
@@ -46,6 +47,8 @@ export interface Job {
   readonly stop: StopControl;
   readonly toStdout: boolean;
   readonly sources: readonly InputSource[];
+  /** --context, loaded and hashed (its digest is in every record's hash). */
+  readonly context?: LoadedContext;
   /** The output directory's resume state (none with `-o -`). */
   readonly state?: OutputState;
   readonly dedupe?: Dedupe;

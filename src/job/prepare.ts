@@ -34,6 +34,7 @@ import { needPackage } from '../util/optional.js';
 import type { Job, RunIO } from './job.js';
 import { lineReading, openJobReader } from './reader.js';
 import { createStopControl } from './stop-control.js';
+import { loadContext } from '../context/context.js';
 import { openJobWriter, type WrittenListener } from './writer.js';
 import { watchRun, type RunWatch } from './watch.js';
 
@@ -59,7 +60,9 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
   if (!o.apiKey && !o.emulator && !o.dryRun && !o.coordinator && !io.generate) {
     throw new UsageError('No API key: pass `apiKey` to run() (the CLI reads it from GEMINI_API_KEY or GOOGLE_API_KEY), or `emulator: true` for the local emulator');
   }
-  const spec = requestSpecOf(o);
+  // --context first: its digest is part of every record's hash (a usage error if it cannot be read).
+  const context = o.context !== undefined ? await loadContext(o.context) : undefined;
+  const spec = requestSpecOf(o, { contextDigest: context?.digest });
   const secrets = [o.apiKey];
   const stats = createStats();
   watchEventLoop();
@@ -162,7 +165,7 @@ export async function prepareJob(options: Partial<Options>, io: RunIO): Promise<
     const halt = (message: string) => stop.halt(redact(message, secrets).replace(/\s*\n\s*/g, ' '));
     const done = state ? state.succeeded.size + (o.retryFailed ? 0 : state.failed.size) : 0;
     const job: PreparedJob = {
-      options: o, spec, io, stats, meter: watch.meter, watch, stop, toStdout, sources, state, dedupe, cache, post, budget,
+      options: o, spec, io, stats, meter: watch.meter, watch, stop, toStdout, sources, context, state, dedupe, cache, post, budget,
       stopSending: stopSending.signal, seen: prepared?.seen, failedAtStart, say, shout, halt,
       keepEarlierJobFile: () => {
         if (stats.attempts === 0 && stats.written === 0 && !o.dryRun) restoreJobFile(o.out, jobFileBefore);

@@ -7,14 +7,14 @@ import type { Readable } from 'node:stream';
 import type { Options } from '../cli/options.js';
 import { inPartition } from '../partition.js';
 import type { RequestSpec } from '../request/spec.js';
-import { parserOf } from '../stages/line-parsers.js';
+import { recordReading } from '../request/reading.js';
 import { countRecords, createInputReader, type InputReaderOptions, type InputSource } from '../stages/read-inputs.js';
 import { writeErrorText } from '../stages/rotating-writer.js';
 import type { RunStats } from '../stats.js';
 
-/** How lines become records: the parser (text or jsonl), CSV's fields, and the hash; `warn`: JSONL's --keep warning. */
-export function lineReading(o: Options, spec: RequestSpec, warn?: (line: string) => void): Pick<InputReaderOptions, 'parse' | 'csv' | 'hash' | 'maxLineBytes'> {
-  return { ...parserOf(o, warn), hash: spec.hash, maxLineBytes: o.maxLineBytes };
+/** How lines become records: the parser (text, jsonl, request), CSV's fields, --attach's resolver, and the hash; `warn`: JSONL's --keep warning. */
+export function lineReading(o: Options, spec: RequestSpec, warn?: (line: string) => void): Pick<InputReaderOptions, 'parse' | 'csv' | 'hash' | 'resolve' | 'maxLineBytes'> {
+  return { ...recordReading(o, spec, warn), maxLineBytes: o.maxLineBytes };
 }
 
 export function openJobReader(j: {

@@ -26,7 +26,7 @@ export interface ChangedLines {
 export async function findChangedLines(
   sources: readonly InputSource[],
   state: Pick<OutputState, 'succeeded' | 'failed' | 'hashes' | 'kept'>,
-  o: Pick<InputReaderOptions, 'stdin' | 'maxLineBytes' | 'parse' | 'hash' | 'csv'>,
+  o: Pick<InputReaderOptions, 'stdin' | 'maxLineBytes' | 'parse' | 'hash' | 'csv' | 'resolve'>,
   /** --keep's output names: a line whose kept fields differ from its record's is changed too (state.kept). */
   keptNames: readonly string[] = [],
 ): Promise<ChangedLines> {

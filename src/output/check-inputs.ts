@@ -35,7 +35,7 @@ export async function checkInputs(
   o: CheckOptions,
   sources: InputSource[],
   state: OutputState,
-  read: Pick<InputReaderOptions, 'stdin' | 'maxLineBytes' | 'parse' | 'hash' | 'csv'>,
+  read: Pick<InputReaderOptions, 'stdin' | 'maxLineBytes' | 'parse' | 'hash' | 'csv' | 'resolve'>,
   say: (line: string) => void,
 ): Promise<CheckedInputs> {
   let spool: string | undefined;
@@ -70,7 +70,7 @@ export async function checkInputs(
       const at = was === undefined ? 0 : firstDifference(was, f.prompt);
       const what = f.keptOnly ? `it asks the same, but its --keep field(s) differ: ${keptDifference(written, f.kept, keptNames)}; --redo-changed rewrites such records without asking again`
         : was === undefined ? `now ${quoteAt(f.prompt)}`
-          : was === f.prompt ? `the prompt is the same, so the model, --system, --temperature, --max-output-tokens, --thinking-budget or --json-schema differ from the run that wrote it`
+          : was === f.prompt ? `the prompt is the same, so the model, --system, --temperature, --max-output-tokens, --thinking-budget or --json-schema differ from the run that wrote it${o.attach?.length || o.context !== undefined || o.inputFormat === 'request' ? ', or an attachment\'s bytes (--attach), the --context or the rest of the request line' : ''}`
             : `was ${quoteAt(was, at)}, now ${quoteAt(f.prompt, at)}`;
       const head = `${changed.count} input line(s) changed since their records were written to ${o.out}/ (first: ${f.id} — ${what})`;
       if (!o.redoChanged) {

@@ -18,6 +18,8 @@
 //   report.html              gempipe report / --report: the series and failures as one offline page
 //   vectors-00000.npy ...    `gempipe embed --vectors f32|npy|parquet`: the vectors, a row per record of the JSONL index
 //   .vectors-00000.npy.partial  a vector shard being filled (rows as float32; renamed or converted when full)
+//   .gempipe-uploads.jsonl   --attach, --context: the journal of Files API uploads, by SHA-256 (media/uploads.ts)
+//   .gempipe-context.json    --context: the journal of the explicit context cache (context/context-cache.ts)
 //   .NAME.tmp (NAME.tmp for a dotfile)   a file being rewritten atomically, renamed over NAME
 
 import { join } from 'node:path';
@@ -33,6 +35,10 @@ export const SOURCES_FILE = '.gempipe-sources.json';
 export const RESERVE_FILE = '.gempipe-reserve';
 export const JOURNAL_FILE = '.gempipe-batches.json';
 export const JOBS_DIR = '.gempipe-batches';
+/** --attach/--context: uploads through the Files API, appended and fsynced a line at a time. */
+export const UPLOADS_FILE = '.gempipe-uploads.jsonl';
+/** --context: the explicit cache this directory's runs created (name, state), rewritten atomically. */
+export const CONTEXT_FILE = '.gempipe-context.json';
 /** Each run's time series (observe/timeseries.ts), a segment per run. */
 export const SERIES_FILE = '.gempipe-series.jsonl';
 /** `gempipe report` / --report's page. */

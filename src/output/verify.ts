@@ -21,7 +21,8 @@ import { hash32, keptHash32, LineHashes } from './line-hashes.js';
 import { scanJsonl } from './output-state.js';
 import { nameSources, readSourceNames } from './source-names.js';
 import { parseKeep } from '../stages/fields.js';
-import { parserOf } from '../stages/line-parsers.js';
+import { recordReading } from '../request/reading.js';
+import { loadContext } from '../context/context.js';
 import { createSourceChain, resolveInputs } from '../stages/read-inputs.js';
 
 export interface VerifyReport {
@@ -109,8 +110,9 @@ export async function verify(o: { out: string; inputs: string[]; shape?: Partial
   if (o.inputs.length === 0) return report();
 
   // 2. Against the inputs: each current line exactly one record, with a matching hash (and kept fields).
-  const { hash } = requestSpecOf({ ...shape, model: shape.model ?? DEFAULTS.model });
-  const { parse, csv } = parserOf(shape);
+  const context = shape.context !== undefined ? await loadContext(shape.context) : undefined;
+  const spec = requestSpecOf({ ...shape, model: shape.model ?? DEFAULTS.model }, { contextDigest: context?.digest });
+  const { parse, csv, hash, resolve } = recordReading(shape, spec);
   const seen = new IdSet();
   const missing: string[] = [];
   const changed: string[] = [];
@@ -123,7 +125,7 @@ export async function verify(o: { out: string; inputs: string[]; shape?: Partial
   for (const src of nameSources(resolveInputs(o.inputs), readSourceNames(o.out), [...succeeded.sources(), ...failed.sources()]).sources) {
     let chain: Duplex;
     try {
-      chain = createSourceChain(src, { stdin: o.stdin, maxLineBytes: shape.maxLineBytes ?? 1024 * 1024, parse, hash, csv, mine: shape.partition ? inPartition(shape.partition) : undefined });
+      chain = createSourceChain(src, { stdin: o.stdin, maxLineBytes: shape.maxLineBytes ?? 1024 * 1024, parse, hash, csv, resolve, mine: shape.partition ? inPartition(shape.partition) : undefined });
       for await (const rec of chain as AsyncIterable<InputRecord>) {
         lines++;
         seen.add(src.source, rec.line);

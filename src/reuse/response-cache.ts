@@ -41,8 +41,8 @@ type Work = (rec: InputRecord, signal: AbortSignal) => Promise<OutputRecord | nu
 export interface ResponseCache {
   /** A hit: the record answered from the cache ("cached": true, counted); undefined: a miss. */
   lookup(rec: InputRecord): SuccessRecord | undefined;
-  /** Keeps a paid answer (successes only; best effort). */
-  store(r: OutputRecord): void;
+  /** Keeps a paid answer (successes only; best effort); `rec`, its input, keys what else it asked (a request line, attachments, a context). */
+  store(r: OutputRecord, rec?: InputRecord): void;
   /** `work` behind the cache: a hit is not asked; a paid answer is kept. */
   wrap(work: Work): Work;
   close(): Promise<void>;
@@ -63,12 +63,13 @@ async function openCache(path: string, readOnly = false): Promise<RootDatabase<E
 /** `readOnly`: lookups only (--dry-run); nothing is stored. */
 export async function createResponseCache(o: { path: string; spec: RequestSpec; ttlMs?: number; stats: RunStats; readOnly?: boolean }): Promise<ResponseCache> {
   const db = await openCache(o.path, o.readOnly);
-  const keyOf = o.spec.cacheKey;
+  // A record asking more than its prompt is keyed by all of it (cacheKeyOf: cacheKey(prompt) for a text record).
+  const keyOf = (rec: Pick<InputRecord, 'prompt'> & Partial<InputRecord>) => o.spec.cacheKeyOf(rec as InputRecord);
   const fresh = (e: Entry) => o.ttlMs === undefined || Date.now() - e.t <= o.ttlMs;
   const cache: ResponseCache = {
     lookup(rec) {
       if (rec.invalid) return undefined;
-      const hit = db.get(keyOf(rec.prompt, rec.title));
+      const hit = db.get(keyOf(rec));
       if (!hit || !fresh(hit)) return undefined;
       o.stats.cached++;
       o.stats.succeeded++;
@@ -79,22 +80,22 @@ export async function createResponseCache(o: { path: string; spec: RequestSpec; 
       paidUsageOf.set(r, hit.u);
       return r;
     },
-    store(r) {
+    store(r, rec) {
       if (o.readOnly || isFailure(r) || r.cached === true || r.dedupedFrom !== undefined) return;
       if (isEmbedding(r)) {
-        if (r.embedding) void db.put(keyOf(r.prompt, r.title), { r: '', f: '', m: r.model, u: r.usage, e: r.embedding, t: Date.now() }).catch(() => {});
+        if (r.embedding) void db.put(keyOf(rec ?? r), { r: '', f: '', m: r.model, u: r.usage, e: r.embedding, t: Date.now() }).catch(() => {});
         return;
       }
       const e: Entry = { r: r.response, f: r.finishReason, m: r.model, u: r.usage, t: Date.now() };
       if (r.json !== undefined) e.j = r.json;
-      void db.put(keyOf(r.prompt), e).catch(() => {}); // best effort: a full disk must not fail the record
+      void db.put(rec ? keyOf(rec) : o.spec.cacheKey(r.prompt), e).catch(() => {}); // best effort: a full disk must not fail the record
     },
     wrap(work) {
       return async (rec, signal) => {
         const hit = cache.lookup(rec);
         if (hit) return hit;
         const r = await work(rec, signal);
-        if (r) cache.store(r);
+        if (r) cache.store(r, rec);
         return r;
       };
     },

@@ -9,7 +9,12 @@ import { createBatchStage } from '../batch/batch-stage.js';
 import { loadJournal, readLiveJobs, removeEndedJobFiles, type Journal } from '../batch/journal.js';
 import { startEmulator } from '../emulator/server.js';
 import { createBatchService } from '../gemini/batch-client.js';
-import { restRequestOf } from '../gemini/client.js';
+import { restBaseOf, restRequestOf } from '../gemini/client.js';
+import { createMediaApis } from '../gemini/media-client.js';
+import { startContext } from '../context/context-cache.js';
+import { openUploads } from '../media/uploads.js';
+import { createRequestBuilder } from '../request/builder.js';
+import type { InputRecord } from '../records.js';
 import { createBackend, type Backend } from '../job/backend.js';
 import { jobWorkOf } from '../job/generate-work.js';
 import type { Job, RunnerEnd } from '../job/job.js';
@@ -37,7 +42,7 @@ export async function batchGround(job: Job, workOf: (job: Job, backend: Backend)
   let limits: string[] | undefined; // the online backend's: filled when it closes too
   let onlineWork: Promise<Work> | undefined;
   const online = () => (onlineWork ??= (async () => {
-    const backend = await createBackend({ ...o, emulator: false, ...conn }, { say: job.say, connections: job.budget?.connections });
+    const backend = await createBackend({ ...o, emulator: false, ...conn, contextCache: 'off' }, { say: job.say, connections: job.budget?.connections, context: job.context, stats: job.stats });
     job.defer(() => backend.close());
     limits = backend.limits;
     return workOf(job, backend);
@@ -48,8 +53,21 @@ export async function batchGround(job: Job, workOf: (job: Job, backend: Backend)
 export async function runBatch(job: Job): Promise<RunnerEnd> {
   const { options: o, stats, stop } = job;
   const { journal, live, conn, online, limits } = await batchGround(job, jobWorkOf);
+  // Request lines and --context build their own bodies (the context as a prefix: a batch job may
+  // outlive an explicit cache's renewals); a text record is its prompt in the SDK's template.
+  const textRequest = await restRequestOf(conn.apiKey ?? '', conn.baseUrl, job.spec);
+  let requestOf = (prompt: string, _rec?: InputRecord) => textRequest(prompt);
+  if (o.inputFormat === 'request' || job.context) {
+    const apis = createMediaApis(conn);
+    const uploads = () => openUploads({ dir: o.out, files: apis.files, say: job.say });
+    const context = job.context ? await startContext({ ctx: job.context, model: o.model, system: o.system, dir: o.out, uploads, cache: 'off', ttlSec: 0, say: job.say }) : undefined;
+    if (context) job.defer(() => context.close());
+    const builder = createRequestBuilder({ base: () => restBaseOf(conn.apiKey ?? '', conn.baseUrl, job.spec), context });
+    await builder.ready();
+    requestOf = (prompt, rec) => (rec && builder.needs(rec) ? builder.buildText(rec) : textRequest(prompt));
+  }
   const batch = createBatchStage({
-    service: createBatchService(conn), dir: o.out, journal, live, spec: job.spec, requestOf: await restRequestOf(conn.apiKey ?? '', conn.baseUrl, job.spec),
+    service: createBatchService(conn), dir: o.out, journal, live, spec: job.spec, requestOf,
     settings: o, emulated: o.emulator, onDisk: job.onDisk, dedupe: job.dedupe, cache: job.cache, online, stats, meter: job.meter, say: job.say, signal: stop.reading,
   });
   job.onWritten((records) => batch.written(records));

@@ -8,6 +8,7 @@ import { autoModeOf } from '../job/mode.js';
 import type { Job, RunnerEnd } from '../job/job.js';
 import { createPlanCounter, formatPlan, makePlan, readHistory } from '../plan.js';
 import { fixedTokensOf } from '../quota/token-estimate.js';
+import { cacheMinimumOf } from '../context/context.js';
 
 export async function runDryRun(job: Job): Promise<RunnerEnd> {
   const { options: o, stats } = job;
@@ -17,6 +18,7 @@ export async function runDryRun(job: Job): Promise<RunnerEnd> {
   const pipelineError = await job.run([], { sink });
   if (pipelineError) throw pipelineError;
   const history = await historyP;
-  job.io.stdout.write(formatPlan(makePlan(counts, o, stats.skipped, history, auto), o, history));
+  const context = job.context ? { tokens: job.context.tokens, minimum: cacheMinimumOf(o.model) } : undefined;
+  job.io.stdout.write(formatPlan(makePlan(counts, o, stats.skipped, history, auto, context), o, history));
   return { planOnly: true };
 }

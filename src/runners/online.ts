@@ -10,7 +10,7 @@ import type { Job, RunnerEnd } from '../job/job.js';
 
 export async function runOnline(job: Job): Promise<RunnerEnd> {
   const { options: o, stats, stop } = job;
-  const backend = await createBackend(o, { generate: job.io.generate, say: job.say, connections: job.budget?.connections });
+  const backend = await createBackend(o, { generate: job.io.generate, say: job.say, connections: job.budget?.connections, context: job.context, stats });
   job.defer(() => backend.close());
   // A record waiting out a long RetryInfo parks: its slot takes the next record meanwhile.
   let stage: (Duplex & Parking) | undefined;

@@ -1,7 +1,8 @@
 // A record's fields -> an InputRecord, for JSONL and CSV alike: the prompt from --prompt-field or
-// --template, the --keep fields copied (`NAME` or `NAME:AS`, kept under AS), a missing field named
-// in an INVALID_INPUT failure. JSONL has no header to check --keep against: a kept field that none
-// of the first records has is warned about once (CSV checks its header: csv-header.ts).
+// --template, the --keep fields copied (`NAME` or `NAME:AS`, kept under AS), the --attach fields
+// taken (media/resolve.ts reads them), a missing field named in an INVALID_INPUT failure. JSONL has
+// no header to check --keep against: a kept field that none of the first records has is warned
+// about once (CSV checks its header: csv-header.ts).
 
 import type { InputRecord } from '../records.js';
 import { compileTemplate } from '../template.js';
@@ -18,6 +19,8 @@ export interface FieldOptions {
   warn?: (line: string) => void;
   /** `gempipe embed --title-field`: the field holding a document's title (a string; absent: none). */
   titleField?: string;
+  /** --attach: fields naming files or URLs (a string, or in JSONL an array of them; empty: none). */
+  attach?: readonly string[];
 }
 
 /** One --keep entry: the input field and the output name. */
@@ -44,6 +47,7 @@ export const KEEP_WARN_AFTER = 20;
 export function createFieldMapper(opts: FieldOptions): (base: { id: string; source: string; line: number }, rec: Record<string, unknown>) => InputRecord {
   const { promptField, template, warn, titleField } = opts;
   const keep = parseKeep(opts.keep);
+  const attach = [...(opts.attach ?? [])];
   const compiled = template !== undefined ? compileTemplate(template) : undefined;
   // JSONL: how many records in a row lacked each kept field (-1 once one had it, or it was said).
   const absent = keep.map(() => 0);
@@ -66,6 +70,20 @@ export function createFieldMapper(opts: FieldOptions): (base: { id: string; sour
     const out: InputRecord = { ...base, prompt };
     const title = titleField !== undefined ? rec[titleField] : undefined;
     if (typeof title === 'string' && title.trim() !== '') out.title = title;
+    if (attach.length > 0) {
+      const refs: Array<{ field: string; value: string }> = [];
+      for (const field of attach) {
+        const v = rec[field];
+        if (v === undefined) return { ...base, prompt, invalid: { message: `line ${base.line} of ${base.source} has no field "${field}" (--attach)` } };
+        const values = Array.isArray(v) ? v : [v];
+        for (const x of values) {
+          if (x === null || x === '') continue; // no attachment in this field
+          if (typeof x !== 'string') return { ...base, prompt, invalid: { message: `line ${base.line} of ${base.source}: field "${field}" (--attach) holds ${JSON.stringify(x).slice(0, 40)}, not a path or URL` } };
+          refs.push({ field, value: x });
+        }
+      }
+      if (refs.length > 0) out.attach = refs;
+    }
     if (keep.length > 0) {
       out.kept = {};
       keep.forEach((k, i) => {

@@ -103,15 +103,17 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
     let hold: Hold | undefined;
     let released = false;
     try {
-      const res = await generate(rec.prompt, signal);
+      const res = await generate(rec.prompt, signal, rec);
       const latencyMs = Date.now() - grant.sentAt;
       lastAnswerAt = Date.now();
       timeoutsSinceAnswer = 0;
       stats.apiMs += latencyMs;
       stats.tokensIn += res.usage.promptTokens;
       stats.tokensOut += res.usage.responseTokens;
+      stats.tokensCached += res.usage.cachedTokens ?? 0;
       outcome = { kind: 'ok', promptTokens: res.usage.promptTokens > 0 ? res.usage.promptTokens : undefined };
-      if (res.usage.promptTokens > 0) estimator.observe(rec.prompt, res.usage.promptTokens);
+      // Attachments and whole requests count tokens the prompt's characters do not tell.
+      if (res.usage.promptTokens > 0 && !rec.media && !rec.request) estimator.observe(rec.prompt, res.usage.promptTokens);
       return { res, latencyMs };
     } catch (err) {
       stats.apiMs += Date.now() - grant.sentAt;

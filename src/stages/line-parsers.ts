@@ -1,8 +1,10 @@
-// How a split line becomes an InputRecord: text (the line is the prompt) or JSONL (a JSON
-// object; the prompt from a field or a template, --keep fields copied); parserOf() picks the
-// parser (and CSV's fields) from a job's input shape, for the run and for verify alike.
+// How a split line becomes an InputRecord: text (the line is the prompt), JSONL (a JSON object;
+// the prompt from a field or a template, --keep fields copied, --attach fields taken) or a whole
+// request (request/line-request.ts); parserOf() picks the parser (and CSV's fields) from a job's
+// input shape, for the run and for verify alike.
 
 import type { InputRecord } from '../records.js';
+import { createRequestParser } from '../request/line-request.js';
 import type { InputFormat } from '../request/spec.js';
 import { createFieldMapper, type FieldOptions } from './fields.js';
 import type { SplitLine } from './line-splitter.js';
@@ -43,10 +45,10 @@ export function createJsonlParser(opts: FieldOptions): LineParser {
  * The parser of a job's input format, and CSV's fields (CSV records are assembled, then mapped).
  * `warn`: JSONL's warning about a --keep field the first records lack (the run's reader passes it).
  */
-export function parserOf(shape: { inputFormat?: InputFormat; promptField?: string; template?: string; keep?: readonly string[]; csvDelimiter?: string; embed?: { titleField?: string } }, warn?: (line: string) => void): { parse: LineParser; csv?: FieldOptions } {
-  const fields = { promptField: shape.promptField ?? 'prompt', template: shape.template, keep: shape.keep ?? [], titleField: shape.embed?.titleField };
+export function parserOf(shape: { inputFormat?: InputFormat; promptField?: string; template?: string; keep?: readonly string[]; csvDelimiter?: string; embed?: { titleField?: string }; attach?: readonly string[]; model?: string }, warn?: (line: string) => void): { parse: LineParser; csv?: FieldOptions } {
+  const fields = { promptField: shape.promptField ?? 'prompt', template: shape.template, keep: shape.keep ?? [], titleField: shape.embed?.titleField, attach: shape.attach ?? [] };
   return {
-    parse: shape.inputFormat === 'jsonl' ? createJsonlParser({ ...fields, warn }) : parseTextLine,
+    parse: shape.inputFormat === 'jsonl' ? createJsonlParser({ ...fields, warn }) : shape.inputFormat === 'request' ? createRequestParser(shape.model) : parseTextLine,
     csv: shape.inputFormat === 'csv' ? { ...fields, delimiter: shape.csvDelimiter } : undefined,
   };
 }

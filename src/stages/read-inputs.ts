@@ -86,7 +86,13 @@ export interface InputReaderOptions {
   /** CSV input (a header row names the fields): replaces `parse`. */
   csv?: FieldOptions;
   /** Hashes what each record asks (request/spec.ts) into `hash`; none: records carry no hash. */
-  hash?: (prompt: string, title?: string) => string;
+  hash?: (prompt: string, rec?: InputRecord) => string;
+  /**
+   * --attach: completes a parsed record before it is hashed (its attachments read and hashed,
+   * media/resolve.ts), one record at a time per source; an attachment that cannot be read makes
+   * the record invalid, never the source.
+   */
+  resolve?: (rec: InputRecord) => Promise<InputRecord>;
   /** Each record the reader emits (counting it; a 'data' listener would set the reader flowing). */
   onRecord?: (rec: InputRecord) => void;
   /** A source that could not be opened or read; the run goes on without it. */
@@ -100,7 +106,7 @@ export interface InputReaderOptions {
  * skip-done + parse (one fused function). Destroying the chain destroys every stage in it,
  * the file's read stream included (stream-chain 4.4.1).
  */
-export function createSourceChain(src: InputSource, o: Pick<InputReaderOptions, 'stdin' | 'maxLineBytes' | 'parse' | 'skip' | 'onSkip' | 'hash' | 'csv' | 'mine'>): Duplex {
+export function createSourceChain(src: InputSource, o: Pick<InputReaderOptions, 'stdin' | 'maxLineBytes' | 'parse' | 'skip' | 'onSkip' | 'hash' | 'csv' | 'mine' | 'resolve'>): Duplex {
   const { source } = src;
   let input: NodeJS.ReadableStream;
   if (src.path === null) {
@@ -109,6 +115,13 @@ export function createSourceChain(src: InputSource, o: Pick<InputReaderOptions, 
   } else {
     input = createReadStream(src.path, { highWaterMark: 64 * 1024 });
   }
+  // --attach: the hash waits for the attachments (an async step after the parse, in order).
+  const resolve = o.resolve;
+  const tail = resolve ? [async (rec: InputRecord) => {
+    const r = await resolve(rec);
+    if (o.hash) r.hash = o.hash(r.prompt, r);
+    return r;
+  }] : [];
   if (o.csv) {
     // CSV: records may span lines, so they are assembled first (csv-input.ts); the skip and the
     // hash then apply to the record, by the line it starts on.
@@ -118,10 +131,10 @@ export function createSourceChain(src: InputSource, o: Pick<InputReaderOptions, 
         o.onSkip?.();
         return null;
       }
-      if (o.hash) rec.hash = o.hash(rec.prompt, rec.title);
+      if (o.hash && !resolve) rec.hash = o.hash(rec.prompt, rec);
       return rec;
     };
-    return chainUnchecked<never, InputRecord>([input, ...lineSplitterStages({ maxLineBytes: o.maxLineBytes, keepBlank: true }), createCsvAssembler(source, { ...o.csv, maxRecordBytes: o.maxLineBytes }), finish]);
+    return chainUnchecked<never, InputRecord>([input, ...lineSplitterStages({ maxLineBytes: o.maxLineBytes, keepBlank: true }), createCsvAssembler(source, { ...o.csv, maxRecordBytes: o.maxLineBytes }), finish, ...tail]);
   }
   const toRecord = (l: SplitLine): InputRecord | null => {
     if (o.mine && !o.mine(source, l.line)) return null;
@@ -135,10 +148,10 @@ export function createSourceChain(src: InputSource, o: Pick<InputReaderOptions, 
         invalid: { message: `line ${l.line} of ${source} is ${l.tooLongBytes} bytes, over --max-line-bytes ${o.maxLineBytes}` },
       }
       : o.parse(source, l);
-    if (rec && o.hash) rec.hash = o.hash(rec.prompt, rec.title);
+    if (rec && o.hash && !resolve) rec.hash = o.hash(rec.prompt, rec);
     return rec;
   };
-  return chainUnchecked<never, InputRecord>([input, ...lineSplitterStages({ maxLineBytes: o.maxLineBytes }), toRecord]);
+  return chainUnchecked<never, InputRecord>([input, ...lineSplitterStages({ maxLineBytes: o.maxLineBytes }), toRecord, ...tail]);
 }
 
 export function createInputReader(options: InputReaderOptions): Readable {

@@ -734,6 +734,59 @@ async function recordingBench(): Promise<void> {
   rows.push({ scenario: `17. recording the time series: ${fmt(n)} prompts, latency 0, 64 in flight, with it vs without (GEMPIPE_SERIES=off), alternated (records/s, process start to exit; CPU a record; medians of ${reps})`, gempipe: `${fmt(onM)}/s, ${fmt(cpuOn, 1)} µs CPU`, baseline: `without ${fmt(offM)}/s, ${fmt(cpuOff, 1)} µs CPU`, ratio: `${(cost * 100).toFixed(1)}% slower`, target: '< 2%', met: cost < 0.02 });
 }
 
+// 18. Attachments (issue #24): 2,000 records each naming its own 1 MiB image (generated: a PNG
+// signature, random bytes, then zeros — written sparse, hashed and sent in full), sent inline
+// (--inline-max auto = 12 MiB at 16 in flight), latency 20 ms: throughput and peak RSS, against
+// the same 2,000 prompts without --attach; peak RSS again with 200 images (flat: bytes are read
+// per record, never held for the job); and 2,000 records naming 200 images over --inline-max 64k
+// (the Files API: each image uploaded once).
+async function attachBench(): Promise<void> {
+  const n = QUICK ? 200 : 2000;
+  const MiB = 1024 * 1024;
+  const dir = join(work, 'attach');
+  mkdirSync(join(dir, 'img'), { recursive: true });
+  const { openSync, writeSync, ftruncateSync, closeSync } = await import('node:fs');
+  const { randomBytes } = await import('node:crypto');
+  for (let i = 0; i < n; i++) {
+    const fd = openSync(join(dir, 'img', `${i}.png`), 'w');
+    writeSync(fd, Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(4096)]));
+    ftruncateSync(fd, MiB);
+    closeSync(fd);
+  }
+  const jsonl = (name: string, records: number, images: number) => {
+    const p = join(dir, name);
+    writeFileSync(p, Array.from({ length: records }, (_, r) => JSON.stringify({ prompt: `Describe photo ${r}`, image: `img/${r % images}.png` })).join('\n') + '\n');
+    return p;
+  };
+  const run = async (input: string, extra: string[]) => {
+    const emu = await startEmulator(['--latency-ms', '20']);
+    const out = outDir();
+    const r = await runNode(gempipeArgs(out, ['--base-url', emu.url, '--concurrency', '16', '--rpm', 'off', '--input-format', 'jsonl', ...extra, input]));
+    const emuCpuMs = procCpuMs(emu.proc.pid!) ?? 0; // the emulator decodes and hashes every inline image: its CPU, beside gempipe's
+    await emu.stop();
+    if (r.code !== 0) throw new Error(`gempipe exited ${r.code}: ${r.stderr}`);
+    const c = countShardRecords(out);
+    if (c.total !== c.unique) throw new Error(`${c.total} records, ${c.unique} unique`);
+    const s = summaryOf(out);
+    const uploads = existsSync(join(out, '.gempipe-uploads.jsonl')) ? readFileSync(join(out, '.gempipe-uploads.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"state":"active"')).length : 0;
+    const cpuMsPerRecord = (s.process.cpuUserMs + s.process.cpuSystemMs) / c.total;
+    return { records: c.total, perSec: (s.succeeded / s.wallMs) * 1000, peakRssMB: r.peakRssMB, summaryRssMB: s.process.peakRssMB, uploads, wallMs: s.wallMs, cpuMsPerRecord, emuCpuMsPerRecord: emuCpuMs / c.total };
+  };
+  const big = jsonl('big.jsonl', n, n);
+  const inline = await run(big, ['--attach', 'image']);
+  log(`attach inline: ${fmt(inline.perSec)} records/s (${fmt(inline.perSec, 1)} MiB/s), peak RSS ${fmt(inline.peakRssMB)} MB`);
+  const text = await run(big, []);
+  log(`attach text only: ${fmt(text.perSec)} records/s, peak RSS ${fmt(text.peakRssMB)} MB`);
+  const small = await run(jsonl('small.jsonl', n / 10, n / 10), ['--attach', 'image']);
+  log(`attach inline, ${n / 10} images: peak RSS ${fmt(small.peakRssMB)} MB`);
+  const shared = await run(jsonl('shared.jsonl', n, n / 10), ['--attach', 'image', '--inline-max', '64k']);
+  log(`attach via the Files API: ${fmt(shared.perSec)} records/s, ${shared.uploads} uploads, peak RSS ${fmt(shared.peakRssMB)} MB`);
+  raw.attach = { records: n, imageBytes: MiB, inline, text, small, shared };
+  rows.push({ scenario: `18a. --attach: ${fmt(n)} records, each its own 1 MiB image inline (--inline-max auto: 12 MiB at 16 in flight), latency 20 ms (records/s; MiB/s; CPU a record, whole process; peak RSS)`, gempipe: `${fmt(inline.perSec)}/s, ${fmt(inline.perSec, 1)} MiB/s, ${fmt(inline.cpuMsPerRecord, 1)} ms CPU (the emulator's: ${fmt(inline.emuCpuMsPerRecord, 1)} ms), ${fmt(inline.peakRssMB)} MB`, baseline: `text only: ${fmt(text.perSec)}/s, ${fmt(text.cpuMsPerRecord, 1)} ms CPU, ${fmt(text.peakRssMB)} MB`, ratio: `${(inline.peakRssMB / text.peakRssMB).toFixed(2)}× RSS`, target: '≤ text + 16 × 4/3 MiB + 64 MB', met: inline.peakRssMB <= text.peakRssMB + (16 * 4) / 3 + 64 });
+  rows.push({ scenario: `18b. --attach memory: ${fmt(n)} vs ${fmt(n / 10)} images of 1 MiB (peak RSS)`, gempipe: `${fmt(inline.peakRssMB)} MB`, baseline: `${fmt(small.peakRssMB)} MB with ${fmt(n / 10)}`, ratio: `${(inline.peakRssMB / small.peakRssMB).toFixed(2)}×`, target: '1.00 ± 0.15', met: Math.abs(inline.peakRssMB / small.peakRssMB - 1) <= 0.15 });
+  rows.push({ scenario: `18c. --attach through the Files API: ${fmt(n)} records naming ${fmt(n / 10)} images of 1 MiB (--inline-max 64k), latency 20 ms (records/s; uploads)`, gempipe: `${fmt(shared.perSec)}/s, ${fmt(shared.uploads)} uploads, ${fmt(shared.peakRssMB)} MB`, baseline: `${fmt(n / 10)} distinct images`, ratio: '', target: 'uploads = distinct', met: shared.uploads === n / 10 });
+}
+
 const t0 = Date.now();
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 try {
@@ -741,7 +794,7 @@ try {
     ['overhead', overhead], ['latency', latencyHiding], ['memory', memory], ['cpu', cpuCost],
     ['rate', () => rate(true)], ['adaptive', () => rate(false)], ['quota', quotaMatrix], ['post', postWorkers],
     ['dedupe', dedupeBench], ['cache', cacheBench], ['many', manyMachines],
-    ['batchparity', batchParity], ['coorddedupe', coordinatorDedupe], ['report', reportBench], ['recording', recordingBench],
+    ['batchparity', batchParity], ['coorddedupe', coordinatorDedupe], ['report', reportBench], ['recording', recordingBench], ['attach', attachBench],
     ['embed', () => embedBench({ rows, work, main: MAIN, quick: QUICK, log, startEmulator, runNode })],
   ];
   for (const [name, fn] of all) {

@@ -55,6 +55,23 @@ const ROWS: Array<[string, RawOptions, boolean, string | null]> = [
   ['coordinator --dedupe --cache --post --partition', { redis: REDIS, dedupe: true, cache: 'c', post: 'builtin:wordcount', partition: '1/2' }, true, null],
   ['coordinator --queue not a name', { redis: REDIS, queue: 'a/b' }, true, 'Expected `--queue` to be letters, digits'],
   ['coordinator --max-queued 0', { redis: REDIS, maxQueued: '0' }, true, 'Expected `--max-queued` to be an integer from 1 to 100000'],
+  ['--template with request lines', { inputFormat: 'request', template: '{{a}}' }, false, 'a request line (`--input-format request`) is sent as it is'],
+  ['--keep with request lines', { inputFormat: 'request', keep: 'a' }, false, 'a request line (`--input-format request`) is sent as it is'],
+  ['--prompt-field with request lines', { inputFormat: 'request', promptField: 'q' }, false, 'a request line (`--input-format request`) is sent as it is'],
+  ['request lines in batch mode', { inputFormat: 'request', mode: 'batch' }, false, null],
+  ['--attach with text input', { attach: 'image' }, false, '`--attach` names fields of `--input-format jsonl` or `csv` records'],
+  ['--attach with request lines', { attach: 'image', inputFormat: 'request' }, false, '`--attach` names fields of `--input-format jsonl` or `csv` records'],
+  ['--attach with jsonl', { attach: 'image,scan', inputFormat: 'jsonl' }, false, null],
+  ['--attach with csv, --inline-max 512k', { attach: 'image', inputFormat: 'csv', inlineMax: '512k' }, false, null],
+  ['--attach empty', { attach: ' , ', inputFormat: 'jsonl' }, false, 'Expected `--attach` to name one or more fields'],
+  ['--attach in batch mode', { attach: 'image', inputFormat: 'jsonl', mode: 'batch' }, false, '`--attach` runs online (`--mode online`)'],
+  ['coordinator --attach', { redis: REDIS, attach: 'image', inputFormat: 'jsonl' }, true, 'cannot read local attachments'],
+  ['coordinator --context', { redis: REDIS, context: 'manual.txt' }, true, '`--context` is not handed to workers yet'],
+  ['--inline-max without --attach', { inlineMax: '1M' }, false, '`--inline-max` needs `--attach FIELD`'],
+  ['--inline-max not a size', { inlineMax: 'big', attach: 'image', inputFormat: 'jsonl' }, false, 'Expected `--inline-max` to be `auto` or a size in bytes'],
+  ['--inline-max over 100 MiB', { inlineMax: '101M', attach: 'image', inputFormat: 'jsonl' }, false, 'Expected `--inline-max` to be `auto` or a size in bytes'],
+  ['--context with --context-cache off', { context: 'manual.txt', contextCache: 'off', contextTtl: '30m' }, false, null],
+  ['--context-cache not a mode', { context: 'manual.txt', contextCache: 'always' }, false, 'Expected `--context-cache` to be one of auto, off'],
 ];
 
 describe('the rules between flags', () => {

@@ -91,9 +91,9 @@ describe('the run meter and the sampler', () => {
 });
 
 describe('cost', () => {
-  it('prices online tokens at the table, batch tokens at half, cached input at a quarter, and estimates what reuse saved', () => {
-    const p = pricesFor('gemini-2.5-flash', {}, '2026-11-02')!;
-    expect([p.in, p.out, p.cachedIn, p.batchFactor]).toEqual([0.3, 2.5, 0.075, 0.5]);
+  it('prices online tokens at the table, batch tokens at half, cached input at the table\'s cached rate, and estimates what reuse saved', () => {
+    const p = { ...pricesFor('gemini-2.5-flash', {}, '2026-11-02')!, cachedIn: 0.075 };
+    expect([p.in, p.out, pricesFor('gemini-2.5-flash', {}, '2026-11-02')!.cachedIn, p.batchFactor]).toEqual([0.3, 2.5, 0.03, 0.5]);
     const c = costOf({ tokensIn: 3_000_000, tokensOut: 1_000_000, tokensCached: 1_000_000, batchTokensIn: 1_000_000, batchTokensOut: 0, succeeded: 110, deduped: 5, cached: 5 }, p);
     // online: 1M uncached in at 0.3 + 1M cached at 0.075 + 1M out at 2.5; batch: 1M in at 0.15.
     expect(c.onlineUsd).toBeCloseTo(0.3 + 0.075 + 2.5, 10);
