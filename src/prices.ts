@@ -15,7 +15,7 @@
  * an explicit cache bills its tokens once at the input price (the caching docs).
  */
 export const PRICE_TABLE_DATE = '2026-10-07';
-export const CACHE_PRICES_DATE = '2026-12-02';
+export const CACHE_PRICES_DATE = '2026-12-01';
 export interface Price {
   in: number;
   out: number;

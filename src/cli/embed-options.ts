@@ -13,6 +13,7 @@ export const EMBED_RULES: ReadonlyArray<{ when: (o: Options) => boolean; message
   { when: (o) => o.vectors !== undefined && o.vectors !== 'jsonl' && o.out === '-', message: '`--vectors f32|npy|parquet` writes binary shards beside a JSONL index: give `--out DIR`, not `-`' },
   { when: (o) => o.embed?.titleField !== undefined && o.inputFormat === 'text', message: '`--title-field` reads a field: it needs `--input-format jsonl` or `csv`' },
   { when: (o) => o.embed?.titleField !== undefined && o.embed.taskType !== 'RETRIEVAL_DOCUMENT', message: '`--title-field` needs `--task-type RETRIEVAL_DOCUMENT`: the API uses a title only for documents' },
+  { when: (o) => o.inputFormat === 'request', message: '`--input-format request` reads whole generate requests; `gempipe embed` takes text, jsonl or csv' },
   { when: (o) => o.keep.some((k) => EMBED_RECORD_FIELDS.includes(k)), message: `\`--keep\`: ${EMBED_RECORD_FIELDS.join(', ')} are fields of every embedding record; rename the input field` },
 ];
 

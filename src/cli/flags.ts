@@ -123,7 +123,8 @@ export const EMBED_FLAGS: readonly Flag[] = [
 ];
 
 /** The run's flags that mean nothing to an embedding request. */
-const GENERATE_ONLY = new Set(['system', 'temperature', 'maxOutputTokens', 'thinkingBudget', 'jsonSchema', 'schemaRetries', 'format', 'cacheAll']);
+// Attachments, request lines and --context shape a generate request: an embedding has none of them.
+const GENERATE_ONLY = new Set(['system', 'temperature', 'maxOutputTokens', 'thinkingBudget', 'jsonSchema', 'schemaRetries', 'format', 'cacheAll', 'attach', 'inlineMax', 'context', 'contextTtl', 'contextCache']);
 
 /** `gempipe embed`: the run's flags that apply (--model's default the embedding model), its own, the queue's. */
 export const EMBED_COMMAND_FLAGS: readonly Flag[] = [

@@ -85,10 +85,10 @@ export function createRunMeter(): RunMeter {
  * cut short by the run's hard stop is not an attempt (the generate work does not count it either).
  */
 export function meterGenerate(generate: GenerateFn, meter: RunMeter): GenerateFn {
-  return async (prompt, signal) => {
+  return async (prompt, signal, rec) => {
     const sent = Date.now();
     try {
-      const res = await generate(prompt, signal);
+      const res = await generate(prompt, signal, rec); // rec: a request line's, attachments' or context's body (request/builder.ts)
       meter.attempt(200, Date.now() - sent);
       meter.usage(res.usage);
       return res;

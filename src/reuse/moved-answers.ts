@@ -4,6 +4,7 @@
 // it, and each moved line's request was paid for. Written as a normal record with "reusedFrom"
 // (the id that held the answer), attempts 0 and zero usage. Successes only: a failure is asked again.
 
+import { embeddingSuccessOf, isEmbedding } from '../embed/embed-record.js';
 import { join } from 'node:path';
 import { SUPERSEDED_FILE, SHARD_RE } from '../output/layout.js';
 import { listRecordFiles } from '../output/record-files.js';
@@ -47,6 +48,7 @@ export async function indexMovedAnswers(dir: string, stats: RunStats): Promise<M
       stats.reused++;
       stats.succeeded++;
       const s = from as SuccessRecord;
+      if (isEmbedding(s)) return embeddingSuccessOf(rec, { embedding: s.embedding, shard: s.shard, row: s.row, dimensions: s.dimensions, model: s.model, usage: NO_USAGE }, 0, 0, { reusedFrom: s.reusedFrom ?? s.id });
       return successOf(rec, { response: s.response, model: s.model, finishReason: s.finishReason, usage: NO_USAGE, json: s.json }, 0, 0, { reusedFrom: s.reusedFrom ?? s.id });
     },
     close: () => onDisk.close(),
@@ -57,12 +59,12 @@ export async function indexMovedAnswers(dir: string, stats: RunStats): Promise<M
 export function movedThenCache(moved: MovedAnswers, cache: ResponseCache | undefined): ResponseCache {
   const both: ResponseCache = {
     lookup: (rec) => moved.lookup(rec) ?? cache?.lookup(rec),
-    store: (r) => cache?.store(r),
+    store: (r, rec) => cache?.store(r, rec),
     wrap: (work) => async (rec, signal) => {
       const hit = both.lookup(rec);
       if (hit) return hit;
       const r = await work(rec, signal);
-      if (r) cache?.store(r);
+      if (r) cache?.store(r, rec);
       return r;
     },
     close: async () => {

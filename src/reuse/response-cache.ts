@@ -1,5 +1,6 @@
 // --cache PATH: a persistent response cache in LMDB (lmdb-js). The key is the full SHA-256 of
-// what was asked (the request's shape and the prompt: RequestSpec.cacheKey), never the API key; the
+// what was asked (the request's shape, the prompt and whatever else the record asks — an
+// embedding's title, attachments, a request line, the context: RequestSpec.cacheKeyOf), never the API key; the
 // value is the answer (text, finishReason, model, usage, parsed json) and when it was stored.
 // A hit is written as a normal record with "cached": true, attempts 0 and zero usage, and costs
 // no request and no quota. Only successes are stored. Only deterministic requests
@@ -42,7 +43,7 @@ export interface ResponseCache {
   /** A hit: the record answered from the cache ("cached": true, counted); undefined: a miss. */
   lookup(rec: InputRecord): SuccessRecord | undefined;
   /** Keeps a paid answer (successes only; best effort); `rec`, its input, keys what else it asked (a request line, attachments, a context). */
-  store(r: OutputRecord, rec?: InputRecord): void;
+  store(r: OutputRecord, rec: InputRecord): void;
   /** `work` behind the cache: a hit is not asked; a paid answer is kept. */
   wrap(work: Work): Work;
   close(): Promise<void>;
@@ -64,7 +65,7 @@ async function openCache(path: string, readOnly = false): Promise<RootDatabase<E
 export async function createResponseCache(o: { path: string; spec: RequestSpec; ttlMs?: number; stats: RunStats; readOnly?: boolean }): Promise<ResponseCache> {
   const db = await openCache(o.path, o.readOnly);
   // A record asking more than its prompt is keyed by all of it (cacheKeyOf: cacheKey(prompt) for a text record).
-  const keyOf = (rec: Pick<InputRecord, 'prompt'> & Partial<InputRecord>) => o.spec.cacheKeyOf(rec as InputRecord);
+  const keyOf = (rec: InputRecord) => o.spec.cacheKeyOf(rec);
   const fresh = (e: Entry) => o.ttlMs === undefined || Date.now() - e.t <= o.ttlMs;
   const cache: ResponseCache = {
     lookup(rec) {
@@ -83,12 +84,12 @@ export async function createResponseCache(o: { path: string; spec: RequestSpec; 
     store(r, rec) {
       if (o.readOnly || isFailure(r) || r.cached === true || r.dedupedFrom !== undefined) return;
       if (isEmbedding(r)) {
-        if (r.embedding) void db.put(keyOf(rec ?? r), { r: '', f: '', m: r.model, u: r.usage, e: r.embedding, t: Date.now() }).catch(() => {});
+        if (r.embedding) void db.put(keyOf(rec), { r: '', f: '', m: r.model, u: r.usage, e: r.embedding, t: Date.now() }).catch(() => {});
         return;
       }
       const e: Entry = { r: r.response, f: r.finishReason, m: r.model, u: r.usage, t: Date.now() };
       if (r.json !== undefined) e.j = r.json;
-      void db.put(rec ? keyOf(rec) : o.spec.cacheKey(r.prompt), e).catch(() => {}); // best effort: a full disk must not fail the record
+      void db.put(keyOf(rec), e).catch(() => {}); // best effort: a full disk must not fail the record
     },
     wrap(work) {
       return async (rec, signal) => {

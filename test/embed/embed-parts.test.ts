@@ -26,6 +26,7 @@ describe('embed flags', () => {
     [{ titleField: 'head', taskType: 'RETRIEVAL_DOCUMENT' }, '`--title-field` reads a field'],
     [{ titleField: 'head', inputFormat: 'jsonl' }, 'needs `--task-type RETRIEVAL_DOCUMENT`'],
     [{ keep: 'embedding', inputFormat: 'jsonl' }, '`--keep`: title, embedding'],
+    [{ inputFormat: 'request' }, '`--input-format request` reads whole generate requests'],
     [{ taskType: 'GUESSING' }, 'Expected `--task-type` to be one of'],
     [{ dimensions: '4096' }, 'Expected `--dimensions` to be an integer from 1 to 3072'],
     [{ textsPerCall: '101' }, 'Expected `--texts-per-call` to be an integer from 1 to 100'],
@@ -34,7 +35,7 @@ describe('embed flags', () => {
   });
 
   it('every rule in the table has a row above that trips it', () => {
-    expect(EMBED_RULES).toHaveLength(4);
+    expect(EMBED_RULES).toHaveLength(5);
   });
 
   it('puts the embedding flags in the request shape, and only them', () => {

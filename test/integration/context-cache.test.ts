@@ -44,13 +44,15 @@ describe('--context', () => {
     expect(r.stderr).toMatch(/--context cached as cachedContents\/\S+ \([\d,]+ tokens/);
     expect(r.stderr).toMatch(/deleted context cache cachedContents\//);
     expect(r.stderr).toMatch(/tokens: \d+ in \(\d+ of them cached\)/);
-    expect(r.stderr).toMatch(/cost \(est\.\): \$[\d.]+ \(at \$0\.3\/M in, \$2\.5\/M out; cached input at \$0\.03\/M saved \$[\d.]+, cache creation and storage cost \$[\d.]+: \$[\d.]+ without the cache/);
-    const cost = JSON.parse(readFileSync(summary, 'utf8')).cost as { usd: number; withoutCacheUsd: number; savedCachedUsd: number; storageUsd: number };
+    expect(r.stderr).toMatch(/cost: \$[\d.]+ for gemini-2\.5-flash at \$0\.3\/M in, \$2\.5\/M out \(.*\); saved \$[\d.]+ by context caching \(\d+ input tokens cached\); the context cache's creation and storage \$[\d.]+ \(billed\): \$[\d.]+ without caching/);
+    const cost = JSON.parse(readFileSync(summary, 'utf8')).cost as { usd: number; onlineUsd: number; cachedTokens: number; contextStorageUsd: number; withoutContextCacheUsd: number; saved: { cachedInputUsd: number } };
     // 2,000 × the cached tokens at $0.03/M instead of $0.30/M; the cache's creation (once, at $0.30/M) and storage paid back.
-    expect(cost.savedCachedUsd).toBeCloseTo((2000 * cached * (0.3 - 0.03)) / 1e6, 9);
-    expect(cost.storageUsd).toBeGreaterThanOrEqual((cached * 0.3) / 1e6);
-    expect(cost.withoutCacheUsd - cost.usd).toBeCloseTo(cost.savedCachedUsd - cost.storageUsd, 9);
-    expect(cost.usd).toBeLessThan(cost.withoutCacheUsd);
+    expect(cost.cachedTokens).toBe(2000 * cached);
+    expect(cost.saved.cachedInputUsd).toBeCloseTo((2000 * cached * (0.3 - 0.03)) / 1e6, 9);
+    expect(cost.contextStorageUsd).toBeGreaterThanOrEqual((cached * 0.3) / 1e6);
+    expect(cost.usd).toBeCloseTo(cost.onlineUsd + cost.contextStorageUsd, 9); // storage billed once
+    expect(cost.withoutContextCacheUsd - cost.usd).toBeCloseTo(cost.saved.cachedInputUsd - cost.contextStorageUsd, 9);
+    expect(cost.usd).toBeLessThan(cost.withoutContextCacheUsd);
     expect(contextState(out).state).toBe('deleted');
   });
 

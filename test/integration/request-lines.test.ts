@@ -50,6 +50,11 @@ describe('--input-format request', () => {
     const raw = { inputFormat: 'request', system: 'Answer in capital letters.', temperature: '0' };
     const online = await runAgainst(box.emu, [input], { ...raw, out: join(box.dir, 'online') });
     expect(online, JSON.stringify(readOutputs(join(box.dir, 'online')).failures)).toMatchObject({ exitCode: 3, succeeded: 26, failedByStatus: { INVALID_INPUT: 1 } });
+    // Detached first, to read the batch job's input file while the job is out (it is removed once written).
+    const detached = await runAgainst(box.emu, [input], { ...raw, out: join(box.dir, 'batch'), mode: 'batch', detach: true });
+    expect(detached.batch).toMatchObject({ jobs: 1, leftJobs: 1, detached: true });
+    const jobsDir = join(box.dir, 'batch', JOBS_DIR);
+    const sent = readFileSync(join(jobsDir, readdirSync(jobsDir).find((n) => n.endsWith('.requests.jsonl'))!), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const batch = await runAgainst(box.emu, [input], { ...raw, out: join(box.dir, 'batch'), mode: 'batch', batchPoll: '20' });
     expect(batch).toMatchObject({ exitCode: 3, succeeded: 26 });
     expect(view(join(box.dir, 'batch'))).toEqual(view(join(box.dir, 'online')));
@@ -66,8 +71,6 @@ describe('--input-format request', () => {
     expect(byKey.get('broken')).toMatchObject({ line: 27, error: { status: 'INVALID_INPUT', message: `line 27 of ${input} has a bad request: "contents" must be a non-empty array of turns` } });
 
     // The batch job's input file holds each line's own request, the command line's fields filled in.
-    const jobsDir = join(box.dir, 'batch', JOBS_DIR);
-    const sent = readFileSync(join(jobsDir, readdirSync(jobsDir).find((n) => n.endsWith('.requests.jsonl'))!), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     const own = sent.find((l) => l.key === `${input}:22`).request;
     expect(own).toMatchObject({ systemInstruction: { parts: [{ text: 'You are terse.' }] }, generationConfig: { temperature: 0, maxOutputTokens: 3000 } });
     expect(sent.find((l) => l.key === `${input}:1`).request.systemInstruction).toMatchObject({ parts: [{ text: 'Answer in capital letters.' }] });
