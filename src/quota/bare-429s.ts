@@ -7,6 +7,8 @@
 
 /** A run of bare 429s this unlikely from the background alone is the quota. */
 const RUN_CHANCE = 1e-4;
+/** The test's threshold over a learned background: nats, a false alarm every ~10^4 answers. */
+const LEARNED_H = Math.log(1e4);
 /** Answers kept (send time, bare) for the trial. */
 const RECENT = 1024;
 
@@ -58,8 +60,11 @@ export class BareBackground<T = unknown> {
       }
     }
     const b = this.background();
-    // (A background a trial learned is known to be there whatever the rate: twice it is news.)
-    this.#cusum = Math.max(0, this.#cusum + bare - (b + Math.max(0.015, this.#learned ? b : 0.5 * b)));
+    // A background a trial learned is there whatever the rate: twice it is news, told by the log-
+    // likelihood ratio (over a high share, a few bare 429s close together are its noise).
+    const p1 = Math.min(0.95, 2 * b);
+    const step = this.#learned ? (bare ? Math.log(p1 / b) : Math.log((1 - p1) / (1 - b))) : bare - (b + Math.max(0.015, 0.5 * b));
+    this.#cusum = Math.max(0, this.#cusum + step);
   }
 
   /** An episode of congestion begins (its first refused request sent at `sentAt`). */
@@ -84,12 +89,19 @@ export class BareBackground<T = unknown> {
 
   /** Bare 429s run above the background: congestion. */
   congestion(): boolean {
-    return this.#cusum >= 3;
+    return this.#cusum >= (this.#learned ? LEARNED_H : 3);
   }
 
-  /** Bare 429s in a row that mean the quota: `least`, more over a background above 3%. */
+  /**
+   * Bare 429s in a row that mean the quota: `least`, more over a background above 3% — the one
+   * learned, or their share among the answers before the last few (a window that runs out refuses
+   * after calm; shared capacity refuses a share all along, before a trial has learned it).
+   */
   run(least: number): number {
-    const b = this.background();
+    let n = 0;
+    let bare = 0;
+    for (let i = this.#recent.length - 2 - 2 * 8; i >= 0 && n < 200; i -= 2, n++) bare += this.#recent[i + 1];
+    const b = Math.max(this.background(), n >= 50 ? bare / n : 0);
     return b <= 0.03 ? least : Math.max(least, Math.ceil(Math.log(RUN_CHANCE) / Math.log(Math.min(0.5, b))));
   }
 
@@ -128,7 +140,7 @@ export class BareBackground<T = unknown> {
     const t = this.#trial;
     if (!t) return undefined;
     const a = this.#share(t.settleFrom, Infinity, 0);
-    if (a.n < 100 && !(a.n >= 40 && now - t.settleFrom > 10_000)) {
+    if (a.n < 50 && !(a.n >= 30 && now - t.settleFrom > 5000)) {
       if (now - t.settleFrom > 60_000) this.#trial = undefined;
       return undefined;
     }

@@ -34,7 +34,7 @@ export class QuotaController {
   #answerRtt = 0;
 
   #detailed = false;
-  /** The quota's own evidence: details, a window that ran out, bare 429s that fell with a cut. */
+  /** The quota's own evidence: a 429 with details, or bare 429s whose share fell with a cut. */
   #confirmed = false;
 
   constructor(now: number, options: QuotaControllerOptions = {}, start?: { perSec: number; limit: boolean }) {
@@ -206,7 +206,7 @@ export class QuotaController {
     if (sentAt < this.#r.cutAt) return hold; // answered for by the last decision
     // A window ran out: refusals go on at the rate the cut set.
     if (this.#log.inARow(true, run)) {
-      this.#confirmed = true;
+      if (r.details) this.#confirmed = true;
       this.#bare.drop();
       this.#r.block(now, r.retryDelayMs);
       return hold;

@@ -232,7 +232,7 @@ export class RateModel {
     const { from, retryDelayMs, bare } = this.#c.gate.look!;
     this.#c.gate.open();
     const { sent, refused } = this.#c.log.since(from);
-    if (bare && sent >= 4 && refused <= 0.25 * sent) {
+    if (bare && sent >= 4 && refused <= Math.max(0.25, 2 * this.#c.bare.background()) * sent) {
       // Bare 429s scattered among answers: the server's background, not the quota. Probe on.
       this.#c.bare.reset();
       return;

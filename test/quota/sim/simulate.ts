@@ -83,6 +83,8 @@ export interface SimResult {
   p98: number;
   end: number;
   notes: string[];
+  /** Some process's controller holds the rate found as the quota's (else it is not kept, learned.ts). */
+  confirmed: boolean;
   /** Quota 429s in the first 3 s. */
   early429: number;
   /** Rate over time (per second buckets) for eyeballing. */
@@ -349,6 +351,6 @@ export function simulate(member: Member, opts: SimOptions = {}): SimResult {
     utilisationAdmitted: allowed > 0 ? (inP98 + capacityInP98) / allowed : 0,
     throughput: last > firstRequest ? (done * 1000) / (last - firstRequest) : 0,
     throughput98: p98 > firstRequest ? (inP98 * 1000) / (p98 - firstRequest) : 0,
-    firstRequest, p98, end: now, notes: [...notes], early429, timeline: opts.timeline ? timeline : undefined,
+    firstRequest, p98, end: now, notes: [...notes], confirmed: procs.some((q) => q.c.confirmed), early429, timeline: opts.timeline ? timeline : undefined,
   };
 }
