@@ -78,7 +78,6 @@ it.skipIf(!process.env.CASES)('cases', () => {
 // `MEASURE=20001` (or 1, 90001…): the property test's draw (its MEMBERS counts) from that seed —
 // members bad, mean utilisation and mean 429 % per variant and over all, as the report states them.
 it.skipIf(!process.env.MEASURE)('measure', () => {
-  (globalThis as any).QOFF = process.env.QOFF;
   const seed0 = Number(process.env.MEASURE);
   const counts: Partial<Record<Variant, number>> = { unknown: 60, short: 40, known: 30, changing: 30, shared: 35, noquota: 10, capacity: 20 };
   const only = process.env.VARIANT ? (process.env.VARIANT.split(',') as Variant[]) : (Object.keys(counts) as Variant[]);
