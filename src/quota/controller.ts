@@ -1,39 +1,14 @@
-// QuotaController: how fast to send, learned from what the server answers (SPEC §3, issue 19).
-// Pure and synchronous, every method told the time: a test drives it against server models for
-// thousands of virtual seconds (test/quota/sim). The limiter enforces it: while probing, a window
-// of requests in flight; then a pacer at `perSec` (spaced, never a burst); `blocked`: the gate.
-//
-// One loop, TCP's in requests a second. Probe: the window doubles per round trip until the first
-// refusal; stop until what is on the wire is back ("look"); pace from what got through. Every
-// refusal is weighed against what the server took (admitted by send time over a second — or a
-// window's length — and over the current episode of refusals): the pace is cut to 0.9 × that,
-// once per round (a request sent before the last decision was answered for by it), never below
-// half, and not at all when the server took more than the pace (it remembers an earlier burst).
-// The pace then grows as CUBIC does: back to that level, a plateau, past it ever faster (a limit
-// may rise). Refusals in a row at the cut pace mean a window ran out: everyone waits, one probe at
-// a time; a RetryInfo is waited for only once its countdown holds (whole seconds: its last second
-// probed every 100 ms; always 10 s: distrusted). A pause refused ≥ 100 ms was a window: the cycle
-// from one reopening to the next is what it lets through over its length (the pace: 0.97 × that),
-// and for one length its refusals are its echo — no cuts, no growth (growth then in its time).
-//
-// Token bucket: paced just under what it admits, probed past slowly; refusals come singly and
-// cut. Fixed window: a run of refusals at its end blocks to the boundary; then paced at its cycle.
-// Sliding window: its first cycle (it reopens as the probe's first requests leave it) sets the
-// pace and the probe's echo is waited out. Bare 429s: congestion only in a row or when their share
-// runs above the shared-capacity background (learned); with QuotaFailure seen, a bare one is that
-// background (unless in a row). Known limit (--rpm, quotaValue): paced at 0.99 × it (a lower
-// quotaValue may grow back to the earlier one). Processes sharing the quota (--redis) tell each
-// other what they sent and had refused (per 25 ms) and every decision: each measures the whole.
-//
-// Its parts: SendLog (what was sent and refused, by send time), BareBackground (bare 429s against
-// the shared-capacity background), WindowGate (the look after the probe, a blocked window and its
-// probes, RetryInfo trust); this file decides the rate.
+// QuotaController: how fast to send, learned from what the server answers (SPEC §3, issue 19;
+// the README's "Quota" section tells the whole loop). Pure and synchronous, every method told the
+// time, so test/quota/sim drives it against server models in virtual time. Probe, look, pace;
+// refusals weighed against what the server admitted (RateModel); windows and RetryInfo (WindowGate);
+// bare 429s against the shared-capacity background, a cut they caused on trial (BareBackground).
 
 import { BareBackground } from './bare-429s.js';
 import { KNOWN_AIM, type Hold, type Note, type QuotaControllerOptions, type QuotaNews, type RateSource, type Refusal } from './controller-types.js';
 import { OK, REFUSED, SendLog, SLOT_MS } from './send-log.js';
 import { WindowGate } from './window-gate.js';
-import { RateModel } from './rate-model.js';
+import { RateModel, type RateSnapshot } from './rate-model.js';
 
 export * from './controller-types.js';
 
@@ -47,7 +22,7 @@ export class QuotaController {
 
   readonly #o: Required<QuotaControllerOptions>;
   readonly #log = new SendLog();
-  readonly #bare = new BareBackground();
+  readonly #bare = new BareBackground<RateSnapshot>();
   readonly #gate: WindowGate;
   readonly #r: RateModel;
   #lastPub = -Infinity;
@@ -59,6 +34,8 @@ export class QuotaController {
   #answerRtt = 0;
 
   #detailed = false;
+  /** The quota's own evidence: a 429 with details, or bare 429s whose share fell with a cut. */
+  #confirmed = false;
 
   constructor(now: number, options: QuotaControllerOptions = {}, start?: { perSec: number; limit: boolean }) {
     this.#o = {
@@ -103,6 +80,11 @@ export class QuotaController {
     return this.#gate.blocked;
   }
 
+  /** The rate found is the quota's (else bare 429s alone found it: no limit to keep for a next run). */
+  get confirmed(): boolean {
+    return this.#confirmed || this.#r.ceiling !== undefined;
+  }
+
   /** When the server last admitted anything (for "the quota lets nothing through"). */
   get lastOkAt(): number {
     return this.#lastOkAt;
@@ -121,7 +103,10 @@ export class QuotaController {
         this.#r.reopen(now);
         return 0;
       }
+      const before = this.#r.snapshot();
+      const bare = this.#gate.look?.bare;
       this.#r.endLook(now);
+      if (bare && !this.#gate.blocked && this.#r.perSec !== undefined && this.#r.ceiling === undefined) this.#bare.try(now, before);
     }
   }
 
@@ -140,6 +125,7 @@ export class QuotaController {
   ok(now: number, sentAt: number): void {
     const sent = this.#log.find(sentAt);
     this.#bare.count(0, sent?.at);
+    this.#judge(now);
     if (sent) sent.state = OK;
     const rtt = now - sentAt;
     this.#answerRtt = this.#answerRtt === 0 ? rtt : this.#answerRtt + (rtt - this.#answerRtt) * 0.05;
@@ -161,9 +147,10 @@ export class QuotaController {
   }
 
   /** Any other end of a request (an error that is not a 429): it frees a probe's place. */
-  failed(sentAt: number): void {
+  failed(sentAt: number, now = sentAt): void {
     const sent = this.#log.find(sentAt);
     this.#bare.count(0, sent?.at);
+    this.#judge(now);
     if (sent) sent.state = OK; // not a refusal: breaks a run of them
     if (this.#gate.probed(sentAt)) this.#gate.failed();
   }
@@ -172,6 +159,7 @@ export class QuotaController {
   refused(now: number, sentAt: number, r: Refusal): Hold {
     const sent = this.#log.find(sentAt);
     this.#bare.count(r.details ? 0 : 1, sent?.at);
+    this.#judge(now);
     if (sent) sent.state = REFUSED;
     this.#refusalRtt = Math.min(1000, Math.max(5, 0.9 * this.#refusalRtt, now - sentAt));
     const hold: Hold = r.retryDelayMs !== undefined ? { ms: r.retryDelayMs } : r.details ? { ms: 0 } : { backoff: true };
@@ -179,10 +167,15 @@ export class QuotaController {
       this.setLimit(r.perMinute / 60, now);
       if (this.#o.shared) this.news.push({ kind: 'limit', perSec: r.perMinute / 60 });
     }
-    if (r.details) this.#detailed = true;
+    if (r.details) {
+      this.#detailed = this.#confirmed = true;
+      this.#bare.drop();
+    }
     // Once the quota has spoken with details, a bare 429 is the server's shared capacity — unless
-    // they come in a row (capacity refusals are scattered; a run of them is the quota).
-    const congestion = r.details || this.#log.inARow(false, this.#o.blockedRun) || (!this.#detailed && this.#bare.congestion());
+    // they come in a row (capacity refusals are scattered; a run of them is the quota: longer over
+    // a higher background). While a cut they caused is on trial, only a run is news.
+    const run = this.#bare.run(this.#o.blockedRun);
+    const congestion = r.details || this.#log.inARow(false, run) || (!this.#detailed && !this.#bare.trying && this.#bare.congestion());
     this.#log.refused(sentAt);
     // Refused in the echo of the first cycle: the window remembers (a sliding one: that cycle stands).
     if (congestion && now < this.#r.echoUntil) this.#r.probation = undefined;
@@ -212,14 +205,19 @@ export class QuotaController {
     }
     if (sentAt < this.#r.cutAt) return hold; // answered for by the last decision
     // A window ran out: refusals go on at the rate the cut set.
-    if (this.#log.inARow(true, this.#o.blockedRun)) {
+    if (this.#log.inARow(true, run)) {
+      if (r.details) this.#confirmed = true;
+      this.#bare.drop();
       this.#r.block(now, r.retryDelayMs);
       return hold;
     }
     // A window remembers what it admitted for as long as it is: for a cycle after a reopening
     // measured it, refusals are the echo of what came before, not of the rate it set.
     if (now < this.#r.echoUntil) return hold;
+    const before = this.#r.snapshot();
     this.#r.cut(now);
+    // A cut bare 429s caused is on trial, judged once a window's echo of the old rate is over.
+    if (!r.details && this.#r.cutAt === now && this.#r.ceiling === undefined) this.#bare.try(now, before, now + Math.min(this.#r.memory, 60_000));
     return hold;
   }
 
@@ -276,6 +274,23 @@ export class QuotaController {
   }
 
   // ---- inside
+
+  /** A cut bare 429s caused, judged: undone if their share did not fall (the background). */
+  #judge(now: number): void {
+    const v = this.#bare.verdict(now);
+    if (v && !v.background && v.deeper && !this.#gate.blocked && this.#r.perSec !== undefined) {
+      this.#r.deeper(now);
+      this.#bare.again(now, now + Math.min(this.#r.memory, 60_000));
+    }
+    if (!v?.background) {
+      if (v?.fell) this.#confirmed = true;
+      return;
+    }
+    this.#note('bare-background');
+    // Nothing but bare 429s decided the rate, and they are the background: no limit is known, the
+    // probe goes on. Else back to the rate before the cut on trial.
+    if (!this.#gate.blocked) this.#r.restore(now, this.#confirmed ? v.undo : { ...v.undo, perSec: undefined });
+  }
 
   #note(n: Note): void {
     if (!this.notes.includes(n)) this.notes.push(n);

@@ -188,7 +188,7 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
             tokens.setPerMinute(Math.max(tpmLimit * 0.7 * AIM, tokens.perMinute * 0.97));
           }
           hold = outcome.retryDelayMs !== undefined ? { ms: outcome.retryDelayMs } : { ms: 0 };
-          ctrl?.failed(grant.sentAt);
+          ctrl?.failed(grant.sentAt, t);
         } else if (ctrl) {
           // A limit the server names is held from then on (not over --rpm).
           const perMinute = outcome.quota === 'requests' && rpm === undefined ? outcome.perMinute : undefined;
@@ -203,7 +203,7 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
           hold = outcome.retryDelayMs !== undefined ? { ms: outcome.retryDelayMs } : { backoff: true };
         }
       } else {
-        ctrl?.failed(grant.sentAt);
+        ctrl?.failed(grant.sentAt, t);
       }
       afterDecision(refusal);
       return hold;
@@ -226,7 +226,9 @@ export function createLimiter(options: LimiterOptions = {}): Limiter {
     learned() {
       const out: { rpm?: LearnedLimit; tpm?: LearnedLimit } = {};
       if (serverRpm !== undefined) out.rpm = { value: serverRpm, source: 'server' };
-      else if (rpm === undefined && ctrl?.source === 'adaptive' && ctrl.perSec !== undefined) out.rpm = { value: Math.round(ctrl.perSec * 60), source: 'adaptive' };
+      // (A rate found from bare 429s alone is not kept: they may be the server's shared capacity,
+      // whose refusals say nothing of a limit — the next run probes afresh.)
+      else if (rpm === undefined && ctrl?.source === 'adaptive' && ctrl.confirmed && ctrl.perSec !== undefined) out.rpm = { value: Math.round(ctrl.perSec * 60), source: 'adaptive' };
       if (serverTpm !== undefined) out.tpm = { value: serverTpm, source: 'server' };
       return out;
     },

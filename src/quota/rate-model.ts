@@ -26,6 +26,13 @@ export interface RateContext {
   note(n: Note): void;
 }
 
+/** What a rate decision changed, to undo it (bare 429s that turned out to be the background). */
+export interface RateSnapshot {
+  perSec: number | undefined;
+  level: number;
+  guess: boolean;
+}
+
 export class RateModel {
   /** Requests a second; undefined while probing (only `window` bounds the rate). */
   perSec: number | undefined;
@@ -90,10 +97,30 @@ export class RateModel {
     this.from = this.perSec ?? 0;
     this.grown = 0;
   }
+  snapshot(): RateSnapshot { return { perSec: this.perSec, level: this.level, guess: this.guess }; }
+
+  /** Undoes a decision: back to `s` (undefined: the probe goes on), or higher if grown since. */
+  restore(now: number, s: RateSnapshot): void {
+    if (this.ceiling !== undefined) return;
+    this.perSec = s.perSec === undefined ? undefined : Math.max(this.perSec ?? 0, s.perSec);
+    this.level = Math.max(this.level, s.level);
+    this.guess = this.guess || s.guess;
+    this.decided(now);
+    if (this.#c.o.shared && this.perSec !== undefined) this.#c.news.push({ kind: 'reopen', perSec: this.perSec, level: this.level, state: this.state(now) });
+  }
+
+  /** Bare 429s' share did not fall at the rate a cut set: a step lower, to see if it falls then. */
+  deeper(now: number): void {
+    if (this.perSec === undefined) return;
+    this.perSec = this.level = Math.max(this.#c.o.minPerSec, 0.75 * this.perSec);
+    this.decided(now);
+    if (this.#c.o.shared) this.#c.news.push({ kind: 'cut', perSec: this.perSec, level: this.level, state: this.state(now) });
+  }
 
   /** Growth (every tick): CUBIC's shape, or a guess doubling; only while the rate is in use. */
   grow(now: number, dt: number, bound: boolean): void {
-    if (this.perSec === undefined || this.#c.gate.blocked || !bound) return;
+    // (While a cut bare 429s caused is on trial, the rate it set holds: the trial is of it.)
+    if (this.perSec === undefined || this.#c.gate.blocked || !bound || this.#c.bare.trying) return;
     // Only a rate in use is evidence: callers waiting on it while something else (slots, the
     // input) holds the sending below it prove nothing about the server.
     if (!this.#c.o.shared) {
@@ -205,7 +232,7 @@ export class RateModel {
     const { from, retryDelayMs, bare } = this.#c.gate.look!;
     this.#c.gate.open();
     const { sent, refused } = this.#c.log.since(from);
-    if (bare && sent >= 4 && refused <= 0.25 * sent) {
+    if (bare && sent >= 4 && refused <= Math.max(0.25, 2 * this.#c.bare.background()) * sent) {
       // Bare 429s scattered among answers: the server's background, not the quota. Probe on.
       this.#c.bare.reset();
       return;

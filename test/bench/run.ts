@@ -11,6 +11,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { embedBench } from './embed-bench.js';
+import { quotaFamily } from './quota-family.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
@@ -308,81 +309,7 @@ async function rate(known: boolean): Promise<void> {
   }
 }
 
-// 7. The quota matrix (issue #10): each cell one gempipe run against its own emulator.
-interface Cell { name: string; emu: string[]; args: string[] }
-async function quotaCell(c: Cell, n: number, quotaPerSec: number): Promise<{ rate: number; secondHalf: number; pct429: number; lost: number; dup: number; code: number | null }> {
-  const dir = inputs(`quota-${n}`, 1, n);
-  const emu = await startEmulator(['--latency-ms', '20', '--jitter-ms', '20', ...c.emu]);
-  const out = outDir();
-  const { series, onSample } = sampleAnswers(emu);
-  const r = await runNode(gempipeArgs(out, ['--base-url', emu.url, '--concurrency', '64', '--max-attempts', '30', ...c.args, dir]), { onSample });
-  const es = await emu.stats();
-  await emu.stop();
-  const s = summaryOf(out);
-  const cnt = countShardRecords(out);
-  const okSeries = series.filter((p) => p.ok > 0);
-  const tStart = okSeries[0]?.t ?? 0;
-  const tEnd = okSeries.find((p) => p.ok >= n)?.t ?? okSeries[okSeries.length - 1]?.t ?? 0;
-  const mid = okSeries.find((p) => p.t >= (tStart + tEnd) / 2) ?? okSeries[0];
-  const secondHalf = mid ? ((n - mid.ok) / Math.max(1, tEnd - mid.t)) * 1000 : 0;
-  const res = { rate: (s.succeeded / s.wallMs) * 1000, secondHalf, pct429: (es.http429 / Math.max(1, es.requests)) * 100, lost: n - cnt.unique, dup: cnt.total - cnt.unique, code: r.code };
-  log(`quota ${c.name}: ${fmt(res.rate, 1)}/s (${fmt((res.rate / quotaPerSec) * 100, 1)}%), second half ${fmt(res.secondHalf, 1)}/s, ${fmt(res.pct429, 2)}% 429, lost ${res.lost}, dup ${res.dup}, exit ${r.code}`);
-  return res;
-}
-
-async function quotaMatrix(): Promise<void> {
-  const only = process.env.QUOTA_CELLS?.split(',');
-  const want = (name: string) => !only || only.some((o) => name.includes(o));
-  // (a) A server with no quota: the default must not slow it (vs --rpm off).
-  if (want('none')) {
-    const n = QUICK ? 4000 : 20_000;
-    const dir = inputs('quota-free', 10, n / 10);
-    const emu = await startEmulator([]);
-    const g: number[] = [];
-    for (let i = 0; i < (QUICK ? 1 : 3); i++) {
-      const ws: number[] = [];
-      for (const args of [[], ['--rpm', 'off']]) {
-        const out = outDir();
-        const r = await runNode(gempipeArgs(out, ['--base-url', emu.url, '--concurrency', '64', ...args, dir]));
-        if (r.code !== 0) throw new Error(`gempipe exited ${r.code}: ${r.stderr}`);
-        ws.push(r.wallMs);
-      }
-      g.push(ws[1] / ws[0]);
-      log(`quota none rep ${i + 1}: default ${fmt((n / ws[0]) * 1000)}/s, --rpm off ${fmt((n / ws[1]) * 1000)}/s`);
-    }
-    await emu.stop();
-    const ratio = median(g);
-    raw.quotaNone = { prompts: n, ratios: g };
-    rows.push({ scenario: `7a. no quota: default flags vs --rpm off, ${fmt(n)} prompts, latency 0, 64 in flight (records/s; median of ${g.length})`, gempipe: `${ratio.toFixed(2)}× of --rpm off`, baseline: '--rpm off', ratio: `${ratio.toFixed(2)}×`, target: '≥ 0.90×', met: ratio >= 0.9 });
-  }
-  const n = QUICK ? 1000 : 3000;
-  const q = 100;
-  const shapes: Array<[string, string[]]> = [
-    ['bucket 1 s burst', ['--quota-mode', 'bucket', '--burst-ms', '1000']],
-    ['bucket 100 ms burst', ['--quota-mode', 'bucket', '--burst-ms', '100']],
-    ['fixed 1 s windows', ['--quota-mode', 'fixed-window', '--window-ms', '1000']],
-    ['sliding 60 s windows (×20: 3 s)', ['--quota-mode', 'sliding-window', '--window-ms', '60000', '--time-scale', '20']],
-  ];
-  const cellsOut: Record<string, unknown> = {};
-  for (const [shape, emuArgs] of shapes) {
-    for (const known of [false, true]) {
-      const name = `${shape}, ${known ? '--rpm 6000' : 'unknown quota'}`;
-      if (!want(name)) continue;
-      const r = await quotaCell({ name, emu: ['--rpm', String(q * 60), ...emuArgs], args: known ? ['--rpm', String(q * 60)] : [] }, n, q);
-      cellsOut[name] = r;
-      const ofQuota = r.rate / q;
-      const met = known ? ofQuota >= 0.97 && r.pct429 < 0.5 : ofQuota >= 0.9 && r.pct429 < 2;
-      rows.push({ scenario: `7. quota 100 req/s, ${shape}, ${known ? '--rpm 6000' : 'no --rpm'}, ${fmt(n)} prompts, latency 20-40 ms, 64 in flight`, gempipe: `${fmt(r.rate, 1)} req/s, ${fmt(r.pct429, 2)}% 429`, baseline: 'quota 100 req/s', ratio: `${(ofQuota * 100).toFixed(1)}%`, target: known ? '≥ 97%, < 0.5% 429' : '≥ 90%, < 2% 429', met: met && r.lost === 0 && r.dup === 0 && r.code === 0 });
-    }
-  }
-  const vname = 'fixed 1 s windows, 429s name quotaValue 6000/min, unknown quota';
-  if (want(vname)) {
-    const r = await quotaCell({ name: vname, emu: ['--rpm', '6000', '--quota-mode', 'fixed-window', '--window-ms', '1000', '--quota-value'], args: [] }, n, q);
-    cellsOut[vname] = r;
-    rows.push({ scenario: `7. quota 100 req/s named in the 429 (quotaValue 6000), fixed 1 s windows, no --rpm: rate over the second half`, gempipe: `${fmt(r.secondHalf, 1)} req/s, ${fmt(r.pct429, 2)}% 429`, baseline: 'quota 100 req/s', ratio: `${((r.secondHalf / q) * 100).toFixed(1)}%`, target: 'within 5%', met: Math.abs(r.secondHalf / q - 1) <= 0.05 && r.lost === 0 && r.dup === 0 && r.code === 0 });
-  }
-  raw.quota = cellsOut;
-}
+// 7. The quota family (issue 19): test/bench/quota-family.ts.
 
 // 8. --post on worker threads vs the same step on the event loop (issue #11): a 5 ms CPU step per
 // record, emulator latency 50 ms, 64 in flight.
@@ -792,7 +719,10 @@ const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split('
 try {
   const all: Array<[string, () => Promise<void>]> = [
     ['overhead', overhead], ['latency', latencyHiding], ['memory', memory], ['cpu', cpuCost],
-    ['rate', () => rate(true)], ['adaptive', () => rate(false)], ['quota', quotaMatrix], ['post', postWorkers],
+    ['rate', () => rate(true)], ['adaptive', () => rate(false)], ['quota', () => quotaFamily({
+      quick: QUICK, startEmulator, startRedisServer, hasRedis: spawnSync('redis-server', ['--version']).status === 0,
+      runNode, gempipeArgs, inputs, outDir, countShardRecords, rows, raw, log,
+    })], ['post', postWorkers],
     ['dedupe', dedupeBench], ['cache', cacheBench], ['many', manyMachines],
     ['batchparity', batchParity], ['coorddedupe', coordinatorDedupe], ['report', reportBench], ['recording', recordingBench], ['attach', attachBench],
     ['embed', () => embedBench({ rows, work, main: MAIN, quick: QUICK, log, startEmulator, runNode })],

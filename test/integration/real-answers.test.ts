@@ -139,6 +139,10 @@ describe('answers of the real service', () => {
     expect(r.http429).toBe(box.emu.stats.http429);
     expect(r.limits ?? []).not.toContainEqual(expect.stringMatching(/the server says/));
     for (const [, n] of box.emu.stats.successes) expect(n).toBe(1);
+    // A rate found from bare 429s alone is no limit: nothing is kept for the next run.
+    expect(r.limits ?? []).not.toContainEqual(expect.stringMatching(/rate found/));
+    const kept = existsSync(join(out, LIMITS_FILE)) ? (JSON.parse(readFileSync(join(out, LIMITS_FILE), 'utf8')) as Record<string, { rpm?: unknown }>) : {};
+    expect(Object.values(kept).filter((m) => m.rpm !== undefined)).toEqual([]);
   });
 
   it('an endpoint that stops answering (connection refused) ends the run, exit 1, with no failure records; the rerun completes exactly once', async () => {

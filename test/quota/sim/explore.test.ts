@@ -74,3 +74,38 @@ it.skipIf(!process.env.CASES)('cases', () => {
     if (r.timeline) for (const x of r.timeline) console.log(`   t=${x.t} ok ${x.ok} 429 ${x.q429} rate ${x.rate?.toFixed(1)} ${x.blocked ? 'BLOCKED' : ''}`);
   }
 });
+
+// `MEASURE=20001` (or 1, 90001…): the property test's draw (its MEMBERS counts) from that seed —
+// members bad, mean utilisation and mean 429 % per variant and over all, as the report states them.
+it.skipIf(!process.env.MEASURE)('measure', () => {
+  const seed0 = Number(process.env.MEASURE);
+  const counts: Partial<Record<Variant, number>> = { unknown: 60, short: 40, known: 30, changing: 30, shared: 35, noquota: 10, capacity: 20 };
+  const only = process.env.VARIANT ? (process.env.VARIANT.split(',') as Variant[]) : (Object.keys(counts) as Variant[]);
+  const out: string[] = [];
+  let all = 0, allBad = 0, allUtil = 0, allShare = 0;
+  // (And per kind of enforcement, for the README's Quota table.)
+  const kinds = new Map<string, { n: number; bad: number; util: number; share: number }>();
+  for (const v of only) {
+    const n = counts[v]!;
+    let bad = 0, util = 0, share = 0;
+    for (let s = seed0; s < seed0 + n; s++) {
+      const c = drawCase(v, s);
+      const r = runCase(c);
+      const e = c.member.server.enforcement;
+      const kind = v === 'noquota' ? 'none' : v === 'capacity' ? 'capacity 5-20%' : v === 'shared' ? 'shared' : v === 'changing' ? 'changing' : `${e.kind} ${c.member.server.details ? 'details' : 'bare'}`;
+      const k = kinds.get(kind) ?? { n: 0, bad: 0, util: 0, share: 0 };
+      kinds.set(kind, { n: k.n + 1, bad: k.bad + (r.ok ? 0 : 1), util: k.util + r.utilisation, share: k.share + r.share429 });
+      util += r.utilisation;
+      share += r.share429;
+      if (!r.ok) {
+        bad++;
+        if (process.env.ALL !== '0') out.push(`${v} ${r.line}`);
+      }
+    }
+    all += n; allBad += bad; allUtil += util; allShare += share;
+    out.push(`== ${v}: ${bad} bad of ${n}, mean util ${((util / n) * 100).toFixed(1)}%, mean 429 ${((share / n) * 100).toFixed(2)}%`);
+  }
+  for (const [kind, k] of [...kinds].sort()) out.push(`-- ${kind}: ${k.bad} bad of ${k.n}, mean util ${((k.util / k.n) * 100).toFixed(1)}%, mean 429 ${((k.share / k.n) * 100).toFixed(2)}%`);
+  out.push(`== all: ${allBad} bad of ${all}, mean util ${((allUtil / all) * 100).toFixed(1)}%, mean 429 ${((allShare / all) * 100).toFixed(2)}%`);
+  console.log(out.join('\n'));
+});

@@ -23,8 +23,12 @@ export type Enforcement =
   /** No quota at all: every request is admitted (for "default flags do not slow a fast server"). */
   | { kind: 'none' };
 
-/** How a 429's RetryInfo reads: whole seconds rounded up (Google), exact, always 10 s, absent. */
-export type RetryStyle = 'whole' | 'exact' | 'fixed10' | 'none';
+/**
+ * How a 429's RetryInfo reads: whole seconds rounded up (Google's documented bodies), rounded down
+ * (bodies seen from the real service: "Please retry in 24.0469s" with "24s"; "0s" under a second),
+ * exact, always 10 s, absent.
+ */
+export type RetryStyle = 'whole' | 'floor' | 'exact' | 'fixed10' | 'none';
 
 export interface ServerSpec {
   enforcement: Enforcement;
@@ -118,6 +122,7 @@ export function createServer(spec: ServerSpec, seed: number): ServerModel {
   function retryDelay(trueMs: number): number | undefined {
     switch (spec.retry) {
       case 'whole': return Math.ceil(trueMs / 1000) * 1000;
+      case 'floor': return Math.floor(trueMs / 1000) * 1000;
       case 'exact': return Math.round(trueMs);
       case 'fixed10': return 10_000;
       case 'none': return undefined;
@@ -186,6 +191,9 @@ export function drawMember(seed: number, opts: { known?: boolean; changing?: boo
     quotaValue: details && !!opts.known,
     capacity429: r() < 0.5 ? 0 : Math.round(between(0, 0.03) * 1000) / 1000,
   };
+  // A third of whole-second RetryInfo is rounded down, as real bodies are (drawn apart, so that
+  // every other draw of a seed stays what it was).
+  if (server.retry === 'whole' && rng(seed ^ 0x5f3759df)() < 1 / 3) server.retry = 'floor';
   const processes = opts.processes ?? 1;
   const latencyMs = Math.round(between(20, 500));
   const records = Math.round((rate * durationMs) / 1000 * (opts.changing ? 0.75 : 1));

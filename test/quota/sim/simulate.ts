@@ -75,12 +75,16 @@ export interface SimResult {
   utilisationAdmitted: number;
   /** Records done a second, from the first request to the last answer. */
   throughput: number;
+  /** The same up to the 98th-percentile success (a few records' long backoffs do not decide it). */
+  throughput98: number;
   /** Quota 429s ÷ requests. */
   share429: number;
   firstRequest: number;
   p98: number;
   end: number;
   notes: string[];
+  /** Some process's controller holds the rate found as the quota's (else it is not kept, learned.ts). */
+  confirmed: boolean;
   /** Quota 429s in the first 3 s. */
   early429: number;
   /** Rate over time (per second buckets) for eyeballing. */
@@ -346,6 +350,7 @@ export function simulate(member: Member, opts: SimOptions = {}): SimResult {
     lost: member.records - done, utilisation: allowed > 0 ? inP98 / allowed : 0, share429: requests > 0 ? quota429 / requests : 0,
     utilisationAdmitted: allowed > 0 ? (inP98 + capacityInP98) / allowed : 0,
     throughput: last > firstRequest ? (done * 1000) / (last - firstRequest) : 0,
-    firstRequest, p98, end: now, notes: [...notes], early429, timeline: opts.timeline ? timeline : undefined,
+    throughput98: p98 > firstRequest ? (inP98 * 1000) / (p98 - firstRequest) : 0,
+    firstRequest, p98, end: now, notes: [...notes], confirmed: procs.some((q) => q.c.confirmed), early429, timeline: opts.timeline ? timeline : undefined,
   };
 }
