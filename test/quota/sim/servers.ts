@@ -4,17 +4,10 @@
 // was admitted, and if not, the 429 the client reads: RetryInfo in one of four styles, with or
 // without QuotaFailure details. It also says what the quota allowed over a span (utilisation).
 
-/** Seeded generator (mulberry32): the same seed draws the same member. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../../src/util/seeded-random.js';
+
+/** Seeded generator (mulberry32, the house's one: util/seeded-random.ts): the same seed draws the same member. */
+export const rng = seededRandom;
 
 export type Enforcement =
   | { kind: 'bucket'; burstMs: number }
