@@ -8,7 +8,6 @@ import type { Options } from '../cli/options.js';
 import { RETRY_DEFAULTS } from '../gemini/retry-policy.js';
 import { DailyCap, SharedDailyCap, describeReset } from '../quota/daily-cap.js';
 import { fixedTokensOf, TokenEstimator } from '../quota/token-estimate.js';
-import { meterGenerate, type RunMeter } from '../observe/run-meter.js';
 import type { RequestSpec } from '../request/spec.js';
 import { reuseAnswers, type Work } from '../reuse/reuse.js';
 import { createGenerateWork, type GenerateStageOptions } from '../stages/generate.js';
@@ -25,12 +24,11 @@ export function generateWorkOf(
   s: WorkSettings,
   backend: Pick<Backend, 'generate' | 'limiter' | 'reachable'> & Partial<Pick<Backend, 'bodies' | 'fixedTokens'>>,
   stats: RunStats,
-  extras: Pick<GenerateStageOptions, 'signal' | 'dailyCap' | 'onDailyCapReached' | 'onFatal' | 'stopSending' | 'parking'> & { meter?: RunMeter },
+  extras: Pick<GenerateStageOptions, 'signal' | 'dailyCap' | 'onDailyCapReached' | 'onFatal' | 'stopSending' | 'parking' | 'meter'>,
 ): Work {
-  const { meter, ...rest } = extras;
   const work = createGenerateWork({
-    ...rest,
-    generate: meter ? meterGenerate(backend.generate, meter) : backend.generate, limiter: backend.limiter, reachable: backend.reachable, concurrency: s.concurrency, model: spec.shape.model, stats,
+    ...extras,
+    generate: backend.generate, limiter: backend.limiter, reachable: backend.reachable, concurrency: s.concurrency, model: spec.shape.model, stats,
     retry: { ...RETRY_DEFAULTS, maxAttempts: s.maxAttempts, baseDelayMs: s.retryBaseDelayMs },
     expectJson: spec.expectJson, checkJson: spec.checkJson, schemaRetries: s.schemaRetries, maxQuotaWaitMs: s.maxQuotaWaitMs,
     tokenEstimator: new TokenEstimator(fixedTokensOf(spec.shape.system) + (backend.fixedTokens ?? 0)),

@@ -1,12 +1,10 @@
 // createRunMeter(): what RunStats does not count yet and the time series and --metrics need —
 // answers by HTTP code, the latency histogram, thoughts and context-cached tokens, the tokens
 // billed at the Batch API's price, and the batch jobs' states. Plain fields and O(1) hooks,
-// like RunStats: the Gemini call (wrapped by meterGenerate()), batch mode and the coordinator's
+// like RunStats: the Gemini call (told by the generate work, stages/generate.ts), batch mode and the coordinator's
 // answers call them on the hot path; the recorder and the metrics endpoint read them on their own
 // clock. Nothing here allocates per call.
 
-import type { GenerateFn } from '../gemini/client.js';
-import { classifyError } from '../gemini/retry-policy.js';
 import { isFailure } from '../records.js';
 import type { Work } from '../reuse/reuse.js';
 import { createLatencyHistogram, type LatencyHistogram } from './latency-histogram.js';
@@ -77,26 +75,6 @@ export function createRunMeter(): RunMeter {
     },
   };
   return m;
-}
-
-/**
- * `generate` with each call told to `meter`: its HTTP code (200 for an answer, blocked ones too;
- * the error's status; 0 when nothing answered) and its latency, and an answer's thoughts. A call
- * cut short by the run's hard stop is not an attempt (the generate work does not count it either).
- */
-export function meterGenerate(generate: GenerateFn, meter: RunMeter): GenerateFn {
-  return async (prompt, signal, rec) => {
-    const sent = Date.now();
-    try {
-      const res = await generate(prompt, signal, rec); // rec: a request line's, attachments' or context's body (request/builder.ts)
-      meter.attempt(200, Date.now() - sent);
-      meter.usage(res.usage);
-      return res;
-    } catch (err) {
-      if (!signal?.aborted) meter.attempt(classifyError(err, (err as Error)?.name === 'AbortError').code, Date.now() - sent);
-      throw err;
-    }
-  };
 }
 
 /**

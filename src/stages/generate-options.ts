@@ -12,6 +12,7 @@ import type { Dedupe } from '../reuse/dedupe.js';
 import type { ResponseCache } from '../reuse/response-cache.js';
 import type { RunStats } from '../stats.js';
 import type { Parking } from './parallel.js';
+import type { RunMeter } from '../observe/run-meter.js';
 
 export interface GenerateStageOptions {
   generate: GenerateFn;
@@ -63,4 +64,6 @@ export interface GenerateStageOptions {
   maxQuotaWaitMs?: number;
   /** Frees a record's concurrency slot while it waits out a long RetryInfo (the parallel stage). */
   parking?: Parking;
+  /** The run's meter (the series, --metrics): each attempt's HTTP code (0: no answer) and latency, an answer's usage; a call cut short by a hard stop is not told. */
+  meter?: RunMeter;
 }

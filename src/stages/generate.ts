@@ -105,6 +105,8 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
     try {
       const res = await generate(rec.prompt, signal, rec);
       const latencyMs = Date.now() - grant.sentAt;
+      o.meter?.attempt(200, latencyMs); // told here, not by wrapping the call: no extra await a request
+      o.meter?.usage(res.usage);
       lastAnswerAt = Date.now();
       timeoutsSinceAnswer = 0;
       stats.apiMs += latencyMs;
@@ -119,6 +121,7 @@ export function createGenerateWork(o: GenerateStageOptions & { stats: RunStats }
       stats.apiMs += Date.now() - grant.sentAt;
       if (signal.aborted) return null;
       const c = classifyError(err, (err as Error)?.name === 'AbortError');
+      o.meter?.attempt(c.code, Date.now() - grant.sentAt);
       if (c.code > 0) {
         lastAnswerAt = Date.now();
         timeoutsSinceAnswer = 0;
