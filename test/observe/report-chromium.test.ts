@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { reportCommand, type ReportResult } from '../../src/observe/report.js';
-import { findChromium, launchChromium } from './chromium.js';
+import { findChromium, launchChromium, openReportPage, readCharts } from './chromium.js';
 import { makeReportFixture, type ReportFixture } from './report-fixture.js';
 
 const chromiumPath = findChromium();
@@ -21,22 +21,15 @@ describe.skipIf(!chromiumPath)('report.html in headless Chromium', () => {
   let report: ReportResult;
   let browser: BrowserContext;
   let page: Page;
-  const problems: string[] = [];
-  const requests: string[] = [];
+  let problems: string[] = [];
+  let requests: string[] = [];
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'gempipe-report-chromium-'));
     fx = makeReportFixture(join(work, 'out'));
     report = await reportCommand(fx.dir);
     browser = await launchChromium(chromiumPath!, join(work, 'profile'));
-    page = await browser.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('request', (r) => requests.push(r.url()));
-    await page.goto(pathToFileURL(report.path!).href);
-    await page.waitForFunction(() => document.body.dataset.ready === '1', null, { timeout: 30_000 });
+    ({ page, problems, requests } = await openReportPage(browser, report.path!));
   });
 
   afterAll(async () => {
@@ -51,20 +44,7 @@ describe.skipIf(!chromiumPath)('report.html in headless Chromium', () => {
   });
 
   it('draws every chart with the series\' data points', async () => {
-    const charts = await page.$$eval('[data-chart]', (els) => els.map((el) => {
-      const canvas = el.querySelector('canvas');
-      // Pixels in a series' colour (the page's palette), anti-aliasing allowed for. (Any series:
-      // one may lie under another, as the average in flight under the peak.)
-      const palette = [[31, 111, 180], [214, 39, 40], [44, 160, 44], [148, 103, 189]];
-      let inked = 0;
-      if (canvas) {
-        const px = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-        for (let i = 0; i < px.length; i += 4) {
-          if (px[i + 3] > 200 && palette.some(([r, g, b]) => Math.abs(px[i] - r) < 40 && Math.abs(px[i + 1] - g) < 40 && Math.abs(px[i + 2] - b) < 40)) inked++;
-        }
-      }
-      return { id: (el as HTMLElement).dataset.chart!, drawn: (el as HTMLElement).dataset.drawn, points: Number((el as HTMLElement).dataset.points), inked };
-    }));
+    const charts = await readCharts(page);
     expect(charts.map((c) => c.id)).toEqual(['throughput', 'rate', 'errors', 'inflight', 'latency', 'tokens', 'cost', 'latency-dist']);
     for (const c of charts) {
       expect(c.drawn, c.id).toBe('1');

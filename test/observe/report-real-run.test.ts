@@ -21,7 +21,7 @@ import { readSeries } from '../../src/observe/series-reader.js';
 import type { Summary } from '../../src/stats.js';
 import { runAgainst } from '../helpers/run-helpers.js';
 import { readOutputs, until } from '../helpers/util.js';
-import { findChromium, launchChromium } from './chromium.js';
+import { findChromium, launchChromium, openReportPage, readCharts } from './chromium.js';
 
 const chromiumPath = findChromium();
 if (!chromiumPath) console.warn('report-real-run.test.ts: skipped — no chromium (apt-get install chromium, or set GEMPIPE_CHROMIUM); .ci/run installs it');
@@ -42,8 +42,8 @@ describe.skipIf(!chromiumPath)('report.html of a real run (429s, retries, failur
   let data: ReportData;
   let browser: BrowserContext;
   let page: Page;
-  const problems: string[] = [];
-  const requests: string[] = [];
+  let problems: string[] = [];
+  let requests: string[] = [];
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'gempipe-report-run-'));
@@ -71,14 +71,7 @@ describe.skipIf(!chromiumPath)('report.html of a real run (429s, retries, failur
     data = await loadReportData(out);
 
     browser = await launchChromium(chromiumPath!, join(work, 'profile'));
-    page = await browser.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    page.on('request', (r) => requests.push(r.url()));
-    await page.goto(pathToFileURL(join(out, REPORT_FILE)).href);
-    await page.waitForFunction(() => document.body.dataset.ready === '1', null, { timeout: 30_000 });
+    ({ page, problems, requests } = await openReportPage(browser, join(out, REPORT_FILE)));
   }, 180_000);
 
   afterAll(async () => {
@@ -135,18 +128,7 @@ describe.skipIf(!chromiumPath)('report.html of a real run (429s, retries, failur
     const series = await readSeries(out);
     const sampleLines = series.segments.reduce((a, s) => a + s.samples.length, 0);
     const latencyLines = series.segments.reduce((a, s) => a + s.samples.filter((l) => (l.lat ?? []).length > 0).length, 0);
-    const charts = await page.$$eval('[data-chart]', (els) => els.map((el) => {
-      const canvas = el.querySelector('canvas');
-      const palette = [[31, 111, 180], [214, 39, 40], [44, 160, 44], [148, 103, 189]];
-      let inked = 0;
-      if (canvas) {
-        const px = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-        for (let i = 0; i < px.length; i += 4) {
-          if (px[i + 3] > 200 && palette.some(([r, g, b]) => Math.abs(px[i] - r) < 40 && Math.abs(px[i + 1] - g) < 40 && Math.abs(px[i + 2] - b) < 40)) inked++;
-        }
-      }
-      return { id: (el as HTMLElement).dataset.chart!, drawn: (el as HTMLElement).dataset.drawn, points: Number((el as HTMLElement).dataset.points), inked };
-    }));
+    const charts = await readCharts(page);
     expect(charts.map((c) => c.id)).toEqual(['throughput', 'rate', 'errors', 'inflight', 'latency', 'tokens', 'cost', 'latency-dist']);
     expect(sampleLines).toBeGreaterThanOrEqual(4); // at least a line a second and a last one per run
     for (const c of charts) {
