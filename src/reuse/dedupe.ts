@@ -57,11 +57,17 @@ export function copyAnswer(from: OutputRecord, rec: InputRecord, stats: RunStats
   if (s.cached === true && !paidUsageOf.has(from)) stats.savedTokens.dedupe.ofCached++;
   stats.savedTokens.dedupe.in += paid?.promptTokens ?? 0;
   stats.savedTokens.dedupe.out += paid?.responseTokens ?? 0;
-  if (isEmbedding(s)) {
-    // A vector in the record is copied; one in a binary shard is pointed at (the copy shares its row).
-    return embeddingSuccessOf(rec, { embedding: s.embedding, shard: s.shard, row: s.row, dimensions: s.dimensions, model: s.model, usage: NO_USAGE }, 0, 0, { dedupedFrom: from.dedupedFrom ?? from.id });
-  }
-  return successOf(rec, { response: s.response, model: s.model, finishReason: s.finishReason, usage: NO_USAGE, json: s.json }, 0, 0, { dedupedFrom: from.dedupedFrom ?? from.id });
+  return answerFrom(s, rec, { dedupedFrom: from.dedupedFrom ?? from.id });
+}
+
+/**
+ * `rec`'s success record holding the answer `s` already has — text and json, or a vector (one in
+ * a binary shard is pointed at: the copy shares its row) — with no attempts and no usage, and
+ * `extra` saying where it came from. What --dedupe and --redo-changed's moved answers write.
+ */
+export function answerFrom(s: SuccessRecord, rec: InputRecord, extra: Record<string, unknown>): SuccessRecord {
+  if (isEmbedding(s)) return embeddingSuccessOf(rec, { embedding: s.embedding, shard: s.shard, row: s.row, dimensions: s.dimensions, model: s.model, usage: NO_USAGE }, 0, 0, extra);
+  return successOf(rec, { response: s.response, model: s.model, finishReason: s.finishReason, usage: NO_USAGE, json: s.json }, 0, 0, extra);
 }
 
 export function createDedupe(o: { stats: RunStats }): Dedupe {

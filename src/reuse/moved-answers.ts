@@ -4,14 +4,14 @@
 // it, and each moved line's request was paid for. Written as a normal record with "reusedFrom"
 // (the id that held the answer), attempts 0 and zero usage. Successes only: a failure is asked again.
 
-import { embeddingSuccessOf, isEmbedding } from '../embed/embed-record.js';
 import { join } from 'node:path';
 import { SUPERSEDED_FILE, SHARD_RE } from '../output/layout.js';
 import { listRecordFiles } from '../output/record-files.js';
 import { scanJsonl } from '../output/output-state.js';
-import { isFailure, NO_USAGE, successOf, type InputRecord, type SuccessRecord } from '../records.js';
+import { isFailure, type InputRecord, type SuccessRecord } from '../records.js';
 import type { RunStats } from '../stats.js';
 import { AnswersOnDisk } from './answers-on-disk.js';
+import { answerFrom } from './dedupe.js';
 import type { ResponseCache } from './response-cache.js';
 
 export interface MovedAnswers {
@@ -48,8 +48,7 @@ export async function indexMovedAnswers(dir: string, stats: RunStats): Promise<M
       stats.reused++;
       stats.succeeded++;
       const s = from as SuccessRecord;
-      if (isEmbedding(s)) return embeddingSuccessOf(rec, { embedding: s.embedding, shard: s.shard, row: s.row, dimensions: s.dimensions, model: s.model, usage: NO_USAGE }, 0, 0, { reusedFrom: s.reusedFrom ?? s.id });
-      return successOf(rec, { response: s.response, model: s.model, finishReason: s.finishReason, usage: NO_USAGE, json: s.json }, 0, 0, { reusedFrom: s.reusedFrom ?? s.id });
+      return answerFrom(s, rec, { reusedFrom: s.reusedFrom ?? s.id });
     },
     close: () => onDisk.close(),
   };
